@@ -1,0 +1,69 @@
+"""Domain exceptions.
+
+Every error archgen raises for bad input or bad data derives from
+:class:`ArchgenError`, so that callers (the CLI, the HTTP layer) can map them to
+clear messages in one place. Each names what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ArchgenError(Exception):
+    """Base class of every archgen error."""
+
+
+class InvalidArchitectureError(ArchgenError, ValueError):
+    """An architecture string or value that is not in its search space.
+
+    Args:
+        text: The offending input, as given.
+        reason: What is wrong with it.
+        position: Character offset (for strings) or element index where the
+            problem was found, or ``None`` when it concerns the whole input.
+    """
+
+    def __init__(self, text: object, reason: str, position: int | None = None) -> None:
+        self.text = text
+        self.reason = reason
+        self.position = position
+        where = f" at position {position}" if position is not None else ""
+        super().__init__(f"invalid architecture {text!r}{where}: {reason}")
+
+
+class UnknownNameError(ArchgenError, KeyError):
+    """A name (space, task, metric, proxy...) that is not registered.
+
+    The message lists the valid names.
+    """
+
+    def __init__(self, kind: str, name: object, valid: Iterable[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid)}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class DataError(ArchgenError):
+    """Benchmark data that is missing, corrupt or unusable."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """The data directory or one of its files does not exist."""
+
+
+class ChecksumMismatchError(DataError):
+    """A data file whose sha256 differs from ``MANIFEST.sha256``."""
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"data file {path} is corrupt: sha256 {actual} does not match the manifest's "
+            f"{expected}. Restore it from the original source (see its SOURCE.txt)."
+        )

@@ -1,0 +1,194 @@
+"""The search-space interface and its registry.
+
+A search space says what can be built: how architectures are written, which
+ones are valid, how they are sampled, mutated and encoded. It holds no
+measurements (those are in :mod:`archgen.datasets`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+
+import numpy as np
+import torch
+
+from archgen.arch import Arch
+from archgen.errors import InvalidArchitectureError, UnknownNameError
+
+if TYPE_CHECKING:  # torch_geometric costs ~5 s to import: only at call time
+    from torch_geometric.data import Data
+
+FlatEncoding = Literal["onehot", "path"]
+
+
+class SearchSpace(ABC):
+    """Interface every search space implements.
+
+    Subclasses set :attr:`name` and :attr:`op_names` and implement the abstract
+    methods; the contract test suite (``tests/spaces/test_contract.py``) runs
+    over every registered space.
+    """
+
+    #: Registered name, e.g. ``"nb201"``.
+    name: ClassVar[str]
+    #: Operation names; an op id is a position in this tuple.
+    op_names: ClassVar[tuple[str, ...]]
+    #: Node-feature vocabulary of :meth:`to_graph` / :meth:`to_dense`.
+    node_types: ClassVar[tuple[str, ...]]
+
+    # -- text form ---------------------------------------------------------
+    @abstractmethod
+    def parse(self, text: str) -> Arch:
+        """Parse the space's string form.
+
+        Raises:
+            InvalidArchitectureError: naming the offending token and its
+                character position.
+        """
+
+    @abstractmethod
+    def format(self, arch: Arch) -> str:
+        """The space's string form of ``arch`` (inverse of :meth:`parse`)."""
+
+    # -- validity ----------------------------------------------------------
+    @abstractmethod
+    def validate(self, arch: Arch) -> None:
+        """Raise :class:`InvalidArchitectureError` unless ``arch`` is in the space."""
+
+    def is_valid(self, arch: Arch) -> bool:
+        """Whether ``arch`` belongs to this space."""
+        try:
+            self.validate(arch)
+        except InvalidArchitectureError:
+            return False
+        return True
+
+    def coerce(self, value: Arch | str | int) -> Arch:
+        """Turn user input (an ``Arch``, the string form or an index) into a valid ``Arch``."""
+        if isinstance(value, Arch):
+            if value.space != self.name:
+                raise InvalidArchitectureError(value, f"belongs to space {value.space!r}, not {self.name!r}")
+            self.validate(value)
+            return value
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return self.from_index(int(value))
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lstrip("-").isdigit():
+                return self.from_index(int(text))
+            return self.parse(text)
+        raise InvalidArchitectureError(value, f"expected a string, an index or an Arch, got {type(value).__name__}")
+
+    # -- indexing ------------------------------------------------------------
+    def from_index(self, index: int) -> Arch:
+        """The architecture at row ``index`` of the space's benchmark table."""
+        raise InvalidArchitectureError(index, f"space {self.name!r} has no index")
+
+    def index(self, arch: Arch) -> int:
+        """Row of ``arch`` in the space's benchmark table (inverse of :meth:`from_index`)."""
+        raise InvalidArchitectureError(arch, f"space {self.name!r} has no index")
+
+    # -- equivalence -------------------------------------------------------
+    @abstractmethod
+    def canonical(self, arch: Arch) -> Arch:
+        """One representative of the class of architectures computing the same function."""
+
+    # -- sampling and local moves -----------------------------------------------
+    @abstractmethod
+    def sample(self, n: int, rng: np.random.Generator) -> list[Arch]:
+        """``n`` valid architectures drawn with ``rng`` (uniform over the raw encoding)."""
+
+    @abstractmethod
+    def neighbors(self, arch: Arch) -> list[Arch]:
+        """Every valid architecture one edit (one op or one edge) away from ``arch``."""
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """A random neighbour that computes a different function from ``arch``.
+
+        Returns a new value; ``arch`` is unchanged.
+
+        Raises:
+            InvalidArchitectureError: if every neighbour is equivalent to ``arch``.
+        """
+        self.validate(arch)
+        own = self.canonical(arch)
+        candidates = [b for b in self.neighbors(arch) if self.canonical(b) != own]
+        if not candidates:
+            raise InvalidArchitectureError(arch, "no neighbour computes a different function")
+        return candidates[int(rng.integers(len(candidates)))]
+
+    # -- encodings ---------------------------------------------------------
+    @abstractmethod
+    def to_dense(self, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Operation-on-node DAG as dense tensors.
+
+        Returns:
+            ``(adj, x)``: ``adj`` of shape ``[num_nodes, num_nodes]`` with
+            ``adj[i, j] = 1`` for an edge ``i -> j``; ``x`` of shape
+            ``[num_nodes, len(node_types)]``, a one-hot node type per row.
+        """
+
+    @abstractmethod
+    def from_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
+        """Inverse of :meth:`to_dense`."""
+
+    def to_graph(self, arch: Arch) -> Data:
+        """Operation-on-node DAG as a PyG ``Data``.
+
+        ``x``: ``[num_nodes, len(node_types)]`` one-hot node types;
+        ``edge_index``: ``[2, num_edges]`` (source row 0, target row 1).
+        """
+        from torch_geometric.data import Data
+
+        adj, x = self.to_dense(arch)
+        edge_index = adj.nonzero().t().contiguous()
+        return Data(x=x, edge_index=edge_index, num_nodes=x.shape[0])
+
+    def from_graph(self, data: Data) -> Arch:
+        """Inverse of :meth:`to_graph`."""
+        n = int(data.num_nodes)
+        adj = torch.zeros(n, n)
+        adj[data.edge_index[0], data.edge_index[1]] = 1.0
+        return self.from_dense(adj, data.x)
+
+    @abstractmethod
+    def encode(self, archs: Sequence[Arch], kind: FlatEncoding = "onehot") -> np.ndarray:
+        """Flat encodings for tabular models: array of shape ``(len(archs), d)``."""
+
+
+S = TypeVar("S", bound=type[SearchSpace])
+_SPACES: dict[str, type[SearchSpace]] = {}
+
+
+def register_space(cls: S) -> S:
+    """Class decorator adding a search space to the registry (duplicates raise)."""
+    if cls.name in _SPACES:
+        raise ValueError(f"search space {cls.name!r} is already registered by {_SPACES[cls.name].__qualname__}")
+    _SPACES[cls.name] = cls
+    return cls
+
+
+def list_spaces() -> list[str]:
+    """Names of the registered search spaces."""
+    return sorted(_SPACES)
+
+
+def space_class(name: str) -> type[SearchSpace]:
+    """The registered class for ``name``; unknown names raise :class:`UnknownNameError`."""
+    try:
+        return _SPACES[name]
+    except KeyError:
+        raise UnknownNameError("search space", name, _SPACES) from None
+
+
+def get_space(name: str, **kwargs: object) -> SearchSpace:
+    """An instance of the registered space ``name``.
+
+    Args:
+        name: Registered name.
+        **kwargs: Passed to the space's constructor (e.g. ``data_dir``).
+    """
+    factory: Callable[..., SearchSpace] = space_class(name)
+    return factory(**kwargs)

@@ -1,0 +1,124 @@
+"""NAS-Bench-Graph tables: 26,206 GNN architectures on 9 graph datasets.
+
+The tables ship inside the PyPI package ``nas-bench-graph`` (Apache-2.0) and
+are read with that package's own reader, which unpickles them: the one
+allowed exception to "nothing is unpickled", since they are part of an
+installed, pinned dependency. Parsed columns are cached as ``.npz``, keyed by
+the package version and the sha256 of its table files.
+
+Rows are the benchmark's architecture hashes in ascending order. Values are
+converted to archgen's units: performance in percent (accuracy; ROC-AUC for
+``proteins``), latency in milliseconds, parameters in millions.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import metadata, resources
+from pathlib import Path
+
+import numpy as np
+
+from archgen.datasets.store import cached_arrays, sha256_file
+from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
+from archgen.errors import DataError
+from archgen.settings import Settings
+
+PACKAGE = "nas_bench_graph"
+TASKS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
+NUM_ARCHS = 26_206
+
+
+def _perf_name(task: str) -> str:
+    return "rocauc" if task == "proteins" else "acc"
+
+
+def _bench_files() -> dict[str, Path]:
+    try:
+        root = resources.files(PACKAGE) / "light"
+    except ModuleNotFoundError:
+        raise DataError(
+            "NAS-Bench-Graph tables need the package nas-bench-graph: pip install nas-bench-graph==1.4.0"
+        ) from None
+    files = {t: Path(str(root / f"{t}.bench")) for t in TASKS}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise DataError(f"NAS-Bench-Graph table files missing from the installed package: {', '.join(missing)}")
+    return files
+
+
+def _load_arrays(cache_dir: str | Path | None) -> dict[str, np.ndarray]:
+    files = _bench_files()
+    record = {
+        "package": f"{PACKAGE}=={metadata.version('nas-bench-graph')}",
+        "sources": {t: sha256_file(p) for t, p in files.items()},
+    }
+
+    def build() -> dict[str, np.ndarray]:
+        from nas_bench_graph import light_read  # the package's own reader (unpickles its tables)
+
+        benches = {t: light_read(t) for t in TASKS}
+        hashes = np.array(sorted(benches["cora"]), dtype=np.int64)
+        if len(hashes) != NUM_ARCHS:
+            raise DataError(f"NAS-Bench-Graph cora table has {len(hashes)} architectures, expected {NUM_ARCHS}")
+        row = {int(h): i for i, h in enumerate(hashes)}
+        out: dict[str, np.ndarray] = {"hashes": hashes}
+        for task, bench in benches.items():
+            perf = _perf_name(task)
+            cols = {f"val_{perf}": 100.0, f"test_{perf}": 100.0, "latency": 1000.0, "params": 1.0}
+            src = {f"val_{perf}": "valid_perf", f"test_{perf}": "perf", "latency": "latency", "params": "para"}
+            arrays = {name: np.full(NUM_ARCHS, np.nan) for name in cols}
+            for h, entry in bench.items():
+                if int(h) not in row:
+                    raise DataError(f"NAS-Bench-Graph {task} lists architecture {h} missing from cora")
+                for name, scale in cols.items():
+                    arrays[name][row[int(h)]] = float(entry[src[name]]) * scale
+            for name, values in arrays.items():
+                out[f"{task}/{name}"] = values
+        return out
+
+    return cached_arrays(Path(cache_dir) if cache_dir else Settings.from_env().cache_dir, "nasbench_graph", record, build)
+
+
+_LOCK = threading.Lock()
+_LOADED: dict[str, dict[str, np.ndarray]] = {}
+
+
+def _arrays(cache_dir: str | Path | None) -> dict[str, np.ndarray]:
+    key = str(cache_dir)
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = _load_arrays(cache_dir)
+        return _LOADED[key]
+
+
+def row_hashes(cache_dir: str | Path | None = None) -> np.ndarray:
+    """Benchmark hashes of the table rows, ascending, shape ``(26206,)``."""
+    return _arrays(cache_dir)["hashes"]
+
+
+def _info(task: str, metric: str) -> MetricInfo:
+    if metric.startswith(("val_", "test_")):
+        split, perf = metric.split("_", 1)
+        what = "ROC-AUC" if perf == "rocauc" else "accuracy"
+        return MetricInfo(task, metric, "%", "nas-bench-graph", f"{'validation' if split == 'val' else 'test'} {what} on {task}", True)
+    if metric == "latency":
+        return MetricInfo(task, metric, "ms", "nas-bench-graph", "inference latency as published", False)
+    return MetricInfo(task, metric, "M", "nas-bench-graph", "parameters (millions)", False)
+
+
+@register_table("nasbench_graph")
+def load_nasbench_graph_table(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
+    """NAS-Bench-Graph's tables for its 9 datasets (``proteins`` covers 2,021 rows)."""
+    from archgen.spaces.nasbench_graph import NASBenchGraphSearchSpace
+
+    arrays = _arrays(cache_dir)
+    columns = {tuple(k.split("/", 1)): v for k, v in arrays.items() if "/" in k}
+    space = NASBenchGraphSearchSpace(cache_dir=cache_dir)
+    return BenchmarkTable(
+        space,
+        NUM_ARCHS,
+        columns,  # type: ignore[arg-type]
+        {k: _info(*k) for k in columns},  # type: ignore[misc]
+        main_metrics=[(t, f"test_{_perf_name(t)}") for t in TASKS],
+    )

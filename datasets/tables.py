@@ -1,0 +1,177 @@
+"""One query interface over every published metric.
+
+A :class:`BenchmarkTable` holds, for one search space, a float column per
+``(task, metric)`` aligned to the space's rows (for NB201 the official index).
+A value that was not published for a row is ``NaN``. Lookups are vectorised
+fancy indexing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from archgen.arch import Arch
+from archgen.errors import InvalidArchitectureError, UnknownNameError
+from archgen.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a column holds.
+
+    Attributes:
+        task: Dataset / task name, e.g. ``"cifar10"``.
+        metric: Metric name, e.g. ``"test_acc"``.
+        unit: Unit (``"%"``, ``"M"``, ``"ms"``...), ``""`` when unitless.
+        source: Data folder it was read from.
+        description: One line.
+        higher_is_better: Direction for "best", or ``None`` when it has none.
+    """
+
+    task: str
+    metric: str
+    unit: str
+    source: str
+    description: str
+    higher_is_better: bool | None = None
+
+
+class BenchmarkTable:
+    """Published metrics of one search space.
+
+    Args:
+        space: Search space name.
+        num_rows: Number of architectures (rows).
+        columns: ``{(task, metric): float array of shape (num_rows,)}``.
+        info: ``{(task, metric): MetricInfo}`` for the same keys.
+        space: The search space; its ``indices(archs)`` maps architectures to
+            rows (raising :class:`InvalidArchitectureError` for one without a row).
+        main_metrics: ``(task, metric)`` pairs reported by ``archgen data info``.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        num_rows: int,
+        columns: dict[tuple[str, str], np.ndarray],
+        info: dict[tuple[str, str], MetricInfo],
+        main_metrics: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        for key, col in columns.items():
+            if col.shape != (num_rows,):
+                raise ValueError(f"column {key} has shape {col.shape}, expected ({num_rows},)")
+            if key not in info:
+                raise ValueError(f"column {key} has no MetricInfo")
+        self.space = space.name
+        self.num_rows = num_rows
+        self._columns = columns
+        self.info = info
+        self._search_space = space
+        self.main_metrics = tuple(main_metrics)
+
+    # -- names ---------------------------------------------------------------
+    def tasks(self) -> list[str]:
+        """Tasks with at least one column."""
+        return sorted({t for t, _ in self._columns})
+
+    def metrics(self, task: str) -> list[str]:
+        """Metrics published for ``task``."""
+        self._check_task(task)
+        return sorted(m for t, m in self._columns if t == task)
+
+    def _check_task(self, task: str) -> None:
+        if task not in {t for t, _ in self._columns}:
+            raise UnknownNameError(f"task of space {self.space!r}", task, self.tasks())
+
+    # -- lookups ---------------------------------------------------------------
+    def column(self, task: str, metric: str) -> np.ndarray:
+        """The whole column (read-only view), shape ``(num_rows,)``."""
+        self._check_task(task)
+        try:
+            col = self._columns[(task, metric)]
+        except KeyError:
+            raise UnknownNameError(f"metric of {self.space}/{task}", metric, self.metrics(task)) from None
+        view = col.view()
+        view.flags.writeable = False
+        return view
+
+    def lookup(self, task: str, metric: str, rows: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Values at ``rows`` (vectorised), shape ``(len(rows),)``; NaN where unpublished.
+
+        Raises:
+            InvalidArchitectureError: for a row outside ``0..num_rows-1``.
+        """
+        idx = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_rows):
+            bad = int(idx[(idx < 0) | (idx >= self.num_rows)][0])
+            raise InvalidArchitectureError(bad, f"row out of range 0..{self.num_rows - 1}")
+        return self.column(task, metric)[idx]
+
+    def rows(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Row numbers of ``archs``, shape ``(n,)``.
+
+        Raises:
+            InvalidArchitectureError: for an element that is not an ``Arch`` of
+                this space (naming its position) or has no row.
+        """
+        for k, a in enumerate(archs):
+            if not isinstance(a, Arch) or a.space != self.space:
+                raise InvalidArchitectureError(a, f"not a {self.space} architecture", k)
+        return self._search_space.indices(archs)
+
+    def query(self, archs: Sequence[Arch], task: str, metric: str) -> np.ndarray:
+        """Values for architectures: ``lookup(task, metric, rows(archs))``."""
+        return self.lookup(task, metric, self.rows(archs))
+
+    def best(self, task: str, metric: str) -> tuple[int, float]:
+        """Row and value of the best published entry (by ``higher_is_better``)."""
+        col = self.column(task, metric)
+        direction = self.info[(task, metric)].higher_is_better
+        if direction is None:
+            raise ValueError(f"{task}/{metric} has no direction; 'best' is undefined")
+        if np.all(np.isnan(col)):
+            raise ValueError(f"{task}/{metric} has no published values")
+        row = int(np.nanargmax(col) if direction else np.nanargmin(col))
+        return row, float(col[row])
+
+    def coverage(self, task: str, metric: str) -> int:
+        """Number of rows with a published (non-NaN) value."""
+        return int(np.count_nonzero(~np.isnan(self.column(task, metric))))
+
+
+_TABLES: dict[str, Callable[..., BenchmarkTable]] = {}
+
+
+def register_table(space: str) -> Callable[[Callable[..., BenchmarkTable]], Callable[..., BenchmarkTable]]:
+    """Decorator registering the table loader of a search space (duplicates raise)."""
+
+    def deco(fn: Callable[..., BenchmarkTable]) -> Callable[..., BenchmarkTable]:
+        if space in _TABLES:
+            raise ValueError(f"a table loader for {space!r} is already registered")
+        _TABLES[space] = fn
+        return fn
+
+    return deco
+
+
+def list_tables() -> list[str]:
+    """Spaces that have benchmark tables."""
+    return sorted(_TABLES)
+
+
+def load_table(space: str, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
+    """The benchmark table of ``space`` (parsed once, then cached on disk and in memory).
+
+    Raises:
+        UnknownNameError: for a space without tables (lists those with tables).
+        DataError: for missing or corrupt data files (names the file).
+    """
+    try:
+        loader = _TABLES[space]
+    except KeyError:
+        raise UnknownNameError("benchmark space", space, _TABLES) from None
+    return loader(data_dir, cache_dir)

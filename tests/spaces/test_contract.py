@@ -1,0 +1,170 @@
+"""Contract tests run over every registered search space."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from archgen.arch import Arch
+from archgen.errors import InvalidArchitectureError, UnknownNameError
+from archgen.spaces import get_space, list_spaces, register_space, space_class
+
+SPACES = list_spaces()
+
+#: Per space, pairs of strings that compute the same function (known by hand).
+EQUIVALENT = {
+    "nb201": [
+        # edge 1->3 is dead: node 1 receives only `none`
+        ("|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+         "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"),
+        # nodes 1 and 2 swapped (no edge between them)
+        ("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|nor_conv_1x1~1|skip_connect~2|",
+         "|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|nor_conv_1x1~2|"),
+        # output unreachable: the whole cell is zero
+        ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|",
+         "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"),
+    ],
+    "nasbench_graph": [
+        # two nodes both fed by the input: their order does not matter
+        ("gcn~0|gat~0|sage~1|fc~2", "gat~0|gcn~0|fc~1|sage~2"),
+        ("gcn~0|gin~0|gin~0|gin~0", "gin~0|gin~0|gcn~0|gin~0"),
+    ],
+    "nb101": [
+        # interior nodes 1 and 2 relabelled
+        ("0110/0001/0001/0000|input,conv3x3-bn-relu,maxpool3x3,output",
+         "0110/0001/0001/0000|input,maxpool3x3,conv3x3-bn-relu,output"),
+        # node 2 is dangling (no path to the output) and is pruned
+        ("0110/0001/0000/0000|input,conv3x3-bn-relu,maxpool3x3,output",
+         "010/001/000|input,conv3x3-bn-relu,output"),
+    ],
+}  # fmt: skip
+
+MALFORMED = ["", "garbage", "|||", "a~0|b~1", "0/1|input"]
+
+
+@pytest.fixture(params=SPACES)
+def space(request: pytest.FixtureRequest, data_dir, cache_dir):  # noqa: ANN001, ANN201
+    return get_space(request.param, data_dir=data_dir, cache_dir=cache_dir)
+
+
+def test_every_space_has_equivalence_examples() -> None:
+    assert set(EQUIVALENT) == set(SPACES)
+
+
+def test_registry_rejects_duplicates_and_lists_names() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_space(space_class("nb201"))
+    with pytest.raises(UnknownNameError) as e:
+        get_space("nb999")
+    assert all(name in str(e.value) for name in SPACES)
+
+
+def test_sampling_is_reproducible_and_valid(space) -> None:  # noqa: ANN001
+    a = space.sample(20, np.random.default_rng(7))
+    b = space.sample(20, np.random.default_rng(7))
+    c = space.sample(20, np.random.default_rng(8))
+    assert a == b
+    assert a != c
+    assert all(space.is_valid(x) for x in a)
+    assert all(isinstance(x, Arch) and x.space == space.name for x in a)
+
+
+def test_parse_format_round_trip(space) -> None:  # noqa: ANN001
+    for arch in space.sample(50, np.random.default_rng(0)):
+        text = space.format(arch)
+        assert space.parse(text) == arch
+        assert space.coerce(text) == arch
+        assert space.format(space.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", MALFORMED)
+def test_malformed_strings_raise_typed_error(space, text: str) -> None:  # noqa: ANN001
+    with pytest.raises(InvalidArchitectureError) as e:
+        space.parse(text)
+    assert e.value.reason
+    with pytest.raises(ValueError):  # also a ValueError, for generic callers
+        space.parse(text)
+
+
+def test_non_string_input_raises_typed_error(space) -> None:  # noqa: ANN001
+    for bad in (None, 3.5, ["x"], {"a": 1}):
+        with pytest.raises(InvalidArchitectureError):
+            space.coerce(bad)
+
+
+def test_foreign_arch_is_rejected(space) -> None:  # noqa: ANN001
+    other = next(n for n in SPACES if n != space.name)
+    arch = get_space(other).sample(1, np.random.default_rng(0))[0]
+    assert not space.is_valid(arch)
+    with pytest.raises(InvalidArchitectureError):
+        space.coerce(arch)
+
+
+def test_dense_and_graph_round_trip(space) -> None:  # noqa: ANN001
+    for arch in space.sample(30, np.random.default_rng(1)):
+        adj, x = space.to_dense(arch)
+        assert adj.shape[0] == adj.shape[1] == x.shape[0]
+        assert x.shape[1] == len(space.node_types)
+        assert torch.all(torch.triu(adj, diagonal=1) == adj), "graph must be a DAG in node order"
+        assert space.from_dense(adj, x) == arch
+        data = space.to_graph(arch)
+        assert data.edge_index.shape[0] == 2
+        assert data.x.shape[1] == len(space.node_types)
+        assert space.from_graph(data) == arch
+
+
+def test_flat_encoding_shape_and_determinism(space) -> None:  # noqa: ANN001
+    archs = space.sample(25, np.random.default_rng(2))
+    enc = space.encode(archs)
+    assert enc.shape[0] == 25 and enc.ndim == 2
+    assert np.isfinite(enc).all()
+    np.testing.assert_array_equal(enc, space.encode(archs))
+    distinct = {space.format(a) for a in archs}
+    assert len({row.tobytes() for row in enc}) == len(distinct), "one-hot must separate distinct architectures"
+    with pytest.raises(ValueError):
+        space.encode(archs, kind="no-such-encoding")  # type: ignore[arg-type]
+
+
+def test_mutation_gives_valid_different_function(space) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(3)
+    for arch in space.sample(30, np.random.default_rng(4)):
+        before = space.format(arch)
+        child = space.mutate(arch, rng)
+        assert space.format(arch) == before, "mutate must not change its input"
+        assert space.is_valid(child)
+        assert child != arch
+        assert space.canonical(child) != space.canonical(arch)
+
+
+def test_neighbors_are_valid_and_one_step(space) -> None:  # noqa: ANN001
+    arch = space.sample(1, np.random.default_rng(5))[0]
+    neigh = space.neighbors(arch)
+    assert neigh and all(space.is_valid(b) for b in neigh)
+    assert arch not in neigh
+    assert len(set(neigh)) == len(neigh)
+
+
+def test_canonical_is_idempotent(space) -> None:  # noqa: ANN001
+    for arch in space.sample(60, np.random.default_rng(6)):
+        c = space.canonical(arch)
+        assert space.is_valid(c)
+        assert space.canonical(c) == c
+
+
+def test_known_equivalent_cells_share_canonical_form(space) -> None:  # noqa: ANN001
+    for left, right in EQUIVALENT[space.name]:
+        a, b = space.parse(left), space.parse(right)
+        assert a != b
+        assert space.canonical(a) == space.canonical(b), (left, right)
+
+
+def test_index_round_trip(space) -> None:  # noqa: ANN001
+    for row in (0, 1, 17, 499):
+        arch = space.from_index(row)
+        assert space.index(arch) == row
+        assert space.coerce(str(row)) == arch
+    with pytest.raises(InvalidArchitectureError):
+        space.from_index(-1)
+    with pytest.raises(InvalidArchitectureError):
+        space.from_index(10**9)
