@@ -8,6 +8,7 @@ tarball's checksum.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from archgen.datasets.store import cached_arrays, get_store, sha256_file
+from archgen.datasets.store import cached_arrays, get_store
 from archgen.errors import DataError, DataNotFoundError
 
 CIFAR10_CLASSES: tuple[str, ...] = (
@@ -231,7 +232,7 @@ def image_folder(
     from archgen.settings import Settings
 
     cache = Path(cache_dir) if cache_dir else Settings.from_env().cache_dir
-    key = "folder-" + sha256_bytes(str(root).encode())[:16]
+    key = "folder-" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
     arrays = cached_arrays(cache, key, record, build)
     imgs = arrays["images"]
     if mean is None or std is None:
@@ -239,12 +240,6 @@ def image_folder(
         mean = tuple(flat.mean(0)) if mean is None else mean
         std = tuple(np.maximum(flat.std(0), 1e-6)) if std is None else std
     return ImageArrayDataset(imgs, arrays["labels"], used, mean, std)
-
-
-def sha256_bytes(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 __all__ = [
@@ -255,5 +250,4 @@ __all__ = [
     "cifar10",
     "image_folder",
     "load_cifar10_arrays",
-    "sha256_file",
 ]
