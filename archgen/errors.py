@@ -67,3 +67,27 @@ class ChecksumMismatchError(DataError):
             f"data file {path} is corrupt: sha256 {actual} does not match the manifest's "
             f"{expected}. Restore it from the original source (see its SOURCE.txt)."
         )
+
+
+class NotFittedError(ArchgenError, RuntimeError):
+    """A predictor used before ``fit`` (for one that needs fitting)."""
+
+    def __init__(self, predictor: str) -> None:
+        super().__init__(f"{predictor} is not fitted: call fit(archs, y) first")
+
+
+class UnsupportedSpaceError(ArchgenError, ValueError):
+    """A predictor or proxy asked about a search space it cannot handle."""
+
+    def __init__(self, what: str, space: str, supported: Iterable[str]) -> None:
+        self.space = space
+        self.supported = sorted(supported)
+        super().__init__(f"{what} does not support space {space!r}; supported: {', '.join(self.supported)}")
+
+
+class PredictorInputError(ArchgenError, ValueError):
+    """Training or prediction input a predictor cannot use (NaN targets, too few points...)."""
+
+
+class ArtifactError(ArchgenError):
+    """A stored model that is missing, corrupt, or made for something else."""

@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict
 DATA_DIR_ENV = "ARCHGEN_DATA_DIR"
 #: Environment variable naming the directory for parsed-table and image caches.
 CACHE_DIR_ENV = "ARCHGEN_CACHE_DIR"
+#: Environment variable naming archgen's home: the trained-model store (and,
+#: later, the service's database).
+HOME_ENV = "ARCHGEN_HOME"
 
 
 def repository_root() -> Path:
@@ -39,19 +42,32 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("archgen", appauthor=False))
 
 
+def default_home() -> Path:
+    """The user's data directory for archgen (e.g. ``~/.local/share/archgen``)."""
+    return Path(platformdirs.user_data_dir("archgen", appauthor=False))
+
+
 class Settings(BaseModel):
     """Typed settings.
 
     Attributes:
         data_dir: Benchmark data directory, or ``None`` to use
             :func:`default_data_dir`.
-        cache_dir: Where parsed tables and decoded images are cached.
+        cache_dir: Where parsed tables, decoded images and computed
+            zero-cost scores are cached.
+        home: Where trained predictors are stored (``home/models``).
     """
 
     model_config = ConfigDict(frozen=True)
 
     data_dir: Path | None = None
     cache_dir: Path = default_cache_dir()
+    home: Path = default_home()
+
+    @property
+    def model_dir(self) -> Path:
+        """The trained-model store."""
+        return self.home / "models"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -68,5 +84,21 @@ class Settings(BaseModel):
             values["data_dir"] = Path(env[DATA_DIR_ENV]).expanduser()
         if env.get(CACHE_DIR_ENV):
             values["cache_dir"] = Path(env[CACHE_DIR_ENV]).expanduser()
+        if env.get(HOME_ENV):
+            values["home"] = Path(env[HOME_ENV]).expanduser()
+        values.update({k: v for k, v in _PROCESS_DEFAULTS.items() if v is not None})
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+_PROCESS_DEFAULTS: dict[str, object] = {}
+
+
+def use_dirs(data_dir: Path | None = None, cache_dir: Path | None = None, home: Path | None = None) -> None:
+    """Make these directories this process's defaults (over the environment).
+
+    The command line calls this once with its ``--data-dir`` / ``--cache-dir``
+    options, so that library code that falls back to :meth:`Settings.from_env`
+    (predictors loading tables, zero-cost caches) uses them too.
+    """
+    _PROCESS_DEFAULTS.update(data_dir=data_dir, cache_dir=cache_dir, home=home)

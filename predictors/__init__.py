@@ -1,5 +1,29 @@
-"""Accuracy predictors (``archgen.predictors``).
+"""Accuracy predictors: learned regressors, zero-cost proxies and their ensembles.
 
-Empty until the predictors issue lands: the package exists so that the
-``archgen.predictors`` import namespace is mapped from ``predictors/``.
+Importing this package registers the built-in predictors. Heavy dependencies
+(LightGBM, BoTorch, PyTorch Geometric) are imported when a predictor is fitted,
+not here.
 """
+
+from archgen.predictors import gnn as _gnn  # noqa: F401  (registers)
+from archgen.predictors import gp as _gp  # noqa: F401  (registers)
+from archgen.predictors import lgbm as _lgbm  # noqa: F401  (registers)
+from archgen.predictors.base import (
+    Capabilities,
+    Predictor,
+    PredictorState,
+    get_predictor,
+    list_predictors,
+    predictor_class,
+    register_predictor,
+)
+
+__all__ = [
+    "Capabilities",
+    "Predictor",
+    "PredictorState",
+    "get_predictor",
+    "list_predictors",
+    "predictor_class",
+    "register_predictor",
+]

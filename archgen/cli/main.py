@@ -46,6 +46,9 @@ def _main(
     ] = None,
 ) -> None:
     _ctx.data_dir, _ctx.cache_dir = data_dir, cache_dir
+    from archgen.settings import use_dirs
+
+    use_dirs(data_dir=data_dir, cache_dir=cache_dir)
 
 
 def _emit(obj: Any, as_json: bool, text: str) -> None:
@@ -245,10 +248,10 @@ def space_check_params(
         raise typer.Exit(1)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning archgen errors into one-line messages (exit 2)."""
     try:
-        app(standalone_mode=False)
+        app(args=argv, standalone_mode=False)
     except ArchgenError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -189,6 +189,16 @@ def get_space(name: str, **kwargs: object) -> SearchSpace:
     Args:
         name: Registered name.
         **kwargs: Passed to the space's constructor (e.g. ``data_dir``).
+
+    Instances are shared per ``(name, kwargs)``: a space holds no mutable
+    state besides caches (its index, canonical forms), so sharing keeps them warm.
     """
-    factory: Callable[..., SearchSpace] = space_class(name)
-    return factory(**kwargs)
+    key = (name, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
+    space = _INSTANCES.get(key)
+    if space is None:
+        factory: Callable[..., SearchSpace] = space_class(name)
+        space = _INSTANCES.setdefault(key, factory(**kwargs))
+    return space
+
+
+_INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], SearchSpace] = {}

@@ -1,0 +1,245 @@
+"""Benchmarks of predictors and zero-cost proxies on published tables.
+
+``archgen bench predictors`` and ``archgen bench zc`` call these; so do the
+scripts in ``benchmarks/``.
+
+Protocol of :func:`benchmark_predictors` (NB201 defaults follow the published
+predictor papers): for each seed, draw ``n`` training cells uniformly from all
+rows with a published target; the test set is every other row. Isomorphic
+duplicates: a training draw may contain several cells of one class, and the
+test set keeps cells whose class was seen in training (their published values
+are separate training runs, so they are real test points). The
+``canonical`` metrics recompute everything on one representative per class
+(test cells whose class has no training member).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from archgen.arch import Arch
+from archgen.predictors.base import get_predictor
+from archgen.predictors.metrics import coverage, kendall_tau, spearman, top_k_precision
+
+#: Published Kendall tau on NB201 CIFAR-10 (cifar10-valid validation accuracy),
+#: by training-set size, as quoted in the predictors issue.
+PUBLISHED_NB201_TAU: dict[str, dict[int, float]] = {
+    "GCN (Wen et al.)": {78: 0.343, 156: 0.413, 469: 0.584, 781: 0.634, 1563: 0.646},
+    "TNASP": {78: 0.539, 156: 0.589, 469: 0.640, 781: 0.689, 1563: 0.724},
+    "PINAT": {78: 0.549, 156: 0.631, 469: 0.706, 781: 0.761, 1563: 0.784},
+    "ParZC (authors' logs)": {78: 0.69, 156: 0.71, 469: 0.75, 781: 0.77, 1563: 0.76},
+}
+
+DEFAULT_METRICS = ("val_acc", "test_acc", "val_rocauc", "test_rocauc")
+
+
+@dataclass
+class RunResult:
+    """One (predictor, training size, seed) run."""
+
+    predictor: str
+    n_train: int
+    seed: int
+    n_test: int
+    kendall_tau: float
+    spearman: float
+    top5_precision: float
+    coverage_1sigma: float | None
+    kendall_tau_canonical: float
+    n_test_canonical: int
+    fit_s: float
+    predict_s: float
+
+
+def default_target(space: str, task: str) -> tuple[str, str]:
+    """The ``(task, metric)`` column benchmarks target by default.
+
+    NB201 CIFAR-10 follows the predictor papers: the ``cifar10-valid``
+    200-epoch validation accuracy. Elsewhere the first of
+    :data:`DEFAULT_METRICS` the task publishes.
+    """
+    from archgen.datasets import load_table
+
+    if space == "nb201" and task == "cifar10":
+        return "cifar10-valid", "val_acc"
+    metrics = load_table(space).metrics(task)
+    for m in DEFAULT_METRICS:
+        if m in metrics:
+            return task, m
+    raise ValueError(f"{space}/{task} has none of the metrics {', '.join(DEFAULT_METRICS)}")
+
+
+def table_archs(space: str, task: str, metric: str) -> tuple[list[Arch], np.ndarray]:
+    """Every architecture with a published ``task``/``metric`` value, and those values."""
+    from archgen.datasets import load_table
+    from archgen.spaces import get_space
+
+    table = load_table(space)
+    sp = get_space(space)
+    y = np.asarray(table.column(task, metric), dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(y))
+    return [sp.from_index(int(i)) for i in rows], y[rows]
+
+
+def benchmark_predictors(
+    space: str,
+    task: str,
+    predictors: Sequence[str],
+    train_sizes: Sequence[int],
+    seeds: int = 5,
+    target: tuple[str, str] | None = None,
+    zc: str = "table",
+    max_test: int | None = None,
+    params: dict[str, dict[str, object]] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[RunResult]:
+    """Fit and score every predictor at every training size and seed.
+
+    Args:
+        space, task: Benchmark table.
+        predictors: Registered predictor names.
+        train_sizes: Training-set sizes.
+        seeds: Seeds ``0..seeds-1`` (one training draw each, shared by all predictors).
+        target: ``(task, metric)`` column to predict (default :func:`default_target`).
+        zc: Zero-cost feature source for the predictors.
+        max_test: Score on a random subset of this many test rows (``None``: all).
+        params: Extra constructor arguments per predictor name.
+        log: Progress callback.
+    """
+    from archgen.spaces import get_space
+
+    target_task, metric = target or default_target(space, task)
+    archs, y = table_archs(space, target_task, metric)
+    sp = get_space(space)
+    classes = np.array([hash(sp.canonical(a)) for a in archs])
+    is_rep = np.array([sp.canonical(a) == a for a in archs])
+    results: list[RunResult] = []
+    for n in train_sizes:
+        if n >= len(archs):
+            raise ValueError(f"training size {n} leaves no test set ({len(archs)} rows)")
+        for seed in range(seeds):
+            rng = np.random.default_rng(seed)
+            perm = rng.permutation(len(archs))
+            train, test = np.sort(perm[:n]), np.sort(perm[n:])
+            if max_test is not None and len(test) > max_test:
+                test = np.sort(rng.choice(test, max_test, replace=False))
+            seen = np.isin(classes, classes[train])
+            canon = test[is_rep[test] & ~seen[test]]
+            for name in predictors:
+                kwargs: dict[str, object] = {"random_state": seed}
+                cls_params = get_predictor(name).get_params()
+                if "task" in cls_params:
+                    kwargs["task"] = task
+                if "zc" in cls_params:
+                    kwargs["zc"] = zc
+                kwargs.update((params or {}).get(name, {}))
+                pred = get_predictor(name, **kwargs)
+                t0 = time.perf_counter()
+                pred.fit([archs[i] for i in train], y[train])
+                t1 = time.perf_counter()
+                mean, std = pred.predict_with_uncertainty([archs[i] for i in test])
+                t2 = time.perf_counter()
+                pos = np.searchsorted(test, canon)
+                r = RunResult(
+                    predictor=name,
+                    n_train=n,
+                    seed=seed,
+                    n_test=len(test),
+                    kendall_tau=kendall_tau(y[test], mean),
+                    spearman=spearman(y[test], mean),
+                    top5_precision=top_k_precision(y[test], mean, 0.05),
+                    coverage_1sigma=coverage(y[test], mean, std) if pred.capabilities.has_uncertainty else None,
+                    kendall_tau_canonical=kendall_tau(y[canon], mean[pos]) if len(canon) > 1 else float("nan"),
+                    n_test_canonical=len(canon),
+                    fit_s=t1 - t0,
+                    predict_s=t2 - t1,
+                )
+                results.append(r)
+                if log:
+                    log(
+                        f"{name:>8} n={n:<5} seed={seed} tau={r.kendall_tau:.3f} (canonical {r.kendall_tau_canonical:.3f}) "
+                        f"fit {r.fit_s:.1f}s predict {r.predict_s:.2f}s"
+                    )
+    return results
+
+
+def summarize(results: Sequence[RunResult]) -> list[dict[str, object]]:
+    """Mean and std over seeds per (predictor, size)."""
+    rows = []
+    keys = sorted({(r.predictor, r.n_train) for r in results}, key=lambda k: (k[0], k[1]))
+    for name, n in keys:
+        rs = [r for r in results if r.predictor == name and r.n_train == n]
+
+        def stat(field: str, rs: list[RunResult] = rs) -> tuple[float, float]:
+            v = np.array([getattr(r, field) for r in rs if getattr(r, field) is not None], dtype=np.float64)
+            return (float(np.nanmean(v)), float(np.nanstd(v))) if v.size else (float("nan"), float("nan"))
+
+        row: dict[str, object] = {"predictor": name, "n_train": n, "seeds": len(rs), "n_test": rs[0].n_test}
+        for f in ("kendall_tau", "kendall_tau_canonical", "spearman", "top5_precision", "coverage_1sigma", "fit_s", "predict_s"):
+            row[f], row[f + "_std"] = stat(f)
+        row["predict_per_s"] = float(np.mean([r.n_test / max(r.predict_s, 1e-9) for r in rs]))
+        rows.append(row)
+    return rows
+
+
+def format_table(summary: Sequence[dict[str, object]]) -> str:
+    """A plain-text table of :func:`summarize`'s rows."""
+    head = (
+        f"{'predictor':>9} {'n':>5} {'tau':>13} {'tau canon':>10} {'spearman':>8} {'top5%':>6} "
+        f"{'cov1s':>6} {'fit s':>7} {'pred/s':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in summary:
+        cov = "" if np.isnan(r["coverage_1sigma"]) else f"{r['coverage_1sigma']:.2f}"
+        lines.append(
+            f"{r['predictor']:>9} {r['n_train']:>5} {r['kendall_tau']:>6.3f} ± {r['kendall_tau_std']:.3f} "
+            f"{r['kendall_tau_canonical']:>10.3f} {r['spearman']:>8.3f} {r['top5_precision']:>6.2f} "
+            f"{cov:>6} {r['fit_s']:>7.1f} {r['predict_per_s']:>9.0f}"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: bool) -> list[Path]:
+    """CSV and JSON of every run and the summary, and a PNG of tau against training size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results)
+    paths = [out / "runs.csv", out / "summary.csv", out / "summary.json", out / "tau.png"]
+    pd.DataFrame([asdict(r) for r in results]).to_csv(paths[0], index=False)
+    pd.DataFrame(summary).to_csv(paths[1], index=False)
+    paths[2].write_text(json.dumps({"title": title, "summary": summary}, indent=2, default=float))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in sorted({r["predictor"] for r in summary}):
+        rs = [r for r in summary if r["predictor"] == name]
+        ax.errorbar(
+            [r["n_train"] for r in rs],
+            [r["kendall_tau"] for r in rs],
+            yerr=[r["kendall_tau_std"] for r in rs],
+            marker="o",
+            capsize=3,
+            label=f"archgen {name}",
+        )
+    if anchors:
+        for name, pts in PUBLISHED_NB201_TAU.items():
+            ax.plot(list(pts), list(pts.values()), linestyle="--", marker="x", alpha=0.6, label=f"published: {name}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training architectures")
+    ax.set_ylabel("Kendall tau (all untrained cells)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(paths[3], dpi=120)
+    plt.close(fig)
+    return paths

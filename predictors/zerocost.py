@@ -1,0 +1,413 @@
+"""Zero-cost proxies computed on real networks and a real CIFAR-10 mini-batch.
+
+Definitions follow the papers and NAS-Bench-Suite-Zero's reference code
+(Krishnakumar et al., NeurIPS 2022 D&B), so scores can be compared with its
+published values:
+
+* ``params``, ``flops``: parameter count (M) and multiply-accumulates of
+  convolutions and linear layers for one image (M).
+* ``l2_norm``: sum over layers of the weights' L2 norm at initialisation.
+* ``snip`` (Lee et al., ICLR 2019): :math:`\\sum |\\theta \\odot \\partial L/\\partial\\theta|`.
+* ``grad_norm`` (Abdelfattah et al., ICLR 2021): sum over layers of :math:`\\|\\partial L/\\partial\\theta\\|_2`.
+* ``plain``: :math:`\\sum \\theta \\odot \\partial L/\\partial\\theta`.
+* ``grasp`` (Wang et al., ICLR 2020): :math:`-\\sum \\theta \\odot H g`.
+* ``fisher`` (Turner et al., ICLR 2020): per channel
+  :math:`\\tfrac12 \\mathbb{E}_b[(\\sum_{hw} a \\cdot \\partial L/\\partial a)^2]`, summed.
+* ``jacov`` (Mellor et al., 2020 v1): :math:`-\\sum_i \\log(\\lambda_i + k) + 1/(\\lambda_i + k)`
+  over the eigenvalues of the correlation matrix of input Jacobians.
+* ``epe_nas`` (Lopes et al., ICANN 2021): per-class Jacobian correlations.
+* ``nwot`` (Mellor et al., ICML 2021): :math:`\\log|\\det K_H|` of the ReLU-code kernel.
+* ``synflow`` (Tanaka et al., NeurIPS 2020): :math:`\\sum |\\theta \\odot \\partial R/\\partial\\theta|`,
+  ``R`` the output sum of the BN-free network with ``|θ|`` weights on an all-ones input (float64).
+* ``zen`` (Lin et al., ICCV 2021): log of the pre-pooling feature change under a
+  1e-2 input perturbation plus the BN scaling terms, Gaussian-initialised weights.
+
+Passes are shared: one forward pass on the mini-batch feeds ``nwot``,
+``flops`` and the loss, whose first-order gradients give ``snip``,
+``grad_norm``, ``plain`` and ``fisher`` at once, a Hessian-vector
+product (a double backward through that pass) gives ``grasp``, and the output sum's input
+gradient gives ``jacov`` and ``epe_nas``; ``synflow`` and ``zen`` need their own (cheap) passes.
+
+Scores are computed on the canonical form of each cell and cached on disk
+(JSON lines, no pickle), keyed by space, task, canonical architecture and the
+settings (batch size, width, seed, package version); per-layer statistics are
+cached with them for the ParZC-style predictor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from archgen.arch import Arch
+from archgen.errors import UnknownNameError, UnsupportedSpaceError
+
+PROXIES: tuple[str, ...] = (
+    "epe_nas",
+    "fisher",
+    "flops",
+    "grad_norm",
+    "grasp",
+    "jacov",
+    "l2_norm",
+    "nwot",
+    "params",
+    "plain",
+    "snip",
+    "synflow",
+    "zen",
+)
+#: Per-layer statistics kept for node-wise predictors (ParZC), one row per conv/linear layer.
+LAYER_STATS: tuple[str, ...] = ("snip", "grad_norm", "fisher", "grasp", "plain", "synflow", "l2_norm", "params")
+#: Tasks whose images archgen has, and their number of classes.
+IMAGE_TASKS: dict[str, tuple[str, int]] = {"cifar10": ("cifar10", 10), "cifar10-valid": ("cifar10", 10)}
+SUPPORTED_SPACES = ("nb201",)
+_CACHE_VERSION = 1
+
+_PASS_A = {"snip", "grad_norm", "plain", "fisher", "grasp", "jacov", "epe_nas", "nwot", "flops"}
+
+
+@dataclass(frozen=True)
+class ZCSettings:
+    """What a zero-cost score depends on besides the architecture.
+
+    Attributes:
+        batch_size: Images in the mini-batch.
+        C: Width of the network's first stage.
+        N: Cells per stage.
+        seed: Seed of the mini-batch draw and of the weight initialisation.
+    """
+
+    batch_size: int = 64
+    C: int = 16
+    N: int = 5
+    seed: int = 0
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps({**asdict(self), "v": _CACHE_VERSION}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _layers(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _jacov(jac: np.ndarray) -> float:
+    corrs = np.corrcoef(jac)
+    v = np.linalg.eigvalsh(np.nan_to_num(corrs))
+    k = 1e-5
+    return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+
+
+def _epe_nas(jac: np.ndarray, labels: np.ndarray) -> float:
+    k = 1e-5
+    score = 0.0
+    for c in np.unique(labels):
+        rows = jac[labels == c]
+        if len(rows) < 2:
+            continue
+        corrs = np.nan_to_num(np.corrcoef(rows))
+        score += abs(float(np.sum(np.log(np.abs(corrs) + k))))
+    return score
+
+
+def _features_before_pool(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return net.lastact(net.cells(net.stem(x)))
+
+
+def compute_proxies(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    proxies: Iterable[str] = PROXIES,
+    seed: int = 0,
+) -> tuple[dict[str, float], np.ndarray]:
+    """All requested proxies of one freshly initialised network.
+
+    Args:
+        net: The network in its initial state (modified in place: weights are
+            re-initialised for ``zen`` and made absolute for ``synflow``).
+        x: Images ``[B, 3, H, W]``.
+        y: Labels ``[B]``.
+        proxies: Names from :data:`PROXIES`.
+        seed: Seed of ``zen``'s Gaussian inputs and weights.
+
+    Returns:
+        ``{proxy: score}`` and per-layer statistics ``[num_layers, len(LAYER_STATS)]``
+        (NaN where a statistic was not requested).
+    """
+    want = set(proxies)
+    unknown = want - set(PROXIES)
+    if unknown:
+        raise UnknownNameError("zero-cost proxy", sorted(unknown)[0], PROXIES)
+    net.train()
+    layers = _layers(net)
+    L = len(layers)
+    stats = np.full((L, len(LAYER_STATS)), np.nan)
+    col = {s: i for i, s in enumerate(LAYER_STATS)}
+    out: dict[str, float] = {}
+    stats[:, col["params"]] = [sum(p.numel() for p in m.parameters()) for m in layers]
+    if "params" in want:
+        out["params"] = sum(p.numel() for p in net.parameters()) / 1e6
+    with torch.no_grad():
+        stats[:, col["l2_norm"]] = [float(m.weight.norm()) for m in layers]
+    if "l2_norm" in want:
+        out["l2_norm"] = float(stats[:, col["l2_norm"]].sum())
+    init_state = {k: v.clone() for k, v in net.state_dict().items()} if want & {"synflow", "zen"} else {}
+
+    if want & _PASS_A:
+        acts: list[torch.Tensor] = []
+        macs = [0]
+        K = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64)
+
+        def relu_hook(_m: nn.Module, inp: tuple[torch.Tensor, ...], _o: torch.Tensor) -> None:
+            codes = (inp[0].detach().flatten(1) > 0).float()
+            # exact in float32: entries are counts far below 2**24
+            K.add_((codes @ codes.t() + (1 - codes) @ (1 - codes).t()).double())
+
+        def layer_hook(m: nn.Module, inp: tuple[torch.Tensor, ...], o: torch.Tensor) -> None:
+            acts.append(o)
+            if isinstance(m, nn.Conv2d):
+                macs[0] += o[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+            else:
+                macs[0] += m.in_features * m.out_features
+
+        handles = [m.register_forward_hook(layer_hook) for m in layers]
+        if "nwot" in want:
+            handles += [m.register_forward_hook(relu_hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+        xg = x.clone().requires_grad_(True)
+        try:
+            logits = net(xg)
+        finally:
+            for h in handles:
+                h.remove()
+        if "flops" in want:
+            out["flops"] = macs[0] / 1e6
+        if "nwot" in want:
+            out["nwot"] = float(torch.linalg.slogdet(K)[1])
+        weights = [m.weight for m in layers]
+        grad_keys = {"snip", "grad_norm", "plain", "fisher", "grasp"}
+        if want & {"jacov", "epe_nas"}:
+            (jac,) = torch.autograd.grad(logits.sum(), xg, retain_graph=bool(want & grad_keys))
+            jac_np = jac.flatten(1).double().numpy()
+            if "jacov" in want:
+                out["jacov"] = _jacov(jac_np)
+            if "epe_nas" in want:
+                out["epe_nas"] = _epe_nas(jac_np, y.numpy())
+        if want & grad_keys:
+            loss = nn.functional.cross_entropy(logits, y)
+            grads = torch.autograd.grad(loss, weights + acts, create_graph="grasp" in want)
+            gw_graph, ga = grads[:L], [g.detach() for g in grads[L:]]
+            gw = [g.detach() for g in gw_graph]
+            with torch.no_grad():
+                stats[:, col["snip"]] = [float((g * w).abs().sum()) for g, w in zip(gw, weights)]
+                stats[:, col["grad_norm"]] = [float(g.norm()) for g in gw]
+                stats[:, col["plain"]] = [float((g * w).sum()) for g, w in zip(gw, weights)]
+                fisher = []
+                for a, g in zip(acts, ga):
+                    prod = a * g
+                    g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+                    fisher.append(float(g_nk.pow(2).mean(0).mul(0.5).sum()))
+                stats[:, col["fisher"]] = fisher
+            for name in ("snip", "grad_norm", "plain", "fisher"):
+                if name in want:
+                    out[name] = float(stats[:, col[name]].sum())
+            if "grasp" in want:
+                # exact Hessian-vector product by double backward: a finite difference
+                # in float32 cannot resolve the cancelling sum (it flips the sign)
+                z = sum((g * gg).sum() for g, gg in zip(gw, gw_graph))
+                hg = torch.autograd.grad(z, weights)
+                with torch.no_grad():
+                    stats[:, col["grasp"]] = [float(-(w * h).sum()) for w, h in zip(weights, hg)]
+                out["grasp"] = float(stats[:, col["grasp"]].sum())
+        del acts, logits
+
+    if "zen" in want:
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    m.weight.normal_(generator=gen)
+                    if m.bias is not None:
+                        m.bias.zero_()
+                elif isinstance(m, nn.BatchNorm2d):
+                    m.reset_parameters()  # weight 1, bias 0, running stats reset
+            a = torch.randn(x.shape, generator=gen)
+            b = torch.randn(x.shape, generator=gen)
+            f1 = _features_before_pool(net, a)
+            f2 = _features_before_pool(net, a + 1e-2 * b)
+            score = torch.log(torch.abs(f1 - f2).sum(dim=(1, 2, 3)).mean())
+            for m in net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    score = score + torch.log(torch.sqrt(m.running_var.mean()))
+        out["zen"] = float(score)
+
+    if "synflow" in want:
+        net.load_state_dict(init_state)
+        _strip_batchnorm(net)
+        net.double()
+        with torch.no_grad():
+            for p in net.state_dict().values():
+                p.abs_()
+        net.zero_grad()
+        ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64)
+        net(ones).sum().backward()
+        layers = _layers(net)
+        with torch.no_grad():
+            stats[:, col["synflow"]] = [
+                0.0 if m.weight.grad is None else float((m.weight * m.weight.grad).abs().sum()) for m in layers
+            ]
+        out["synflow"] = float(stats[:, col["synflow"]].sum())
+    return out, stats
+
+
+def _strip_batchnorm(net: nn.Module) -> None:
+    """Replace every BatchNorm2d by an identity (synflow's BN-free network)."""
+    for name, child in list(net.named_children()):
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(net, name, nn.Identity())
+        else:
+            _strip_batchnorm(child)
+
+
+class ZCCache:
+    """Append-only JSON-lines store of computed scores, one file per (space, task, settings).
+
+    A torn last line (a crash mid-write) is skipped on load.
+    """
+
+    def __init__(self, cache_dir: Path, space: str, task: str, settings: ZCSettings) -> None:
+        self.path = Path(cache_dir) / "zerocost" / f"{space}-{task}-{settings.key()}.jsonl"
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[str, object]] = {}
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                    self._rows.setdefault(row["arch"], {}).update(row["scores"])
+                    if "layers" in row:
+                        self._rows[row["arch"]]["__layers__"] = row["layers"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+
+    def get(self, arch: str) -> dict[str, object]:
+        return self._rows.get(arch, {})
+
+    def put(self, arch: str, scores: dict[str, float], layers: np.ndarray) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            row: dict[str, object] = {"arch": arch, "scores": scores, "layers": np.where(np.isnan(layers), None, layers).tolist()}
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            entry = self._rows.setdefault(arch, {})
+            entry.update(scores)
+            old = entry.get("__layers__")
+            if old is not None and np.shape(old) == layers.shape:
+                merged = np.where(np.isnan(layers), np.asarray(old, dtype=np.float64), layers)
+                entry["__layers__"] = np.where(np.isnan(merged), None, merged).tolist()
+            else:
+                entry["__layers__"] = row["layers"]
+
+
+_CACHES: dict[tuple[str, str, str, ZCSettings], ZCCache] = {}
+_BATCHES: dict[tuple[str, str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _minibatch(task: str, settings: ZCSettings, data_dir: Path | None, cache_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    from archgen.datasets import cifar10
+
+    key = (task, str(data_dir), settings.batch_size, settings.seed)
+    if key not in _BATCHES:
+        ds = cifar10("train", data_dir, cache_dir, progress=False)
+        _BATCHES[key] = ds.batch(settings.batch_size, np.random.default_rng(settings.seed))
+    return _BATCHES[key]
+
+
+def score_archs(
+    archs: Sequence[Arch],
+    task: str,
+    proxies: Sequence[str] = PROXIES,
+    settings: ZCSettings | None = None,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    with_layers: bool = False,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Zero-cost scores of ``archs`` (computed once per canonical cell, then cached).
+
+    Args:
+        archs: NB201 cells.
+        task: A task with images (:data:`IMAGE_TASKS`).
+        proxies: Names from :data:`PROXIES`.
+        settings: Batch size, width and seed.
+        with_layers: Also return ``"__layers__"``: a list of per-layer arrays.
+
+    Returns:
+        ``{proxy: array of shape (n,)}``.
+
+    Raises:
+        UnsupportedSpaceError: for a space other than NB201.
+        UnknownNameError: for an unknown proxy or a task without images.
+    """
+    from archgen.settings import Settings
+    from archgen.spaces import get_space
+
+    settings = settings or ZCSettings()
+    proxies = list(dict.fromkeys(proxies))
+    for p in proxies:
+        if p not in PROXIES:
+            raise UnknownNameError("zero-cost proxy", p, PROXIES)
+    if task not in IMAGE_TASKS:
+        raise UnknownNameError("task with images for zero-cost proxies", task, IMAGE_TASKS)
+    spaces = {a.space for a in archs}
+    for s in spaces:
+        if s not in SUPPORTED_SPACES:
+            raise UnsupportedSpaceError("zero-cost proxies", s, SUPPORTED_SPACES)
+    cfg = Settings.from_env(data_dir=data_dir, cache_dir=cache_dir)
+    image_task, num_classes = IMAGE_TASKS[task]
+    out: dict[str, np.ndarray] = {p: np.full(len(archs), np.nan) for p in proxies}
+    layers: list[np.ndarray] = []
+    if not archs:
+        return out
+    space = get_space(archs[0].space)
+    ckey = (str(cfg.cache_dir), archs[0].space, image_task, settings)
+    cache = _CACHES.get(ckey) or _CACHES.setdefault(ckey, ZCCache(cfg.cache_dir, archs[0].space, image_task, settings))
+    todo: dict[str, list[int]] = {}
+    canon = [space.format(space.canonical(a)) for a in archs]
+    for k, c in enumerate(canon):
+        have = cache.get(c)
+        if not all(p in have for p in proxies) or (with_layers and "__layers__" not in have):
+            todo.setdefault(c, []).append(k)
+    if todo:
+        x, y = _minibatch(image_task, settings, cfg.data_dir, cfg.cache_dir)
+        it: Iterable[str] = todo
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(list(todo), desc="zero-cost proxies", unit="cell")
+        need = list(PROXIES) if with_layers else proxies
+        for c in it:
+            arch = space.parse(c)
+            with torch.random.fork_rng():
+                torch.manual_seed(settings.seed)
+                net = space.build_network(arch, num_classes, C=settings.C, N=settings.N)
+            scores, stats = compute_proxies(net, x, y, need, seed=settings.seed)
+            cache.put(c, scores, stats)
+    for k, c in enumerate(canon):
+        have = cache.get(c)
+        for p in proxies:
+            out[p][k] = float(have[p])
+        if with_layers:
+            layers.append(np.asarray(have["__layers__"], dtype=np.float64))
+    if with_layers:
+        out["__layers__"] = layers  # type: ignore[assignment]
+    return out
