@@ -94,7 +94,11 @@ class Settings(BaseModel):
 _PROCESS_DEFAULTS: dict[str, object] = {}
 
 
-def use_dirs(data_dir: Path | None = None, cache_dir: Path | None = None, home: Path | None = None) -> None:
+def use_dirs(
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    home: Path | None = None,
+) -> None:
     """Make these directories this process's defaults (over the environment).
 
     The command line calls this once with its ``--data-dir`` / ``--cache-dir``

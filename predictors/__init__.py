@@ -5,9 +5,12 @@ Importing this package registers the built-in predictors. Heavy dependencies
 not here.
 """
 
+from archgen.predictors import ensemble as _ensemble  # noqa: F401  (registers)
 from archgen.predictors import gnn as _gnn  # noqa: F401  (registers)
 from archgen.predictors import gp as _gp  # noqa: F401  (registers)
 from archgen.predictors import lgbm as _lgbm  # noqa: F401  (registers)
+from archgen.predictors import parzc as _parzc  # noqa: F401  (registers)
+from archgen.predictors import zc_ensemble as _zc_ensemble  # noqa: F401  (registers)
 from archgen.predictors.base import (
     Capabilities,
     Predictor,

@@ -22,7 +22,13 @@ from typing import Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.errors import NotFittedError, PredictorInputError, UnknownNameError, UnsupportedSpaceError
+from archgen.errors import (
+    ArchgenError,
+    NotFittedError,
+    PredictorInputError,
+    UnknownNameError,
+    UnsupportedSpaceError,
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,11 @@ class Predictor(ABC):
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted scores, shape ``(n,)``."""
-        return self.predict_with_uncertainty(archs)[0] if self.capabilities.has_uncertainty else self._predict_checked(archs)[0]
+        return (
+            self.predict_with_uncertainty(archs)[0]
+            if self.capabilities.has_uncertainty
+            else self._predict_checked(archs)[0]
+        )
 
     def predict_with_uncertainty(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
         """Predicted mean and standard deviation, each shape ``(n,)``, std >= 0.
@@ -138,7 +148,11 @@ class Predictor(ABC):
             raise NotFittedError(type(self).__name__)
         archs = self._check_archs(archs, what="prediction", allow_empty=True)
         if archs and getattr(self, "space_", None) not in (None, archs[0].space):
-            raise UnsupportedSpaceError(f"{type(self).__name__} fitted on {self.space_}", archs[0].space, [self.space_])
+            raise UnsupportedSpaceError(
+                f"{type(self).__name__} fitted on {self.space_}",
+                archs[0].space,
+                [self.space_],
+            )
         if not archs:
             return np.zeros(0), np.zeros(0)
         mean, std = self._predict(list(archs))
@@ -166,7 +180,7 @@ class Predictor(ABC):
             for k, a in enumerate(archs):
                 try:
                     space.validate(a)
-                except Exception as e:  # InvalidArchitectureError: re-raise with the position
+                except ArchgenError as e:  # InvalidArchitectureError: re-raise with the position
                     raise PredictorInputError(f"{what} architecture at position {k} is invalid: {e}") from None
         return archs
 

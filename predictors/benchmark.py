@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
-from archgen.arch import Arch
 from archgen.predictors.base import get_predictor
 from archgen.predictors.metrics import coverage, kendall_tau, spearman, top_k_precision
+from archgen.predictors.training import predictor_kwargs
+
+from archgen.arch import Arch
 
 #: Published Kendall tau on NB201 CIFAR-10 (cifar10-valid validation accuracy),
 #: by training-set size, as quoted in the predictors issue.
@@ -78,6 +79,7 @@ def default_target(space: str, task: str) -> tuple[str, str]:
 def table_archs(space: str, task: str, metric: str) -> tuple[list[Arch], np.ndarray]:
     """Every architecture with a published ``task``/``metric`` value, and those values."""
     from archgen.datasets import load_table
+
     from archgen.spaces import get_space
 
     table = load_table(space)
@@ -98,6 +100,7 @@ def benchmark_predictors(
     max_test: int | None = None,
     params: dict[str, dict[str, object]] | None = None,
     log: Callable[[str], None] | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
     """Fit and score every predictor at every training size and seed.
 
@@ -111,6 +114,9 @@ def benchmark_predictors(
         max_test: Score on a random subset of this many test rows (``None``: all).
         params: Extra constructor arguments per predictor name.
         log: Progress callback.
+        on_result: Called with each run's result as soon as it is known
+            (the CLI appends it to ``runs.jsonl`` so that an interrupted
+            benchmark keeps what it measured).
     """
     from archgen.spaces import get_space
 
@@ -132,14 +138,10 @@ def benchmark_predictors(
             seen = np.isin(classes, classes[train])
             canon = test[is_rep[test] & ~seen[test]]
             for name in predictors:
-                kwargs: dict[str, object] = {"random_state": seed}
-                cls_params = get_predictor(name).get_params()
-                if "task" in cls_params:
-                    kwargs["task"] = task
-                if "zc" in cls_params:
-                    kwargs["zc"] = zc
-                kwargs.update((params or {}).get(name, {}))
-                pred = get_predictor(name, **kwargs)
+                pred = get_predictor(
+                    name,
+                    **predictor_kwargs(name, task, seed, zc, **(params or {}).get(name, {})),
+                )
                 t0 = time.perf_counter()
                 pred.fit([archs[i] for i in train], y[train])
                 t1 = time.perf_counter()
@@ -161,6 +163,8 @@ def benchmark_predictors(
                     predict_s=t2 - t1,
                 )
                 results.append(r)
+                if on_result:
+                    on_result(r)
                 if log:
                     log(
                         f"{name:>8} n={n:<5} seed={seed} tau={r.kendall_tau:.3f} (canonical {r.kendall_tau_canonical:.3f}) "
@@ -177,11 +181,27 @@ def summarize(results: Sequence[RunResult]) -> list[dict[str, object]]:
         rs = [r for r in results if r.predictor == name and r.n_train == n]
 
         def stat(field: str, rs: list[RunResult] = rs) -> tuple[float, float]:
-            v = np.array([getattr(r, field) for r in rs if getattr(r, field) is not None], dtype=np.float64)
+            v = np.array(
+                [getattr(r, field) for r in rs if getattr(r, field) is not None],
+                dtype=np.float64,
+            )
             return (float(np.nanmean(v)), float(np.nanstd(v))) if v.size else (float("nan"), float("nan"))
 
-        row: dict[str, object] = {"predictor": name, "n_train": n, "seeds": len(rs), "n_test": rs[0].n_test}
-        for f in ("kendall_tau", "kendall_tau_canonical", "spearman", "top5_precision", "coverage_1sigma", "fit_s", "predict_s"):
+        row: dict[str, object] = {
+            "predictor": name,
+            "n_train": n,
+            "seeds": len(rs),
+            "n_test": rs[0].n_test,
+        }
+        for f in (
+            "kendall_tau",
+            "kendall_tau_canonical",
+            "spearman",
+            "top5_precision",
+            "coverage_1sigma",
+            "fit_s",
+            "predict_s",
+        ):
             row[f], row[f + "_std"] = stat(f)
         row["predict_per_s"] = float(np.mean([r.n_test / max(r.predict_s, 1e-9) for r in rs]))
         rows.append(row)
@@ -215,7 +235,12 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
 
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(results)
-    paths = [out / "runs.csv", out / "summary.csv", out / "summary.json", out / "tau.png"]
+    paths = [
+        out / "runs.csv",
+        out / "summary.csv",
+        out / "summary.json",
+        out / "tau.png",
+    ]
     pd.DataFrame([asdict(r) for r in results]).to_csv(paths[0], index=False)
     pd.DataFrame(summary).to_csv(paths[1], index=False)
     paths[2].write_text(json.dumps({"title": title, "summary": summary}, indent=2, default=float))
@@ -232,7 +257,14 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
         )
     if anchors:
         for name, pts in PUBLISHED_NB201_TAU.items():
-            ax.plot(list(pts), list(pts.values()), linestyle="--", marker="x", alpha=0.6, label=f"published: {name}")
+            ax.plot(
+                list(pts),
+                list(pts.values()),
+                linestyle="--",
+                marker="x",
+                alpha=0.6,
+                label=f"published: {name}",
+            )
     ax.set_xscale("log")
     ax.set_xlabel("training architectures")
     ax.set_ylabel("Kendall tau (all untrained cells)")
@@ -243,3 +275,120 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
     fig.savefig(paths[3], dpi=120)
     plt.close(fig)
     return paths
+
+
+def benchmark_zc(
+    space: str,
+    task: str,
+    n_archs: int,
+    seed: int = 0,
+    proxies: Sequence[str] | None = None,
+    timing_cells: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """Score ``n_archs`` random cells with archgen's proxies and compare with the table.
+
+    Every cell is computed afresh (a temporary cache), so the timing is real.
+    Per proxy: Spearman with the task's test accuracy, Spearman with the
+    published NAS-Bench-Suite-Zero score of the same cells (where published),
+    and seconds per cell when the proxy is computed alone (on the first
+    ``timing_cells`` cells); ``meta["seconds_per_cell_all"]`` is the cost of
+    all requested proxies together (shared passes).
+    """
+    import tempfile
+
+    from archgen.datasets import load_table
+    from archgen.predictors.zc_ensemble import DEFAULT_VOTE, _percentiles
+    from archgen.predictors.zerocost import (
+        PROXIES,
+        SUPPORTED_SPACES,
+        ZCSettings,
+        score_archs,
+    )
+
+    from archgen.errors import UnsupportedSpaceError
+    from archgen.spaces import get_space
+
+    if space not in SUPPORTED_SPACES:
+        raise UnsupportedSpaceError("zero-cost proxies", space, SUPPORTED_SPACES)
+    proxies = list(proxies or PROXIES)
+    table = load_table(space)
+    sp = get_space(space)
+    table_task = "cifar10" if task == "cifar10-valid" else task
+    rows = np.sort(np.random.default_rng(seed).choice(table.num_rows, n_archs, replace=False))
+    archs = [sp.from_index(int(i)) for i in rows]
+    settings = ZCSettings()
+    with tempfile.TemporaryDirectory() as tmp:
+        # warm-up (image decoding, first-call overheads) on a cell outside the sample
+        score_archs(
+            [sp.from_index(int((rows[-1] + 1) % table.num_rows))],
+            task,
+            proxies,
+            settings,
+            cache_dir=Path(tmp) / "w",
+        )
+        t0 = time.perf_counter()
+        scores = score_archs(
+            archs,
+            task,
+            proxies,
+            settings,
+            cache_dir=Path(tmp) / "all",
+            progress=log is not None,
+        )
+        n_cells = len({sp.canonical(a) for a in archs})
+        per_cell_all = (time.perf_counter() - t0) / n_cells
+        alone: dict[str, float] = {}
+        timing = list(dict.fromkeys(sp.canonical(a) for a in archs))[:timing_cells]
+        for p in proxies:
+            t0 = time.perf_counter()
+            score_archs(timing, task, [p], settings, cache_dir=Path(tmp) / f"alone-{p}")
+            alone[p] = (time.perf_counter() - t0) / len(timing)
+    acc = np.asarray(table.lookup(table_task, "test_acc", rows), dtype=np.float64)
+    out = []
+    for p in proxies:
+        pub = (
+            np.asarray(table.lookup(table_task, f"zc_{p}", rows), dtype=np.float64)
+            if f"zc_{p}" in table.metrics(table_task)
+            else np.full(len(rows), np.nan)
+        )
+        ok = np.isfinite(pub)
+        out.append(
+            {
+                "proxy": p,
+                "spearman_accuracy": spearman(acc, scores[p]),
+                "spearman_published": spearman(pub[ok], scores[p][ok]) if ok.sum() > 2 else float("nan"),
+                "published_spearman_accuracy": spearman(acc[ok], pub[ok]) if ok.sum() > 2 else float("nan"),
+                "n_published": int(ok.sum()),
+                "seconds_alone": alone[p],
+            }
+        )
+    vote = [p for p in DEFAULT_VOTE if p in proxies]
+    meta: dict[str, object] = {
+        "n_archs": n_archs,
+        "n_cells_computed": n_cells,
+        "seconds_per_cell_all": per_cell_all,
+    }
+    if vote:
+        v = np.mean([_percentiles(scores[p], None) for p in vote], axis=0)
+        meta["vote"] = {"proxies": vote, "spearman_accuracy": spearman(acc, v)}
+    return out, meta
+
+
+def format_zc_table(rows: Sequence[dict[str, object]], meta: dict[str, object]) -> str:
+    """A plain-text table of :func:`benchmark_zc`'s rows."""
+    head = f"{'proxy':>10} {'rho(acc)':>9} {'rho(published)':>15} {'published rho(acc)':>19} {'n pub':>6} {'s/cell alone':>13}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['proxy']:>10} {r['spearman_accuracy']:>9.3f} {r['spearman_published']:>15.3f} "
+            f"{r['published_spearman_accuracy']:>19.3f} {r['n_published']:>6} {r['seconds_alone']:>13.3f}"
+        )
+    lines.append(
+        f"all {len(rows)} proxies together: {meta['seconds_per_cell_all']:.2f} s per cell "
+        f"(sum of separate runs: {sum(float(r['seconds_alone']) for r in rows):.2f} s), {meta['n_cells_computed']} cells"
+    )
+    if "vote" in meta:
+        vote = meta["vote"]
+        lines.append(f"label-free vote of {', '.join(vote['proxies'])}: Spearman {vote['spearman_accuracy']:.3f}")  # type: ignore[index]
+    return "\n".join(lines)

@@ -20,14 +20,20 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from archgen.predictors.base import (
+    Capabilities,
+    Predictor,
+    PredictorState,
+    get_predictor,
+    register_predictor,
+)
+from archgen.predictors.metrics import coverage_scale, kendall_tau
 
 from archgen.arch import Arch
-from archgen.predictors.base import Capabilities, Predictor, PredictorState, get_predictor, register_predictor
-from archgen.predictors.metrics import coverage_scale, kendall_tau
 
 
 def _simplex(k: int, step: float) -> list[np.ndarray]:
-    n = int(round(1 / step))
+    n = round(1 / step)
     return [np.array(c) / n for c in itertools.product(range(n + 1), repeat=k) if sum(c) == n]
 
 
@@ -72,13 +78,15 @@ class StackedEnsemblePredictor(Predictor):
         self.random_state = random_state
 
     def _member(self, k: int, name: str) -> Predictor:
-        return get_predictor(name, task=self.task, zc=self.zc, random_state=self.random_state * 101 + k)
+        from archgen.predictors.training import predictor_kwargs
+
+        return get_predictor(name, **predictor_kwargs(name, self.task or "", self.random_state * 101 + k, self.zc))
 
     def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
         rng = np.random.default_rng(self.random_state)
         n = len(archs)
         perm = rng.permutation(n)
-        n_hold = max(5, int(round(self.holdout * n)))
+        n_hold = max(5, round(self.holdout * n))
         hold, train = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
         tr_archs, ho_archs = [archs[i] for i in train], [archs[i] for i in hold]
         means, stds = [], []
@@ -98,18 +106,26 @@ class StackedEnsemblePredictor(Predictor):
         mu, sd = mixture(M, S, self.weights_)
         self.scale_ = coverage_scale(y[hold], mu, np.maximum(sd, 1e-6))
         self.heldout_tau_ = float(best_key[0])
-        self.members_ = [self._member(k, name).fit(archs, y) for k, name in enumerate(self.members)]
+        # members with zero weight add nothing to the mixture: do not refit them
+        self.used_ = [k for k in range(len(self.members)) if self.weights_[k] > 0]
+        self.members_ = [self._member(k, self.members[k]).fit(archs, y) for k in self.used_]
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
-        outs = [m.predict_with_uncertainty(archs) for m, w in zip(self.members_, self.weights_)]
+        outs = [m.predict_with_uncertainty(archs) for m in self.members_]
         M, S = np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs])
-        mu, sd = mixture(M, S, self.weights_)
+        mu, sd = mixture(M, S, self.weights_[self.used_])
         return mu, self.scale_ * sd
 
     def get_state(self) -> PredictorState:
         self._require_fitted()
         state = PredictorState(
-            meta={"weights": self.weights_.tolist(), "scale": self.scale_, "heldout_tau": self.heldout_tau_, "members": []}
+            meta={
+                "weights": self.weights_.tolist(),
+                "used": self.used_,
+                "scale": self.scale_,
+                "heldout_tau": self.heldout_tau_,
+                "members": [],
+            }
         )
         for k, m in enumerate(self.members_):
             sub = m.get_state()
@@ -122,6 +138,7 @@ class StackedEnsemblePredictor(Predictor):
         self.weights_ = np.asarray(state.meta["weights"], dtype=np.float64)
         self.scale_ = float(state.meta["scale"])
         self.heldout_tau_ = float(state.meta["heldout_tau"])
+        self.used_ = [int(k) for k in state.meta["used"]]
         self.members_ = []
         for k, info in enumerate(state.meta["members"]):
             m = get_predictor(info["name"], **info["params"])

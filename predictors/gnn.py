@@ -29,17 +29,24 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from archgen.predictors.base import (
+    Capabilities,
+    Predictor,
+    PredictorState,
+    register_predictor,
+)
+from archgen.predictors.features import Standardizer, arch_features, encoding_features
+from archgen.predictors.metrics import coverage_scale
 from torch import nn
 
 from archgen.arch import Arch
-from archgen.predictors.base import Capabilities, Predictor, PredictorState, register_predictor
-from archgen.predictors.features import Standardizer, arch_features, encoding_features
-from archgen.predictors.metrics import coverage_scale
 
 _GRAPH_MEMO: dict[Arch, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def graph_batch(archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def graph_batch(
+    archs: Sequence[Arch],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """PyG-style batch of the canonical forms' graphs.
 
     Returns:
@@ -55,7 +62,10 @@ def graph_batch(archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor, torc
         g = _GRAPH_MEMO.get(a)
         if g is None:
             adj, x = space.to_dense(space.canonical(a))
-            g = (x.numpy().astype(np.float32), adj.nonzero().t().numpy().astype(np.int64))
+            g = (
+                x.numpy().astype(np.float32),
+                adj.nonzero().t().numpy().astype(np.int64),
+            )
             if len(_GRAPH_MEMO) > 500_000:
                 _GRAPH_MEMO.clear()
             _GRAPH_MEMO[a] = g
@@ -87,16 +97,24 @@ class DirectedGIN(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, global_channels: int, hidden_channels: int = 64, num_layers: int = 3, dropout: float = 0.1
+        self,
+        in_channels: int,
+        global_channels: int,
+        hidden_channels: int = 64,
+        num_layers: int = 3,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import DirGNNConv, GINConv
 
         self.lin_in = nn.Linear(in_channels, hidden_channels)
+
         def gin() -> GINConv:
             conv = GINConv(
                 nn.Sequential(
-                    nn.Linear(hidden_channels, hidden_channels), nn.ReLU(), nn.Linear(hidden_channels, hidden_channels)
+                    nn.Linear(hidden_channels, hidden_channels),
+                    nn.ReLU(),
+                    nn.Linear(hidden_channels, hidden_channels),
                 ),
                 train_eps=True,
             )
@@ -113,7 +131,13 @@ class DirectedGIN(nn.Module):
             nn.Linear(hidden_channels, 1),
         )
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        batch: torch.Tensor,
+        g: torch.Tensor,
+    ) -> torch.Tensor:
         from torch_geometric.nn import global_max_pool, global_mean_pool
 
         h = self.lin_in(x)
@@ -209,7 +233,7 @@ class GNNPredictor(Predictor):
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
         yt = torch.as_tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
         n = len(archs)
-        n_hold = max(3, int(round(self.holdout * n)))
+        n_hold = max(3, round(self.holdout * n))
         rng = np.random.default_rng(self.random_state)
         self.nets_: list[DirectedGIN] = []
         self.in_channels_, self.global_channels_ = int(x.shape[1]), int(g.shape[1])
@@ -242,7 +266,11 @@ class GNNPredictor(Predictor):
                     pred_hold = self._forward(net, x, edge_index, batch, g)[hold]
                     score = kendall_tau(y[hold], pred_hold) if np.ptp(pred_hold) > 0 else -1.0
                     if score > best + 1e-4:
-                        best, best_state, waited = score, copy.deepcopy(net.state_dict()), 0
+                        best, best_state, waited = (
+                            score,
+                            copy.deepcopy(net.state_dict()),
+                            0,
+                        )
                     else:
                         waited += 1
                         if waited >= self.patience:
@@ -261,12 +289,20 @@ class GNNPredictor(Predictor):
         self.scale_ = coverage_scale(resid, np.zeros_like(resid), spread) if self.n_members > 1 else 1.0
 
     @staticmethod
-    def _forward(net: DirectedGIN, x: torch.Tensor, ei: torch.Tensor, b: torch.Tensor, g: torch.Tensor) -> np.ndarray:
+    def _forward(
+        net: DirectedGIN,
+        x: torch.Tensor,
+        ei: torch.Tensor,
+        b: torch.Tensor,
+        g: torch.Tensor,
+    ) -> np.ndarray:
         net.eval()
         with torch.no_grad():
             return net(x, ei, b, g).numpy().astype(np.float64)
 
-    def _ensemble(self, x: torch.Tensor, ei: torch.Tensor, b: torch.Tensor, g: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def _ensemble(
+        self, x: torch.Tensor, ei: torch.Tensor, b: torch.Tensor, g: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray]:
         preds = np.stack([self._forward(net, x, ei, b, g) for net in self.nets_])
         return preds.mean(0), preds.std(0)
 
@@ -281,7 +317,9 @@ class GNNPredictor(Predictor):
     def get_state(self) -> PredictorState:
         self._require_fitted()
         arrays = {
-            f"member{m}/{k}": v.detach().numpy() for m, net in enumerate(self.nets_) for k, v in net.state_dict().items()
+            f"member{m}/{k}": v.detach().numpy()
+            for m, net in enumerate(self.nets_)
+            for k, v in net.state_dict().items()
         }
         if self.zc != "none":
             arrays.update(self.scaler_.get_arrays())
@@ -297,8 +335,15 @@ class GNNPredictor(Predictor):
 
     def set_state(self, state: PredictorState) -> None:
         meta, a = state.meta, state.arrays
-        self.y_mean_, self.y_std_, self.scale_ = float(meta["y_mean"]), float(meta["y_std"]), float(meta["scale"])
-        self.in_channels_, self.global_channels_ = int(meta["in_channels"]), int(meta["global_channels"])
+        self.y_mean_, self.y_std_, self.scale_ = (
+            float(meta["y_mean"]),
+            float(meta["y_std"]),
+            float(meta["scale"]),
+        )
+        self.in_channels_, self.global_channels_ = (
+            int(meta["in_channels"]),
+            int(meta["global_channels"]),
+        )
         if self.zc != "none":
             self.scaler_ = Standardizer.from_arrays(a)
         self.nets_ = []

@@ -21,13 +21,18 @@ import warnings
 
 import numpy as np
 import torch
-
-from archgen.arch import Arch
-from archgen.predictors.base import Capabilities, Predictor, PredictorState, register_predictor
+from archgen.predictors.base import (
+    Capabilities,
+    Predictor,
+    PredictorState,
+    register_predictor,
+)
 from archgen.predictors.features import Standardizer, arch_features, encoding_features
 
+from archgen.arch import Arch
 
-def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True):  # noqa: ANN202 (botorch types are heavy)
+
+def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True):
     from botorch.models import SingleTaskGP
     from botorch.models.kernels import CategoricalKernel
     from botorch.models.transforms import Standardize
@@ -70,7 +75,13 @@ class GPPredictor(Predictor):
     capabilities = Capabilities(has_uncertainty=True, min_train=4)
     paper = "Ru et al., Bayesian Optimisation over Multiple Continuous and Categorical Inputs, ICML 2020"
 
-    def __init__(self, task: str | None = None, zc: str = "table", max_train: int = 1000, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        task: str | None = None,
+        zc: str = "table",
+        max_train: int = 1000,
+        random_state: int = 0,
+    ) -> None:
         self.task = task
         self.zc = zc
         self.max_train = max_train
@@ -114,11 +125,17 @@ class GPPredictor(Predictor):
             torch.manual_seed(self.random_state)
             try:
                 model = _build_model(X, Y, self.n_cat_)
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=_FIT_OPTIONS)
+                fit_gpytorch_mll(
+                    ExactMarginalLogLikelihood(model.likelihood, model),
+                    optimizer_kwargs=_FIT_OPTIONS,
+                )
             except ModelFittingError:  # ARD lengthscales can be ill-posed on few points: share them
                 self.ard_ = False
                 model = _build_model(X, Y, self.n_cat_, ard=False)
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=_FIT_OPTIONS)
+                fit_gpytorch_mll(
+                    ExactMarginalLogLikelihood(model.likelihood, model),
+                    optimizer_kwargs=_FIT_OPTIONS,
+                )
         model.eval()
         self.model_ = model
         self.train_X_, self.train_Y_ = X.numpy(), Y.numpy()

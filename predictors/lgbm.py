@@ -13,11 +13,16 @@ the out-of-bag residuals, is the predictive std.
 from __future__ import annotations
 
 import numpy as np
-
-from archgen.arch import Arch
-from archgen.predictors.base import Capabilities, Predictor, PredictorState, register_predictor
+from archgen.predictors.base import (
+    Capabilities,
+    Predictor,
+    PredictorState,
+    register_predictor,
+)
 from archgen.predictors.features import arch_features
 from archgen.predictors.metrics import coverage_scale
+
+from archgen.arch import Arch
 
 
 @register_predictor
@@ -93,7 +98,7 @@ class LightGBMPredictor(Predictor):
         X = self._features(archs)
         n = len(archs)
         rng = np.random.default_rng(self.random_state)
-        m = max(2, int(round(self.subsample * n)))
+        m = max(2, round(self.subsample * n))
         self.boosters_ = []
         oob_sum, oob_sq, oob_cnt = np.zeros(n), np.zeros(n), np.zeros(n)
         for b in range(max(1, self.n_bags)):
@@ -134,14 +139,20 @@ class LightGBMPredictor(Predictor):
     def get_state(self) -> PredictorState:
         self._require_fitted()
         return PredictorState(
-            meta={"scale": self.scale_, "y_std": self.y_std_, "n_boosters": len(self.boosters_)},
+            meta={
+                "scale": self.scale_,
+                "y_std": self.y_std_,
+                "n_boosters": len(self.boosters_),
+            },
             texts={f"booster_{i}.txt": b.model_to_string() for i, b in enumerate(self.boosters_)},
         )
 
     def set_state(self, state: PredictorState) -> None:
         import lightgbm as lgb
 
-        self.boosters_ = [lgb.Booster(model_str=state.texts[f"booster_{i}.txt"]) for i in range(state.meta["n_boosters"])]
+        self.boosters_ = [
+            lgb.Booster(model_str=state.texts[f"booster_{i}.txt"]) for i in range(state.meta["n_boosters"])
+        ]
         self.scale_ = float(state.meta["scale"])
         self.y_std_ = float(state.meta["y_std"])
         self.fitted_ = True

@@ -50,7 +50,7 @@ def top_k_precision(y_true: np.ndarray, y_pred: np.ndarray, fraction: float = 0.
     t, p = _check(y_true, y_pred, "top_k_precision")
     if not 0 < fraction <= 1:
         raise PredictorInputError(f"fraction must be in (0, 1], got {fraction}")
-    k = max(1, int(round(fraction * t.size)))
+    k = max(1, round(fraction * t.size))
     true_top = set(np.argsort(-t, kind="stable")[:k].tolist())
     pred_top = np.argsort(-p, kind="stable")[:k]
     return float(sum(int(i) in true_top for i in pred_top) / k)

@@ -66,13 +66,35 @@ PROXIES: tuple[str, ...] = (
     "zen",
 )
 #: Per-layer statistics kept for node-wise predictors (ParZC), one row per conv/linear layer.
-LAYER_STATS: tuple[str, ...] = ("snip", "grad_norm", "fisher", "grasp", "plain", "synflow", "l2_norm", "params")
+LAYER_STATS: tuple[str, ...] = (
+    "snip",
+    "grad_norm",
+    "fisher",
+    "grasp",
+    "plain",
+    "synflow",
+    "l2_norm",
+    "params",
+)
 #: Tasks whose images archgen has, and their number of classes.
-IMAGE_TASKS: dict[str, tuple[str, int]] = {"cifar10": ("cifar10", 10), "cifar10-valid": ("cifar10", 10)}
+IMAGE_TASKS: dict[str, tuple[str, int]] = {
+    "cifar10": ("cifar10", 10),
+    "cifar10-valid": ("cifar10", 10),
+}
 SUPPORTED_SPACES = ("nb201",)
 _CACHE_VERSION = 1
 
-_PASS_A = {"snip", "grad_norm", "plain", "fisher", "grasp", "jacov", "epe_nas", "nwot", "flops"}
+_PASS_A = {
+    "snip",
+    "grad_norm",
+    "plain",
+    "fisher",
+    "grasp",
+    "jacov",
+    "epe_nas",
+    "nwot",
+    "flops",
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +114,9 @@ class ZCSettings:
     seed: int = 0
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps({**asdict(self), "v": _CACHE_VERSION}, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps({**asdict(self), "v": _CACHE_VERSION}, sort_keys=True).encode()).hexdigest()[
+            :16
+        ]
 
 
 def _layers(net: nn.Module) -> list[nn.Module]:
@@ -146,7 +170,7 @@ def compute_proxies(
     want = set(proxies)
     unknown = want - set(PROXIES)
     if unknown:
-        raise UnknownNameError("zero-cost proxy", sorted(unknown)[0], PROXIES)
+        raise UnknownNameError("zero-cost proxy", min(unknown), PROXIES)
     net.train()
     layers = _layers(net)
     L = len(layers)
@@ -292,10 +316,11 @@ class ZCCache:
             for line in self.path.read_text().splitlines():
                 try:
                     row = json.loads(line)
-                    self._rows.setdefault(row["arch"], {}).update(row["scores"])
+                    entry = self._rows.setdefault(row["arch"], {})
+                    entry.update(row["scores"])
                     if "layers" in row:
-                        self._rows[row["arch"]]["__layers__"] = row["layers"]
-                except (json.JSONDecodeError, KeyError, TypeError):
+                        _merge_layers(entry, np.asarray(row["layers"], dtype=np.float64))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
 
     def get(self, arch: str) -> dict[str, object]:
@@ -304,24 +329,33 @@ class ZCCache:
     def put(self, arch: str, scores: dict[str, float], layers: np.ndarray) -> None:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            row: dict[str, object] = {"arch": arch, "scores": scores, "layers": np.where(np.isnan(layers), None, layers).tolist()}
+            row: dict[str, object] = {
+                "arch": arch,
+                "scores": scores,
+                "layers": np.where(np.isnan(layers), None, layers).tolist(),
+            }
             with self.path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             entry = self._rows.setdefault(arch, {})
             entry.update(scores)
-            old = entry.get("__layers__")
-            if old is not None and np.shape(old) == layers.shape:
-                merged = np.where(np.isnan(layers), np.asarray(old, dtype=np.float64), layers)
-                entry["__layers__"] = np.where(np.isnan(merged), None, merged).tolist()
-            else:
-                entry["__layers__"] = row["layers"]
+            _merge_layers(entry, layers)
+
+
+def _merge_layers(entry: dict[str, object], layers: np.ndarray) -> None:
+    """Keep per-layer statistics from earlier rows where the new row has none (NaN)."""
+    old = entry.get("__layers__")
+    if isinstance(old, np.ndarray) and old.shape == layers.shape:
+        layers = np.where(np.isnan(layers), old, layers)
+    entry["__layers__"] = layers
 
 
 _CACHES: dict[tuple[str, str, str, ZCSettings], ZCCache] = {}
 _BATCHES: dict[tuple[str, str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def _minibatch(task: str, settings: ZCSettings, data_dir: Path | None, cache_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def _minibatch(
+    task: str, settings: ZCSettings, data_dir: Path | None, cache_dir: Path
+) -> tuple[torch.Tensor, torch.Tensor]:
     from archgen.datasets import cifar10
 
     key = (task, str(data_dir), settings.batch_size, settings.seed)
@@ -339,7 +373,7 @@ def score_archs(
     *,
     data_dir: Path | None = None,
     cache_dir: Path | None = None,
-    with_layers: bool = False,
+    layer_stats: Sequence[str] = (),
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
     """Zero-cost scores of ``archs`` (computed once per canonical cell, then cached).
@@ -349,7 +383,9 @@ def score_archs(
         task: A task with images (:data:`IMAGE_TASKS`).
         proxies: Names from :data:`PROXIES`.
         settings: Batch size, width and seed.
-        with_layers: Also return ``"__layers__"``: a list of per-layer arrays.
+        layer_stats: Per-layer statistics (names from :data:`LAYER_STATS`) to
+            compute too; when given, the result has ``"__layers__"``: a list of
+            ``[num_layers, len(LAYER_STATS)]`` arrays, NaN in the columns not asked for.
 
     Returns:
         ``{proxy: array of shape (n,)}``.
@@ -383,9 +419,14 @@ def score_archs(
     cache = _CACHES.get(ckey) or _CACHES.setdefault(ckey, ZCCache(cfg.cache_dir, archs[0].space, image_task, settings))
     todo: dict[str, list[int]] = {}
     canon = [space.format(space.canonical(a)) for a in archs]
+    for s in layer_stats:
+        if s not in LAYER_STATS:
+            raise UnknownNameError("per-layer statistic", s, LAYER_STATS)
+    cols = [LAYER_STATS.index(s) for s in layer_stats]
     for k, c in enumerate(canon):
         have = cache.get(c)
-        if not all(p in have for p in proxies) or (with_layers and "__layers__" not in have):
+        lay = have.get("__layers__")
+        if not all(p in have for p in proxies) or (cols and (lay is None or np.isnan(lay[:, cols]).any())):
             todo.setdefault(c, []).append(k)
     if todo:
         x, y = _minibatch(image_task, settings, cfg.data_dir, cfg.cache_dir)
@@ -394,7 +435,7 @@ def score_archs(
             from tqdm import tqdm
 
             it = tqdm(list(todo), desc="zero-cost proxies", unit="cell")
-        need = list(PROXIES) if with_layers else proxies
+        need = list(dict.fromkeys([*proxies, *(s for s in layer_stats if s in PROXIES)]))
         for c in it:
             arch = space.parse(c)
             with torch.random.fork_rng():
@@ -406,8 +447,8 @@ def score_archs(
         have = cache.get(c)
         for p in proxies:
             out[p][k] = float(have[p])
-        if with_layers:
-            layers.append(np.asarray(have["__layers__"], dtype=np.float64))
-    if with_layers:
+        if cols:
+            layers.append(have["__layers__"])
+    if cols:
         out["__layers__"] = layers  # type: ignore[assignment]
     return out

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from archgen import settings
 from archgen.settings import default_data_dir
 
 
@@ -25,7 +26,10 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
-    """Code that falls back to settings uses the session cache, never the user's."""
+def _isolated_cache(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Code that falls back to settings uses the session cache and a fresh home, never the user's."""
     monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("ARCHGEN_HOME", str(tmp_path_factory.mktemp("archgen-home")))
     monkeypatch.delenv("ARCHGEN_DATA_DIR", raising=False)
+    # the CLI's --data-dir/--cache-dir become process defaults; do not let one test's leak into the next
+    monkeypatch.setattr(settings, "_PROCESS_DEFAULTS", {})

@@ -7,8 +7,8 @@ and exit with status 2.
 
 from __future__ import annotations
 
-import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,69 +17,58 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from archgen.cli import predictors as predictors_cli
+from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.errors import ArchgenError
 
-app = typer.Typer(help="archgen: architecture predictors, generation and search for NAS.", no_args_is_help=True)
+app = typer.Typer(
+    help="archgen: architecture predictors, generation and search for NAS.",
+    no_args_is_help=True,
+)
 data_app = typer.Typer(help="Benchmark data: verify checksums, summarise tables.", no_args_is_help=True)
 space_app = typer.Typer(help="Search spaces: sample, inspect, check.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(space_app, name="space")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-class _Ctx:
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
-
-
-_ctx = _Ctx()
+predictors_cli.register(app)
 
 
 @app.callback()
 def _main(
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Benchmark data directory (default: $ARCHGEN_DATA_DIR, else ../shared/data).")
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Benchmark data directory (default: $ARCHGEN_DATA_DIR, else ../shared/data).",
+        ),
     ] = None,
     cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Cache directory (default: $ARCHGEN_CACHE_DIR, else the user cache).")
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Cache directory (default: $ARCHGEN_CACHE_DIR, else the user cache).",
+        ),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Model store and service state (default: $ARCHGEN_HOME, else the user data dir).",
+        ),
     ] = None,
 ) -> None:
     _ctx.data_dir, _ctx.cache_dir = data_dir, cache_dir
     from archgen.settings import use_dirs
 
-    use_dirs(data_dir=data_dir, cache_dir=cache_dir)
-
-
-def _emit(obj: Any, as_json: bool, text: str) -> None:
-    if as_json:
-        typer.echo(json.dumps(_jsonable(obj), indent=2))
-    else:
-        typer.echo(text)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return None if math.isnan(float(obj)) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _space(name: str):  # noqa: ANN202
-    from archgen.spaces import get_space
-
-    return get_space(name, data_dir=_ctx.data_dir, cache_dir=_ctx.cache_dir)
+    use_dirs(data_dir=data_dir, cache_dir=cache_dir, home=home)
 
 
 # -- data ------------------------------------------------------------------
 @data_app.command("verify")
 def data_verify(
-    full: Annotated[bool, typer.Option("--full", help="Hash every file even if its size and mtime are unchanged.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Hash every file even if its size and mtime are unchanged."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify every data file against MANIFEST.sha256."""
@@ -89,8 +78,18 @@ def data_verify(
     store = DataStore(_ctx.data_dir, _ctx.cache_dir)
     report = store.verify(full=full)
     seconds = time.perf_counter() - t0
-    obj = {"data_dir": str(store.root), "files": len(report.checked), "hashed": len(report.hashed), "ok": True, "seconds": seconds}
-    _emit(obj, as_json, f"{store.root}: {len(report.checked)} files OK ({len(report.hashed)} hashed, {seconds:.2f} s)")
+    obj = {
+        "data_dir": str(store.root),
+        "files": len(report.checked),
+        "hashed": len(report.hashed),
+        "ok": True,
+        "seconds": seconds,
+    }
+    _emit(
+        obj,
+        as_json,
+        f"{store.root}: {len(report.checked)} files OK ({len(report.hashed)} hashed, {seconds:.2f} s)",
+    )
 
 
 @data_app.command("info")
@@ -107,7 +106,11 @@ def data_info(as_json: JsonOpt = False) -> None:
         best = {}
         for task, metric in table.main_metrics:
             row, value = table.best(task, metric)
-            best[f"{task}/{metric}"] = {"value": value, "row": row, "arch": space.format(space.from_index(row))}
+            best[f"{task}/{metric}"] = {
+                "value": value,
+                "row": row,
+                "arch": space.format(space.from_index(row)),
+            }
         out[name] = {
             "num_archs": table.num_rows,
             "tasks": {t: table.metrics(t) for t in table.tasks()},
@@ -132,7 +135,10 @@ def space_list(as_json: JsonOpt = False) -> None:
 @space_app.command("sample")
 def space_sample(
     space: Annotated[str, typer.Argument(help="Search space name (see 'archgen space list').")],
-    n: Annotated[int, typer.Option("-n", "--num", min=1, max=1_000_000, help="Number of architectures.")] = 10,
+    n: Annotated[
+        int,
+        typer.Option("-n", "--num", min=1, max=1_000_000, help="Number of architectures."),
+    ] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -140,13 +146,20 @@ def space_sample(
     sp = _space(space)
     archs = sp.sample(n, np.random.default_rng(seed))
     texts = [sp.format(a) for a in archs]
-    _emit({"space": space, "seed": seed, "architectures": texts}, as_json, "\n".join(texts))
+    _emit(
+        {"space": space, "seed": seed, "architectures": texts},
+        as_json,
+        "\n".join(texts),
+    )
 
 
 @space_app.command("show")
 def space_show(
     space: Annotated[str, typer.Argument(help="Search space name.")],
-    arch: Annotated[str, typer.Argument(help="Architecture: the space's string form or its table index.")],
+    arch: Annotated[
+        str,
+        typer.Argument(help="Architecture: the space's string form or its table index."),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Parsed form, canonical form, index and every published metric of one architecture."""
@@ -186,10 +199,23 @@ def space_show(
 
 @space_app.command("check-params")
 def space_check_params(
-    space: Annotated[str, typer.Argument(help="Search space (only nb201 publishes parameter counts for every cell).")],
-    sample: Annotated[int | None, typer.Option("--sample", min=1, help="Check a random sample of this many cells instead of all.")] = None,
+    space: Annotated[
+        str,
+        typer.Argument(help="Search space (only nb201 publishes parameter counts for every cell)."),
+    ],
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            min=1,
+            help="Check a random sample of this many cells instead of all.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes (default: all cores)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the network of every cell and compare its parameter count with the published one."""
@@ -208,7 +234,12 @@ def space_check_params(
     if sample is not None:
         idx = np.sort(np.random.default_rng(seed).choice(table.num_rows, min(sample, table.num_rows), replace=False))
     t0 = time.perf_counter()
-    with tqdm(total=len(idx), desc="building networks", unit="net", disable=as_json or not sys.stderr.isatty()) as bar:
+    with tqdm(
+        total=len(idx),
+        desc="building networks",
+        unit="net",
+        disable=as_json or not sys.stderr.isatty(),
+    ) as bar:
         res = check_nb201_params(
             idx,
             ops,
@@ -242,14 +273,54 @@ def space_check_params(
             f" {res.corroborated + res.contradicted} of them and agrees with the built network for {res.corroborated};"
             f" unexplained: {res.unexplained}"
         )
-        text += "".join(f"\n  index {i}: built {b}, published {p}, NAS-Bench-Suite-Zero {z}" for i, b, p, z in res.mismatches[:20])
+        text += "".join(
+            f"\n  index {i}: built {b}, published {p}, NAS-Bench-Suite-Zero {z}" for i, b, p, z in res.mismatches[:20]
+        )
     _emit(obj, as_json, text)
     if not res.ok:
         raise typer.Exit(1)
 
 
+def _is_proxy_list(tok: str) -> bool:
+    from archgen.predictors.zerocost import PROXIES
+
+    return all(p in PROXIES or p == "all" for p in tok.split(",") if p)
+
+
+#: Options that take several values after one flag (``--train-sizes 78 156 469``),
+#: with the test a following token must pass to be one of them (so that
+#: ``--proxies all ARCH...`` leaves the architectures as arguments).
+MULTI_VALUE_OPTIONS = {
+    "--train-sizes": str.isdigit,
+    "--predictors": lambda t: re.fullmatch(r"[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*", t) is not None,
+    "--proxies": _is_proxy_list,
+}
+
+
+def expand_multi_value(argv: list[str]) -> list[str]:
+    """Rewrite ``--opt a b c`` as ``--opt a --opt b --opt c`` for :data:`MULTI_VALUE_OPTIONS`.
+
+    Click gives options one value each; this keeps the documented
+    space-separated form working.
+    """
+    out: list[str] = []
+    current: str | None = None
+    for tok in argv:
+        if tok.startswith("-"):
+            current = tok if tok in MULTI_VALUE_OPTIONS else None
+            out.append(tok)
+        elif current is not None and out[-1] != current and MULTI_VALUE_OPTIONS[current](tok):
+            out += [current, tok]
+        else:
+            if current is not None and out[-1] != current:
+                current = None  # a positional argument ends the option's values
+            out.append(tok)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning archgen errors into one-line messages (exit 2)."""
+    argv = expand_multi_value(list(sys.argv[1:] if argv is None else argv))
     try:
         app(args=argv, standalone_mode=False)
     except ArchgenError as e:

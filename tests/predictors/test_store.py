@@ -1,0 +1,117 @@
+"""The model store: provenance, checksums, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from archgen.errors import ArtifactError, UnknownNameError, UnsupportedSpaceError
+from archgen.predictors import get_predictor
+from archgen.predictors.store import ModelRecord, ModelStore, package_versions
+
+
+@pytest.fixture
+def saved(split, tmp_path):  # noqa: ANN001, ANN201
+    tr, ytr, te, _ = split
+    pred = get_predictor("lgbm", task="cifar10", n_estimators=20, n_bags=2).fit(tr, ytr)
+    store = ModelStore(tmp_path)
+    rec = ModelRecord(
+        id="lgbm-a",
+        kind="lgbm",
+        space="nb201",
+        task="cifar10",
+        target=["cifar10-valid", "val_acc"],
+        params={},
+        seed=3,
+        train_archs=[str(a) for a in tr],
+        heldout={"kendall_tau": 0.5},
+    )
+    store.save(pred, rec)
+    return store, pred, te
+
+
+def test_record_keeps_provenance(saved) -> None:  # noqa: ANN001
+    store, pred, _ = saved
+    rec = store.record("lgbm-a")
+    assert rec.seed == 3 and rec.n_train == 40 and rec.target == ["cifar10-valid", "val_acc"]
+    assert rec.params == json.loads(json.dumps(pred.get_params()))
+    assert rec.versions["archgen"] == package_versions()["archgen"] and "lightgbm" in rec.versions
+    assert len(rec.artifact_sha256) == 64 and set(rec.files) == {"arrays.npz", "texts.json"}
+    assert [r.id for r in store.records()] == ["lgbm-a"]
+
+
+def test_round_trip(saved) -> None:  # noqa: ANN001
+    store, pred, te = saved
+    loaded, _ = store.load("lgbm-a")
+    np.testing.assert_allclose(loaded.predict(te), pred.predict(te))
+
+
+def test_a_corrupted_artifact_is_refused(saved) -> None:  # noqa: ANN001
+    store, _, _ = saved
+    path = store.root / "lgbm-a" / "texts.json"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="corrupt.*texts.json"):
+        store.load("lgbm-a")
+
+
+def test_edited_state_is_refused(saved) -> None:  # noqa: ANN001
+    store, _, _ = saved
+    path = store.root / "lgbm-a" / "model.json"
+    doc = json.loads(path.read_text())
+    doc["state"]["scale"] = 123.0
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match="does not match its sha256"):
+        store.load("lgbm-a")
+
+
+def test_missing_file_and_garbage_json_are_refused(saved) -> None:  # noqa: ANN001
+    store, _, _ = saved
+    (store.root / "lgbm-a" / "arrays.npz").unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        store.load("lgbm-a")
+    (store.root / "lgbm-a" / "model.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not a readable model.json"):
+        store.load("lgbm-a")
+
+
+def test_other_space_and_incompatible_version_are_refused(saved) -> None:  # noqa: ANN001
+    store, _, _ = saved
+    with pytest.raises(UnsupportedSpaceError, match="nb201"):
+        store.load("lgbm-a", space="nb101")
+    path = store.root / "lgbm-a" / "model.json"
+    doc = json.loads(path.read_text())
+    doc["record"]["versions"]["archgen"] = "7.0.0"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match="archgen 7.0.0, incompatible"):
+        store.load("lgbm-a")
+    doc["record"]["format"] = 99
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match="store format 99"):
+        store.load("lgbm-a")
+
+
+def test_unknown_duplicate_and_invalid_ids(saved) -> None:  # noqa: ANN001
+    store, pred, _ = saved
+    with pytest.raises(UnknownNameError, match="lgbm-a"):
+        store.load("nope")
+    with pytest.raises(UnknownNameError):
+        store.load("../../etc")
+    rec = store.record("lgbm-a")
+    with pytest.raises(ArtifactError, match="exists already"):
+        store.save(pred, rec)
+    rec.id = "bad/id"
+    with pytest.raises(ArtifactError, match="invalid model id"):
+        store.save(pred, rec)
+    store.delete("lgbm-a")
+    assert store.ids() == []
+
+
+def test_nothing_is_pickled(saved) -> None:  # noqa: ANN001
+    store, _, _ = saved
+    with np.load(store.root / "lgbm-a" / "arrays.npz", allow_pickle=False) as npz:
+        for k in npz.files:
+            assert npz[k].dtype != object
