@@ -329,7 +329,8 @@ def bench_predictors(
     summary = summarize(results)
     if out:
         anchors = space == "nb201" and task == "cifar10" and target is None
-        for p in write_outputs(results, out, f"{space} {task}", anchors):
+        title = f"{space} {task}" + (f" ({max_test} test cells)" if max_test else " (all untrained cells)")
+        for p in write_outputs(results, out, title, anchors):
             _log(f"wrote {p}")
     _emit(
         {"space": space, "task": task, "summary": summary},
