@@ -357,11 +357,11 @@ def benchmark_zc(
             if f"zc_{p}" in table.metrics(table_task)
             else np.full(len(rows), np.nan)
         )
-        ok = np.isfinite(pub)
+        ok = np.isfinite(pub) & np.isfinite(scores[p])
         out.append(
             {
                 "proxy": p,
-                "spearman_accuracy": spearman(acc, scores[p]),
+                "spearman_accuracy": spearman(acc[np.isfinite(scores[p])], scores[p][np.isfinite(scores[p])]),
                 "spearman_published": spearman(pub[ok], scores[p][ok]) if ok.sum() > 2 else float("nan"),
                 "published_spearman_accuracy": spearman(acc[ok], pub[ok]) if ok.sum() > 2 else float("nan"),
                 "n_published": int(ok.sum()),

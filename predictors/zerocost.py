@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -82,7 +83,10 @@ IMAGE_TASKS: dict[str, tuple[str, int]] = {
     "cifar10-valid": ("cifar10", 10),
 }
 SUPPORTED_SPACES = ("nb201",)
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
+
+#: Score given where a proxy is -inf (see :func:`compute_proxies`).
+NO_SIGNAL = -1e30
 
 _PASS_A = {
     "snip",
@@ -164,7 +168,7 @@ def compute_proxies(
         seed: Seed of ``zen``'s Gaussian inputs and weights.
 
     Returns:
-        ``{proxy: score}`` and per-layer statistics ``[num_layers, len(LAYER_STATS)]``
+        ``{proxy: score}`` (``-inf`` reported as :data:`NO_SIGNAL`) and per-layer statistics ``[num_layers, len(LAYER_STATS)]``
         (NaN where a statistic was not requested).
     """
     want = set(proxies)
@@ -289,6 +293,9 @@ def compute_proxies(
                 0.0 if m.weight.grad is None else float((m.weight * m.weight.grad).abs().sum()) for m in layers
             ]
         out["synflow"] = float(stats[:, col["synflow"]].sum())
+    # -inf means no signal reaches the output (zen's log of a zero change, nwot's
+    # singular kernel): keep it last in any ranking, but finite so that it serialises
+    out = {k: v if math.isnan(v) else max(v, NO_SIGNAL) for k, v in out.items()}
     return out, stats
 
 
