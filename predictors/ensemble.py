@@ -11,7 +11,8 @@ Gaussians,
     \\mu = \\sum_m w_m \\mu_m, \\qquad
     \\sigma^2 = \\sum_m w_m \\big(\\sigma_m^2 + (\\mu_m - \\mu)^2\\big),
 
-with ``sigma`` scaled to cover 68.3% of the held-out residuals. This is the
+with ``sigma`` scaled to cover 68.3% of the held-out residuals (shrunk toward 1,
+the members' own calibration, when the holdout is small). This is the
 service's default predictor.
 """
 
@@ -30,6 +31,10 @@ from archgen.predictors.base import (
 from archgen.predictors.metrics import coverage_scale, kendall_tau
 
 from archgen.arch import Arch
+
+
+#: Pseudo-count of the prior scale 1 when calibrating the mixture's std on the holdout.
+PRIOR_CELLS = 20
 
 
 def _simplex(k: int, step: float) -> list[np.ndarray]:
@@ -104,7 +109,10 @@ class StackedEnsemblePredictor(Predictor):
                 best, best_key = w, key
         self.weights_ = np.asarray(best)
         mu, sd = mixture(M, S, self.weights_)
-        self.scale_ = coverage_scale(y[hold], mu, np.maximum(sd, 1e-6))
+        # The members are calibrated themselves (scale 1 is the prior); a 68% quantile
+        # from a small holdout is noisy, so weigh it by its size against PRIOR_CELLS.
+        fitted = coverage_scale(y[hold], mu, np.maximum(sd, 1e-6))
+        self.scale_ = (len(hold) * fitted + PRIOR_CELLS) / (len(hold) + PRIOR_CELLS)
         self.heldout_tau_ = float(best_key[0])
         # members with zero weight add nothing to the mixture: do not refit them
         self.used_ = [k for k in range(len(self.members)) if self.weights_[k] > 0]
