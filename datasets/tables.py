@@ -16,6 +16,7 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError, UnknownNameError
+from archgen.registry import Registry
 from archgen.spaces.base import SearchSpace
 
 
@@ -143,24 +144,21 @@ class BenchmarkTable:
         return int(np.count_nonzero(~np.isnan(self.column(task, metric))))
 
 
-_TABLES: dict[str, Callable[..., BenchmarkTable]] = {}
+_TABLES: Registry[Callable[..., BenchmarkTable]] = Registry("benchmark space")
 
 
 def register_table(space: str) -> Callable[[Callable[..., BenchmarkTable]], Callable[..., BenchmarkTable]]:
     """Decorator registering the table loader of a search space (duplicates raise)."""
 
     def deco(fn: Callable[..., BenchmarkTable]) -> Callable[..., BenchmarkTable]:
-        if space in _TABLES:
-            raise ValueError(f"a table loader for {space!r} is already registered")
-        _TABLES[space] = fn
-        return fn
+        return _TABLES.add(space, fn)
 
     return deco
 
 
 def list_tables() -> list[str]:
     """Spaces that have benchmark tables."""
-    return sorted(_TABLES)
+    return _TABLES.names()
 
 
 def load_table(space: str, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
@@ -170,8 +168,4 @@ def load_table(space: str, data_dir: str | Path | None = None, cache_dir: str | 
         UnknownNameError: for a space without tables (lists those with tables).
         DataError: for missing or corrupt data files (names the file).
     """
-    try:
-        loader = _TABLES[space]
-    except KeyError:
-        raise UnknownNameError("benchmark space", space, _TABLES) from None
-    return loader(data_dir, cache_dir)
+    return _TABLES.get(space)(data_dir, cache_dir)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -26,9 +26,9 @@ from archgen.errors import (
     ArchgenError,
     NotFittedError,
     PredictorInputError,
-    UnknownNameError,
     UnsupportedSpaceError,
 )
+from archgen.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -206,31 +206,29 @@ class Predictor(ABC):
             raise NotFittedError(type(self).__name__)
 
 
+def _load_builtin() -> None:
+    """Import the built-in predictor modules (they register on import)."""
+    import archgen.predictors  # noqa: F401
+
+
 P = TypeVar("P", bound=type[Predictor])
-_PREDICTORS: dict[str, type[Predictor]] = {}
+_PREDICTORS: Registry[type[Predictor]] = Registry("predictor", load=_load_builtin)
 
 
 def register_predictor(cls: P) -> P:
     """Class decorator adding a predictor to the registry (duplicate names raise)."""
-    if cls.name in _PREDICTORS:
-        raise ValueError(f"a predictor named {cls.name!r} is already registered ({_PREDICTORS[cls.name].__name__})")
-    _PREDICTORS[cls.name] = cls
+    _PREDICTORS.add(cls.name, cls)
     return cls
 
 
 def list_predictors() -> list[str]:
     """Registered predictor names."""
-    _load_builtin()
-    return sorted(_PREDICTORS)
+    return _PREDICTORS.names()
 
 
 def predictor_class(name: str) -> type[Predictor]:
     """The registered class; unknown names raise :class:`UnknownNameError`."""
-    _load_builtin()
-    try:
-        return _PREDICTORS[name]
-    except KeyError:
-        raise UnknownNameError("predictor", name, _PREDICTORS) from None
+    return _PREDICTORS.get(name)
 
 
 def get_predictor(name: str, **params: Any) -> Predictor:
@@ -242,10 +240,3 @@ def get_predictor(name: str, **params: Any) -> Predictor:
         valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         raise PredictorInputError(f"bad parameters for predictor {name!r}: {e}; valid: {', '.join(valid)}") from None
 
-
-def _load_builtin() -> None:
-    """Import the built-in predictor modules (they register on import)."""
-    import archgen.predictors  # noqa: F401
-
-
-Factory = Callable[[], Predictor]

@@ -32,7 +32,6 @@ from archgen.predictors.metrics import coverage_scale, kendall_tau
 
 from archgen.arch import Arch
 
-
 #: Pseudo-count of the prior scale 1 when calibrating the mixture's std on the holdout.
 PRIOR_CELLS = 20
 

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from archgen.arch import Arch
-from archgen.errors import InvalidArchitectureError, UnknownNameError
+from archgen.errors import InvalidArchitectureError
+from archgen.registry import Registry
 
 if TYPE_CHECKING:  # torch_geometric costs ~5 s to import: only at call time
     from torch_geometric.data import Data
@@ -159,28 +160,23 @@ class SearchSpace(ABC):
 
 
 S = TypeVar("S", bound=type[SearchSpace])
-_SPACES: dict[str, type[SearchSpace]] = {}
+_SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 
 def register_space(cls: S) -> S:
     """Class decorator adding a search space to the registry (duplicates raise)."""
-    if cls.name in _SPACES:
-        raise ValueError(f"search space {cls.name!r} is already registered by {_SPACES[cls.name].__qualname__}")
-    _SPACES[cls.name] = cls
+    _SPACES.add(cls.name, cls)
     return cls
 
 
 def list_spaces() -> list[str]:
     """Names of the registered search spaces."""
-    return sorted(_SPACES)
+    return _SPACES.names()
 
 
 def space_class(name: str) -> type[SearchSpace]:
     """The registered class for ``name``; unknown names raise :class:`UnknownNameError`."""
-    try:
-        return _SPACES[name]
-    except KeyError:
-        raise UnknownNameError("search space", name, _SPACES) from None
+    return _SPACES.get(name)
 
 
 def get_space(name: str, **kwargs: object) -> SearchSpace:

@@ -1,0 +1,47 @@
+"""A name -> object registry, shared by search spaces, benchmark tables and predictors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from archgen.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Objects of one kind by name: duplicates raise, unknown names list the valid ones.
+
+    Args:
+        kind: What the names name, for messages (``"search space"``).
+        load: Called before every lookup, to import modules that register
+            on import (idempotent).
+    """
+
+    def __init__(self, kind: str, load: Callable[[], None] | None = None) -> None:
+        self.kind = kind
+        self._load = load
+        self._items: dict[str, T] = {}
+
+    def add(self, name: str, obj: T) -> T:
+        """Register ``obj`` under ``name``; a name already taken raises :class:`ValueError`."""
+        if name in self._items:
+            raise ValueError(f"a {self.kind} named {name!r} is already registered ({self._items[name]!r})")
+        self._items[name] = obj
+        return obj
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        if self._load:
+            self._load()
+        return sorted(self._items)
+
+    def get(self, name: str) -> T:
+        """The object registered as ``name``; unknown names raise :class:`UnknownNameError`."""
+        if self._load:
+            self._load()
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, self._items) from None
