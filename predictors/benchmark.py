@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from archgen.predictors.base import get_predictor
+from archgen.predictors.features import class_ids
 from archgen.predictors.metrics import coverage, kendall_tau, spearman, top_k_precision
 from archgen.predictors.training import predictor_kwargs
 
@@ -125,7 +126,7 @@ def benchmark_predictors(
     target_task, metric = target or default_target(space, task)
     archs, y = table_archs(space, target_task, metric)
     sp = get_space(space)
-    classes = np.array([hash(sp.canonical(a)) for a in archs])
+    classes = class_ids(archs)
     is_rep = np.array([sp.canonical(a) == a for a in archs])
     results: list[RunResult] = []
     for n in train_sizes:

@@ -42,6 +42,17 @@ def _encode_canonical(archs: Sequence[Arch]) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float64)
 
 
+def class_ids(archs: Sequence[Arch]) -> np.ndarray:
+    """Isomorphism class of each architecture, numbered ``0, 1, ...`` in order of first appearance."""
+    from archgen.spaces import get_space
+
+    if not archs:
+        return np.zeros(0, dtype=np.int64)
+    space = get_space(archs[0].space)
+    ids: dict[Arch, int] = {}
+    return np.array([ids.setdefault(space.canonical(a), len(ids)) for a in archs], dtype=np.int64)
+
+
 _ENCODING_MEMO: dict[Arch, np.ndarray] = {}
 _ENCODING_MEMO_MAX = 500_000
 
@@ -124,15 +135,15 @@ def filled_table_columns(space: str, cols: tuple[tuple[str, str], ...]) -> np.nd
     if not np.isnan(X).any():
         return X
     sp = get_space(space)
-    classes: dict[Arch, int] = {}
-    cls = np.array([classes.setdefault(sp.canonical(sp.from_index(i)), len(classes)) for i in range(table.num_rows)])
+    cls = class_ids([sp.from_index(i) for i in range(table.num_rows)])
+    n_classes = int(cls.max()) + 1
     for j in range(X.shape[1]):
         col = X[:, j]
         ok = np.isfinite(col)
         if ok.all() or not ok.any():
             continue
-        sums = np.bincount(cls[ok], weights=col[ok], minlength=len(classes))
-        counts = np.bincount(cls[ok], minlength=len(classes))
+        sums = np.bincount(cls[ok], weights=col[ok], minlength=n_classes)
+        counts = np.bincount(cls[ok], minlength=n_classes)
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums / counts
         col[~ok] = means[cls[~ok]]
