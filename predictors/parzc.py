@@ -201,8 +201,7 @@ class ParZCPredictor(Predictor):
 
     # -- tokens ----------------------------------------------------------------
     def _layer_stats(self, archs: list[Arch]) -> list[np.ndarray]:
-        settings = ZCSettings(batch_size=self.batch_size, C=self.C, N=self.N, seed=self.seed)
-        out = score_archs(archs, self.task, ["params"], settings, layer_stats=self.stats)
+        out = score_archs(archs, self.task, ["params"], ZCSettings.of(self), layer_stats=self.stats)
         cols = [LAYER_STATS.index(s) for s in self.stats]
         return [np.asarray(a, dtype=np.float64)[:, cols] for a in out["__layers__"]]  # type: ignore[union-attr]
 

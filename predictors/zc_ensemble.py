@@ -92,15 +92,8 @@ def _check_table_task(table, task: str, proxies: Sequence[str]) -> None:
         )
 
 
-def _lookup(table, task: str, metric: str, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(table.lookup(task, metric, rows), dtype=np.float64)
-
-
 class _ZCBase(Predictor):
-    """Shared parameters of the zero-cost predictors."""
-
-    def _settings(self) -> ZCSettings:
-        return ZCSettings(batch_size=self.batch_size, C=self.C, N=self.N, seed=self.seed)
+    """What the label-free zero-cost predictors share: no learned state."""
 
     def _check_params(self) -> None:
         if self.source not in SOURCES:
@@ -151,8 +144,7 @@ class ZeroCostPredictor(_ZCBase):
         self.seed = seed
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
-        self._check_params()
-        return proxy_scores(archs, self.task, [self.proxy], self.source, self._settings())[self.proxy], None
+        return proxy_scores(archs, self.task, [self.proxy], self.source, ZCSettings.of(self))[self.proxy], None
 
 
 def _percentiles(values: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -212,7 +204,7 @@ class ZCVotePredictor(_ZCBase):
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
         self._check_params()
-        scores = proxy_scores(archs, self.task, self.proxies, self.source, self._settings())
+        scores = proxy_scores(archs, self.task, self.proxies, self.source, ZCSettings.of(self))
         refs: dict[str, np.ndarray | None] = dict.fromkeys(self.proxies)
         if self.source == "table":
             table, _ = _table_rows(archs[:1])
@@ -269,10 +261,7 @@ class ZCLearnedPredictor(Predictor):
         self.random_state = random_state
 
     def _raw(self, archs: list[Arch]) -> np.ndarray:
-        if self.source not in SOURCES:
-            raise UnknownNameError("zero-cost score source", self.source, SOURCES)
-        settings = ZCSettings(batch_size=self.batch_size, C=self.C, N=self.N, seed=self.seed)
-        scores = proxy_scores(archs, self.task, self.proxies, self.source, settings)
+        scores = proxy_scores(archs, self.task, self.proxies, self.source, ZCSettings.of(self))
         parts = [np.stack([scores[p] for p in self.proxies], 1)]
         if self.encoding:
             parts.append(encoding_features(archs))

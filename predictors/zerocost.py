@@ -117,6 +117,11 @@ class ZCSettings:
     N: int = 5
     seed: int = 0
 
+    @classmethod
+    def of(cls, predictor: object) -> ZCSettings:
+        """The settings held in a predictor's ``batch_size``, ``C``, ``N`` and ``seed`` parameters."""
+        return cls(batch_size=predictor.batch_size, C=predictor.C, N=predictor.N, seed=predictor.seed)  # type: ignore[attr-defined]
+
     def key(self) -> str:
         return hashlib.sha256(json.dumps({**asdict(self), "v": _CACHE_VERSION}, sort_keys=True).encode()).hexdigest()[
             :16
