@@ -16,6 +16,7 @@ No accuracy column is ever used as a feature.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -192,13 +193,10 @@ class Standardizer:
         with np.errstate(all="ignore"):
             self.big_ = np.nanmax(np.abs(np.nan_to_num(X, nan=0.0)), axis=0, initial=0.0) > 50
         Z = self._log(X)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-                self.mean_ = np.nan_to_num(np.nanmean(Z, axis=0))
-                std = np.nanstd(Z, axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            self.mean_ = np.nan_to_num(np.nanmean(Z, axis=0))
+            std = np.nanstd(Z, axis=0)
         self.std_ = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
         self.keep_ = np.flatnonzero(np.nan_to_num(std) > 1e-12)
         self.missing_ = np.flatnonzero(np.isnan(X).any(axis=0))

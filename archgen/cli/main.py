@@ -21,39 +21,25 @@ from archgen.cli import predictors as predictors_cli
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.errors import ArchgenError
 
-app = typer.Typer(
-    help="archgen: architecture predictors, generation and search for NAS.",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="archgen: architecture predictors, generation and search for NAS.", no_args_is_help=True)
 data_app = typer.Typer(help="Benchmark data: verify checksums, summarise tables.", no_args_is_help=True)
 space_app = typer.Typer(help="Search spaces: sample, inspect, check.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(space_app, name="space")
+
 predictors_cli.register(app)
 
 
 @app.callback()
 def _main(
     data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Benchmark data directory (default: $ARCHGEN_DATA_DIR, else ../shared/data).",
-        ),
+        Path | None, typer.Option("--data-dir", help="Benchmark data directory (default: $ARCHGEN_DATA_DIR, else ../shared/data).")
     ] = None,
     cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Cache directory (default: $ARCHGEN_CACHE_DIR, else the user cache).",
-        ),
+        Path | None, typer.Option("--cache-dir", help="Cache directory (default: $ARCHGEN_CACHE_DIR, else the user cache).")
     ] = None,
     home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home",
-            help="Model store and service state (default: $ARCHGEN_HOME, else the user data dir).",
-        ),
+        Path | None, typer.Option("--home", help="Model store and service state (default: $ARCHGEN_HOME, else the user data dir).")
     ] = None,
 ) -> None:
     _ctx.data_dir, _ctx.cache_dir = data_dir, cache_dir
@@ -65,10 +51,7 @@ def _main(
 # -- data ------------------------------------------------------------------
 @data_app.command("verify")
 def data_verify(
-    full: Annotated[
-        bool,
-        typer.Option("--full", help="Hash every file even if its size and mtime are unchanged."),
-    ] = False,
+    full: Annotated[bool, typer.Option("--full", help="Hash every file even if its size and mtime are unchanged.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify every data file against MANIFEST.sha256."""
@@ -78,18 +61,8 @@ def data_verify(
     store = DataStore(_ctx.data_dir, _ctx.cache_dir)
     report = store.verify(full=full)
     seconds = time.perf_counter() - t0
-    obj = {
-        "data_dir": str(store.root),
-        "files": len(report.checked),
-        "hashed": len(report.hashed),
-        "ok": True,
-        "seconds": seconds,
-    }
-    _emit(
-        obj,
-        as_json,
-        f"{store.root}: {len(report.checked)} files OK ({len(report.hashed)} hashed, {seconds:.2f} s)",
-    )
+    obj = {"data_dir": str(store.root), "files": len(report.checked), "hashed": len(report.hashed), "ok": True, "seconds": seconds}
+    _emit(obj, as_json, f"{store.root}: {len(report.checked)} files OK ({len(report.hashed)} hashed, {seconds:.2f} s)")
 
 
 @data_app.command("info")
@@ -106,11 +79,7 @@ def data_info(as_json: JsonOpt = False) -> None:
         best = {}
         for task, metric in table.main_metrics:
             row, value = table.best(task, metric)
-            best[f"{task}/{metric}"] = {
-                "value": value,
-                "row": row,
-                "arch": space.format(space.from_index(row)),
-            }
+            best[f"{task}/{metric}"] = {"value": value, "row": row, "arch": space.format(space.from_index(row))}
         out[name] = {
             "num_archs": table.num_rows,
             "tasks": {t: table.metrics(t) for t in table.tasks()},
@@ -135,10 +104,7 @@ def space_list(as_json: JsonOpt = False) -> None:
 @space_app.command("sample")
 def space_sample(
     space: Annotated[str, typer.Argument(help="Search space name (see 'archgen space list').")],
-    n: Annotated[
-        int,
-        typer.Option("-n", "--num", min=1, max=1_000_000, help="Number of architectures."),
-    ] = 10,
+    n: Annotated[int, typer.Option("-n", "--num", min=1, max=1_000_000, help="Number of architectures.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -146,20 +112,13 @@ def space_sample(
     sp = _space(space)
     archs = sp.sample(n, np.random.default_rng(seed))
     texts = [sp.format(a) for a in archs]
-    _emit(
-        {"space": space, "seed": seed, "architectures": texts},
-        as_json,
-        "\n".join(texts),
-    )
+    _emit({"space": space, "seed": seed, "architectures": texts}, as_json, "\n".join(texts))
 
 
 @space_app.command("show")
 def space_show(
     space: Annotated[str, typer.Argument(help="Search space name.")],
-    arch: Annotated[
-        str,
-        typer.Argument(help="Architecture: the space's string form or its table index."),
-    ],
+    arch: Annotated[str, typer.Argument(help="Architecture: the space's string form or its table index.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Parsed form, canonical form, index and every published metric of one architecture."""
@@ -199,23 +158,10 @@ def space_show(
 
 @space_app.command("check-params")
 def space_check_params(
-    space: Annotated[
-        str,
-        typer.Argument(help="Search space (only nb201 publishes parameter counts for every cell)."),
-    ],
-    sample: Annotated[
-        int | None,
-        typer.Option(
-            "--sample",
-            min=1,
-            help="Check a random sample of this many cells instead of all.",
-        ),
-    ] = None,
+    space: Annotated[str, typer.Argument(help="Search space (only nb201 publishes parameter counts for every cell).")],
+    sample: Annotated[int | None, typer.Option("--sample", min=1, help="Check a random sample of this many cells instead of all.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", min=1, help="Processes (default: all cores)."),
-    ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the network of every cell and compare its parameter count with the published one."""
@@ -234,12 +180,7 @@ def space_check_params(
     if sample is not None:
         idx = np.sort(np.random.default_rng(seed).choice(table.num_rows, min(sample, table.num_rows), replace=False))
     t0 = time.perf_counter()
-    with tqdm(
-        total=len(idx),
-        desc="building networks",
-        unit="net",
-        disable=as_json or not sys.stderr.isatty(),
-    ) as bar:
+    with tqdm(total=len(idx), desc="building networks", unit="net", disable=as_json or not sys.stderr.isatty()) as bar:
         res = check_nb201_params(
             idx,
             ops,
@@ -273,9 +214,7 @@ def space_check_params(
             f" {res.corroborated + res.contradicted} of them and agrees with the built network for {res.corroborated};"
             f" unexplained: {res.unexplained}"
         )
-        text += "".join(
-            f"\n  index {i}: built {b}, published {p}, NAS-Bench-Suite-Zero {z}" for i, b, p, z in res.mismatches[:20]
-        )
+        text += "".join(f"\n  index {i}: built {b}, published {p}, NAS-Bench-Suite-Zero {z}" for i, b, p, z in res.mismatches[:20])
     _emit(obj, as_json, text)
     if not res.ok:
         raise typer.Exit(1)

@@ -134,11 +134,7 @@ def predictors_show(model_id: Annotated[str, typer.Argument(help="Store id.")], 
     from archgen.predictors.store import ModelStore
 
     _, rec = ModelStore.default().load(model_id)
-    _emit(
-        rec.summary(),
-        bool(as_json),
-        json.dumps(rec.summary(), indent=2, default=str),
-    )
+    _emit(rec.summary(), as_json, json.dumps(rec.summary(), indent=2, default=str))
 
 
 @predictors_app.command("delete")
