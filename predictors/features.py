@@ -160,8 +160,8 @@ def computed_features(archs: Sequence[Arch], task: str) -> tuple[np.ndarray, lis
     return np.stack([scores[p] for p in PROXIES], 1), [f"zc/{p}" for p in PROXIES]
 
 
-def arch_features(archs: Sequence[Arch], task: str | None, zc: str = "table") -> np.ndarray:
-    """Encoding plus (optionally) label-free measurements, shape ``(n, d)``; may contain NaN.
+def label_free_features(archs: Sequence[Arch], task: str | None, zc: str = "table") -> np.ndarray:
+    """The label-free measurements alone, shape ``(n, k)`` (``k = 0`` for ``zc="none"``); may contain NaN.
 
     Args:
         archs: Architectures of one space.
@@ -171,13 +171,20 @@ def arch_features(archs: Sequence[Arch], task: str | None, zc: str = "table") ->
     """
     if zc not in ZC_SOURCES:
         raise UnknownNameError("zero-cost feature source", zc, ZC_SOURCES)
-    enc = encoding_features(archs)
     if zc == "none":
-        return enc
+        return np.zeros((len(archs), 0))
     if task is None:
         raise ValueError(f"zc={zc!r} needs a task")
-    extra, _ = table_features(archs, task) if zc == "table" else computed_features(archs, task)
-    return np.concatenate([enc, extra], axis=1)
+    return (table_features(archs, task) if zc == "table" else computed_features(archs, task))[0]
+
+
+def arch_features(archs: Sequence[Arch], task: str | None, zc: str = "table") -> np.ndarray:
+    """Encoding plus (optionally) label-free measurements, shape ``(n, d)``; may contain NaN.
+
+    Arguments as for :func:`label_free_features`.
+    """
+    extra = label_free_features(archs, task, zc)
+    return np.concatenate([encoding_features(archs), extra], axis=1)
 
 
 class Standardizer:

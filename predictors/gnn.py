@@ -35,7 +35,7 @@ from archgen.predictors.base import (
     PredictorState,
     register_predictor,
 )
-from archgen.predictors.features import Standardizer, arch_features, encoding_features
+from archgen.predictors.features import Standardizer, label_free_features
 from archgen.predictors.metrics import coverage_scale
 from torch import nn
 
@@ -216,7 +216,7 @@ class GNNPredictor(Predictor):
     def _global(self, archs: list[Arch], fit: bool = False) -> torch.Tensor:
         if self.zc == "none":
             return torch.zeros(len(archs), 0)
-        extra = arch_features(archs, self.task, self.zc)[:, encoding_features(archs[:1]).shape[1] :]
+        extra = label_free_features(archs, self.task, self.zc)
         if fit:
             self.scaler_ = Standardizer().fit(extra)
         return torch.as_tensor(self.scaler_.transform(extra), dtype=torch.float32)
@@ -247,8 +247,6 @@ class GNNPredictor(Predictor):
                 torch.manual_seed(seed)
                 net = self._new_net(self.in_channels_, self.global_channels_)
             opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            tr_mask = torch.zeros(n, dtype=torch.bool)
-            tr_mask[torch.from_numpy(train)] = True
             tr_t = torch.from_numpy(train)
             best, best_state, waited = -np.inf, copy.deepcopy(net.state_dict()), 0
             for epoch in range(self.epochs):

@@ -27,7 +27,7 @@ from archgen.predictors.base import (
     PredictorState,
     register_predictor,
 )
-from archgen.predictors.features import Standardizer, arch_features, encoding_features
+from archgen.predictors.features import Standardizer, label_free_features
 
 from archgen.arch import Arch
 
@@ -87,55 +87,49 @@ class GPPredictor(Predictor):
         self.max_train = max_train
         self.random_state = random_state
 
-    def _inputs(self, archs: list[Arch]) -> torch.Tensor:
+    def _inputs(self, archs: list[Arch], fit: bool = False) -> torch.Tensor:
+        """One-hot of the canonical cell (columns varying in training) and standardised features."""
         from archgen.spaces import get_space
 
         space = get_space(archs[0].space)
         onehot = space.encode([space.canonical(a) for a in archs], "onehot")
+        if fit:
+            self.cat_cols_ = np.flatnonzero(onehot.std(0) > 0)
+            self.n_cat_ = len(self.cat_cols_)
         parts = [onehot[:, self.cat_cols_]]
         if self.zc != "none":
-            extra = arch_features(archs, self.task, self.zc)[:, encoding_features(archs[:1]).shape[1] :]
+            extra = label_free_features(archs, self.task, self.zc)
+            if fit:
+                self.scaler_ = Standardizer().fit(extra)
             parts.append(self.scaler_.transform(extra))
         return torch.as_tensor(np.concatenate(parts, 1), dtype=torch.float64)
 
     def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+        from botorch.exceptions.errors import ModelFittingError
         from botorch.fit import fit_gpytorch_mll
         from gpytorch.mlls import ExactMarginalLogLikelihood
-
-        from archgen.spaces import get_space
 
         rng = np.random.default_rng(self.random_state)
         if len(archs) > self.max_train:
             keep = np.sort(rng.choice(len(archs), self.max_train, replace=False))
             archs, y = [archs[i] for i in keep], y[keep]
-        space = get_space(archs[0].space)
-        onehot = space.encode([space.canonical(a) for a in archs], "onehot")
-        self.cat_cols_ = np.flatnonzero(onehot.std(0) > 0)
-        if self.zc != "none":
-            extra = arch_features(archs, self.task, self.zc)[:, encoding_features(archs[:1]).shape[1] :]
-            self.scaler_ = Standardizer().fit(extra)
-        X = self._inputs(archs)
+        X = self._inputs(archs, fit=True)
         Y = torch.as_tensor(y, dtype=torch.float64).unsqueeze(-1)
-        self.n_cat_ = len(self.cat_cols_)
-        from botorch.exceptions.errors import ModelFittingError
-
-        self.ard_ = True
         with torch.random.fork_rng(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # botorch reports each failed restart as a warning
             torch.manual_seed(self.random_state)
-            try:
-                model = _build_model(X, Y, self.n_cat_)
-                fit_gpytorch_mll(
-                    ExactMarginalLogLikelihood(model.likelihood, model),
-                    optimizer_kwargs=_FIT_OPTIONS,
-                )
-            except ModelFittingError:  # ARD lengthscales can be ill-posed on few points: share them
-                self.ard_ = False
-                model = _build_model(X, Y, self.n_cat_, ard=False)
-                fit_gpytorch_mll(
-                    ExactMarginalLogLikelihood(model.likelihood, model),
-                    optimizer_kwargs=_FIT_OPTIONS,
-                )
+            for ard in (True, False):  # ARD lengthscales can be ill-posed on few points: then share them
+                model = _build_model(X, Y, self.n_cat_, ard=ard)
+                try:
+                    fit_gpytorch_mll(
+                        ExactMarginalLogLikelihood(model.likelihood, model),
+                        optimizer_kwargs=_FIT_OPTIONS,
+                    )
+                    break
+                except ModelFittingError:
+                    if not ard:
+                        raise
+        self.ard_ = ard
         model.eval()
         self.model_ = model
         self.train_X_, self.train_Y_ = X.numpy(), Y.numpy()
