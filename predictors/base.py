@@ -127,11 +127,7 @@ class Predictor(ABC):
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted scores, shape ``(n,)``."""
-        return (
-            self.predict_with_uncertainty(archs)[0]
-            if self.capabilities.has_uncertainty
-            else self._predict_checked(archs)[0]
-        )
+        return self._predict_checked(archs)[0]
 
     def predict_with_uncertainty(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
         """Predicted mean and standard deviation, each shape ``(n,)``, std >= 0.

@@ -5,6 +5,7 @@ Used by ``archgen predictors train`` and by the HTTP service's training jobs.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -123,8 +124,6 @@ def train_model(
         heldout=heldout,
     )
     if model_id is None:
-        import hashlib
-
         digest = hashlib.sha256(f"{record.train_archs}{record.params}{time.time_ns()}".encode()).hexdigest()[:8]
         model_id = f"{kind}-{space}-{task}-n{n_train}-s{seed}-{digest}"
     record.id = model_id
