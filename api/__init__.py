@@ -1,5 +1,5 @@
-"""HTTP service (``archgen.api``).
+"""The archgen HTTP service (FastAPI): ``create_app(settings)``; ``archgen serve`` runs it."""
 
-Empty until the service issue lands: the package exists so that the
-``archgen.api`` import namespace is mapped from ``api/``.
-"""
+from archgen.api.app import create_app
+
+__all__ = ["create_app"]

@@ -1,8 +1,8 @@
 """Settings: the only module that reads environment variables.
 
-Library code takes paths as arguments; the CLI (and later the HTTP service)
-builds a :class:`Settings` once with :meth:`Settings.from_env` and passes its
-fields down.
+Library code takes paths and values as arguments; the CLI and the HTTP
+service build a :class:`Settings` once with :meth:`Settings.from_env` and pass
+its fields down.
 """
 
 from __future__ import annotations
@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from archgen.errors import ArchgenError
 
 #: Environment variable naming the benchmark data directory.
 DATA_DIR_ENV = "ARCHGEN_DATA_DIR"
 #: Environment variable naming the directory for parsed-table and image caches.
 CACHE_DIR_ENV = "ARCHGEN_CACHE_DIR"
-#: Environment variable naming archgen's home: the trained-model store (and,
-#: later, the service's database).
+#: Environment variable naming archgen's home: the trained-model store, job
+#: work files and the service's default database.
 HOME_ENV = "ARCHGEN_HOME"
 
 
@@ -47,27 +50,106 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("archgen", appauthor=False))
 
 
+#: Prefix of every environment variable archgen reads: field ``x`` of
+#: :class:`Settings` is read from ``ARCHGEN_X``.
+ENV_PREFIX = "ARCHGEN_"
+#: Environment variable naming a Ray cluster; setting it selects the ``ray`` worker backend.
+RAY_ADDRESS_ENV = "ARCHGEN_RAY_ADDRESS"
+
+
+class SettingsError(ArchgenError, ValueError):
+    """A setting (environment variable or option) with a value archgen cannot use."""
+
+
 class Settings(BaseModel):
-    """Typed settings.
+    """Typed settings of the library, the command line and the HTTP service.
+
+    Every field ``x`` can be set with the environment variable ``ARCHGEN_X``
+    (``ARCHGEN_DATA_DIR``, ``ARCHGEN_HOME``, ``ARCHGEN_DATABASE_URL``...);
+    list fields take comma-separated values (``none`` for an empty list).
 
     Attributes:
-        data_dir: Benchmark data directory, or ``None`` to use
-            :func:`default_data_dir`.
-        cache_dir: Where parsed tables, decoded images and computed
-            zero-cost scores are cached.
-        home: Where trained predictors are stored (``home/models``).
+        data_dir: Benchmark data directory, or ``None`` to use :func:`default_data_dir`.
+        cache_dir: Where parsed tables, decoded images and computed zero-cost scores are cached.
+        home: Where trained predictors (``home/models``), job work files
+            (``home/jobs``) and, by default, the service database live.
+        database_url: SQLAlchemy URL of the service database (jobs, API keys);
+            default SQLite at ``home/archgen.db``. ``postgresql+psycopg://...`` works too.
+        host, port: Where ``archgen serve`` listens.
+        worker_backend: Where jobs run: ``local`` (worker processes on this
+            machine), ``thread`` (threads of the server process) or ``ray``.
+        workers: Jobs run at once (``local`` and ``thread``; Ray schedules by CPUs).
+        ray_address: Ray cluster address (``auto``, ``ray://host:10001``...);
+            setting it selects the ``ray`` backend. ``None`` with ``ray`` starts a local Ray.
+        max_archs: Most architectures in one predict or lookup request.
+        max_zc_archs: Most architectures in one zero-cost request.
+        zc_inline_cells: Zero-cost requests needing at most this many uncomputed
+            cells are answered inline; larger ones become jobs.
+        max_body_bytes: Largest request body.
+        rate_limit: Sustained requests per second allowed per API key.
+        rate_burst: Requests a key may make at once above the sustained rate.
+        default_models: ``space/task`` pairs the service trains (on first start)
+            and serves a default predictor for.
+        default_kind: Predictor kind of the defaults.
+        default_train_size: Training architectures of the defaults.
+        default_seed: Seed of the defaults.
+        job_lease_s: A running job whose worker has not reported for this long
+            is taken to be dead and is resumed from its last checkpoint.
+        job_max_failures: A job whose worker died this many times is failed.
+        shutdown_grace_s: On shutdown, how long running jobs get to checkpoint.
+        log_level: Logging level of ``archgen serve``.
+        log_json: Structured JSON logs (one object per line) instead of plain text.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     data_dir: Path | None = None
     cache_dir: Path = default_cache_dir()
     home: Path = default_home()
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    worker_backend: Literal["local", "thread", "ray"] = "local"
+    workers: int = Field(1, ge=1, le=256)
+    ray_address: str | None = None
+    max_archs: int = Field(10_000, ge=1)
+    max_zc_archs: int = Field(256, ge=1)
+    zc_inline_cells: int = Field(2, ge=0)
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    rate_limit: float = Field(100.0, gt=0)
+    rate_burst: int = Field(200, ge=1)
+    default_models: tuple[str, ...] = ("nb201/cifar10", "nb201/cifar100", "nb201/ImageNet16-120")
+    default_kind: str = "stack"
+    default_train_size: int = Field(469, ge=1)
+    default_seed: int = 0
+    job_lease_s: float = Field(15.0, gt=0)
+    job_max_failures: int = Field(3, ge=1)
+    shutdown_grace_s: float = Field(20.0, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = True
+
+    @field_validator("default_models")
+    @classmethod
+    def _space_task_pairs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            if item.count("/") != 1 or not all(item.split("/")):
+                raise ValueError(f"expected 'space/task', got {item!r}")
+        return v
 
     @property
     def model_dir(self) -> Path:
         """The trained-model store."""
         return self.home / "models"
+
+    @property
+    def job_dir(self) -> Path:
+        """Work files of jobs (``job_dir/<job id>``)."""
+        return self.home / "jobs"
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in effect."""
+        return self.database_url or f"sqlite:///{self.home / 'archgen.db'}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -77,18 +159,40 @@ class Settings(BaseModel):
             environ: The environment to read (default ``os.environ``).
             **overrides: Field values that win over the environment; ``None``
                 values are ignored so that unset CLI options fall through.
+
+        Raises:
+            SettingsError: naming the variable or option whose value is invalid.
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        if env.get(DATA_DIR_ENV):
-            values["data_dir"] = Path(env[DATA_DIR_ENV]).expanduser()
-        if env.get(CACHE_DIR_ENV):
-            values["cache_dir"] = Path(env[CACHE_DIR_ENV]).expanduser()
-        if env.get(HOME_ENV):
-            values["home"] = Path(env[HOME_ENV]).expanduser()
+        source: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            var = ENV_PREFIX + name.upper()
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            annotation = str(field.annotation)
+            if "tuple" in annotation:  # comma-separated; "none" for an empty list
+                values[name] = () if raw.strip().lower() == "none" else tuple(x.strip() for x in raw.split(",") if x.strip())
+            else:
+                values[name] = raw
+            source[name] = f"environment variable {var}"
+        if values.get("ray_address") and "worker_backend" not in values:
+            values["worker_backend"] = "ray"
         values.update({k: v for k, v in _PROCESS_DEFAULTS.items() if v is not None})
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        for k, v in overrides.items():
+            if v is not None:
+                values[k] = v
+                source[k] = f"option {k}"
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            problems = []
+            for err in e.errors():
+                name = str(err["loc"][0]) if err["loc"] else "?"
+                where = source.get(name, name)
+                problems.append(f"{where}={values.get(name)!r}: {err['msg']}")
+            raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
 _PROCESS_DEFAULTS: dict[str, object] = {}

@@ -40,7 +40,7 @@ import hashlib
 import json
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -324,8 +324,20 @@ class ZCCache:
         self.settings = settings
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, object]] = {}
-        if self.path.is_file():
-            for line in self.path.read_text().splitlines():
+        self._offset = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read lines appended since the last read (by this or another process)."""
+        with self._lock:
+            if not self.path.is_file() or self.path.stat().st_size <= self._offset:
+                return
+            with self.path.open("rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+            end = data.rfind(b"\n") + 1  # a line still being written is read next time
+            self._offset += end
+            for line in data[:end].decode(errors="replace").splitlines():
                 try:
                     row = json.loads(line)
                     entry = self._rows.setdefault(row["arch"], {})
@@ -346,7 +358,7 @@ class ZCCache:
                 "scores": scores,
                 "layers": np.where(np.isnan(layers), None, layers).tolist(),
             }
-            with self.path.open("a") as f:
+            with self.path.open("a") as f:  # the next refresh() re-reads this line too: harmless
                 f.write(json.dumps(row) + "\n")
             entry = self._rows.setdefault(arch, {})
             entry.update(scores)
@@ -377,6 +389,38 @@ def _minibatch(
     return _BATCHES[key]
 
 
+def _uncached(
+    archs: Sequence[Arch], image_task: str, proxies: Sequence[str], settings: ZCSettings, cache_dir: Path, cols: list[int]
+) -> tuple[ZCCache, list[str], dict[str, list[int]]]:
+    """The score cache, the canonical form of each arch, and ``{cell: positions}`` of cells still to compute."""
+    from archgen.spaces import get_space
+
+    space = get_space(archs[0].space)
+    ckey = (str(cache_dir), archs[0].space, image_task, settings)
+    cache = _CACHES.get(ckey) or _CACHES.setdefault(ckey, ZCCache(cache_dir, archs[0].space, image_task, settings))
+    cache.refresh()
+    canon = [space.format(space.canonical(a)) for a in archs]
+    todo: dict[str, list[int]] = {}
+    for k, c in enumerate(canon):
+        have = cache.get(c)
+        lay = have.get("__layers__")
+        if not all(p in have for p in proxies) or (cols and (lay is None or np.isnan(lay[:, cols]).any())):
+            todo.setdefault(c, []).append(k)
+    return cache, canon, todo
+
+
+def uncached_cells(
+    archs: Sequence[Arch], task: str, proxies: Sequence[str], settings: ZCSettings, cache_dir: Path | None = None
+) -> int:
+    """How many distinct cells :func:`score_archs` would have to compute (the rest are cached)."""
+    from archgen.settings import Settings
+
+    if not archs or task not in IMAGE_TASKS:
+        return 0
+    cfg = Settings.from_env(cache_dir=cache_dir)
+    return len(_uncached(archs, IMAGE_TASKS[task][0], list(dict.fromkeys(proxies)), settings, cfg.cache_dir, [])[2])
+
+
 def score_archs(
     archs: Sequence[Arch],
     task: str,
@@ -387,6 +431,7 @@ def score_archs(
     cache_dir: Path | None = None,
     layer_stats: Sequence[str] = (),
     progress: bool = False,
+    on_cell: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Zero-cost scores of ``archs`` (computed once per canonical cell, then cached).
 
@@ -398,6 +443,8 @@ def score_archs(
         layer_stats: Per-layer statistics (names from :data:`LAYER_STATS`) to
             compute too; when given, the result has ``"__layers__"``: a list of
             ``[num_layers, len(LAYER_STATS)]`` arrays, NaN in the columns not asked for.
+        on_cell: Called as ``on_cell(done, total)`` after each computed (uncached)
+            cell is stored; it may raise to stop (what was computed stays cached).
 
     Returns:
         ``{proxy: array of shape (n,)}``.
@@ -427,19 +474,11 @@ def score_archs(
     if not archs:
         return out
     space = get_space(archs[0].space)
-    ckey = (str(cfg.cache_dir), archs[0].space, image_task, settings)
-    cache = _CACHES.get(ckey) or _CACHES.setdefault(ckey, ZCCache(cfg.cache_dir, archs[0].space, image_task, settings))
-    todo: dict[str, list[int]] = {}
-    canon = [space.format(space.canonical(a)) for a in archs]
     for s in layer_stats:
         if s not in LAYER_STATS:
             raise UnknownNameError("per-layer statistic", s, LAYER_STATS)
     cols = [LAYER_STATS.index(s) for s in layer_stats]
-    for k, c in enumerate(canon):
-        have = cache.get(c)
-        lay = have.get("__layers__")
-        if not all(p in have for p in proxies) or (cols and (lay is None or np.isnan(lay[:, cols]).any())):
-            todo.setdefault(c, []).append(k)
+    cache, canon, todo = _uncached(archs, image_task, proxies, settings, cfg.cache_dir, cols)
     if todo:
         x, y = _minibatch(image_task, settings, cfg.data_dir, cfg.cache_dir)
         it: Iterable[str] = todo
@@ -448,13 +487,15 @@ def score_archs(
 
             it = tqdm(list(todo), desc="zero-cost proxies", unit="cell")
         need = list(dict.fromkeys([*proxies, *(s for s in layer_stats if s in PROXIES)]))
-        for c in it:
+        for done, c in enumerate(it):
             arch = space.parse(c)
             with torch.random.fork_rng():
                 torch.manual_seed(settings.seed)
                 net = space.build_network(arch, num_classes, C=settings.C, N=settings.N)
             scores, stats = compute_proxies(net, x, y, need, seed=settings.seed)
             cache.put(c, scores, stats)
+            if on_cell is not None:
+                on_cell(done + 1, len(todo))
     for k, c in enumerate(canon):
         have = cache.get(c)
         for p in proxies:

@@ -18,6 +18,7 @@ import numpy as np
 import typer
 
 from archgen.cli import predictors as predictors_cli
+from archgen.cli import serve as serve_cli
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.errors import ArchgenError
 
@@ -28,6 +29,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(space_app, name="space")
 
 predictors_cli.register(app)
+serve_cli.register(app)
 
 
 @app.callback()

@@ -1,0 +1,136 @@
+"""ASGI middleware: request ids, access logs, request metrics, body-size limit.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) to keep per-request overhead small.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from archgen.api.metrics import ServiceMetrics
+from starlette.exceptions import HTTPException
+
+from archgen.logs import request_id
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("archgen.api.access")
+_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised while reading a body past the limit (an HTTPException, so FastAPI passes it through)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than the limit of {limit} bytes")
+
+
+def _json_error(status: int, code: str, message: str, rid: str | None, **extra: Any) -> tuple[dict, bytes]:
+    body = json.dumps({"error": {"code": code, "message": message, **extra}, "request_id": rid}).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    return start, body
+
+
+class ServiceMiddleware:
+    """Request id (``X-Request-ID``, taken from the client when well-formed), one JSON log line
+    and Prometheus samples per request, and a limit on the request body (413).
+
+    Args:
+        app: The wrapped ASGI app.
+        metrics: Where request counts and latencies go.
+        max_body_bytes: Largest body accepted.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+        rid = given if given and _RID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        t0 = time.perf_counter()
+        status = 500
+        started = False
+        limit = self.max_body_bytes
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        too_large_msg = f"request body larger than the limit of {limit} bytes"
+        try:
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                status = 413
+                start, body = _json_error(413, "too_large", too_large_msg, rid, limit=limit)
+                await send_wrapper(start)
+                await send({"type": "http.response.body", "body": body})
+            else:
+                await self.app(scope, receive_wrapper, send_wrapper)
+        except _BodyTooLarge:
+            if not started:
+                status = 413
+                start, body = _json_error(413, "too_large", too_large_msg, rid, limit=limit)
+                await send_wrapper(start)
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            elapsed = time.perf_counter() - t0
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "?")
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(elapsed)
+            log.info(
+                "%s %s %d %.1f ms",
+                method,
+                scope.get("path", ""),
+                status,
+                elapsed * 1e3,
+                extra={
+                    "method": method,
+                    "path": scope.get("path", ""),
+                    "status": status,
+                    "ms": round(elapsed * 1e3, 2),
+                },
+            )
+            request_id.reset(token)

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource. Each validates, calls the library, converts back."""

@@ -1,0 +1,29 @@
+"""Liveness (no key) and readiness."""
+
+from __future__ import annotations
+
+from archgen.api.schemas import Health, Readiness
+from archgen.api.state import Key, State
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from archgen import __version__
+
+public = APIRouter(prefix="/v1", tags=["health"])
+router = APIRouter(prefix="/v1", tags=["health"])
+
+
+@public.get("/health", response_model=Health)
+def health() -> dict:
+    """The process is up (no key needed)."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+def ready(state: State, _: Key) -> JSONResponse:
+    """Whether tables and default predictors are loaded (503 with what is still loading or training)."""
+    models = {f"{s}/{t}": d.describe(state.jobs) for (s, t), d in state.models.defaults.items()}
+    tables = {name: "loaded" for name in state.tables}
+    ok = state.models.ready
+    body = {"ready": ok, "tables": tables, "models": models}
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -1,0 +1,192 @@
+"""Request and response bodies of the HTTP API (validated at the edge, plain values inside)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+#: An architecture as its space's string form (``|nor_conv_3x3~0|+...``) or its index in the benchmark table.
+ArchitectureIn = Annotated[
+    StrictStr | StrictInt,
+    Field(description="The space's string form (the NB201 arch string) or the row index in its benchmark table."),
+]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. 'invalid_architecture'.")
+    message: str = Field(description="What is wrong, in words.")
+    index: int | None = Field(None, description="Position in the request's list of the offending architecture.")
+    valid: list[str] | None = Field(None, description="Valid names, for an unknown name.")
+    limit: int | None = Field(None, description="The limit exceeded, for a request that is too large.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo
+    request_id: str | None = None
+
+
+# -- spaces -----------------------------------------------------------------------
+class TaskInfo(BaseModel):
+    metrics: list[str]
+    default_predictor: str | None = Field(None, description="'space/task' served by a default predictor, if any.")
+
+
+class SpaceInfo(BaseModel):
+    name: str
+    operations: list[str]
+    num_architectures: int | None
+    tasks: dict[str, TaskInfo]
+    zero_cost: bool = Field(description="Whether zero-cost proxies can be computed for this space.")
+
+
+class SpacesResponse(BaseModel):
+    spaces: list[SpaceInfo]
+
+
+# -- predict ----------------------------------------------------------------------
+class PredictRequest(_Body):
+    space: Name = "nb201"
+    task: Name = "cifar10"
+    architectures: list[ArchitectureIn] = Field(min_length=1)
+    predictor: Name | None = Field(
+        None, description="Model id from GET /v1/predictors; default: the service's default."
+    )
+    uncertainty: bool = True
+
+
+class PredictorInfo(BaseModel):
+    id: str
+    kind: str
+    trained_on: dict[str, Any] = Field(description="space, task, target metric and number of training architectures")
+    heldout_kendall_tau: float | None
+
+
+class Prediction(BaseModel):
+    architecture: str | int
+    canonical: str
+    mean: float
+    std: float | None
+
+
+class PredictResponse(BaseModel):
+    predictor: PredictorInfo
+    predictions: list[Prediction]
+
+
+# -- zero-cost ----------------------------------------------------------------------
+class ZeroCostRequest(_Body):
+    space: Name = "nb201"
+    task: Name = "cifar10"
+    architectures: list[ArchitectureIn] = Field(min_length=1)
+    proxies: list[Name] = Field(default=["synflow", "jacov", "nwot", "params"], min_length=1, max_length=32)
+    batch_size: int = Field(64, ge=1, le=256)
+    width: int = Field(16, ge=1, le=64, description="Channels of the network's first stage.")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ZeroCostResult(BaseModel):
+    architecture: str | int
+    canonical: str
+    scores: dict[str, float | None]
+
+
+class ZeroCostResponse(BaseModel):
+    space: str
+    task: str
+    settings: dict[str, int]
+    results: list[ZeroCostResult]
+
+
+# -- lookup ---------------------------------------------------------------------------
+class LookupRequest(_Body):
+    space: Name = "nb201"
+    architectures: list[ArchitectureIn] = Field(min_length=1)
+    tasks: list[Name] | None = Field(None, description="Tasks to report (default: all).")
+    metrics: list[Name] | None = Field(None, description="Metrics to report (default: all of each task).")
+
+
+class LookupResult(BaseModel):
+    architecture: str | int
+    canonical: str
+    index: int
+    metrics: dict[str, dict[str, float | None]] = Field(description="{task: {metric: value}}; null where unpublished")
+
+
+class LookupResponse(BaseModel):
+    space: str
+    results: list[LookupResult]
+
+
+# -- predictors --------------------------------------------------------------------------
+class TrainRequest(_Body):
+    space: Name = "nb201"
+    task: Name = "cifar10"
+    kind: Name = "stack"
+    n_train: int = Field(469, ge=1, le=1_000_000)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    metric: Name | None = Field(None, description="Target metric of the task (default: the space's main one).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments of the predictor.")
+
+
+class ModelSummary(BaseModel):
+    id: str
+    kind: str
+    space: str
+    task: str
+    target: list[str]
+    n_train: int
+    seed: int
+    created: str
+    heldout: dict[str, Any]
+    default: bool = False
+
+
+class ModelDetail(ModelSummary):
+    params: dict[str, Any]
+    versions: dict[str, str]
+    artifact_sha256: str
+    train_archs: list[str]
+
+
+class ModelList(BaseModel):
+    predictors: list[ModelSummary]
+
+
+# -- jobs ---------------------------------------------------------------------------------
+class Job(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float
+    message: str | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    cancel_requested: bool
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+# -- health -----------------------------------------------------------------------------
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    tables: dict[str, str]
+    models: dict[str, dict[str, Any]]

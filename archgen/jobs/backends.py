@@ -1,0 +1,208 @@
+"""Where jobs run: worker processes on this machine, threads of the server, or a Ray cluster.
+
+A backend starts claimed jobs, says how many it is running, reports workers
+that ended without recording an outcome, and on shutdown asks running jobs
+to checkpoint and stop.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from archgen.jobs.runner import execute, process_main, ray_main
+from archgen.settings import Settings
+
+#: (job id, lease token, what happened) of a worker that ended.
+Ended = tuple[str, str, str]
+
+
+class JobBackend(ABC):
+    """Runs claimed jobs."""
+
+    #: Jobs it runs at once.
+    capacity: int
+
+    @abstractmethod
+    def submit(self, job_id: str, token: str) -> None:
+        """Start the claimed job ``job_id`` under lease ``token``."""
+
+    @abstractmethod
+    def reap(self) -> list[Ended]:
+        """Forget workers that have ended; return those that ended abnormally."""
+
+    @abstractmethod
+    def running(self) -> int:
+        """Jobs running now."""
+
+    @abstractmethod
+    def shutdown(self, grace: float) -> list[tuple[str, str]]:
+        """Ask running jobs to checkpoint and stop; wait up to ``grace`` s.
+
+        Returns:
+            ``(job id, token)`` of jobs still running when the grace ran out
+            (their workers were killed).
+        """
+
+
+class ProcessBackend(JobBackend):
+    """One ``spawn``-ed worker process per job, ``settings.workers`` at a time.
+
+    A process per job keeps a crashing or memory-hungry job away from the
+    server and returns its memory when it ends.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.capacity = settings.workers
+        self._mp = multiprocessing.get_context("spawn")
+        self._procs: dict[str, tuple[multiprocessing.process.BaseProcess, str]] = {}
+
+    def submit(self, job_id: str, token: str) -> None:
+        proc = self._mp.Process(
+            target=process_main,
+            args=(job_id, token, self.settings.model_dump_json(), os.getpid()),
+            name=f"archgen-job-{job_id[:8]}",
+        )
+        proc.start()
+        self._procs[job_id] = (proc, token)
+
+    def reap(self) -> list[Ended]:
+        ended = []
+        for job_id, (proc, token) in list(self._procs.items()):
+            if proc.exitcode is not None:
+                proc.join()
+                del self._procs[job_id]
+                if proc.exitcode != 0:
+                    ended.append((job_id, token, f"worker process exited with status {proc.exitcode}"))
+        return ended
+
+    def running(self) -> int:
+        return sum(p.exitcode is None for p, _ in self._procs.values())
+
+    def shutdown(self, grace: float) -> list[tuple[str, str]]:
+        for proc, _ in self._procs.values():
+            if proc.exitcode is None and proc.pid is not None:
+                proc.terminate()  # SIGTERM: the worker's next report checkpoints and stops
+        deadline = time.monotonic() + grace
+        for proc, _ in self._procs.values():
+            proc.join(max(deadline - time.monotonic(), 0.0))
+        left = []
+        for job_id, (proc, token) in self._procs.items():
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join()
+                left.append((job_id, token))
+        self._procs.clear()
+        return left
+
+
+class ThreadBackend(JobBackend):
+    """Jobs in threads of the server process (for tests and small deployments)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.capacity = settings.workers
+        self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="archgen-job")
+        self._interrupt = threading.Event()
+        self._futures: dict[str, tuple[Future[str], str]] = {}
+
+    def submit(self, job_id: str, token: str) -> None:
+        fut = self._pool.submit(execute, job_id, token, self.settings, self._interrupt)
+        self._futures[job_id] = (fut, token)
+
+    def reap(self) -> list[Ended]:
+        ended = []
+        for job_id, (fut, token) in list(self._futures.items()):
+            if fut.done():
+                del self._futures[job_id]
+                if fut.exception() is not None:
+                    ended.append((job_id, token, f"worker thread raised {fut.exception()!r}"))
+        return ended
+
+    def running(self) -> int:
+        return sum(not f.done() for f, _ in self._futures.values())
+
+    def shutdown(self, grace: float) -> list[tuple[str, str]]:
+        self._interrupt.set()
+        deadline = time.monotonic() + grace
+        for fut, _ in self._futures.values():
+            try:
+                fut.result(max(deadline - time.monotonic(), 0.0))
+            except Exception:  # noqa: BLE001 (reported by reap, or still running)
+                pass
+        left = [(j, t) for j, (f, t) in self._futures.items() if not f.done()]
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return left
+
+
+class RayBackend(JobBackend):
+    """Jobs as Ray tasks on the cluster at ``settings.ray_address`` (a local Ray when ``None``).
+
+    The workers write progress and results to the database themselves, so the
+    cluster must reach it: use a PostgreSQL URL for a cluster of several
+    machines (a SQLite file only works when every worker shares the disk).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        import ray
+
+        self._ray = ray
+        self.settings = settings
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local clusters only listen on loopback
+            ray.init(
+                address=settings.ray_address,
+                include_dashboard=False,
+                ignore_reinit_error=True,
+                log_to_driver=True,
+                num_cpus=None if settings.ray_address else settings.workers,
+            )
+            self._started = True
+        else:
+            self._started = False
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.capacity = max(1, cpus if settings.ray_address else settings.workers)
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(ray_main)
+        self._refs: dict[object, tuple[str, str]] = {}
+
+    def submit(self, job_id: str, token: str) -> None:
+        ref = self._remote.remote(job_id, token, self.settings.model_dump_json())
+        self._refs[ref] = (job_id, token)
+
+    def reap(self) -> list[Ended]:
+        if not self._refs:
+            return []
+        ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        ended = []
+        for ref in ready:
+            job_id, token = self._refs.pop(ref)
+            try:
+                self._ray.get(ref)
+            except Exception as e:  # noqa: BLE001 (the task died: worker crash, node lost)
+                ended.append((job_id, token, f"Ray task failed: {type(e).__name__}"))
+        return ended
+
+    def running(self) -> int:
+        return len(self._refs)
+
+    def shutdown(self, grace: float) -> list[tuple[str, str]]:
+        for ref in self._refs:
+            self._ray.cancel(ref)  # KeyboardInterrupt in the task: it checkpoints and releases the job
+        left = []
+        if self._refs:
+            _, pending = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=grace)
+            left = [self._refs[ref] for ref in pending]
+        self._refs.clear()
+        if self._started:
+            self._ray.shutdown()
+        return left
+
+
+def make_backend(settings: Settings) -> JobBackend:
+    """The backend ``settings.worker_backend`` names."""
+    return {"local": ProcessBackend, "thread": ThreadBackend, "ray": RayBackend}[settings.worker_backend](settings)

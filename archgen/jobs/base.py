@@ -1,0 +1,179 @@
+"""Job kinds and the context a job's code runs in.
+
+A job kind is a function ``run(params, ctx) -> result`` registered under a
+name. ``params`` and ``result`` are JSON objects. The function reports
+progress through ``ctx.progress`` and saves what it needs to resume through
+``ctx.checkpoint``; when a job is resumed after a crash or a shutdown,
+``ctx.state`` holds its last checkpoint. Both calls are also where the job
+stops when it is cancelled or the server shuts down, so long work should
+report at least every few seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archgen.jobs.store import JobRecord, JobStore
+from archgen.registry import Registry
+from archgen.settings import Settings
+
+
+class JobCancelled(Exception):
+    """Raised inside a job whose cancellation was requested."""
+
+
+class JobInterrupted(Exception):
+    """Raised inside a job when its worker shuts down; the job resumes later."""
+
+
+class LeaseLost(Exception):
+    """Raised inside a job that another worker has taken over; it must stop without writing."""
+
+
+JobFunction = Callable[[dict[str, Any], "JobContext"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A registered kind of job.
+
+    Attributes:
+        name: Registry name (the ``kind`` of job records).
+        run: ``run(params, ctx) -> result``.
+        description: One line, for listings.
+    """
+
+    name: str
+    run: JobFunction
+    description: str
+
+
+def _load_builtin() -> None:
+    import archgen.jobs.kinds  # noqa: F401  (registers the built-in kinds)
+
+
+_KINDS: Registry[JobKind] = Registry("job kind", _load_builtin)
+
+
+def register_job(name: str, description: str) -> Callable[[JobFunction], JobFunction]:
+    """Decorator registering ``run(params, ctx) -> result`` as job kind ``name``."""
+
+    def deco(fn: JobFunction) -> JobFunction:
+        _KINDS.add(name, JobKind(name, fn, description))
+        return fn
+
+    return deco
+
+
+def get_job_kind(name: str) -> JobKind:
+    """The kind registered as ``name`` (:class:`UnknownNameError` lists the valid ones)."""
+    return _KINDS.get(name)
+
+
+def list_job_kinds() -> list[str]:
+    """Registered job kinds."""
+    return _KINDS.names()
+
+
+class JobContext:
+    """What a running job sees: its parameters, last checkpoint and reporting calls.
+
+    Args:
+        store: The job table.
+        job: The job's record as claimed.
+        token: The lease token of this run.
+        settings: Settings of the service (paths for work files, models, caches).
+        interrupt: Set when the worker shuts down.
+        report_interval: Least seconds between two progress writes.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        job: JobRecord,
+        token: str,
+        settings: Settings,
+        interrupt: threading.Event,
+        report_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.job = job
+        self.token = token
+        self.settings = settings
+        self.interrupt = interrupt
+        self.report_interval = report_interval
+        self.state: dict[str, Any] = dict(job.checkpoint or {})
+        self.cancel_requested = False
+        self.lease_lost = False
+        self._last_report = 0.0
+        self._progress = job.progress
+
+    @property
+    def job_id(self) -> str:
+        return self.job.id
+
+    @property
+    def resumed(self) -> bool:
+        """Whether this run continues from a checkpoint of an earlier run."""
+        return bool(self.job.checkpoint)
+
+    @property
+    def workdir(self) -> Path:
+        """A directory for the job's files, kept across resumptions."""
+        path = self.settings.job_dir / self.job.id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _write(self, **values: Any) -> None:
+        held, cancel = self.store.heartbeat(self.job.id, self.token, **values)
+        if not held:
+            self.lease_lost = True
+            raise LeaseLost(f"job {self.job.id}: the lease was taken over")
+        self.cancel_requested = self.cancel_requested or cancel
+        self._last_report = time.monotonic()
+
+    def check(self) -> None:
+        """Raise if the job should stop (cancelled, shutting down, lease lost)."""
+        if self.lease_lost:
+            raise LeaseLost(f"job {self.job.id}: the lease was taken over")
+        if self.interrupt.is_set():
+            raise JobInterrupted(f"job {self.job.id}: worker shutting down")
+        if self.cancel_requested:
+            raise JobCancelled(f"job {self.job.id}: cancelled")
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress in ``[0, 1]`` (written at most every ``report_interval`` seconds)."""
+        self._progress = min(max(float(fraction), 0.0), 1.0)
+        if message is not None or time.monotonic() - self._last_report >= self.report_interval:
+            values: dict[str, Any] = {"progress": self._progress}
+            if message is not None:
+                values["message"] = message
+            self._write(**values)
+        self.check()
+
+    def checkpoint(self, state: dict[str, Any], progress: float | None = None, message: str | None = None) -> None:
+        """Save ``state`` (a JSON object); a resumed run finds it in :attr:`state`."""
+        self.state = dict(state)
+        values: dict[str, Any] = {"checkpoint": self.state}
+        if progress is not None:
+            self._progress = min(max(float(progress), 0.0), 1.0)
+            values["progress"] = self._progress
+        if message is not None:
+            values["message"] = message
+        self._write(**values)
+        self.check()
+
+    def heartbeat(self) -> None:
+        """Renew the lease without reporting anything new (the worker calls this periodically).
+
+        Never raises for a lost lease: it marks it, and the job's next report stops the job.
+        """
+        try:
+            self._write()
+        except LeaseLost:
+            pass

@@ -1,0 +1,91 @@
+"""The dispatcher: claims queued jobs for the backend and resumes jobs whose worker died.
+
+It runs in a thread of its own, never on the server's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from archgen.jobs.backends import JobBackend, make_backend
+from archgen.jobs.store import JobStore
+from archgen.settings import Settings
+
+log = logging.getLogger("archgen.jobs")
+
+
+class JobManager:
+    """Keeps the backend busy with queued jobs.
+
+    Args:
+        settings: Database URL, backend, lease and shutdown settings.
+        store: The job table (default: at ``settings.db_url``).
+        backend: Where jobs run (default: ``make_backend(settings)``).
+        poll_s: Seconds between two looks at the queue (a submit wakes it at once).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore | None = None,
+        backend: JobBackend | None = None,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.store = store or JobStore(settings.db_url)
+        self.backend = backend
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the backend and the dispatch thread."""
+        if self.backend is None:
+            self.backend = make_backend(self.settings)
+        self._thread = threading.Thread(target=self._loop, name="archgen-job-dispatch", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look at the queue now (call after queueing a job)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("job dispatch failed; retrying")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def tick(self) -> None:
+        """One round: reap ended workers, resume stale jobs, start queued ones."""
+        assert self.backend is not None
+        for job_id, token, why in self.backend.reap():
+            if self.store.release(
+                job_id, token, f"{why}; resuming from the last checkpoint", self.settings.job_max_failures
+            ):
+                log.warning("job %s: %s", job_id, why, extra={"job_id": job_id})
+        for job_id in self.store.requeue_stale(self.settings.job_lease_s, self.settings.job_max_failures):
+            log.warning("job %s: its worker stopped reporting; resuming it", job_id, extra={"job_id": job_id})
+        while not self._stop.is_set() and self.backend.running() < self.backend.capacity:
+            claimed = self.store.claim_next()
+            if claimed is None:
+                break
+            job, token = claimed
+            log.info("dispatching job %s (%s)", job.id, job.kind, extra={"job_id": job.id, "job_kind": job.kind})
+            self.backend.submit(job.id, token)
+
+    def stop(self) -> None:
+        """Stop dispatching; ask running jobs to checkpoint; requeue those that could not."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.backend is None:
+            return
+        for job_id, token in self.backend.shutdown(self.settings.shutdown_grace_s):
+            self.store.release(job_id, token, "server shut down; resumes from its last checkpoint")
+            log.warning("job %s did not stop in time; requeued", job_id, extra={"job_id": job_id})

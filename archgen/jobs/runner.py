@@ -1,0 +1,113 @@
+"""Running one claimed job to its end, in whatever worker the backend chose.
+
+:func:`execute` is the same for every backend: it renews the job's lease from
+a heartbeat thread, calls the job kind's function, and records the outcome
+(fenced by the lease token). Worker processes enter through
+:func:`process_main`, Ray tasks through :func:`ray_main`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import traceback
+
+from archgen.errors import ArchgenError
+from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind
+from archgen.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from archgen.serialize import to_jsonable
+from archgen.settings import Settings
+
+log = logging.getLogger("archgen.jobs")
+
+#: Exit status of a worker process that stops because its server died.
+ORPHANED_EXIT = 3
+
+
+def execute(
+    job_id: str,
+    token: str,
+    settings: Settings,
+    interrupt: threading.Event,
+    parent_pid: int | None = None,
+) -> str:
+    """Run job ``job_id`` under lease ``token``; returns the status it ended in.
+
+    Args:
+        parent_pid: For worker processes: the server's pid. When the server
+            dies (even by SIGKILL) the worker exits at its next heartbeat, so
+            that the job, resumed by the next server, never runs twice.
+    """
+    store = JobStore(settings.db_url)
+    job = store.get(job_id)
+    ctx = JobContext(store, job, token, settings, interrupt)
+    extra = {"job_id": job_id, "job_kind": job.kind}
+    stop = threading.Event()
+
+    def beat() -> None:
+        every = max(min(settings.job_lease_s / 4, 5.0), 0.1)
+        while not stop.wait(every):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.warning(
+                    "server process %d is gone; worker exits, the job resumes on restart", parent_pid, extra=extra
+                )
+                os._exit(ORPHANED_EXIT)
+            ctx.heartbeat()
+
+    threading.Thread(target=beat, name=f"heartbeat-{job_id[:8]}", daemon=True).start()
+    verb = "resuming" if ctx.resumed else "starting"
+    log.info("%s job %s (%s), attempt %d", verb, job_id, job.kind, job.attempts, extra=extra)
+    try:
+        try:
+            result = get_job_kind(job.kind).run(dict(job.params), ctx)
+        except KeyboardInterrupt:  # Ray delivers cancellation this way
+            raise JobInterrupted(f"job {job_id}: interrupted") from None
+        status = SUCCEEDED if store.finish(job_id, token, SUCCEEDED, result=to_jsonable(result)) else "lost"
+    except JobCancelled:
+        status = CANCELLED if store.finish(job_id, token, CANCELLED, error="cancelled on request") else "lost"
+    except JobInterrupted:
+        store.release(job_id, token, "interrupted by shutdown; resumes from its last checkpoint")
+        status = "interrupted"
+    except LeaseLost:
+        status = "lost"
+    except ArchgenError as e:
+        store.finish(job_id, token, FAILED, error=str(e))
+        status = FAILED
+    except Exception as e:  # a bug: record it without a traceback in the API, log the traceback
+        log.error("job %s failed: %s", job_id, traceback.format_exc(), extra=extra)
+        store.finish(job_id, token, FAILED, error=f"internal error ({type(e).__name__}): {e}")
+        status = FAILED
+    finally:
+        stop.set()
+    log.info("job %s ended: %s", job_id, status, extra=extra)
+    return status
+
+
+def process_main(job_id: str, token: str, settings_json: str, parent_pid: int) -> None:
+    """Entry point of a local worker process (started with ``spawn``)."""
+    from archgen.db import dispose_engines
+    from archgen.logs import configure_logging
+    from archgen.settings import use_dirs
+
+    settings = Settings.model_validate_json(settings_json)
+    configure_logging(settings.log_level, settings.log_json)
+    use_dirs(settings.data_dir, settings.cache_dir, settings.home)
+    interrupt = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: interrupt.set())
+    # Ctrl-C reaches the whole process group: the server handles it and asks us with SIGTERM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        execute(job_id, token, settings, interrupt, parent_pid=parent_pid)
+    finally:
+        dispose_engines()
+
+
+def ray_main(job_id: str, token: str, settings_json: str) -> str:
+    """Entry point of a job run as a Ray task."""
+    from archgen.settings import use_dirs
+
+    settings = Settings.model_validate_json(settings_json)
+    use_dirs(settings.data_dir, settings.cache_dir, settings.home)
+    return execute(job_id, token, settings, threading.Event())

@@ -1,0 +1,342 @@
+"""Persistent job records: creation (idempotent), claiming, progress, checkpoints, results.
+
+Every write a worker makes is fenced by the lease token it got when it claimed
+the job: once a job has been taken over (its worker was presumed dead and the
+job was resumed elsewhere), the old worker's writes match no row and it stops.
+That is what keeps a job from being run twice or finished twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from archgen.db import get_engine, jobs
+from archgen.errors import ArchgenError
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+#: Every status, in the order a job passes through them.
+STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+#: Statuses a job never leaves.
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+#: Owner of jobs the service starts itself (default-model training).
+SYSTEM_OWNER = "system"
+
+
+class JobNotFoundError(ArchgenError, KeyError):
+    """No job with this id (visible to the caller)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job {job_id!r}; GET /v1/jobs lists your jobs")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class IdempotencyConflictError(ArchgenError):
+    """An ``Idempotency-Key`` reused with a different request."""
+
+
+class JobStateError(ArchgenError):
+    """An operation the job's status does not allow (cancelling a finished job)."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of the job table."""
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    owner: str
+    status: str
+    progress: float
+    message: str | None
+    checkpoint: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    failures: int
+    lease_token: str | None
+    heartbeat_at: float | None
+    cancel_requested: bool
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    idempotency_key: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has reached a terminal status."""
+        return self.status in TERMINAL
+
+
+def request_hash(kind: str, params: dict[str, Any]) -> str:
+    """SHA-256 of a job's kind and parameters (canonical JSON)."""
+    return hashlib.sha256(json.dumps([kind, params], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _row(r: sa.Row) -> JobRecord:
+    m = r._mapping
+    return JobRecord(**{k: m[k] for k in JobRecord.__dataclass_fields__ if k != "request_sha256"})
+
+
+class JobStore:
+    """The job table.
+
+    Args:
+        url: SQLAlchemy database URL (see :func:`archgen.db.get_engine`).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = get_engine(url)
+
+    # -- creating and reading ----------------------------------------------------
+    def create(
+        self, kind: str, params: dict[str, Any], owner: str, idempotency_key: str | None = None
+    ) -> tuple[JobRecord, bool]:
+        """Queue a job; with ``idempotency_key``, return the owner's existing job for that key.
+
+        Returns:
+            ``(job, created)``; ``created`` is ``False`` when an existing job was returned.
+
+        Raises:
+            IdempotencyConflictError: the key was used for a different request.
+        """
+        digest = request_hash(kind, params)
+        if idempotency_key is not None:
+            existing = self._by_key(owner, idempotency_key)
+            if existing is not None:
+                return self._same_request(existing, digest, idempotency_key), False
+        now = time.time()
+        row = {
+            "id": uuid.uuid4().hex,
+            "kind": kind,
+            "params": params,
+            "owner": owner,
+            "idempotency_key": idempotency_key,
+            "request_sha256": digest,
+            "status": QUEUED,
+            "progress": 0.0,
+            "attempts": 0,
+            "failures": 0,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as c:
+                c.execute(jobs.insert().values(**row))
+        except sa.exc.IntegrityError:
+            # a concurrent request with the same key won the race
+            existing = self._by_key(owner, idempotency_key or "")
+            if existing is None:
+                raise
+            return self._same_request(existing, digest, idempotency_key or ""), False
+        return self.get(row["id"]), True
+
+    def _same_request(self, job: JobRecord, digest: str, key: str) -> JobRecord:
+        with self.engine.connect() as c:
+            stored = c.execute(sa.select(jobs.c.request_sha256).where(jobs.c.id == job.id)).scalar_one()
+        if stored != digest:
+            raise IdempotencyConflictError(
+                f"Idempotency-Key {key!r} was already used for a different request (job {job.id}); "
+                "use a new key for a new request"
+            )
+        return job
+
+    def _by_key(self, owner: str, key: str) -> JobRecord | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(jobs).where(jobs.c.owner == owner, jobs.c.idempotency_key == key)).first()
+        return _row(r) if r else None
+
+    def get(self, job_id: str, owner: str | None = None) -> JobRecord:
+        """The job, if it exists and (when ``owner`` is given) is ``owner``'s or the system's.
+
+        Raises:
+            JobNotFoundError: otherwise.
+        """
+        q = sa.select(jobs).where(jobs.c.id == job_id)
+        if owner is not None:
+            q = q.where(jobs.c.owner.in_([owner, SYSTEM_OWNER]))
+        with self.engine.connect() as c:
+            r = c.execute(q).first()
+        if r is None:
+            raise JobNotFoundError(job_id)
+        return _row(r)
+
+    def list(
+        self, owner: str | None = None, status: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        """Jobs, newest first (``owner``'s and the system's when ``owner`` is given)."""
+        q = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
+        if owner is not None:
+            q = q.where(jobs.c.owner.in_([owner, SYSTEM_OWNER]))
+        if status is not None:
+            q = q.where(jobs.c.status == status)
+        if kind is not None:
+            q = q.where(jobs.c.kind == kind)
+        with self.engine.connect() as c:
+            return [_row(r) for r in c.execute(q)]
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs in each status."""
+        with self.engine.connect() as c:
+            got = dict(c.execute(sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)).all())
+        return {s: int(got.get(s, 0)) for s in STATUSES}
+
+    # -- the worker's side -----------------------------------------------------------
+    def claim_next(self, kinds: tuple[str, ...] | None = None) -> tuple[JobRecord, str] | None:
+        """Atomically take the oldest queued job; returns it and its new lease token."""
+        for _ in range(5):
+            q = sa.select(jobs.c.id).where(jobs.c.status == QUEUED).order_by(jobs.c.created_at).limit(1)
+            if kinds is not None:
+                q = q.where(jobs.c.kind.in_(kinds))
+            with self.engine.connect() as c:
+                job_id = c.execute(q).scalar()
+            if job_id is None:
+                return None
+            token = uuid.uuid4().hex
+            now = time.time()
+            with self.engine.begin() as c:
+                n = c.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+                    .values(
+                        status=RUNNING,
+                        lease_token=token,
+                        heartbeat_at=now,
+                        started_at=sa.func.coalesce(jobs.c.started_at, now),
+                        attempts=jobs.c.attempts + 1,
+                        updated_at=now,
+                    )
+                ).rowcount
+            if n == 1:
+                return self.get(job_id), token
+        return None
+
+    def _fenced(self, job_id: str, token: str, **values: Any) -> bool:
+        now = time.time()
+        with self.engine.begin() as c:
+            n = c.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == RUNNING)
+                .values(updated_at=now, heartbeat_at=now, **values)
+            ).rowcount
+        return n == 1
+
+    def heartbeat(self, job_id: str, token: str, **values: Any) -> tuple[bool, bool]:
+        """Renew the lease (and write ``values``: progress, message, checkpoint).
+
+        Returns:
+            ``(lease_held, cancel_requested)``.
+        """
+        if not self._fenced(job_id, token, **values):
+            return False, False
+        with self.engine.connect() as c:
+            cancel = c.execute(sa.select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).scalar()
+        return True, bool(cancel)
+
+    def finish(
+        self, job_id: str, token: str, status: str, result: dict[str, Any] | None = None, error: str | None = None
+    ) -> bool:
+        """Record the outcome; ``False`` if the lease was lost (someone else owns the job now)."""
+        if status not in TERMINAL:
+            raise ValueError(f"finish() needs a terminal status, got {status!r}")
+        values: dict[str, Any] = {"status": status, "result": result, "error": error, "finished_at": time.time()}
+        values["lease_token"] = None
+        if status == SUCCEEDED:
+            values["progress"] = 1.0
+        return self._fenced(job_id, token, **values)
+
+    def release(self, job_id: str, token: str, message: str, max_failures: int | None = None) -> bool:
+        """Give the job back to the queue, keeping its checkpoint.
+
+        Args:
+            max_failures: ``None`` for an orderly stop (shutdown). Otherwise the
+                worker died: the failure is counted, and the job fails instead
+                once it has failed this many times.
+        """
+        values: dict[str, Any] = {"status": QUEUED, "lease_token": None, "message": message}
+        if max_failures is not None:
+            with self.engine.connect() as c:
+                failures = c.execute(sa.select(jobs.c.failures).where(jobs.c.id == job_id)).scalar() or 0
+            values["failures"] = failures + 1
+            if failures + 1 >= max_failures:
+                values.update(status=FAILED, finished_at=time.time(), error=f"{message} ({failures + 1} times)")
+        return self._fenced(job_id, token, **values)
+
+    # -- the server's side ---------------------------------------------------------------
+    def request_cancel(self, job_id: str, owner: str | None = None) -> JobRecord:
+        """Cancel a queued job now, or ask a running one to stop at its next report.
+
+        Raises:
+            JobNotFoundError: no such job (for ``owner``).
+            JobStateError: the job has already finished.
+        """
+        job = self.get(job_id, owner)
+        if job.owner == SYSTEM_OWNER and owner is not None and owner != SYSTEM_OWNER:
+            raise JobStateError(f"job {job_id} was started by the service itself and cannot be cancelled by a key")
+        if job.done:
+            raise JobStateError(f"job {job_id} has already {job.status}; nothing to cancel")
+        now = time.time()
+        with self.engine.begin() as c:
+            c.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+                .values(status=CANCELLED, cancel_requested=True, finished_at=now, updated_at=now, message="cancelled")
+            )
+            c.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status == RUNNING)
+                .values(cancel_requested=True, updated_at=now)
+            )
+        return self.get(job_id)
+
+    def requeue_stale(self, lease_s: float, max_failures: int) -> list[str]:
+        """Resume jobs whose worker stopped reporting for ``lease_s`` seconds.
+
+        Each such job goes back to the queue (its checkpoint kept) with one more
+        failure; after ``max_failures`` it fails instead, and a job whose
+        cancellation was asked for is cancelled. Returns the ids touched.
+        """
+        cutoff = time.time() - lease_s
+        with self.engine.connect() as c:
+            stale = c.execute(
+                sa.select(jobs.c.id, jobs.c.lease_token, jobs.c.failures, jobs.c.cancel_requested).where(
+                    jobs.c.status == RUNNING, jobs.c.heartbeat_at < cutoff
+                )
+            ).all()
+        touched = []
+        for job_id, token, failures, cancel in stale:
+            now = time.time()
+            where = (jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == RUNNING)
+            if cancel:
+                values = {"status": CANCELLED, "finished_at": now, "message": "cancelled (worker stopped)"}
+            elif failures + 1 >= max_failures:
+                values = {
+                    "status": FAILED,
+                    "finished_at": now,
+                    "error": f"the job's worker stopped without finishing {failures + 1} times",
+                }
+            else:
+                values = {"status": QUEUED, "message": "worker stopped; resuming from the last checkpoint"}
+            with self.engine.begin() as c:
+                n = c.execute(
+                    jobs.update()
+                    .where(*where)
+                    .values(lease_token=None, failures=jobs.c.failures + 1, updated_at=now, **values)
+                ).rowcount
+            if n:
+                touched.append(job_id)
+        return touched

@@ -1,0 +1,44 @@
+"""Settings: every field from ARCHGEN_<FIELD>, overrides win, bad values name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archgen.settings import Settings, SettingsError
+
+
+def test_environment_then_overrides() -> None:
+    env = {
+        "ARCHGEN_HOME": "/tmp/h",
+        "ARCHGEN_PORT": "9001",
+        "ARCHGEN_DEFAULT_MODELS": "nb201/cifar10, nb201/cifar100",
+        "ARCHGEN_MAX_ARCHS": "50",
+        "ARCHGEN_LOG_JSON": "false",
+    }
+    s = Settings.from_env(env, port=9002)
+    assert s.home == Path("/tmp/h") and s.port == 9002 and s.max_archs == 50 and not s.log_json
+    assert s.default_models == ("nb201/cifar10", "nb201/cifar100")
+    assert s.db_url == "sqlite:////tmp/h/archgen.db"
+    assert Settings.from_env({"ARCHGEN_DEFAULT_MODELS": "none"}).default_models == ()
+
+
+def test_ray_address_selects_the_ray_backend() -> None:
+    assert Settings.from_env({"ARCHGEN_RAY_ADDRESS": "auto"}).worker_backend == "ray"
+    env = {"ARCHGEN_RAY_ADDRESS": "auto", "ARCHGEN_WORKER_BACKEND": "local"}
+    assert Settings.from_env(env).worker_backend == "local"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ARCHGEN_PORT": "http"}, "ARCHGEN_PORT"),
+        ({"ARCHGEN_WORKER_BACKEND": "k8s"}, "ARCHGEN_WORKER_BACKEND"),
+        ({"ARCHGEN_DEFAULT_MODELS": "nb201"}, "ARCHGEN_DEFAULT_MODELS"),
+        ({"ARCHGEN_RATE_LIMIT": "nan"}, "ARCHGEN_RATE_LIMIT"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
