@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -10,8 +11,10 @@ from archgen.api.keys import ApiKey, KeyStore
 from archgen.api.metrics import ServiceMetrics
 from archgen.api.security import Authenticator
 from archgen.api.serving import ModelService
+from archgen.arch import Arch
 from archgen.datasets import list_tables, load_table
 from archgen.datasets.tables import BenchmarkTable
+import numpy as np
 from fastapi import Depends, Header, Request
 
 from archgen.errors import UnknownNameError
@@ -33,6 +36,22 @@ class ServiceState:
     manager: JobManager | None = None
     tables: dict[str, BenchmarkTable] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _canonical: dict[str, list[str | None]] = field(default_factory=dict)
+
+    def canonical(self, space: SearchSpace, archs: Sequence[Arch], rows: np.ndarray) -> list[str]:
+        """String form of each architecture's canonical cell (remembered per table row)."""
+        cache = self._canonical.get(space.name)
+        if cache is None:
+            cache = self._canonical.setdefault(space.name, [None] * self.table(space.name).num_rows)
+        out = []
+        for arch, row in zip(archs, rows.tolist(), strict=True):
+            text = cache[row] if row >= 0 else None
+            if text is None:
+                text = space.format(space.canonical(arch))
+                if row >= 0:
+                    cache[row] = text
+            out.append(text)
+        return out
 
     def table(self, space: str) -> BenchmarkTable:
         """The benchmark table of ``space`` (loaded once; 404 lists the spaces with tables)."""

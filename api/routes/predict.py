@@ -62,8 +62,9 @@ def predict(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     space = state.space(req.space)
     archs = parse_architectures(space, req.architectures, state.settings.max_archs)
     served = _model(state, req)
-    mean, std = served.predict(archs, table_rows(req.space, archs))
-    canon = [space.format(space.canonical(a)) for a in archs]
+    rows = table_rows(req.space, archs)
+    mean, std = served.predict(archs, rows)
+    canon = state.canonical(space, archs, rows)
     preds = [
         {
             "architecture": given,
