@@ -9,10 +9,13 @@ fills the whole table after loading, and requests become lookups.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import zipfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,15 +41,29 @@ class ServedModel:
         predictor: The fitted predictor.
         record: Its store record.
         num_rows: Rows of the space's benchmark table (``None``: no cache).
+        cache_dir: Where the filled table of predictions is kept between starts
+            (``None``: not kept). The file is named after the model's artifact
+            hash, so a retrained or edited model never reads another's predictions.
     """
 
-    def __init__(self, predictor: Predictor, record: ModelRecord, num_rows: int | None) -> None:
+    def __init__(
+        self, predictor: Predictor, record: ModelRecord, num_rows: int | None, cache_dir: Path | None = None
+    ) -> None:
         self.predictor = predictor
         self.record = record
         self.space = get_space(record.space)
         self._lock = threading.Lock()
         self._mean = np.full(num_rows, np.nan) if num_rows else None
         self._std = np.full(num_rows, np.nan) if num_rows else None
+        self._file = cache_dir / f"{record.id}-{record.artifact_sha256[:16]}.npz" if cache_dir and num_rows else None
+        if self._file is not None and self._file.is_file():
+            try:
+                with np.load(self._file, allow_pickle=False) as z:
+                    mean, std = z["mean"], z["std"]
+                if mean.shape == (num_rows,) and std.shape == (num_rows,):
+                    self._mean, self._std = mean.astype(np.float64), std.astype(np.float64)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # torn or foreign: recompute
+                log.warning("ignoring prediction cache %s: %s", self._file, e)
 
     def _compute(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:  # one prediction at a time: the machine's cores are already used by each
@@ -83,6 +100,12 @@ class ServedModel:
             self._mean[rows], self._std[rows] = self._compute(archs)
             time.sleep(0.01)  # let requests waiting for the lock in
         log.info("model %s: predicted all %d rows in %.1f s", self.record.id, todo.size, time.perf_counter() - t0)
+        if self._file is not None:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._file.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                np.savez(f, mean=self._mean, std=self._std)
+            os.replace(tmp, self._file)
 
     def info(self) -> dict[str, Any]:
         """The ``predictor`` object of a predict response."""
@@ -237,7 +260,7 @@ class ModelService:
             served = self._loaded.get(model_id)
             if served is None:
                 predictor, record = self.store.load(model_id)
-                served = ServedModel(predictor, record, self.num_rows(record.space))
+                served = ServedModel(predictor, record, self.num_rows(record.space), self.settings.home / "predictions")
                 self._loaded[model_id] = served
         return served
 

@@ -104,3 +104,30 @@ def test_body_over_the_size_limit_is_413(service: Service) -> None:
     assert len(body) > service.settings.max_body_bytes
     r = service.client.post("/v1/predict", content=body, headers=service.auth | {"content-type": "application/json"})
     assert r.status_code == 413 and str(service.settings.max_body_bytes) in r.json()["error"]["message"]
+
+
+def test_filled_predictions_are_kept_between_starts(service: Service, tmp_path) -> None:
+    import threading
+
+    from archgen.api.serving import ServedModel
+
+    store = ModelStore(service.settings.model_dir)
+    mid = service.client.get("/v1/predictors", headers=service.auth).json()["predictors"][0]["id"]
+    predictor, record = store.load(mid)
+    first = ServedModel(predictor, record, 15625, tmp_path)
+    first.fill(threading.Event())
+    second = ServedModel(predictor, record, 15625, tmp_path)
+
+    def no_compute(archs):
+        raise AssertionError("recomputed a stored prediction")
+
+    second._compute = no_compute  # type: ignore[method-assign]
+    space = get_space("nb201")
+    archs = [space.from_index(i) for i in (0, 77, 15624)]
+    rows = np.array([0, 77, 15624])
+    np.testing.assert_array_equal(second.predict(archs, rows)[0], first.predict(archs, rows)[0])
+    # a torn file is ignored, not trusted
+    path = next(tmp_path.glob("*.npz"))
+    path.write_bytes(path.read_bytes()[:100])
+    third = ServedModel(predictor, record, 15625, tmp_path)
+    assert np.isnan(third._mean).all()
