@@ -66,15 +66,16 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     jobs_store = JobStore(settings.db_url)
     keys = KeyStore(settings.db_url)
     metrics = ServiceMetrics(jobs_store.counts)
+    # the closure reads `state` when called, after it is assigned below
+    models = ModelService(settings, jobs_store, lambda space: state.table(space).num_rows)
     state = ServiceState(
         settings=settings,
         jobs=jobs_store,
         keys=keys,
         auth=Authenticator(keys, TokenBucket(settings.rate_limit, settings.rate_burst)),
         metrics=metrics,
-        models=None,  # type: ignore[arg-type]
+        models=models,
     )
-    models = state.models = ModelService(settings, jobs_store, lambda space: state.table(space).num_rows)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

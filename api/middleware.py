@@ -32,7 +32,11 @@ class _BodyTooLarge(HTTPException):
     """Raised while reading a body past the limit (an HTTPException, so FastAPI passes it through)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body larger than the limit of {limit} bytes")
+        super().__init__(413, _too_large_message(limit))
+
+
+def _too_large_message(limit: int) -> str:
+    return f"request body larger than the limit of {limit} bytes"
 
 
 def _json_error(status: int, code: str, message: str, rid: str | None, **extra: Any) -> tuple[dict, bytes]:
@@ -98,21 +102,19 @@ class ServiceMiddleware:
                     raise _BodyTooLarge(limit)
             return message
 
-        too_large_msg = f"request body larger than the limit of {limit} bytes"
+        async def too_large() -> None:
+            start, body = _json_error(413, "too_large", _too_large_message(limit), rid, limit=limit)
+            await send_wrapper(start)
+            await send({"type": "http.response.body", "body": body})
+
         try:
             if length is not None and (not length.isdigit() or int(length) > limit):
-                status = 413
-                start, body = _json_error(413, "too_large", too_large_msg, rid, limit=limit)
-                await send_wrapper(start)
-                await send({"type": "http.response.body", "body": body})
+                await too_large()
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
-        except _BodyTooLarge:
+        except _BodyTooLarge:  # raised outside FastAPI's body parsing (which answers it itself)
             if not started:
-                status = 413
-                start, body = _json_error(413, "too_large", too_large_msg, rid, limit=limit)
-                await send_wrapper(start)
-                await send({"type": "http.response.body", "body": body})
+                await too_large()
         finally:
             elapsed = time.perf_counter() - t0
             route = scope.get("route")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import zipfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +146,7 @@ class DefaultModel:
         return out
 
 
-def default_model_id(settings: Settings, space: str, task: str) -> str:
+def default_predictor_id(settings: Settings, space: str, task: str) -> str:
     """Store id of the default predictor for ``space/task`` under these settings."""
     return f"default-{settings.default_kind}-{space}-{task}-n{settings.default_train_size}-s{settings.default_seed}"
 
@@ -172,7 +172,7 @@ class ModelService:
         self._thread: threading.Thread | None = None
         for item in settings.default_models:
             space, task = item.split("/")
-            self.defaults[(space, task)] = DefaultModel(space, task, default_model_id(settings, space, task))
+            self.defaults[(space, task)] = DefaultModel(space, task, default_predictor_id(settings, space, task))
 
     # -- defaults -------------------------------------------------------------------
     def start(self, on_job: Any = None) -> None:

@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import numpy as np
 from archgen.api.keys import ApiKey, KeyStore
 from archgen.api.metrics import ServiceMetrics
 from archgen.api.security import Authenticator
 from archgen.api.serving import ModelService
-from archgen.arch import Arch
 from archgen.datasets import list_tables, load_table
 from archgen.datasets.tables import BenchmarkTable
-import numpy as np
 from fastapi import Depends, Header, Request
 
+from archgen.arch import Arch
 from archgen.errors import UnknownNameError
 from archgen.jobs import JobManager, JobStore
 from archgen.settings import Settings

@@ -126,6 +126,13 @@ def model_record(
     )
 
 
+def heldout_cap(pred: Predictor, eval_max: int | None) -> int | None:
+    """``eval_max``, or :data:`IMAGE_EVAL_MAX` when unset for a predictor that computes proxies on images."""
+    if eval_max is None and pred.capabilities.needs_images:
+        return IMAGE_EVAL_MAX
+    return eval_max
+
+
 def make_predictor(kind: str, task: str, seed: int, params: dict[str, Any] | None = None) -> Predictor:
     """A new ``kind`` predictor with the task, seed and ``params`` it takes."""
     return get_predictor(kind, **predictor_kwargs(kind, task, seed, **(params or {})))
@@ -165,9 +172,7 @@ def train_model(
     """
     store = store or ModelStore.default()
     pred = make_predictor(kind, task, seed, params)
-    if eval_max is None and pred.capabilities.needs_images:
-        eval_max = IMAGE_EVAL_MAX
-    split = training_split(space, task, n_train, seed, target=target, eval_max=eval_max)
+    split = training_split(space, task, n_train, seed, target=target, eval_max=heldout_cap(pred, eval_max))
     say = log or (lambda _m: None)
     say(f"fitting {kind} on {n_train} {space} cells ({split.target[0]} {split.target[1]}), seed {seed}")
     t0 = time.perf_counter()

@@ -20,19 +20,8 @@ router = APIRouter(prefix="/v1", tags=["predictors"])
 
 
 def _summary(rec: ModelRecord, default: bool) -> dict[str, Any]:
-    s = rec.summary()
-    return {
-        "id": rec.id,
-        "kind": rec.kind,
-        "space": rec.space,
-        "task": rec.task,
-        "target": list(rec.target),
-        "n_train": rec.n_train,
-        "seed": rec.seed,
-        "created": rec.created,
-        "heldout": s.get("heldout", rec.heldout),
-        "default": default,
-    }
+    """``rec.summary()`` and whether it is a default (the response model keeps the documented fields)."""
+    return rec.summary() | {"default": default}
 
 
 @router.get("/predictors", response_model=ModelList)
@@ -46,12 +35,7 @@ def list_models(state: State, _: Key) -> dict:
 def get_model(model_id: str, state: State, _: Key) -> dict:
     """One predictor: provenance (training architectures, seed, parameters, versions), held-out metrics."""
     rec = state.models.store.record(model_id)
-    return _summary(rec, state.models.is_default(rec.id)) | {
-        "params": rec.params,
-        "versions": rec.versions,
-        "artifact_sha256": rec.artifact_sha256,
-        "train_archs": rec.train_archs,
-    }
+    return _summary(rec, state.models.is_default(rec.id)) | {"train_archs": rec.train_archs}
 
 
 @router.post(

@@ -31,7 +31,7 @@ def train_predictor(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """
     from archgen.predictors.store import ModelStore
     from archgen.predictors.training import (
-        IMAGE_EVAL_MAX,
+        heldout_cap,
         heldout_metrics,
         make_predictor,
         model_record,
@@ -45,10 +45,8 @@ def train_predictor(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     if model_id in store.ids():  # stored by an earlier attempt that died before recording success
         return {"model_id": model_id, "model": store.record(model_id).summary(), "resumed": True}
     pred = make_predictor(kind, task, seed, params.get("params"))
-    eval_max = params.get("eval_max")
-    if eval_max is None and pred.capabilities.needs_images:
-        eval_max = IMAGE_EVAL_MAX
     target = tuple(params["target"]) if params.get("target") else None
+    eval_max = heldout_cap(pred, params.get("eval_max"))
     split = training_split(space, task, n_train, seed, target=target, eval_max=eval_max)  # type: ignore[arg-type]
     staging = ModelStore(ctx.workdir / "staged")
     resumed = ctx.state.get("stage") == "fitted" and model_id in staging.ids()

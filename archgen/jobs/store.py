@@ -73,6 +73,7 @@ class JobRecord:
     finished_at: float | None
     updated_at: float
     idempotency_key: str | None = None
+    request_sha256: str = ""
 
     @property
     def done(self) -> bool:
@@ -87,7 +88,7 @@ def request_hash(kind: str, params: dict[str, Any]) -> str:
 
 def _row(r: sa.Row) -> JobRecord:
     m = r._mapping
-    return JobRecord(**{k: m[k] for k in JobRecord.__dataclass_fields__ if k != "request_sha256"})
+    return JobRecord(**{k: m[k] for k in JobRecord.__dataclass_fields__})
 
 
 class JobStore:
@@ -146,9 +147,7 @@ class JobStore:
         return self.get(row["id"]), True
 
     def _same_request(self, job: JobRecord, digest: str, key: str) -> JobRecord:
-        with self.engine.connect() as c:
-            stored = c.execute(sa.select(jobs.c.request_sha256).where(jobs.c.id == job.id)).scalar_one()
-        if stored != digest:
+        if job.request_sha256 != digest:
             raise IdempotencyConflictError(
                 f"Idempotency-Key {key!r} was already used for a different request (job {job.id}); "
                 "use a new key for a new request"

@@ -58,12 +58,17 @@ def test_a_corrupted_artifact_is_refused(saved) -> None:  # noqa: ANN001
         store.load("lgbm-a")
 
 
+def _edit_model_json(store, model_id: str, edit) -> None:  # noqa: ANN001
+    """Apply ``edit(doc)`` to a stored model's model.json (as a user editing the file would)."""
+    path = store.root / model_id / "model.json"
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
 def test_edited_state_is_refused(saved) -> None:  # noqa: ANN001
     store, _, _ = saved
-    path = store.root / "lgbm-a" / "model.json"
-    doc = json.loads(path.read_text())
-    doc["state"]["scale"] = 123.0
-    path.write_text(json.dumps(doc))
+    _edit_model_json(store, "lgbm-a", lambda d: d["state"].update(scale=123.0))
     with pytest.raises(ArtifactError, match="does not match its sha256"):
         store.load("lgbm-a")
 
@@ -82,14 +87,10 @@ def test_other_space_and_incompatible_version_are_refused(saved) -> None:  # noq
     store, _, _ = saved
     with pytest.raises(UnsupportedSpaceError, match="nb201"):
         store.load("lgbm-a", space="nb101")
-    path = store.root / "lgbm-a" / "model.json"
-    doc = json.loads(path.read_text())
-    doc["record"]["versions"]["archgen"] = "7.0.0"
-    path.write_text(json.dumps(doc))
+    _edit_model_json(store, "lgbm-a", lambda d: d["record"]["versions"].update(archgen="7.0.0"))
     with pytest.raises(ArtifactError, match="archgen 7.0.0, incompatible"):
         store.load("lgbm-a")
-    doc["record"]["format"] = 99
-    path.write_text(json.dumps(doc))
+    _edit_model_json(store, "lgbm-a", lambda d: d["record"].update(format=99))
     with pytest.raises(ArtifactError, match="store format 99"):
         store.load("lgbm-a")
 
