@@ -7,6 +7,12 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import Depends, FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from archgen import __version__
 from archgen.api.errors import install_error_handlers
 from archgen.api.keys import KeyStore
 from archgen.api.metrics import ServiceMetrics
@@ -15,12 +21,7 @@ from archgen.api.routes import health, jobs, lookup, predict, predictors, spaces
 from archgen.api.security import Authenticator, TokenBucket
 from archgen.api.serving import ModelService
 from archgen.api.state import ServiceState, require_key
-from fastapi import Depends, FastAPI
-from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
-
-from archgen import __version__
+from archgen.context import workspace
 from archgen.db import get_engine
 from archgen.errors import UnknownNameError
 from archgen.jobs import JobManager, JobStore
@@ -63,13 +64,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     background (``/v1/ready`` reports them).
     """
     settings = settings or Settings.from_env()
+    data = workspace(settings.paths)
     jobs_store = JobStore(settings.db_url)
     keys = KeyStore(settings.db_url)
     metrics = ServiceMetrics(jobs_store.counts)
-    # the closure reads `state` when called, after it is assigned below
-    models = ModelService(settings, jobs_store, lambda space: state.table(space).num_rows)
+    models = ModelService(settings, data, jobs_store)
     state = ServiceState(
         settings=settings,
+        data=data,
         jobs=jobs_store,
         keys=keys,
         auth=Authenticator(keys, TokenBucket(settings.rate_limit, settings.rate_burst)),

@@ -7,6 +7,7 @@ nothing answers with a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,15 +18,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from archgen.db import DatabaseError
 from archgen.errors import (
     ArchgenError,
+    ArchitectureListError,
     ArtifactError,
     DataError,
     InvalidArchitectureError,
     NotFittedError,
     PredictorInputError,
+    TooManyArchitecturesError,
     UnknownNameError,
+    UnsupportedOperationError,
     UnsupportedSpaceError,
 )
 from archgen.jobs import IdempotencyConflictError, JobNotFoundError, JobStateError
+from archgen.jobs.base import JobParamsError
 from archgen.logs import request_id
 
 log = logging.getLogger("archgen.api")
@@ -49,18 +54,14 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers, self.extra = status, code, message, headers, extra
 
 
-class ArchitectureListError(ApiError):
-    """A malformed architecture at position ``index`` of the request's list (422)."""
-
-    def __init__(self, index: int, err: InvalidArchitectureError) -> None:
-        super().__init__(422, "invalid_architecture", f"architectures[{index}]: {err}", index=index)
-
-
 #: (exception type, status, code), most specific first.
 _MAP: list[tuple[type[Exception], int, str]] = [
     (JobNotFoundError, 404, "not_found"),
     (UnknownNameError, 404, "not_found"),
+    (TooManyArchitecturesError, 413, "too_many_architectures"),
     (InvalidArchitectureError, 422, "invalid_architecture"),
+    (JobParamsError, 422, "invalid_input"),
+    (UnsupportedOperationError, 422, "unsupported_operation"),
     (UnsupportedSpaceError, 422, "unsupported_space"),
     (PredictorInputError, 422, "invalid_input"),
     (IdempotencyConflictError, 409, "idempotency_conflict"),
@@ -80,7 +81,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
@@ -92,6 +93,10 @@ def domain_error_response(exc: Exception) -> JSONResponse:
             extra: dict[str, Any] = {}
             if isinstance(exc, UnknownNameError) and not isinstance(exc, JobNotFoundError):
                 extra["valid"] = exc.valid
+            if isinstance(exc, ArchitectureListError):
+                extra["index"] = exc.index
+            if isinstance(exc, TooManyArchitecturesError):
+                extra["limit"] = exc.limit
             if status >= 500:
                 log.error("%s: %s", type(exc).__name__, exc)
             return error_response(status, code, str(exc), **extra)

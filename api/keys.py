@@ -59,10 +59,11 @@ class KeyStore:
         if not 0 < len(name) <= 128:
             raise KeyNameError("a key name must have 1 to 128 characters")
         key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
-        row = {"id": key_id, "name": name, "secret_sha256": _digest(secret), "created_at": time.time()}
+        created = time.time()
+        row = {"id": key_id, "name": name, "secret_sha256": _digest(secret), "created_at": created}
         with self.engine.begin() as c:
             c.execute(api_keys.insert().values(**row))
-        return ApiKey(key_id, name, row["created_at"], None), f"{PREFIX}{key_id}_{secret}"
+        return ApiKey(key_id, name, created, None), f"{PREFIX}{key_id}_{secret}"
 
     def list(self) -> list[ApiKey]:
         """Every key, oldest first."""

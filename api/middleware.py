@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from archgen.api.metrics import ServiceMetrics
 from starlette.exceptions import HTTPException
 
+from archgen.api.metrics import ServiceMetrics
 from archgen.logs import request_id
 
 Scope = MutableMapping[str, Any]

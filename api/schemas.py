@@ -101,6 +101,8 @@ class ZeroCostResponse(BaseModel):
     task: str
     settings: dict[str, int]
     results: list[ZeroCostResult]
+    cells: int = Field(description="Distinct cells (isomorphism classes) among the architectures.")
+    cells_computed_by_this_run: int = Field(description="Cells computed by this request or job (the rest were cached).")
 
 
 # -- lookup ---------------------------------------------------------------------------
@@ -159,14 +161,12 @@ class ModelList(BaseModel):
 
 
 # -- jobs ---------------------------------------------------------------------------------
-class Job(BaseModel):
+class JobSummary(BaseModel):
     id: str
     kind: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float
     message: str | None
-    params: dict[str, Any]
-    result: dict[str, Any] | None
     error: str | None
     attempts: int
     cancel_requested: bool
@@ -176,8 +176,14 @@ class Job(BaseModel):
     updated_at: float
 
 
+class Job(JobSummary):
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+
+
 class JobList(BaseModel):
-    jobs: list[Job]
+    jobs: list[JobSummary] = Field(description="Summaries; GET /v1/jobs/{id} has params and result.")
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 # -- health -----------------------------------------------------------------------------

@@ -3,71 +3,58 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import numpy as np
+from fastapi import Depends, Header, Request
+
 from archgen.api.keys import ApiKey, KeyStore
 from archgen.api.metrics import ServiceMetrics
 from archgen.api.security import Authenticator
 from archgen.api.serving import ModelService
-from archgen.datasets import list_tables, load_table
+from archgen.context import Workspace
+from archgen.datasets import list_tables
 from archgen.datasets.tables import BenchmarkTable
-from fastapi import Depends, Header, Request
-
-from archgen.arch import Arch
 from archgen.errors import UnknownNameError
+from archgen.inference import CanonicalMemo
 from archgen.jobs import JobManager, JobStore
 from archgen.settings import Settings
-from archgen.spaces import SearchSpace, get_space
+from archgen.spaces import SearchSpace
 
 
 @dataclass
 class ServiceState:
-    """The service's long-lived objects (one per app)."""
+    """The service's long-lived objects (one per app).
+
+    Attributes:
+        data: The workspace built from the settings' paths: every table and
+            space the app serves comes from it, never from a process default.
+    """
 
     settings: Settings
+    data: Workspace
     jobs: JobStore
     keys: KeyStore
     auth: Authenticator
     metrics: ServiceMetrics
     models: ModelService
     manager: JobManager | None = None
-    tables: dict[str, BenchmarkTable] = field(default_factory=dict)
+    canonical: CanonicalMemo = field(default_factory=CanonicalMemo)
+    loaded: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _canonical: dict[str, list[str | None]] = field(default_factory=dict)
-
-    def canonical(self, space: SearchSpace, archs: Sequence[Arch], rows: np.ndarray) -> list[str]:
-        """String form of each architecture's canonical cell (remembered per table row)."""
-        cache = self._canonical.get(space.name)
-        if cache is None:
-            cache = self._canonical.setdefault(space.name, [None] * self.table(space.name).num_rows)
-        out = []
-        for arch, row in zip(archs, rows.tolist(), strict=True):
-            text = cache[row] if row >= 0 else None
-            if text is None:
-                text = space.format(space.canonical(arch))
-                if row >= 0:
-                    cache[row] = text
-            out.append(text)
-        return out
 
     def table(self, space: str) -> BenchmarkTable:
         """The benchmark table of ``space`` (loaded once; 404 lists the spaces with tables)."""
-        table = self.tables.get(space)
-        if table is None:
-            if space not in list_tables():
-                raise UnknownNameError("space", space, list_tables())
-            with self._lock:
-                table = self.tables.get(space) or load_table(space, self.settings.data_dir, self.settings.cache_dir)
-                self.tables[space] = table
+        if space not in list_tables():
+            raise UnknownNameError("space", space, list_tables())
+        table = self.data.table(space)
+        self.loaded.add(space)
         return table
 
     def space(self, name: str) -> SearchSpace:
-        """A search space that has a benchmark table."""
+        """A search space that has a benchmark table, with its rows."""
         self.table(name)
-        return get_space(name, data_dir=self.settings.data_dir, cache_dir=self.settings.cache_dir)
+        return self.data.space(name)
 
     def check_task(self, space: str, task: str) -> BenchmarkTable:
         """The table, after checking ``task`` is one of its tasks (404 lists them)."""

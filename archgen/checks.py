@@ -18,7 +18,6 @@ def _count_chunk(args: tuple[list[tuple[int, ...]], int, int, int]) -> list[int]
     from archgen.spaces.nb201_network import build_network, count_parameters
 
     ops_list, num_classes, C, N = args
-    torch.set_num_threads(1)
     out = []
     for ops in ops_list:
         with torch.device("meta"):
@@ -110,10 +109,10 @@ def check_nb201_params(
     result = ParamCheck()
 
     def to_count(millions: float) -> int:
-        return int(round(float(millions) * 1e6))  # published to 1e-6 M = 1 parameter
+        return round(float(millions) * 1e6)  # published to 1e-6 M = 1 parameter
 
     def record(job: list[int], counts: list[int]) -> None:
-        for i, n in zip(job, counts):
+        for i, n in zip(job, counts, strict=False):
             published = to_count(published_millions[i])
             result.checked += 1
             if n == published:
@@ -135,10 +134,10 @@ def check_nb201_params(
             progress(len(job))
 
     if workers == 1 or len(jobs) == 1:
-        for job, a in zip(jobs, args):
+        for job, a in zip(jobs, args, strict=False):
             record(job, _count_chunk(a))
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            for job, counts in zip(jobs, ex.map(_count_chunk, args)):
+            for job, counts in zip(jobs, ex.map(_count_chunk, args), strict=False):
                 record(job, counts)
     return result

@@ -91,3 +91,29 @@ class PredictorInputError(ArchgenError, ValueError):
 
 class ArtifactError(ArchgenError):
     """A stored model that is missing, corrupt, or made for something else."""
+
+
+class NoDataError(DataError):
+    """An operation needs benchmark data that the object was built without."""
+
+
+class UnsupportedOperationError(ArchgenError, NotImplementedError):
+    """The object does not offer this operation (e.g. a space without networks)."""
+
+
+class ArchitectureListError(InvalidArchitectureError):
+    """A malformed architecture at position ``index`` of a list of them."""
+
+    def __init__(self, index: int, err: InvalidArchitectureError) -> None:
+        self.index = index
+        self.cause = err
+        ArchgenError.__init__(self, f"architectures[{index}]: {err}")
+        self.text, self.reason, self.position = err.text, err.reason, err.position
+
+
+class TooManyArchitecturesError(ArchgenError, ValueError):
+    """More architectures in one request than the configured limit."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.count, self.limit = count, limit
+        super().__init__(f"{count} architectures in one request; the limit is {limit}")

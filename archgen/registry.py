@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from archgen.errors import UnknownNameError
@@ -45,3 +46,18 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             raise UnknownNameError(self.kind, name, self._items) from None
+
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` and return what was registered (unknown names raise)."""
+        obj = self.get(name)
+        del self._items[name]
+        return obj
+
+    @contextmanager
+    def temporarily(self, name: str, obj: T) -> Iterator[T]:
+        """Register ``obj`` as ``name`` for the ``with`` block, then remove it (for tests)."""
+        self.add(name, obj)
+        try:
+            yield obj
+        finally:
+            self._items.pop(name, None)

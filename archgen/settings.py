@@ -1,20 +1,24 @@
 """Settings: the only module that reads environment variables.
 
-Library code takes paths and values as arguments; the CLI and the HTTP
-service build a :class:`Settings` once with :meth:`Settings.from_env` and pass
-its fields down.
+The CLI and the HTTP service build one :class:`Settings` at their edge
+(:meth:`Settings.from_env`, backed by ``pydantic-settings``) and pass what
+library code needs explicitly: :attr:`Settings.paths` (data, cache and home
+directories) to :class:`~archgen.context.Workspace`, numbers as arguments. No
+library module reads the environment or a process-wide default.
 """
 
 from __future__ import annotations
 
-import os
+import contextvars
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from archgen.context import Paths
 from archgen.errors import ArchgenError
 
 #: Environment variable naming the benchmark data directory.
@@ -56,12 +60,29 @@ ENV_PREFIX = "ARCHGEN_"
 #: Environment variable naming a Ray cluster; setting it selects the ``ray`` worker backend.
 RAY_ADDRESS_ENV = "ARCHGEN_RAY_ADDRESS"
 
+# The environment :meth:`Settings.from_env` reads (``None``: ``os.environ``).
+_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("archgen_environ", default=None)
+
 
 class SettingsError(ArchgenError, ValueError):
     """A setting (environment variable or option) with a value archgen cannot use."""
 
 
-class Settings(BaseModel):
+class _EnvSource(EnvSettingsSource):
+    """``ARCHGEN_*`` variables from the mapping given to :meth:`Settings.from_env` (default ``os.environ``)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {
+            (k if self.case_sensitive else k.lower()): v
+            for k, v in environ.items()
+            if not (self.env_ignore_empty and v == "")
+        }
+
+
+class Settings(BaseSettings):
     """Typed settings of the library, the command line and the HTTP service.
 
     Every field ``x`` can be set with the environment variable ``ARCHGEN_X``
@@ -101,7 +122,9 @@ class Settings(BaseModel):
         log_json: Structured JSON logs (one object per line) instead of plain text.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", env_prefix=ENV_PREFIX, env_ignore_empty=True, case_sensitive=False
+    )
 
     data_dir: Path | None = None
     cache_dir: Path = default_cache_dir()
@@ -116,17 +139,43 @@ class Settings(BaseModel):
     max_zc_archs: int = Field(256, ge=1)
     zc_inline_cells: int = Field(2, ge=0)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
-    rate_limit: float = Field(100.0, gt=0)
+    rate_limit: float = Field(100.0, gt=0, allow_inf_nan=False)
     rate_burst: int = Field(200, ge=1)
-    default_models: tuple[str, ...] = ("nb201/cifar10", "nb201/cifar100", "nb201/ImageNet16-120")
+    default_models: Annotated[tuple[str, ...], NoDecode] = ("nb201/cifar10", "nb201/cifar100", "nb201/ImageNet16-120")
     default_kind: str = "stack"
     default_train_size: int = Field(469, ge=1)
     default_seed: int = 0
-    job_lease_s: float = Field(15.0, gt=0)
+    job_lease_s: float = Field(15.0, gt=0, allow_inf_nan=False)
     job_max_failures: int = Field(3, ge=1)
-    shutdown_grace_s: float = Field(20.0, ge=0)
+    shutdown_grace_s: float = Field(20.0, ge=0, allow_inf_nan=False)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # explicit values (CLI options, arguments) win over the environment; no .env or secret files
+        return init_settings, _EnvSource(settings_cls)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ray_address_selects_ray(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("ray_address") and not data.get("worker_backend"):
+            data = {**data, "worker_backend": "ray"}
+        return data
+
+    @field_validator("default_models", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: comma-separated, "none" for an empty list
+            return () if v.strip().lower() == "none" else tuple(x.strip() for x in v.split(",") if x.strip())
+        return v
 
     @field_validator("default_models")
     @classmethod
@@ -137,14 +186,19 @@ class Settings(BaseModel):
         return v
 
     @property
+    def paths(self) -> Paths:
+        """The data, cache and home directories, resolved (what library code receives)."""
+        return Paths.of(self.data_dir if self.data_dir is not None else default_data_dir(), self.cache_dir, self.home)
+
+    @property
     def model_dir(self) -> Path:
         """The trained-model store."""
-        return self.home / "models"
+        return self.paths.model_dir
 
     @property
     def job_dir(self) -> Path:
         """Work files of jobs (``job_dir/<job id>``)."""
-        return self.home / "jobs"
+        return self.paths.job_dir
 
     @property
     def db_url(self) -> str:
@@ -153,7 +207,7 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from environment variables, then explicit overrides.
+        """Build settings from ``ARCHGEN_*`` environment variables, then explicit overrides.
 
         Args:
             environ: The environment to read (default ``os.environ``).
@@ -163,50 +217,16 @@ class Settings(BaseModel):
         Raises:
             SettingsError: naming the variable or option whose value is invalid.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        source: dict[str, str] = {}
-        for name, field in cls.model_fields.items():
-            var = ENV_PREFIX + name.upper()
-            raw = env.get(var)
-            if raw is None or raw.strip() == "":
-                continue
-            annotation = str(field.annotation)
-            if "tuple" in annotation:  # comma-separated; "none" for an empty list
-                values[name] = () if raw.strip().lower() == "none" else tuple(x.strip() for x in raw.split(",") if x.strip())
-            else:
-                values[name] = raw
-            source[name] = f"environment variable {var}"
-        if values.get("ray_address") and "worker_backend" not in values:
-            values["worker_backend"] = "ray"
-        values.update({k: v for k, v in _PROCESS_DEFAULTS.items() if v is not None})
-        for k, v in overrides.items():
-            if v is not None:
-                values[k] = v
-                source[k] = f"option {k}"
+        given = {k: v for k, v in overrides.items() if v is not None}
+        token = _ENVIRON.set(environ)
         try:
-            return cls(**values)
+            return cls(**given)  # type: ignore[arg-type]
         except ValidationError as e:
             problems = []
             for err in e.errors():
                 name = str(err["loc"][0]) if err["loc"] else "?"
-                where = source.get(name, name)
-                problems.append(f"{where}={values.get(name)!r}: {err['msg']}")
+                where = f"option {name}" if name in given else f"environment variable {ENV_PREFIX}{name.upper()}"
+                problems.append(f"{where}={err.get('input')!r}: {err['msg']}")
             raise SettingsError("invalid settings: " + "; ".join(problems)) from None
-
-
-_PROCESS_DEFAULTS: dict[str, object] = {}
-
-
-def use_dirs(
-    data_dir: Path | None = None,
-    cache_dir: Path | None = None,
-    home: Path | None = None,
-) -> None:
-    """Make these directories this process's defaults (over the environment).
-
-    The command line calls this once with its ``--data-dir`` / ``--cache-dir``
-    options, so that library code that falls back to :meth:`Settings.from_env`
-    (predictors loading tables, zero-cost caches) uses them too.
-    """
-    _PROCESS_DEFAULTS.update(data_dir=data_dir, cache_dir=cache_dir, home=home)
+        finally:
+            _ENVIRON.reset(token)

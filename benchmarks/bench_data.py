@@ -22,20 +22,21 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 import archgen.datasets as D
-from archgen.spaces import get_space
+from archgen.context import Paths, Workspace
 t_import = time.perf_counter() - t0
 data_dir, cache_dir, what = sys.argv[1], sys.argv[2], sys.argv[3]
+ws = Workspace(Paths.of(data_dir, cache_dir, cache_dir))
 out = {"import_s": t_import}
 if what == "verify":
     t = time.perf_counter(); D.DataStore(data_dir, cache_dir).verify(); out["s"] = time.perf_counter() - t
 elif what == "tables":
     t = time.perf_counter()
     for name in D.list_tables():
-        D.load_table(name, data_dir, cache_dir)
+        D.load_table(name, ws)
     out["s"] = time.perf_counter() - t
 elif what == "lookup":
-    table = D.load_table("nb201", data_dir, cache_dir)
-    space = get_space("nb201", data_dir=data_dir, cache_dir=cache_dir)
+    table = D.load_table("nb201", ws)
+    space = ws.space("nb201")
     rng = np.random.default_rng(0)
     rows = rng.integers(0, table.num_rows, 10_000)
     archs = [space.from_index(int(r)) for r in rows]
@@ -57,7 +58,7 @@ elif what == "lookup":
     out["strings_10k_ms"] = (time.perf_counter() - t) * 1e3
 elif what.startswith("cifar"):
     split = what.split("-")[1]
-    t = time.perf_counter(); D.load_cifar10_arrays(split, data_dir, cache_dir, progress=False); out["s"] = time.perf_counter() - t
+    t = time.perf_counter(); D.load_cifar10_arrays(split, D.DataStore(data_dir, cache_dir), progress=False); out["s"] = time.perf_counter() - t
 print(json.dumps(out))
 """
 
@@ -71,13 +72,15 @@ def child(what: str, data_dir: str, cache_dir: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=None, help="benchmark data directory (default: archgen's resolution)")
+    ap.add_argument("--data-dir", default=None, help="benchmark data directory (default: ARCHGEN_DATA_DIR, else ../shared/data)")
     ap.add_argument("--skip-cifar-train", action="store_true", help="decode only the 10,000-image test split")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from archgen.datasets import DataStore
+    from archgen.settings import Settings
 
-    data_dir = str(DataStore(args.data_dir, tempfile.mkdtemp()).root)
+    settings = Settings.from_env(data_dir=args.data_dir)
+    data_dir = str(DataStore(settings.paths.data_dir, tempfile.mkdtemp()).root)
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as cache:
         first_verify = child("verify", data_dir, cache)

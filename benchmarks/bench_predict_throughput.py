@@ -16,9 +16,10 @@ import time
 
 import numpy as np
 
+from archgen.context import workspace
 from archgen.predictors import get_predictor
-from archgen.predictors.benchmark import table_archs
-from archgen.predictors.training import predictor_kwargs
+from archgen.predictors.training import predictor_kwargs, table_archs
+from archgen.settings import Settings
 
 
 def main() -> None:
@@ -27,11 +28,12 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=469)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    archs, y = table_archs("nb201", "cifar10-valid", "val_acc")
+    ws = workspace(Settings.from_env().paths)
+    archs, y = table_archs(ws.table("nb201"), "cifar10-valid", "val_acc")
     idx = np.random.default_rng(0).permutation(len(archs))[: args.n_train]
     print(f"{'predictor':>10} {'fit s':>8} {'cold arch/s':>12} {'warm arch/s':>12}")
     for name in args.predictors:
-        pred = get_predictor(name, **predictor_kwargs(name, "cifar10", 0, "table"))
+        pred = get_predictor(name, data=ws, **predictor_kwargs(name, "cifar10", 0, "table"))
         t0 = time.perf_counter()
         pred.fit([archs[i] for i in idx], y[idx])
         fit_s = time.perf_counter() - t0

@@ -87,7 +87,7 @@ def bench_batch(url: str, key: str, n_requests: int, n_archs: int, seed: int) ->
     h = {"Authorization": f"Bearer {key}"}
     times = []
     with httpx.Client(base_url=url, headers=h, timeout=60) as c:
-        for i in range(n_requests + 1):
+        for _ in range(n_requests + 1):
             body = {"architectures": rng.integers(0, 15625, n_archs).tolist()}
             t0 = time.perf_counter()
             r = c.post("/v1/predict", json=body)

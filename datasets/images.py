@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from archgen.datasets.store import cached_arrays, get_store
+from archgen.datasets.store import DataStore, cached_arrays
 from archgen.errors import DataError, DataNotFoundError
 
 CIFAR10_CLASSES: tuple[str, ...] = (
@@ -60,9 +60,8 @@ def _decode_tar(path: Path, split: str, progress: bool) -> dict[str, np.ndarray]
 
 
 def load_cifar10_arrays(
-    split: str = "train",
-    data_dir: str | Path | None = None,
-    cache_dir: str | Path | None = None,
+    split: str,
+    store: DataStore,
     *,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +69,7 @@ def load_cifar10_arrays(
 
     Args:
         split: ``"train"`` (50,000) or ``"test"`` (10,000).
+        store: The verified data directory.
         progress: Show a progress bar when decoding (first use only).
 
     Returns:
@@ -78,7 +78,6 @@ def load_cifar10_arrays(
     """
     if split not in ("train", "test"):
         raise ValueError(f"unknown CIFAR-10 split {split!r}; valid: train, test")
-    store = get_store(data_dir, cache_dir)
     name = f"cifar10-jpg/cifar10_jpg_{split}.tar.gz"
     arrays = store.cached_arrays(f"cifar10-{split}", [name], lambda: _decode_tar(store.root / name, split, progress))
     return arrays["images"], arrays["labels"]
@@ -140,7 +139,7 @@ class ImageArrayDataset(Dataset):
         for c in range(len(self.classes)):
             idx = np.flatnonzero(self.labels == c)
             rng.shuffle(idx)
-            val.append(idx[: int(round(len(idx) * val_fraction))])
+            val.append(idx[: round(len(idx) * val_fraction)])
         val_idx = np.sort(np.concatenate(val))
         train_idx = np.setdiff1d(np.arange(len(self)), val_idx)
         return self.subset(train_idx), self.subset(val_idx)
@@ -173,23 +172,17 @@ class ImageArrayDataset(Dataset):
         return self._tensor(idx), torch.from_numpy(self.labels[idx])
 
 
-def cifar10(
-    split: str = "train",
-    data_dir: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    *,
-    progress: bool = True,
-) -> ImageArrayDataset:
+def cifar10(split: str, store: DataStore, *, progress: bool = True) -> ImageArrayDataset:
     """CIFAR-10 ``split`` as a normalised torch ``Dataset``."""
-    images, labels = load_cifar10_arrays(split, data_dir, cache_dir, progress=progress)
+    images, labels = load_cifar10_arrays(split, store, progress=progress)
     return ImageArrayDataset(images, labels, CIFAR10_CLASSES)
 
 
 def image_folder(
     root: str | Path,
     image_size: int = 32,
-    cache_dir: str | Path | None = None,
     *,
+    cache_dir: str | Path,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
 ) -> ImageArrayDataset:
@@ -229,9 +222,7 @@ def image_folder(
                 raise DataError(f"cannot decode image {p}: {e}") from None
         return {"images": images, "labels": np.array([used.index(c) for c, _ in files], dtype=np.int64)}
 
-    from archgen.settings import Settings
-
-    cache = Path(cache_dir) if cache_dir else Settings.from_env().cache_dir
+    cache = Path(cache_dir)
     key = "folder-" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
     arrays = cached_arrays(cache, key, record, build)
     imgs = arrays["images"]

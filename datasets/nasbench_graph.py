@@ -13,16 +13,18 @@ converted to archgen's units: performance in percent (accuracy; ROC-AUC for
 
 from __future__ import annotations
 
-import threading
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from archgen.datasets.store import cached_arrays, sha256_file
 from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
 from archgen.errors import DataError
-from archgen.settings import Settings
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 PACKAGE = "nas_bench_graph"
 TASKS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
@@ -47,7 +49,8 @@ def _bench_files() -> dict[str, Path]:
     return files
 
 
-def _load_arrays(cache_dir: str | Path | None) -> dict[str, np.ndarray]:
+def load_arrays(cache_dir: Path) -> dict[str, np.ndarray]:
+    """Every column and the row hashes, parsed by the package's reader once, then cached under ``cache_dir``."""
     files = _bench_files()
     record = {
         "package": f"{PACKAGE}=={metadata.version('nas-bench-graph')}",
@@ -77,24 +80,7 @@ def _load_arrays(cache_dir: str | Path | None) -> dict[str, np.ndarray]:
                 out[f"{task}/{name}"] = values
         return out
 
-    return cached_arrays(Path(cache_dir) if cache_dir else Settings.from_env().cache_dir, "nasbench_graph", record, build)
-
-
-_LOCK = threading.Lock()
-_LOADED: dict[str, dict[str, np.ndarray]] = {}
-
-
-def _arrays(cache_dir: str | Path | None) -> dict[str, np.ndarray]:
-    key = str(cache_dir)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = _load_arrays(cache_dir)
-        return _LOADED[key]
-
-
-def row_hashes(cache_dir: str | Path | None = None) -> np.ndarray:
-    """Benchmark hashes of the table rows, ascending, shape ``(26206,)``."""
-    return _arrays(cache_dir)["hashes"]
+    return cached_arrays(cache_dir, "nasbench_graph", record, build)
 
 
 def _info(task: str, metric: str) -> MetricInfo:
@@ -108,17 +94,15 @@ def _info(task: str, metric: str) -> MetricInfo:
 
 
 @register_table("nasbench_graph")
-def load_nasbench_graph_table(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
+def load_nasbench_graph_table(data: Workspace) -> BenchmarkTable:
     """NAS-Bench-Graph's tables for its 9 datasets (``proteins`` covers 2,021 rows)."""
-    from archgen.spaces.nasbench_graph import NASBenchGraphSearchSpace
-
-    arrays = _arrays(cache_dir)
+    arrays = data.memo("nasbench_graph/arrays", lambda: load_arrays(data.paths.cache_dir))
     columns = {tuple(k.split("/", 1)): v for k, v in arrays.items() if "/" in k}
-    space = NASBenchGraphSearchSpace(cache_dir=cache_dir)
     return BenchmarkTable(
-        space,
+        data.space("nasbench_graph"),
         NUM_ARCHS,
         columns,  # type: ignore[arg-type]
         {k: _info(*k) for k in columns},  # type: ignore[misc]
         main_metrics=[(t, f"test_{_perf_name(t)}") for t in TASKS],
+        sources={f"{PACKAGE}/{t}.bench": sha256_file(p) for t, p in _bench_files().items()},
     )

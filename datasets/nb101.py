@@ -9,21 +9,22 @@ Rows are in file order.
 from __future__ import annotations
 
 import json
-import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.datasets.store import get_store
+from archgen.datasets.store import DataStore
 from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 SOURCE = "naslib-zc-subsets/zc_nasbench101.json"
 TASK = "cifar10"
 
 
-def _arrays(data_dir: str | Path | None, cache_dir: str | Path | None) -> dict[str, np.ndarray]:
-    store = get_store(data_dir, cache_dir)
+def _arrays(store: DataStore) -> dict[str, np.ndarray]:
 
     def build() -> dict[str, np.ndarray]:
         with open(store.root / SOURCE) as f:
@@ -39,20 +40,12 @@ def _arrays(data_dir: str | Path | None, cache_dir: str | Path | None) -> dict[s
     return store.cached_arrays("nb101-sample", [SOURCE], build)
 
 
-_LOCK = threading.Lock()
-_ARCHS: dict[tuple[str, str], list[Arch]] = {}
-
-
-def sample_archs(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> list[Arch]:
+def sample_archs(store: DataStore) -> list[Arch]:
     """The 500 sampled cells, in row order (raw, unpruned matrices as published)."""
     from archgen.spaces.nb101 import NB101SearchSpace
 
-    key = (str(data_dir), str(cache_dir))
-    with _LOCK:
-        if key not in _ARCHS:
-            space = NB101SearchSpace()
-            _ARCHS[key] = [space.from_naslib(row.tolist()) for row in _arrays(data_dir, cache_dir)["keys"]]
-        return _ARCHS[key]
+    space = NB101SearchSpace()
+    return [space.from_naslib(row.tolist()) for row in _arrays(store)["keys"]]
 
 
 def _info(metric: str) -> MetricInfo:
@@ -64,11 +57,9 @@ def _info(metric: str) -> MetricInfo:
 
 
 @register_table("nb101")
-def load_nb101_table(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
+def load_nb101_table(data: Workspace) -> BenchmarkTable:
     """The 500-cell NB101 sample's metrics (``cifar10``: val_acc, params, flops, zc_*)."""
-    from archgen.spaces.nb101 import NB101SearchSpace
-
-    arrays = _arrays(data_dir, cache_dir)
+    arrays = _arrays(data.store)
     columns: dict[tuple[str, str], np.ndarray] = {}
     for k, v in arrays.items():
         if "/" not in k:
@@ -76,7 +67,11 @@ def load_nb101_table(data_dir: str | Path | None = None, cache_dir: str | Path |
         task, m = k.split("/", 1)
         name = "val_acc" if m == "val_accuracy" else (m if m in ("params", "flops") else f"zc_{m}")
         columns[(task, name)] = v
-    space = NB101SearchSpace(data_dir, cache_dir)
     return BenchmarkTable(
-        space, len(arrays["keys"]), columns, {k: _info(k[1]) for k in columns}, main_metrics=[(TASK, "val_acc")]
+        data.space("nb101"),
+        len(arrays["keys"]),
+        columns,
+        {k: _info(k[1]) for k in columns},
+        main_metrics=[(TASK, "val_acc")],
+        sources=data.store.checksums([SOURCE]),
     )

@@ -19,18 +19,20 @@ Sources (see ``../shared/data/README.md`` and each folder's SOURCE.txt):
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from archgen.arch import Arch
-from archgen.datasets.store import DataStore, get_store
+from archgen.datasets.store import DataStore
 from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
 from archgen.errors import DataError
 from archgen.spaces.nb201 import EDGES, NB201SearchSpace
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 NUM_ARCHS = 15_625
 TASKS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
@@ -64,13 +66,12 @@ def _ops_matrix(strings: Sequence[str]) -> np.ndarray:
     return np.array([_SPACE.parse(s).ops for s in strings], dtype=np.int8)
 
 
-def index_ops(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> np.ndarray:
+def index_ops(store: DataStore) -> np.ndarray:
     """Op ids (in :data:`~archgen.spaces.nb201.EDGES` order) of every cell, in official index order.
 
     Returns:
         ``int8`` array of shape ``(15625, 6)``.
     """
-    store = get_store(data_dir, cache_dir)
 
     def build() -> dict[str, np.ndarray]:
         df = pd.read_csv(store.root / NATS, usecols=["ArchitectureString"])
@@ -199,35 +200,28 @@ def _info(task: str, metric: str) -> MetricInfo:
     raise KeyError(f"no description for {task}/{metric}")
 
 
-_TABLE_LOCK = threading.Lock()
-_LOADED: dict[tuple[Path, Path], BenchmarkTable] = {}
+#: Data files the NB201 table is read from.
+SOURCES = (NATS, NWOT, MINI, HELP, NASLIB_ZC, *(GRAF + f for f in GRAF_FILES))
 
 
 @register_table("nb201")
-def load_nb201_table(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
+def load_nb201_table(data: Workspace) -> BenchmarkTable:
     """Every published NB201 metric, rows in official index order (0..15624)."""
-    store = get_store(data_dir, cache_dir)
-    key = (store.root, store.cache_dir)
-    with _TABLE_LOCK:
-        if key in _LOADED:
-            return _LOADED[key]
-        ops = index_ops(data_dir, cache_dir)
-        sources = [NATS, NWOT, MINI, HELP, NASLIB_ZC] + [GRAF + f for f in GRAF_FILES]
-        arrays = store.cached_arrays("nb201-tables", sources, lambda: _build_columns(store, ops))
-        columns = {tuple(k.split("/", 1)): v for k, v in arrays.items()}
-        info = {k: _info(*k) for k in columns}
-        space = NB201SearchSpace(data_dir, cache_dir)
-        table = BenchmarkTable(
-            space,
-            NUM_ARCHS,
-            columns,  # type: ignore[arg-type]
-            info,  # type: ignore[arg-type]
-            main_metrics=[
-                ("cifar10-valid", "val_acc"),
-                ("cifar10", "test_acc"),
-                ("cifar100", "test_acc"),
-                ("ImageNet16-120", "test_acc"),
-            ],
-        )
-        _LOADED[key] = table
-        return table
+    store = data.store
+    ops = index_ops(store)
+    arrays = store.cached_arrays("nb201-tables", SOURCES, lambda: _build_columns(store, ops))
+    columns = {tuple(k.split("/", 1)): v for k, v in arrays.items()}
+    info = {k: _info(*k) for k in columns}
+    return BenchmarkTable(
+        data.space("nb201"),
+        NUM_ARCHS,
+        columns,  # type: ignore[arg-type]
+        info,  # type: ignore[arg-type]
+        main_metrics=[
+            ("cifar10-valid", "val_acc"),
+            ("cifar10", "test_acc"),
+            ("cifar100", "test_acc"),
+            ("ImageNet16-120", "test_acc"),
+        ],
+        sources=store.checksums(SOURCES),
+    )

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from archgen.errors import ChecksumMismatchError, DataError, DataNotFoundError
-from archgen.settings import DATA_DIR_ENV, Settings, default_data_dir
 
 MANIFEST = "MANIFEST.sha256"
 #: Bumped whenever the layout of cached arrays changes, so old caches are rebuilt.
@@ -30,7 +29,7 @@ CACHE_FORMAT = 1
 
 _HOW_TO_PROVIDE = (
     "Point archgen at the benchmark data with --data-dir DIR or the environment "
-    f"variable {DATA_DIR_ENV}=DIR, where DIR holds {MANIFEST} and the folders listed "
+    f"variable ARCHGEN_DATA_DIR=DIR, where DIR holds {MANIFEST} and the folders listed "
     "in it (in a checkout: ../shared/data beside the repository). The README's "
     "'Data' section says where each file comes from."
 )
@@ -94,32 +93,39 @@ class DataStore:
     """The benchmark data directory, verified and cached.
 
     Args:
-        data_dir: The data directory. ``None``: the setting
-            ``ARCHGEN_DATA_DIR``, else ``../shared/data`` beside the repository.
+        data_dir: The data directory (holds ``MANIFEST.sha256``).
         cache_dir: Where the verification stamp and parsed tables are cached.
-            ``None``: the setting ``ARCHGEN_CACHE_DIR``, else the user's cache
-            directory.
 
     Raises:
-        DataNotFoundError: if no data directory (or its manifest) exists, with
-            what is missing and how to provide it.
+        DataNotFoundError: if the data directory (or its manifest) does not
+            exist, with what is missing and how to provide it.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> None:
-        settings = Settings.from_env(data_dir=data_dir, cache_dir=cache_dir)
-        root = settings.data_dir if settings.data_dir is not None else default_data_dir()
-        root = Path(root).expanduser().resolve()
+    def __init__(self, data_dir: str | Path, cache_dir: str | Path) -> None:
+        root = Path(data_dir).expanduser().resolve()
         if not root.is_dir():
-            origin = "given" if data_dir is not None else ("from " + DATA_DIR_ENV if settings.data_dir else "default")
-            raise DataNotFoundError(f"benchmark data directory {root} ({origin}) does not exist. {_HOW_TO_PROVIDE}")
+            raise DataNotFoundError(f"benchmark data directory {root} does not exist. {_HOW_TO_PROVIDE}")
         if not (root / MANIFEST).is_file():
             raise DataNotFoundError(f"{root} has no {MANIFEST}, so its files cannot be verified. {_HOW_TO_PROVIDE}")
         self.root = root
-        self.cache_dir = Path(settings.cache_dir).expanduser().resolve()
+        self.cache_dir = Path(cache_dir).expanduser().resolve()
         self.manifest = read_manifest(root / MANIFEST)
         self._verified: set[str] = set()
         self._lock = threading.Lock()
         self._memo: dict[str, dict[str, np.ndarray]] = {}
+
+    def checksums(self, names: Iterable[str]) -> dict[str, str]:
+        """``{relative path: sha256}`` of data files (or folders: every manifest entry below them)."""
+        out: dict[str, str] = {}
+        for name in names:
+            if name in self.manifest:
+                out[name] = self.manifest[name]
+            else:
+                below = {k: v for k, v in self.manifest.items() if k.startswith(name.rstrip("/") + "/")}
+                if not below:
+                    raise DataError(f"{name} is not listed in {self.root / MANIFEST}")
+                out.update(below)
+        return dict(sorted(out.items()))
 
     # -- verification --------------------------------------------------------
     @property
@@ -228,21 +234,6 @@ class DataStore:
         arrays = cached_arrays(self.cache_dir, key, record, build)
         self._memo[key] = arrays
         return arrays
-
-
-_STORES: dict[tuple[Path, Path], DataStore] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def get_store(data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> DataStore:
-    """A shared :class:`DataStore` per resolved (data, cache) directory pair.
-
-    Sharing keeps verified files and parsed tables in memory across callers.
-    """
-    store = DataStore(data_dir, cache_dir)
-    key = (store.root, store.cache_dir)
-    with _STORES_LOCK:
-        return _STORES.setdefault(key, store)
 
 
 def cached_arrays(

@@ -8,9 +8,9 @@ fancy indexing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError, UnknownNameError
 from archgen.registry import Registry
 from archgen.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class BenchmarkTable:
         space: The search space; its ``indices(archs)`` maps architectures to
             rows (raising :class:`InvalidArchitectureError` for one without a row).
         main_metrics: ``(task, metric)`` pairs reported by ``archgen data info``.
+        sources: ``{data file: sha256}`` the columns were read from (recorded
+            in the provenance of models trained on the table).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class BenchmarkTable:
         columns: dict[tuple[str, str], np.ndarray],
         info: dict[tuple[str, str], MetricInfo],
         main_metrics: Sequence[tuple[str, str]] = (),
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         for key, col in columns.items():
             if col.shape != (num_rows,):
@@ -73,6 +79,12 @@ class BenchmarkTable:
         self.info = info
         self._search_space = space
         self.main_metrics = tuple(main_metrics)
+        self.sources = dict(sources or {})
+
+    @property
+    def search_space(self) -> SearchSpace:
+        """The search space whose rows this table holds (its index is the row order)."""
+        return self._search_space
 
     # -- names ---------------------------------------------------------------
     def tasks(self) -> list[str]:
@@ -144,13 +156,14 @@ class BenchmarkTable:
         return int(np.count_nonzero(~np.isnan(self.column(task, metric))))
 
 
-_TABLES: Registry[Callable[..., BenchmarkTable]] = Registry("benchmark space")
+TableLoader = Callable[["Workspace"], BenchmarkTable]
+_TABLES: Registry[TableLoader] = Registry("benchmark space")
 
 
-def register_table(space: str) -> Callable[[Callable[..., BenchmarkTable]], Callable[..., BenchmarkTable]]:
-    """Decorator registering the table loader of a search space (duplicates raise)."""
+def register_table(space: str) -> Callable[[TableLoader], TableLoader]:
+    """Decorator registering ``loader(workspace) -> BenchmarkTable`` for a search space (duplicates raise)."""
 
-    def deco(fn: Callable[..., BenchmarkTable]) -> Callable[..., BenchmarkTable]:
+    def deco(fn: TableLoader) -> TableLoader:
         return _TABLES.add(space, fn)
 
     return deco
@@ -161,11 +174,16 @@ def list_tables() -> list[str]:
     return _TABLES.names()
 
 
-def load_table(space: str, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> BenchmarkTable:
-    """The benchmark table of ``space`` (parsed once, then cached on disk and in memory).
+def table_loader(space: str) -> TableLoader:
+    """The registered loader (``UnknownNameError`` lists the spaces with tables)."""
+    return _TABLES.get(space)
+
+
+def load_table(space: str, data: Workspace) -> BenchmarkTable:
+    """The benchmark table of ``space`` in workspace ``data`` (parsed once, cached on disk and in the workspace).
 
     Raises:
         UnknownNameError: for a space without tables (lists those with tables).
         DataError: for missing or corrupt data files (names the file).
     """
-    return _TABLES.get(space)(data_dir, cache_dir)
+    return data.table(space)

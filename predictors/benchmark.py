@@ -20,14 +20,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
 from archgen.predictors.base import get_predictor
 from archgen.predictors.features import class_ids
-from archgen.predictors.metrics import coverage, kendall_tau, spearman, top_k_precision
-from archgen.predictors.training import predictor_kwargs
+from archgen.predictors.metrics import evaluate, kendall_tau, spearman
+from archgen.predictors.splits import random_split
+from archgen.predictors.training import default_target, predictor_kwargs, table_archs
 
-from archgen.arch import Arch
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 #: Published Kendall tau on NB201 CIFAR-10 (cifar10-valid validation accuracy),
 #: by training-set size, as quoted in the predictors issue.
@@ -37,9 +41,6 @@ PUBLISHED_NB201_TAU: dict[str, dict[int, float]] = {
     "PINAT": {78: 0.549, 156: 0.631, 469: 0.706, 781: 0.761, 1563: 0.784},
     "ParZC (authors' logs)": {78: 0.69, 156: 0.71, 469: 0.75, 781: 0.77, 1563: 0.76},
 }
-
-DEFAULT_METRICS = ("val_acc", "test_acc", "val_rocauc", "test_rocauc")
-
 
 @dataclass
 class RunResult:
@@ -59,39 +60,8 @@ class RunResult:
     predict_s: float
 
 
-def default_target(space: str, task: str) -> tuple[str, str]:
-    """The ``(task, metric)`` column benchmarks target by default.
-
-    NB201 follows the predictor papers: for CIFAR-10 the ``cifar10-valid``
-    200-epoch validation accuracy, for the other tasks test accuracy.
-    Elsewhere the first of :data:`DEFAULT_METRICS` the task publishes.
-    """
-    from archgen.datasets import load_table
-
-    if space == "nb201":
-        # CIFAR-100 and ImageNet16-120: test accuracy, as in the predictor papers
-        return ("cifar10-valid", "val_acc") if task == "cifar10" else (task, "test_acc")
-    metrics = load_table(space).metrics(task)
-    for m in DEFAULT_METRICS:
-        if m in metrics:
-            return task, m
-    raise ValueError(f"{space}/{task} has none of the metrics {', '.join(DEFAULT_METRICS)}")
-
-
-def table_archs(space: str, task: str, metric: str) -> tuple[list[Arch], np.ndarray]:
-    """Every architecture with a published ``task``/``metric`` value, and those values."""
-    from archgen.datasets import load_table
-
-    from archgen.spaces import get_space
-
-    table = load_table(space)
-    sp = get_space(space)
-    y = np.asarray(table.column(task, metric), dtype=np.float64)
-    rows = np.flatnonzero(np.isfinite(y))
-    return [sp.from_index(int(i)) for i in rows], y[rows]
-
-
 def benchmark_predictors(
+    data: Workspace,
     space: str,
     task: str,
     predictors: Sequence[str],
@@ -107,6 +77,7 @@ def benchmark_predictors(
     """Fit and score every predictor at every training size and seed.
 
     Args:
+        data: Workspace with the benchmark tables.
         space, task: Benchmark table.
         predictors: Registered predictor names.
         train_sizes: Training-set sizes.
@@ -121,11 +92,10 @@ def benchmark_predictors(
             (the CLI appends it to ``runs.jsonl`` so that an interrupted
             benchmark keeps what it measured).
     """
-    from archgen.spaces import get_space
-
-    target_task, metric = target or default_target(space, task)
-    archs, y = table_archs(space, target_task, metric)
-    sp = get_space(space)
+    table = data.table(space)
+    target_task, metric = target or default_target(table, task)
+    archs, y = table_archs(table, target_task, metric)
+    sp = table.search_space
     classes = class_ids(archs)
     is_rep = np.array([sp.canonical(a) == a for a in archs])
     results: list[RunResult] = []
@@ -133,9 +103,7 @@ def benchmark_predictors(
         if n >= len(archs):
             raise ValueError(f"training size {n} leaves no test set ({len(archs)} rows)")
         for seed in range(seeds):
-            rng = np.random.default_rng(seed)
-            perm = rng.permutation(len(archs))
-            train, test = np.sort(perm[:n]), np.sort(perm[n:])
+            train, test = random_split(len(archs), n, seed)
             if max_test is not None and len(test) > max_test:
                 # the same cells for every seed (minus that seed's training cells), so that
                 # predictors that compute proxies per cell reuse their cached scores
@@ -144,25 +112,23 @@ def benchmark_predictors(
             seen = np.isin(classes, classes[train])
             canon = test[is_rep[test] & ~seen[test]]
             for name in predictors:
-                pred = get_predictor(
-                    name,
-                    **predictor_kwargs(name, task, seed, zc, **(params or {}).get(name, {})),
-                )
+                pred = get_predictor(name, data=data, **predictor_kwargs(name, task, seed, zc, (params or {}).get(name)))
                 t0 = time.perf_counter()
                 pred.fit([archs[i] for i in train], y[train])
                 t1 = time.perf_counter()
                 mean, std = pred.predict_with_uncertainty([archs[i] for i in test])
                 t2 = time.perf_counter()
                 pos = np.searchsorted(test, canon)
+                scores = evaluate(y[test], mean, std if pred.capabilities.has_uncertainty else None)
                 r = RunResult(
                     predictor=name,
                     n_train=n,
                     seed=seed,
                     n_test=len(test),
-                    kendall_tau=kendall_tau(y[test], mean),
-                    spearman=spearman(y[test], mean),
-                    top5_precision=top_k_precision(y[test], mean, 0.05),
-                    coverage_1sigma=coverage(y[test], mean, std) if pred.capabilities.has_uncertainty else None,
+                    kendall_tau=scores["kendall_tau"],
+                    spearman=scores["spearman"],
+                    top5_precision=scores["top5_precision"],
+                    coverage_1sigma=scores.get("coverage_1sigma"),
                     kendall_tau_canonical=kendall_tau(y[canon], mean[pos]) if len(canon) > 1 else float("nan"),
                     n_test_canonical=len(canon),
                     fit_s=t1 - t0,
@@ -284,6 +250,7 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
 
 
 def benchmark_zc(
+    data: Workspace,
     space: str,
     task: str,
     n_archs: int,
@@ -303,7 +270,7 @@ def benchmark_zc(
     """
     import tempfile
 
-    from archgen.datasets import load_table
+    from archgen.errors import UnsupportedSpaceError
     from archgen.predictors.zc_ensemble import DEFAULT_VOTE, _percentiles
     from archgen.predictors.zerocost import (
         PROXIES,
@@ -312,14 +279,11 @@ def benchmark_zc(
         score_archs,
     )
 
-    from archgen.errors import UnsupportedSpaceError
-    from archgen.spaces import get_space
-
     if space not in SUPPORTED_SPACES:
         raise UnsupportedSpaceError("zero-cost proxies", space, SUPPORTED_SPACES)
     proxies = list(proxies or PROXIES)
-    table = load_table(space)
-    sp = get_space(space)
+    table = data.table(space)
+    sp = table.search_space
     table_task = "cifar10" if task == "cifar10-valid" else task
     rows = np.sort(np.random.default_rng(seed).choice(table.num_rows, n_archs, replace=False))
     archs = [sp.from_index(int(i)) for i in rows]
@@ -331,7 +295,8 @@ def benchmark_zc(
             task,
             proxies,
             settings,
-            cache_dir=Path(tmp) / "w",
+            data=data,
+            score_cache=Path(tmp) / "w",
         )
         t0 = time.perf_counter()
         scores = score_archs(
@@ -339,7 +304,8 @@ def benchmark_zc(
             task,
             proxies,
             settings,
-            cache_dir=Path(tmp) / "all",
+            data=data,
+            score_cache=Path(tmp) / "all",
             progress=log is not None,
         )
         n_cells = len({sp.canonical(a) for a in archs})
@@ -348,7 +314,7 @@ def benchmark_zc(
         timing = list(dict.fromkeys(sp.canonical(a) for a in archs))[:timing_cells]
         for p in proxies:
             t0 = time.perf_counter()
-            score_archs(timing, task, [p], settings, cache_dir=Path(tmp) / f"alone-{p}")
+            score_archs(timing, task, [p], settings, data=data, score_cache=Path(tmp) / f"alone-{p}")
             alone[p] = (time.perf_counter() - t0) / len(timing)
     acc = np.asarray(table.lookup(table_task, "test_acc", rows), dtype=np.float64)
     out = []

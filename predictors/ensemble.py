@@ -21,16 +21,19 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+
+from archgen.arch import Arch
 from archgen.predictors.base import (
     Capabilities,
+    FitMonitor,
     Predictor,
     PredictorState,
+    fit_part,
     get_predictor,
     register_predictor,
 )
 from archgen.predictors.metrics import coverage_scale, kendall_tau
-
-from archgen.arch import Arch
+from archgen.predictors.splits import random_split
 
 #: Pseudo-count of the prior scale 1 when calibrating the mixture's std on the holdout.
 PRIOR_CELLS = 20
@@ -84,18 +87,21 @@ class StackedEnsemblePredictor(Predictor):
     def _member(self, k: int, name: str) -> Predictor:
         from archgen.predictors.training import predictor_kwargs
 
-        return get_predictor(name, **predictor_kwargs(name, self.task or "", self.random_state * 101 + k, self.zc))
+        kwargs = predictor_kwargs(name, self.task or "", self.random_state * 101 + k, self.zc)
+        return get_predictor(name, data=self.data, **kwargs)
 
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         rng = np.random.default_rng(self.random_state)
         n = len(archs)
-        perm = rng.permutation(n)
         n_hold = max(5, round(self.holdout * n))
-        hold, train = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
+        hold, train = random_split(n, n_hold, rng)
         tr_archs, ho_archs = [archs[i] for i in train], [archs[i] for i in hold]
         means, stds = [], []
+        # two stages (weights, then refit), each member a checkpointed part
+        span = 0.5 / len(self.members)
         for k, name in enumerate(self.members):
-            m, s = self._member(k, name).fit(tr_archs, y[train]).predict_with_uncertainty(ho_archs)
+            member = fit_part(monitor, f"weights-{k}-{name}", self._member(k, name), tr_archs, y[train], k * span, (k + 1) * span)
+            m, s = member.predict_with_uncertainty(ho_archs, validated=True)
             means.append(m)
             stds.append(s)
         M, S = np.stack(means), np.stack(stds)
@@ -115,10 +121,21 @@ class StackedEnsemblePredictor(Predictor):
         self.heldout_tau_ = float(best_key[0])
         # members with zero weight add nothing to the mixture: do not refit them
         self.used_ = [k for k in range(len(self.members)) if self.weights_[k] > 0]
-        self.members_ = [self._member(k, self.members[k]).fit(archs, y) for k in self.used_]
+        span = 0.5 / max(1, len(self.used_))
+        self.members_ = [
+            fit_part(monitor, f"final-{k}-{self.members[k]}", self._member(k, self.members[k]), archs, y, 0.5 + i * span, 0.5 + (i + 1) * span)
+            for i, k in enumerate(self.used_)
+        ]
+
+    def bind(self, data):  # type: ignore[no-untyped-def]
+        """Bind the workspace, also to fitted members."""
+        super().bind(data)
+        for m in getattr(self, "members_", []):
+            m.bind(data)
+        return self
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
-        outs = [m.predict_with_uncertainty(archs) for m in self.members_]
+        outs = [m.predict_with_uncertainty(archs, validated=True) for m in self.members_]
         M, S = np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs])
         mu, sd = mixture(M, S, self.weights_[self.used_])
         return mu, self.scale_ * sd
@@ -148,7 +165,7 @@ class StackedEnsemblePredictor(Predictor):
         self.used_ = [int(k) for k in state.meta["used"]]
         self.members_ = []
         for k, info in enumerate(state.meta["members"]):
-            m = get_predictor(info["name"], **info["params"])
+            m = get_predictor(info["name"], data=self.data, **info["params"])
             p = f"m{k}/"
             m.set_state(
                 PredictorState(

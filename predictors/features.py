@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.errors import ArchgenError, UnknownNameError
+from archgen.errors import NoDataError, UnknownNameError
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+    from archgen.datasets.tables import BenchmarkTable
 
 #: Metric names of a table that carry no label information.
 LABEL_FREE_METRICS = ("params", "flops", "naswot_v1")
@@ -69,24 +73,20 @@ def encoding_features(archs: Sequence[Arch]) -> np.ndarray:
         rows = _encode_canonical(missing)
         if len(_ENCODING_MEMO) + len(missing) > _ENCODING_MEMO_MAX:
             _ENCODING_MEMO.clear()
-        _ENCODING_MEMO.update(zip(missing, rows))
+        _ENCODING_MEMO.update(zip(missing, rows, strict=False))
     return np.stack([_ENCODING_MEMO[a] for a in archs])
 
 
-@lru_cache(maxsize=32)
-def table_feature_columns(space: str, task: str) -> tuple[tuple[str, str], ...]:
-    """The ``(task, metric)`` columns used as label-free features for ``space``/``task``.
+def table_feature_columns(table: BenchmarkTable, task: str) -> tuple[tuple[str, str], ...]:
+    """The ``(task, metric)`` columns of ``table`` used as label-free features for ``task``.
 
     Columns of ``task`` come first; columns only published for another task of
     the same space (e.g. NB201's ``naswot_v1``, published for CIFAR-10 only) are
     added after, since they describe the same architecture.
     """
-    from archgen.datasets import load_table
-
-    table = load_table(space)
     tasks = table.tasks()
     if task not in tasks:
-        raise UnknownNameError(f"task of space {space!r}", task, tasks)
+        raise UnknownNameError(f"task of space {table.space!r}", task, tasks)
     seen: dict[str, tuple[str, str]] = {}
     for t in [task, *sorted(set(tasks) - {task})]:
         for m in table.metrics(t):
@@ -95,48 +95,52 @@ def table_feature_columns(space: str, task: str) -> tuple[tuple[str, str], ...]:
     return tuple(seen[m] for m in sorted(seen))
 
 
-def table_features(archs: Sequence[Arch], task: str) -> tuple[np.ndarray, list[str]]:
-    """Published label-free columns for ``archs``, shape ``(n, k)``; NaN where unpublished or without a row."""
-    from archgen.datasets import load_table
+def require_data(data: Workspace | None, what: str) -> Workspace:
+    """``data``, or a :class:`NoDataError` saying that ``what`` needs benchmark data."""
+    if data is None:
+        raise NoDataError(
+            f"{what} needs benchmark data: bind a Workspace (get_predictor(..., data=workspace) or "
+            "predictor.bind(workspace)), or use zc='none'"
+        )
+    return data
 
+
+def table_features(archs: Sequence[Arch], task: str, data: Workspace) -> tuple[np.ndarray, list[str]]:
+    """Published label-free columns for ``archs``, shape ``(n, k)``; NaN where unpublished or without a row."""
     space = archs[0].space
-    table = load_table(space)
-    cols = table_feature_columns(space, task)
-    rows = np.full(len(archs), -1, dtype=np.int64)
-    try:
-        rows[:] = table.rows(archs)
-    except ArchgenError:  # some architectures have no row (e.g. outside the NB101 sample)
-        for k, a in enumerate(archs):
-            try:
-                rows[k] = table.rows([a])[0]
-            except ArchgenError:
-                rows[k] = -1
+    table = data.table(space)
+    cols = table_feature_columns(table, task)
+    rows = table.search_space.rows_or_missing(archs)
     out = np.full((len(archs), len(cols)), np.nan)
     ok = rows >= 0
-    out[ok] = filled_table_columns(space, cols)[rows[ok]]
+    out[ok] = filled_table_columns(data, space, cols)[rows[ok]]
     return out, [f"{t}/{m}" for t, m in cols]
 
 
-@lru_cache(maxsize=32)
-def filled_table_columns(space: str, cols: tuple[tuple[str, str], ...]) -> np.ndarray:
+def filled_table_columns(data: Workspace, space: str, cols: tuple[tuple[str, str], ...]) -> np.ndarray:
     """Table columns ``[num_rows, len(cols)]``, unpublished values filled from isomorphic cells.
 
     NAS-Bench-Suite-Zero scored one cell per isomorphism class of NB201 (9,445
     of 15,625 rows; every other row has a scored twin). A label-free measurement
     is a property of the function the cell computes, so a row without a value
     takes the mean of its class's published values; rows whose class has none
-    stay NaN.
+    stay NaN. Memoised in the workspace.
     """
-    from archgen.datasets import load_table
+    return data.memo(("filled-columns", space, cols), lambda: _fill_columns(data.table(space), cols))
 
-    from archgen.spaces import get_space
 
-    table = load_table(space)
+def table_class_ids(table: BenchmarkTable) -> np.ndarray:
+    """Isomorphism class of every row of ``table``, shape ``(num_rows,)``."""
+    sp = table.search_space
+    return class_ids([sp.from_index(i) for i in range(table.num_rows)])
+
+
+def _fill_columns(table: BenchmarkTable, cols: tuple[tuple[str, str], ...]) -> np.ndarray:
     X = np.stack([np.asarray(table.column(t, m), dtype=np.float64) for t, m in cols], 1)
     if not np.isnan(X).any():
+        X.setflags(write=False)
         return X
-    sp = get_space(space)
-    cls = class_ids([sp.from_index(i) for i in range(table.num_rows)])
+    cls = table_class_ids(table)
     n_classes = int(cls.max()) + 1
     for j in range(X.shape[1]):
         col = X[:, j]
@@ -152,15 +156,17 @@ def filled_table_columns(space: str, cols: tuple[tuple[str, str], ...]) -> np.nd
     return X
 
 
-def computed_features(archs: Sequence[Arch], task: str) -> tuple[np.ndarray, list[str]]:
+def computed_features(archs: Sequence[Arch], task: str, data: Workspace) -> tuple[np.ndarray, list[str]]:
     """archgen's own zero-cost scores (all proxies) for ``archs``, shape ``(n, 13)``."""
     from archgen.predictors.zerocost import PROXIES, score_archs
 
-    scores = score_archs(archs, task=task, proxies=PROXIES)
+    scores = score_archs(archs, task=task, proxies=PROXIES, data=data)
     return np.stack([scores[p] for p in PROXIES], 1), [f"zc/{p}" for p in PROXIES]
 
 
-def label_free_features(archs: Sequence[Arch], task: str | None, zc: str = "table") -> np.ndarray:
+def label_free_features(
+    archs: Sequence[Arch], task: str | None, zc: str = "table", data: Workspace | None = None
+) -> np.ndarray:
     """The label-free measurements alone, shape ``(n, k)`` (``k = 0`` for ``zc="none"``); may contain NaN.
 
     Args:
@@ -168,6 +174,7 @@ def label_free_features(archs: Sequence[Arch], task: str | None, zc: str = "tabl
         task: Benchmark task whose label-free columns / images are used;
             required unless ``zc == "none"``.
         zc: One of :data:`ZC_SOURCES`.
+        data: The workspace holding the tables and images; required unless ``zc == "none"``.
     """
     if zc not in ZC_SOURCES:
         raise UnknownNameError("zero-cost feature source", zc, ZC_SOURCES)
@@ -175,15 +182,18 @@ def label_free_features(archs: Sequence[Arch], task: str | None, zc: str = "tabl
         return np.zeros((len(archs), 0))
     if task is None:
         raise ValueError(f"zc={zc!r} needs a task")
-    return (table_features(archs, task) if zc == "table" else computed_features(archs, task))[0]
+    ws = require_data(data, f"zc={zc!r} features")
+    return (table_features(archs, task, ws) if zc == "table" else computed_features(archs, task, ws))[0]
 
 
-def arch_features(archs: Sequence[Arch], task: str | None, zc: str = "table") -> np.ndarray:
+def arch_features(
+    archs: Sequence[Arch], task: str | None, zc: str = "table", data: Workspace | None = None
+) -> np.ndarray:
     """Encoding plus (optionally) label-free measurements, shape ``(n, d)``; may contain NaN.
 
     Arguments as for :func:`label_free_features`.
     """
-    extra = label_free_features(archs, task, zc)
+    extra = label_free_features(archs, task, zc, data)
     return np.concatenate([encoding_features(archs), extra], axis=1)
 
 

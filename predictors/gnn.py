@@ -29,17 +29,20 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
+
+from archgen.arch import Arch
 from archgen.predictors.base import (
     Capabilities,
+    FitMonitor,
     Predictor,
     PredictorState,
     register_predictor,
 )
 from archgen.predictors.features import Standardizer, label_free_features
 from archgen.predictors.metrics import coverage_scale
-from torch import nn
-
-from archgen.arch import Arch
+from archgen.predictors.splits import random_split
+from archgen.rng import GeneratorDropout, init_parameters_, torch_generator
 
 _GRAPH_MEMO: dict[Arch, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -124,10 +127,11 @@ class DirectedGIN(nn.Module):
 
         self.convs = nn.ModuleList(DirGNNConv(gin(), alpha=0.5, root_weight=True) for _ in range(num_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden_channels) for _ in range(num_layers))
+        self.dropout = GeneratorDropout(dropout)
         self.head = nn.Sequential(
             nn.Linear(2 * hidden_channels + global_channels, hidden_channels),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            self.dropout,
             nn.Linear(hidden_channels, 1),
         )
 
@@ -141,10 +145,32 @@ class DirectedGIN(nn.Module):
         from torch_geometric.nn import global_max_pool, global_mean_pool
 
         h = self.lin_in(x)
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=False):
             h = h + torch.relu(norm(conv(h, edge_index)))
         size = int(g.shape[0])
         pooled = [global_mean_pool(h, batch, size), global_max_pool(h, batch, size)]
+        return self.head(torch.cat([*pooled, g], dim=1)).squeeze(-1)
+
+    def forward_dense(self, adj: torch.Tensor, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """The same network on dense graphs, differentiable in ``adj`` and ``x``.
+
+        With a 0/1 ``adj`` it equals :meth:`forward` on the sparse form: the
+        GIN sum over in-neighbours is ``adj^T h``, over out-neighbours ``adj h``.
+
+        Shapes:
+            ``adj`` ``[B, N, N]`` (``adj[b, i, j]``: edge ``i -> j``), ``x``
+            ``[B, N, in_channels]``, ``g`` ``[B, global_channels]`` -> ``[B]``.
+        """
+        h = self.lin_in(x)
+        for conv, norm in zip(self.convs, self.norms, strict=False):
+            c_in, c_out = conv.conv_in, conv.conv_out
+            x_in = c_in.nn(adj.transpose(1, 2) @ h + (1 + c_in.eps) * h)
+            x_out = c_out.nn(adj @ h + (1 + c_out.eps) * h)
+            out = conv.alpha * x_out + (1 - conv.alpha) * x_in
+            if conv.root_weight:
+                out = out + conv.lin(h)
+            h = h + torch.relu(norm(out))
+        pooled = [h.mean(dim=1), h.amax(dim=1)]
         return self.head(torch.cat([*pooled, g], dim=1)).squeeze(-1)
 
 
@@ -181,7 +207,7 @@ class GNNPredictor(Predictor):
     """
 
     name = "gnn"
-    capabilities = Capabilities(has_uncertainty=True, min_train=10)
+    capabilities = Capabilities(has_uncertainty=True, min_train=10, differentiable=True)
     paper = "Ning et al., A Generic Graph-based Neural Architecture Encoding Scheme for Predictor-based NAS (GATES), ECCV 2020"
 
     def __init__(
@@ -216,67 +242,45 @@ class GNNPredictor(Predictor):
     def _global(self, archs: list[Arch], fit: bool = False) -> torch.Tensor:
         if self.zc == "none":
             return torch.zeros(len(archs), 0)
-        extra = label_free_features(archs, self.task, self.zc)
+        extra = label_free_features(archs, self.task, self.zc, self.data)
         if fit:
             self.scaler_ = Standardizer().fit(extra)
         return torch.as_tensor(self.scaler_.transform(extra), dtype=torch.float32)
 
-    def _new_net(self, in_channels: int, global_channels: int) -> DirectedGIN:
-        return DirectedGIN(in_channels, global_channels, self.hidden_channels, self.num_layers)
+    def _new_net(self, in_channels: int, global_channels: int, generator: torch.Generator) -> DirectedGIN:
+        net = DirectedGIN(in_channels, global_channels, self.hidden_channels, self.num_layers)
+        init_parameters_(net, generator)
+        net.dropout.generator = generator
+        return net
 
     # -- training ----------------------------------------------------------------
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
-        from archgen.predictors.metrics import kendall_tau
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
 
         x, edge_index, batch = graph_batch(archs)
         g = self._global(archs, fit=True)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
         yt = torch.as_tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
         n = len(archs)
-        n_hold = max(3, round(self.holdout * n))
+        n_hold = max(3, round(self.holdout * n), min(10, n // 4))  # at least 10 calibration cells per member where n allows
         rng = np.random.default_rng(self.random_state)
         self.nets_: list[DirectedGIN] = []
         self.in_channels_, self.global_channels_ = int(x.shape[1]), int(g.shape[1])
         held: list[tuple[np.ndarray, np.ndarray]] = []
         for m in range(self.n_members):
             seed = int(rng.integers(2**31 - 1))
-            gen = torch.Generator().manual_seed(seed)
-            perm = rng.permutation(n)
-            hold, train = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
-            with torch.random.fork_rng():
-                torch.manual_seed(seed)
-                net = self._new_net(self.in_channels_, self.global_channels_)
-            opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            tr_t = torch.from_numpy(train)
-            best, best_state, waited = -np.inf, copy.deepcopy(net.state_dict()), 0
-            for epoch in range(self.epochs):
-                net.train()
-                opt.zero_grad()
-                with torch.random.fork_rng():
-                    torch.manual_seed(seed + epoch)  # dropout noise, reproducible
-                    out = net(x, edge_index, batch, g)[tr_t]
-                loss = nn.functional.mse_loss(out, yt[tr_t])
-                if self.rank_weight > 0:
-                    loss = loss + self.rank_weight * pairwise_rank_loss(out, yt[tr_t], min(4096, 8 * len(train)), gen)
-                loss.backward()
-                opt.step()
-                if epoch % 10 == 9 or epoch == self.epochs - 1:
-                    pred_hold = self._forward(net, x, edge_index, batch, g)[hold]
-                    score = kendall_tau(y[hold], pred_hold) if np.ptp(pred_hold) > 0 else -1.0
-                    if score > best + 1e-4:
-                        best, best_state, waited = (
-                            score,
-                            copy.deepcopy(net.state_dict()),
-                            0,
-                        )
-                    else:
-                        waited += 1
-                        if waited >= self.patience:
-                            break
-            net.load_state_dict(best_state)
+            gen = torch_generator(seed)
+            hold, train = random_split(n, n_hold, rng)
+            net = self._new_net(self.in_channels_, self.global_channels_, gen)
+            saved = monitor.restore(f"member{m}")
+            if saved is not None:  # finished by an interrupted fit
+                net.load_state_dict({k: torch.as_tensor(v) for k, v in saved.arrays.items()})
+            else:
+                self._train_member(net, gen, x, edge_index, batch, g, y, yt, train, hold, monitor, m)
+                monitor.save(f"member{m}", PredictorState(arrays={k: v.detach().numpy().copy() for k, v in net.state_dict().items()}))
             net.eval()
             self.nets_.append(net)
             held.append((hold, self._forward(net, x, edge_index, batch, g)[hold]))
+            monitor.progress((m + 1) / self.n_members, f"member {m + 1}/{self.n_members} {'restored' if saved else 'fitted'}")
         # calibrate the ensemble spread on each member's held-out residuals
         _, spread_all = self._ensemble(x, edge_index, batch, g)
         idx = np.concatenate([h for h, _ in held])
@@ -285,6 +289,73 @@ class GNNPredictor(Predictor):
         r2 = (y[idx] - pred1) ** 2 - spread**2 * (1.0 - 1.0 / self.n_members)
         resid = np.sqrt(np.maximum(r2, 0.0))
         self.scale_ = coverage_scale(resid, np.zeros_like(resid), spread) if self.n_members > 1 else 1.0
+
+    def _train_member(
+        self,
+        net: DirectedGIN,
+        gen: torch.Generator,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        batch: torch.Tensor,
+        g: torch.Tensor,
+        y: np.ndarray,
+        yt: torch.Tensor,
+        train: np.ndarray,
+        hold: np.ndarray,
+        monitor: FitMonitor,
+        m: int,
+    ) -> None:
+        """Adam with early stopping on held-out Kendall tau; leaves ``net`` at its best state."""
+        from archgen.predictors.metrics import kendall_tau
+
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        tr_t = torch.from_numpy(train)
+        best, best_state, waited = -np.inf, copy.deepcopy(net.state_dict()), 0
+        for epoch in range(self.epochs):
+            net.train()
+            opt.zero_grad()
+            out = net(x, edge_index, batch, g)[tr_t]
+            loss = nn.functional.mse_loss(out, yt[tr_t])
+            if self.rank_weight > 0:
+                loss = loss + self.rank_weight * pairwise_rank_loss(out, yt[tr_t], min(4096, 8 * len(train)), gen)
+            loss.backward()
+            opt.step()
+            if epoch % 10 == 9 or epoch == self.epochs - 1:
+                monitor.progress((m + (epoch + 1) / self.epochs) / self.n_members, None)
+                pred_hold = self._forward(net, x, edge_index, batch, g)[hold]
+                score = kendall_tau(y[hold], pred_hold) if np.ptp(pred_hold) > 0 else -1.0
+                if score > best + 1e-4:
+                    best, best_state, waited = score, copy.deepcopy(net.state_dict()), 0
+                else:
+                    waited += 1
+                    if waited >= self.patience:
+                        break
+        net.load_state_dict(best_state)
+
+    # -- differentiable mean --------------------------------------------------------
+    def is_differentiable(self) -> bool:
+        """Only encoding-only models (``zc="none"``): label-free measurements are not functions of the encoding."""
+        return self.zc == "none"
+
+    def torch_mean(self, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Ensemble mean of the dense encodings ``adj`` ``[B, N, N]``, ``x`` ``[B, N, T]`` -> ``[B]``.
+
+        The encoding is used as given (not canonicalised). Needs ``zc="none"``.
+        """
+        from archgen.errors import UnsupportedOperationError
+
+        self._require_fitted()
+        if not self.is_differentiable():
+            raise UnsupportedOperationError(
+                f"gnn with zc={self.zc!r} is not differentiable in the encoding (its label-free features are "
+                "table or proxy values); fit it with zc='none'"
+            )
+        g = torch.zeros(adj.shape[0], 0, dtype=x.dtype)
+        outs = []
+        for net in self.nets_:
+            net.eval()
+            outs.append(net.forward_dense(adj.to(torch.float32), x.to(torch.float32), g.to(torch.float32)))
+        return torch.stack(outs).mean(0) * self.y_std_ + self.y_mean_
 
     @staticmethod
     def _forward(
@@ -346,7 +417,7 @@ class GNNPredictor(Predictor):
             self.scaler_ = Standardizer.from_arrays(a)
         self.nets_ = []
         for m in range(int(meta["n_nets"])):
-            net = self._new_net(self.in_channels_, self.global_channels_)
+            net = self._new_net(self.in_channels_, self.global_channels_, torch_generator(m))
             prefix = f"member{m}/"
             net.load_state_dict({k[len(prefix) :]: torch.as_tensor(v) for k, v in a.items() if k.startswith(prefix)})
             net.eval()

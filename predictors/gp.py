@@ -21,15 +21,16 @@ import warnings
 
 import numpy as np
 import torch
+
+from archgen.arch import Arch
 from archgen.predictors.base import (
     Capabilities,
+    FitMonitor,
     Predictor,
     PredictorState,
     register_predictor,
 )
 from archgen.predictors.features import Standardizer, label_free_features
-
-from archgen.arch import Arch
 
 
 def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True):
@@ -98,13 +99,13 @@ class GPPredictor(Predictor):
             self.n_cat_ = len(self.cat_cols_)
         parts = [onehot[:, self.cat_cols_]]
         if self.zc != "none":
-            extra = label_free_features(archs, self.task, self.zc)
+            extra = label_free_features(archs, self.task, self.zc, self.data)
             if fit:
                 self.scaler_ = Standardizer().fit(extra)
             parts.append(self.scaler_.transform(extra))
         return torch.as_tensor(np.concatenate(parts, 1), dtype=torch.float64)
 
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         from botorch.exceptions.errors import ModelFittingError
         from botorch.fit import fit_gpytorch_mll
         from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -115,20 +116,23 @@ class GPPredictor(Predictor):
             archs, y = [archs[i] for i in keep], y[keep]
         X = self._inputs(archs, fit=True)
         Y = torch.as_tensor(y, dtype=torch.float64).unsqueeze(-1)
-        with torch.random.fork_rng(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # botorch reports each failed restart as a warning
-            torch.manual_seed(self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # botorch reports each failed attempt as a warning
             for ard in (True, False):  # ARD lengthscales can be ill-posed on few points: then share them
                 model = _build_model(X, Y, self.n_cat_, ard=ard)
                 try:
+                    # one deterministic attempt from the prior's initial values: botorch's
+                    # retries resample hyperparameters from torch's global generator
                     fit_gpytorch_mll(
                         ExactMarginalLogLikelihood(model.likelihood, model),
                         optimizer_kwargs=_FIT_OPTIONS,
+                        max_attempts=1,
                     )
                     break
                 except ModelFittingError:
                     if not ard:
                         raise
+                monitor.progress(0.5, "ARD fit failed; shared lengthscales")
         self.ard_ = ard
         model.eval()
         self.model_ = model

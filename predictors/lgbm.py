@@ -13,16 +13,17 @@ the out-of-bag residuals, is the predictive std.
 from __future__ import annotations
 
 import numpy as np
+
+from archgen.arch import Arch
 from archgen.predictors.base import (
     Capabilities,
+    FitMonitor,
     Predictor,
     PredictorState,
     register_predictor,
 )
 from archgen.predictors.features import arch_features
 from archgen.predictors.metrics import coverage_scale
-
-from archgen.arch import Arch
 
 
 @register_predictor
@@ -74,7 +75,7 @@ class LightGBMPredictor(Predictor):
         self.random_state = random_state
 
     def _features(self, archs: list[Arch]) -> np.ndarray:
-        return arch_features(archs, self.task, self.zc)
+        return arch_features(archs, self.task, self.zc, self.data)
 
     def _params(self, n: int, seed: int) -> dict[str, object]:
         mcs = self.min_child_samples if self.min_child_samples is not None else max(2, min(20, n // 40))
@@ -92,7 +93,7 @@ class LightGBMPredictor(Predictor):
             "verbose": -1,
         }
 
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         import lightgbm as lgb
 
         X = self._features(archs)
@@ -106,6 +107,7 @@ class LightGBMPredictor(Predictor):
             model = lgb.LGBMRegressor(**self._params(m, int(rng.integers(2**31 - 1))))
             model.fit(X[idx], y[idx])
             self.boosters_.append(model.booster_)
+            monitor.progress((b + 1) / max(1, self.n_bags), f"bag {b + 1}/{max(1, self.n_bags)} fitted")
             oob = np.setdiff1d(np.arange(n), idx)
             if oob.size:
                 p = model.booster_.predict(X[oob])

@@ -34,17 +34,21 @@ import math
 
 import numpy as np
 import torch
+from torch import nn
+
+from archgen.arch import Arch
 from archgen.predictors.base import (
     Capabilities,
+    FitMonitor,
     Predictor,
     PredictorState,
     register_predictor,
 )
+from archgen.predictors.features import require_data
 from archgen.predictors.metrics import coverage_scale, kendall_tau
+from archgen.predictors.splits import random_split
 from archgen.predictors.zerocost import LAYER_STATS, ZCSettings, score_archs
-from torch import nn
-
-from archgen.arch import Arch
+from archgen.rng import init_parameters_, torch_generator
 
 DEFAULT_STATS = ("snip", "grad_norm", "fisher", "plain", "synflow", "l2_norm", "params")
 
@@ -52,20 +56,24 @@ DEFAULT_STATS = ("snip", "grad_norm", "fisher", "plain", "synflow", "l2_norm", "
 class BayesLinear(nn.Module):
     """Linear layer with a factorised Gaussian posterior over weights (Bayes by Backprop)."""
 
-    def __init__(self, n_in: int, n_out: int, prior_std: float = 1.0) -> None:
+    def __init__(self, n_in: int, n_out: int, prior_std: float = 1.0, generator: torch.Generator | None = None) -> None:
         super().__init__()
         bound = 1.0 / math.sqrt(n_in)
-        self.w_mu = nn.Parameter(torch.empty(n_out, n_in).uniform_(-bound, bound))
+        self.w_mu = nn.Parameter(torch.empty(n_out, n_in).uniform_(-bound, bound, generator=generator))
         self.w_rho = nn.Parameter(torch.full((n_out, n_in), -5.0))
         self.b_mu = nn.Parameter(torch.zeros(n_out))
         self.b_rho = nn.Parameter(torch.full((n_out,), -5.0))
         self.prior_std = prior_std
+        #: Where the weight noise is drawn from (set before sampling; never torch's global generator).
+        self.generator: torch.Generator | None = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.generator is None:
+            raise RuntimeError("BayesLinear needs a torch.Generator for its weight noise: call set_generator first")
         w_std = nn.functional.softplus(self.w_rho)
         b_std = nn.functional.softplus(self.b_rho)
-        w = self.w_mu + w_std * torch.randn_like(w_std)
-        b = self.b_mu + b_std * torch.randn_like(b_std)
+        w = self.w_mu + w_std * torch.randn(w_std.shape, generator=self.generator, dtype=w_std.dtype)
+        b = self.b_mu + b_std * torch.randn(b_std.shape, generator=self.generator, dtype=b_std.dtype)
         return nn.functional.linear(x, w, b)
 
     def kl(self) -> torch.Tensor:
@@ -79,14 +87,14 @@ class BayesLinear(nn.Module):
 
 
 class _MixerBlock(nn.Module):
-    def __init__(self, n_tokens: int, dim: int, hidden: int) -> None:
+    def __init__(self, n_tokens: int, dim: int, hidden: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.tok1, self.tok2 = (
-            BayesLinear(n_tokens, hidden),
-            BayesLinear(hidden, n_tokens),
+            BayesLinear(n_tokens, hidden, generator=generator),
+            BayesLinear(hidden, n_tokens, generator=generator),
         )
-        self.ch1, self.ch2 = BayesLinear(dim, hidden), BayesLinear(hidden, dim)
+        self.ch1, self.ch2 = BayesLinear(dim, hidden, generator=generator), BayesLinear(hidden, dim, generator=generator)
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # token mixing: across layers, per channel (padded tokens stay zero)
@@ -105,12 +113,21 @@ class MixerBN(nn.Module):
         dim: int = 32,
         hidden: int = 64,
         depth: int = 2,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.embed = nn.Linear(n_stats + 1, dim)  # stats + relative position
-        self.blocks = nn.ModuleList(_MixerBlock(n_tokens, dim, hidden) for _ in range(depth))
+        if generator is not None:
+            init_parameters_(self.embed, generator)
+        self.blocks = nn.ModuleList(_MixerBlock(n_tokens, dim, hidden, generator) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
-        self.head = BayesLinear(dim, 1)
+        self.head = BayesLinear(dim, 1, generator=generator)
+
+    def set_generator(self, generator: torch.Generator) -> None:
+        """Draw the Bayesian layers' weight noise from ``generator``."""
+        for m in self.modules():
+            if isinstance(m, BayesLinear):
+                m.generator = generator
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.embed(x) * mask
@@ -201,7 +218,8 @@ class ParZCPredictor(Predictor):
 
     # -- tokens ----------------------------------------------------------------
     def _layer_stats(self, archs: list[Arch]) -> list[np.ndarray]:
-        out = score_archs(archs, self.task, ["params"], ZCSettings.of(self), layer_stats=self.stats)
+        data = require_data(self.data, "ParZC's per-layer proxy statistics")
+        out = score_archs(archs, self.task, ["params"], ZCSettings.of(self), data=data, layer_stats=self.stats)
         cols = [LAYER_STATS.index(s) for s in self.stats]
         return [np.asarray(a, dtype=np.float64)[:, cols] for a in out["__layers__"]]  # type: ignore[union-attr]
 
@@ -217,11 +235,11 @@ class ParZCPredictor(Predictor):
             mask[i, : len(a)] = 1.0
         return torch.from_numpy(x), torch.from_numpy(mask)
 
-    def _net(self) -> MixerBN:
-        return MixerBN(self.max_tokens, len(self.stats), self.dim, self.hidden, self.depth)
+    def _net(self, generator: torch.Generator | None = None) -> MixerBN:
+        return MixerBN(self.max_tokens, len(self.stats), self.dim, self.hidden, self.depth, generator)
 
     # -- fit / predict -----------------------------------------------------------
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         layers = self._layer_stats(archs)
         z = np.concatenate([np.sign(a) * np.log1p(np.abs(a)) for a in layers])
         self.tok_mean_ = z.mean(0)
@@ -229,41 +247,41 @@ class ParZCPredictor(Predictor):
         x, mask = self._tokens(layers)
         rng = np.random.default_rng(self.random_state)
         n = len(archs)
-        perm = rng.permutation(n)
         n_hold = max(3, round(self.holdout * n))
-        hold, train = perm[:n_hold], perm[n_hold:]
+        hold, train = random_split(n, n_hold, rng)
         yt = torch.as_tensor((y - y.mean()) / (y.std() + 1e-12), dtype=torch.float32)
-        with torch.random.fork_rng():
-            torch.manual_seed(self.random_state)
-            net = self._net()
-            opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-            best_tau, best_state, bad = -np.inf, None, 0
-            for epoch in range(self.epochs):
-                net.train()
-                opt.zero_grad()
-                pred = net(x[train], mask[train])
-                loss = -diff_kendall(pred, yt[train], self.alpha) + self.kl_weight * net.kl() / len(train)
-                loss.backward()
-                opt.step()
-                if epoch % 10 == 9 or epoch == self.epochs - 1:
-                    with torch.no_grad():
-                        tau = kendall_tau(y[hold], self._mc(net, x[hold], mask[hold], 8).mean(0))
-                    if tau > best_tau + 1e-4:
-                        best_tau, best_state, bad = (
-                            tau,
-                            {k: v.clone() for k, v in net.state_dict().items()},
-                            0,
-                        )
-                    else:
-                        bad += 1
-                        if bad >= 6:
-                            break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-            self.net_ = net
-            score_tr = self._mc(net, x[train], mask[train], self.mc_samples).mean(0)
-            self.a_, self.b_ = np.polyfit(score_tr, y[train], 1) if np.ptp(score_tr) > 0 else (0.0, float(y.mean()))
-            mu, sd = self._map(self._mc(net, x[hold], mask[hold], self.mc_samples))
+        # one generator draws the initial weights and every weight-noise sample
+        net = self._net(torch_generator(self.random_state))
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        best_tau, best_state, bad = -np.inf, None, 0
+        for epoch in range(self.epochs):
+            net.train()
+            opt.zero_grad()
+            pred = net(x[train], mask[train])
+            if epoch % 10 == 0:
+                monitor.progress(epoch / self.epochs, f"epoch {epoch}/{self.epochs}")
+            loss = -diff_kendall(pred, yt[train], self.alpha) + self.kl_weight * net.kl() / len(train)
+            loss.backward()
+            opt.step()
+            if epoch % 10 == 9 or epoch == self.epochs - 1:
+                with torch.no_grad():
+                    tau = kendall_tau(y[hold], self._mc(net, x[hold], mask[hold], 8).mean(0))
+                if tau > best_tau + 1e-4:
+                    best_tau, best_state, bad = (
+                        tau,
+                        {k: v.clone() for k, v in net.state_dict().items()},
+                        0,
+                    )
+                else:
+                    bad += 1
+                    if bad >= 6:
+                        break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self.net_ = net
+        score_tr = self._mc(net, x[train], mask[train], self.mc_samples).mean(0)
+        self.a_, self.b_ = np.polyfit(score_tr, y[train], 1) if np.ptp(score_tr) > 0 else (0.0, float(y.mean()))
+        mu, sd = self._map(self._mc(net, x[hold], mask[hold], self.mc_samples))
         self.scale_ = coverage_scale(y[hold], mu, np.maximum(sd, 1e-6 * (y.std() + 1e-12)))
         self.heldout_tau_ = float(best_tau)
 
@@ -278,9 +296,8 @@ class ParZCPredictor(Predictor):
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
         x, mask = self._tokens(self._layer_stats(archs))
-        with torch.random.fork_rng():
-            torch.manual_seed(self.random_state + 1)
-            mu, sd = self._map(self._mc(self.net_, x, mask, self.mc_samples))
+        self.net_.set_generator(torch_generator(self.random_state + 1))  # the same draws on every call
+        mu, sd = self._map(self._mc(self.net_, x, mask, self.mc_samples))
         return mu, self.scale_ * sd
 
     # -- state ---------------------------------------------------------------------
@@ -299,7 +316,7 @@ class ParZCPredictor(Predictor):
         )
 
     def set_state(self, state: PredictorState) -> None:
-        net = self._net()
+        net = self._net(torch_generator(0))  # initial values are replaced by the stored ones
         net.load_state_dict(
             {k[4:]: torch.from_numpy(np.asarray(v)) for k, v in state.arrays.items() if k.startswith("net/")}
         )

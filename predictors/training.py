@@ -1,34 +1,123 @@
 """Train a predictor on a benchmark table, measure it on held-out cells, store it.
 
-Used by ``archgen predictors train`` and by the HTTP service's training jobs.
+:func:`train_predictor` is the one training pipeline: ``archgen predictors
+train``, ``POST /v1/predictors`` (through the ``train_predictor`` job) and the
+service's default models all run it. :class:`TrainPredictorParams` is the
+validated description of a training run that the CLI, the HTTP route and the
+job share.
 """
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from archgen.predictors.base import Predictor, get_predictor, predictor_class
-from archgen.predictors.metrics import coverage, kendall_tau, spearman, top_k_precision
-from archgen.predictors.store import ModelRecord, ModelStore
+from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.arch import Arch
-from archgen.errors import PredictorInputError
+from archgen.artifacts import ArtifactRecord, ArtifactStore
+from archgen.errors import PredictorInputError, UnknownNameError, UnsupportedSpaceError
+from archgen.predictors.base import (
+    NO_MONITOR,
+    FitMonitor,
+    Predictor,
+    fit_part,
+    get_predictor,
+    list_predictors,
+    predictor_class,
+)
+from archgen.predictors.metrics import evaluate
+from archgen.predictors.splits import random_split
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+    from archgen.datasets.tables import BenchmarkTable
 
 #: Held-out cells scored for predictors that compute proxies on images (slow on a CPU).
 IMAGE_EVAL_MAX = 200
+#: Metrics tried, in order, as the default target of a non-NB201 task.
+DEFAULT_METRICS = ("val_acc", "test_acc", "val_rocauc", "test_rocauc")
+#: Share of the training pipeline's progress spent fitting (the rest scores held-out cells).
+FIT_SHARE = 0.9
 
 
-def predictor_kwargs(name: str, task: str, seed: int, zc: str | None = None, **extra: Any) -> dict[str, Any]:
+class TrainPredictorParams(BaseModel):
+    """A training run: what to fit, on which table rows, and where to store it.
+
+    Attributes:
+        space, task: Benchmark table and task.
+        kind: Registered predictor name.
+        n_train: Training rows (drawn with ``seed``); bounded by the table in :func:`training_split`.
+        seed: Seed of the draw and of the predictor.
+        params: Constructor arguments overriding the defaults.
+        target: ``(task, metric)`` to predict (default :func:`default_target`).
+        eval_max: Score at most this many held-out rows (default: all, or
+            :data:`IMAGE_EVAL_MAX` for predictors that need images).
+        model_id: Store id (default :func:`model_id` with a fresh suffix).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    space: str = Field(min_length=1, max_length=64)
+    task: str = Field(min_length=1, max_length=64)
+    kind: str = Field("stack", min_length=1, max_length=64)
+    n_train: int = Field(469, ge=1, le=1_000_000)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    target: tuple[str, str] | None = None
+    eval_max: int | None = Field(None, ge=2)
+    model_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def model_id(kind: str, space: str, task: str, n_train: int, seed: int, suffix: str | None = None, *, prefix: str = "") -> str:
+    """The store id of a trained predictor: ``[prefix-]{kind}-{space}-{task}-n{n}-s{seed}[-suffix]``.
+
+    The one id scheme: the CLI passes a random suffix, a job its id, the
+    service's defaults the prefix ``default`` and no suffix.
+    """
+    parts = [prefix] if prefix else []
+    parts += [kind, space, task, f"n{n_train}", f"s{seed}"]
+    if suffix:
+        parts.append(suffix)
+    return "-".join(parts)
+
+
+def default_target(table: BenchmarkTable, task: str) -> tuple[str, str]:
+    """The ``(task, metric)`` column predictors target by default.
+
+    NB201 follows the predictor papers: for CIFAR-10 the ``cifar10-valid``
+    200-epoch validation accuracy, for the other tasks test accuracy.
+    Elsewhere the first of :data:`DEFAULT_METRICS` the task publishes.
+    """
+    if table.space == "nb201":
+        return ("cifar10-valid", "val_acc") if task == "cifar10" else (task, "test_acc")
+    metrics = table.metrics(task)
+    for m in DEFAULT_METRICS:
+        if m in metrics:
+            return task, m
+    raise UnknownNameError(f"target metric of {table.space}/{task}", ",".join(DEFAULT_METRICS), metrics)
+
+
+def table_archs(table: BenchmarkTable, task: str, metric: str) -> tuple[list[Arch], np.ndarray]:
+    """Every architecture with a published ``task``/``metric`` value, and those values."""
+    y = np.asarray(table.column(task, metric), dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(y))
+    sp = table.search_space
+    return [sp.from_index(int(i)) for i in rows], y[rows]
+
+
+def predictor_kwargs(
+    name: str, task: str, seed: int, zc: str | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Constructor arguments for ``name``: its task, seed and zero-cost source where it takes them.
 
     ``zc`` (``"none"``, ``"table"``, ``"computed"``) is passed as ``zc`` to
     predictors that use zero-cost features and as ``source`` to the zero-cost
-    predictors (for ``"table"`` and ``"computed"``).
+    predictors (for ``"table"`` and ``"computed"``). ``extra`` may not repeat
+    a derived argument (``task``, ``random_state``...): that is an error naming it.
     """
     params = predictor_class(name)().get_params()
     kwargs: dict[str, Any] = {}
@@ -40,8 +129,26 @@ def predictor_kwargs(name: str, task: str, seed: int, zc: str | None = None, **e
         kwargs["zc"] = zc
     if zc in ("table", "computed") and "source" in params:  # the zero-cost predictors' own name for it
         kwargs["source"] = zc
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & {"task", "random_state"})
+    if clash:
+        raise PredictorInputError(
+            f"params may not set {', '.join(clash)}: give the task and seed as the training run's own fields"
+        )
+    unknown = sorted(set(extra) - set(params))
+    if unknown:
+        raise PredictorInputError(
+            f"unknown parameter(s) {', '.join(unknown)} for predictor {name!r}; valid: {', '.join(params)}"
+        )
     kwargs.update(extra)
     return kwargs
+
+
+def make_predictor(
+    kind: str, task: str, seed: int, params: dict[str, Any] | None = None, data: Workspace | None = None
+) -> Predictor:
+    """A new ``kind`` predictor with the task, seed and ``params`` it takes, bound to ``data``."""
+    return get_predictor(kind, data=data, **predictor_kwargs(kind, task, seed, extra=params))
 
 
 @dataclass(frozen=True)
@@ -49,9 +156,9 @@ class TrainingSplit:
     """Rows of a benchmark table split into training and held-out architectures.
 
     Attributes:
-        archs: Every architecture of the table (in row order).
+        archs: Every architecture with a published target (in row order).
         y: The target of each, shape ``(len(archs),)``.
-        train, test: Row numbers of the training and held-out architectures (sorted).
+        train, test: Positions in ``archs`` of the training and held-out architectures (sorted).
         target: ``(task, metric)`` of ``y``.
     """
 
@@ -63,130 +170,136 @@ class TrainingSplit:
 
 
 def training_split(
-    space: str,
+    table: BenchmarkTable,
     task: str,
     n_train: int,
     seed: int = 0,
     *,
     target: tuple[str, str] | None = None,
     eval_max: int | None = None,
+    min_train: int = 1,
 ) -> TrainingSplit:
     """``n_train`` random rows (drawn with ``seed``) for training, the rest (at most ``eval_max``) held out.
 
     Raises:
-        PredictorInputError: ``n_train`` leaves no held-out rows.
+        PredictorInputError: ``n_train`` is below ``min_train`` or leaves fewer than 2 held-out rows
+            (the one place this bound is checked).
     """
-    from archgen.predictors.benchmark import default_target, table_archs
-
-    target = tuple(target) if target else default_target(space, task)  # type: ignore[assignment]
-    archs, y = table_archs(space, *target)
-    if not 0 < n_train < len(archs):
+    tgt = tuple(target) if target else default_target(table, task)
+    if len(tgt) != 2:
+        raise PredictorInputError(f"target must be [task, metric], got {list(tgt)}")
+    archs, y = table_archs(table, tgt[0], tgt[1])
+    if not min_train <= n_train <= len(archs) - 2:
         raise PredictorInputError(
-            f"n_train must be between 1 and {len(archs) - 1} for {space}/{target[0]}, got {n_train}"
+            f"n_train must be at least {min_train} and at most {len(archs) - 2} for {table.space}/{tgt[0]} {tgt[1]} "
+            f"({len(archs)} published values), got {n_train}"
         )
-    perm = np.random.default_rng(seed).permutation(len(archs))
-    test = perm[n_train:] if eval_max is None else perm[n_train:][:eval_max]
-    return TrainingSplit(archs, y, np.sort(perm[:n_train]), np.sort(test), target)  # type: ignore[arg-type]
+    train, test = random_split(len(archs), n_train, seed)
+    if eval_max is not None:
+        test = np.sort(np.random.default_rng(seed).permutation(test)[:eval_max])
+    return TrainingSplit(archs, y, train, test, (tgt[0], tgt[1]))
 
 
 def heldout_metrics(pred: Predictor, split: TrainingSplit, fit_s: float) -> dict[str, Any]:
-    """Kendall tau, Spearman, top-5% precision (and coverage with uncertainty) on the held-out rows."""
+    """:func:`~archgen.predictors.metrics.evaluate` on the held-out rows, with their count and the fit time."""
     y = split.y[split.test]
     mean, std = pred.predict_with_uncertainty([split.archs[i] for i in split.test])
-    heldout: dict[str, Any] = {
-        "n": len(split.test),
-        "kendall_tau": kendall_tau(y, mean),
-        "spearman": spearman(y, mean),
-        "top5_precision": top_k_precision(y, mean, 0.05),
-        "fit_s": fit_s,
-    }
-    if pred.capabilities.has_uncertainty:
-        heldout["coverage_1sigma"] = coverage(y, mean, std)
-        heldout["coverage_2sigma"] = coverage(y, mean, std, 2.0)
-    return heldout
+    scores = evaluate(y, mean, std if pred.capabilities.has_uncertainty else None)
+    return {"n": len(split.test), **scores, "fit_s": fit_s}
 
 
-def model_record(
-    pred: Predictor, split: TrainingSplit, kind: str, space: str, task: str, seed: int, heldout: dict[str, Any]
-) -> ModelRecord:
-    """The store record of ``pred`` trained on ``split`` (``id`` left empty)."""
-    from archgen.spaces import get_space
+def validate_params(spec: TrainPredictorParams, data: Workspace) -> TrainingSplit:
+    """Check a training run against the registry and the table before any work (raises naming the problem).
 
-    sp = get_space(space)
-    return ModelRecord(
-        id="",
-        kind=kind,
-        space=space,
-        task=task,
-        target=list(split.target),
-        params=pred.get_params(),
-        seed=seed,
-        train_archs=[sp.format(split.archs[i]) for i in split.train],
-        heldout=heldout,
+    Returns:
+        The split the run will use.
+
+    Raises:
+        UnknownNameError: unknown space, task, kind or metric (lists the valid ones).
+        UnsupportedSpaceError: the predictor does not support the space.
+        PredictorInputError: ``n_train`` out of bounds, bad or unknown ``params``.
+    """
+    if spec.kind not in list_predictors():
+        raise UnknownNameError("predictor", spec.kind, list_predictors())
+    cls = predictor_class(spec.kind)
+    if cls.capabilities.spaces and spec.space not in cls.capabilities.spaces:
+        raise UnsupportedSpaceError(f"predictor {spec.kind!r}", spec.space, cls.capabilities.spaces)
+    table = data.table(spec.space)
+    if spec.task not in table.tasks():
+        raise UnknownNameError(f"task of space {spec.space!r}", spec.task, table.tasks())
+    if spec.target is not None:
+        table.column(*spec.target)  # raises naming the task or metric
+    pred = make_predictor(spec.kind, spec.task, spec.seed, spec.params)
+    eval_max = spec.eval_max
+    if eval_max is None and pred.capabilities.needs_images:
+        eval_max = IMAGE_EVAL_MAX
+    return training_split(
+        table,
+        spec.task,
+        spec.n_train,
+        spec.seed,
+        target=spec.target,
+        eval_max=eval_max,
+        min_train=cls.capabilities.min_train,
     )
 
 
-def heldout_cap(pred: Predictor, eval_max: int | None) -> int | None:
-    """``eval_max``, or :data:`IMAGE_EVAL_MAX` when unset for a predictor that computes proxies on images."""
-    if eval_max is None and pred.capabilities.needs_images:
-        return IMAGE_EVAL_MAX
-    return eval_max
-
-
-def make_predictor(kind: str, task: str, seed: int, params: dict[str, Any] | None = None) -> Predictor:
-    """A new ``kind`` predictor with the task, seed and ``params`` it takes."""
-    return get_predictor(kind, **predictor_kwargs(kind, task, seed, **(params or {})))
-
-
-def train_model(
-    space: str,
-    task: str,
-    kind: str,
-    n_train: int,
-    seed: int = 0,
+def train_predictor(
+    spec: TrainPredictorParams,
+    data: Workspace,
+    store: ArtifactStore,
     *,
-    target: tuple[str, str] | None = None,
-    params: dict[str, Any] | None = None,
-    store: ModelStore | None = None,
-    model_id: str | None = None,
-    eval_max: int | None = None,
-    log: Callable[[str], None] | None = None,
-) -> tuple[Predictor, ModelRecord]:
-    """Fit ``kind`` on ``n_train`` random rows of the table and store it with held-out metrics.
+    monitor: FitMonitor | None = None,
+) -> tuple[Predictor, ArtifactRecord]:
+    """Fit, score on held-out rows and store one predictor: the one training pipeline.
 
     Args:
-        space, task: Benchmark table and task.
-        kind: Registered predictor name.
-        n_train: Training rows (drawn with ``seed``).
-        target: ``(task, metric)`` to predict (default
-            :func:`~archgen.predictors.benchmark.default_target`).
-        params: Constructor arguments overriding the defaults.
-        store: Where to save (default :meth:`ModelStore.default`).
-        model_id: Store id (default ``{kind}-{space}-{task}-n{n}-s{seed}-{hash}``).
-        eval_max: Score at most this many held-out rows (default: all, or
-            :data:`IMAGE_EVAL_MAX` for predictors that need images).
-        log: Progress callback.
+        spec: What to train (validated).
+        data: Workspace with the benchmark table.
+        store: Where the model is saved (under ``spec.model_id``, or a fresh
+            :func:`model_id`).
+        monitor: Progress (fit: 0..0.9, scoring: 0.9..1), checkpoints of finished
+            parts (the whole fitted model is one part, so a run resumed after its
+            fit only scores) and cancellation.
+
+    Returns:
+        The fitted predictor and its stored record. If ``spec.model_id`` is
+        stored already (an earlier run that died after saving), that model is
+        loaded and returned without fitting.
 
     Raises:
-        PredictorInputError: ``n_train`` leaves no held-out rows or is below the predictor's minimum.
+        As :func:`validate_params`; ``ArtifactError`` when the id exists but cannot be loaded.
     """
-    store = store or ModelStore.default()
-    pred = make_predictor(kind, task, seed, params)
-    split = training_split(space, task, n_train, seed, target=target, eval_max=heldout_cap(pred, eval_max))
-    say = log or (lambda _m: None)
-    say(f"fitting {kind} on {n_train} {space} cells ({split.target[0]} {split.target[1]}), seed {seed}")
+    mon = monitor or NO_MONITOR
+    mid = spec.model_id or model_id(spec.kind, spec.space, spec.task, spec.n_train, spec.seed, secrets.token_hex(4))
+    if mid in store.ids():
+        pred, rec = store.load(mid, spec.space, data=data, artifact_type="predictor")
+        mon.progress(1.0, f"{mid} was stored by an earlier run")
+        return pred, rec
+    split = validate_params(spec, data)
+    table = data.table(spec.space)
+    pred = make_predictor(spec.kind, spec.task, spec.seed, spec.params, data)
+    tgt = "/".join(split.target)
+    mon.progress(0.0, f"fitting {spec.kind} on {len(split.train)} {spec.space} cells ({tgt}), seed {spec.seed}")
     t0 = time.perf_counter()
-    pred.fit([split.archs[i] for i in split.train], split.y[split.train])
+    train_archs = [split.archs[i] for i in split.train]
+    fit_part(mon, "model", pred, train_archs, split.y[split.train], 0.0, FIT_SHARE)
     fit_s = time.perf_counter() - t0
-    say(f"fitted in {fit_s:.1f}s; scoring {len(split.test)} held-out cells")
-    record = model_record(pred, split, kind, space, task, seed, heldout_metrics(pred, split, fit_s))
-    record.id = model_id or default_model_id(record)
+    mon.progress(FIT_SHARE, f"fitted in {fit_s:.1f} s; scoring {len(split.test)} held-out cells")
+    sp = table.search_space
+    record = ArtifactRecord(
+        id=mid,
+        kind=spec.kind,
+        space=spec.space,
+        task=spec.task,
+        target=list(split.target),
+        params=pred.get_params(),
+        seed=spec.seed,
+        train_archs=[sp.format(a) for a in train_archs],
+        heldout=heldout_metrics(pred, split, fit_s),
+        data_sources=dict(table.sources),
+    )
     store.save(pred, record)
-    say(f"stored {record.id}: held-out Kendall tau {record.heldout['kendall_tau']:.3f} on {len(split.test)} cells")
+    tau = record.heldout["kendall_tau"]
+    mon.progress(1.0, f"stored {mid}: held-out Kendall tau {tau:.3f} on {len(split.test)} cells")
     return pred, record
-
-
-def default_model_id(record: ModelRecord) -> str:
-    """``{kind}-{space}-{task}-n{n}-s{seed}-{hash}``: unique per training run."""
-    digest = hashlib.sha256(f"{record.train_archs}{record.params}{time.time_ns()}".encode()).hexdigest()[:8]
-    return f"{record.kind}-{record.space}-{record.task}-n{record.n_train}-s{record.seed}-{digest}"

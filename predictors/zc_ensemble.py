@@ -29,20 +29,25 @@ only scores from one call.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.stats import rankdata
+
+from archgen.arch import Arch
 from archgen.predictors.base import (
     Capabilities,
+    FitMonitor,
     Predictor,
     PredictorState,
     register_predictor,
 )
-from archgen.predictors.features import Standardizer, encoding_features, filled_table_columns
+from archgen.predictors.features import Standardizer, encoding_features, filled_table_columns, require_data
 from archgen.predictors.metrics import coverage_scale
 from archgen.predictors.zerocost import PROXIES, ZCSettings, score_archs
-from scipy.stats import rankdata
 
-from archgen.arch import Arch
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 from archgen.errors import PredictorInputError, UnknownNameError
 
 SOURCES = ("computed", "table")
@@ -57,27 +62,23 @@ def proxy_scores(
     proxies: Sequence[str],
     source: str,
     settings: ZCSettings,
+    data: Workspace | None,
 ) -> dict[str, np.ndarray]:
     """``{proxy: scores of shape (n,)}`` from ``source`` (NaN where the table has none)."""
     for p in proxies:
         if p not in PROXIES:
             raise UnknownNameError("zero-cost proxy", p, PROXIES)
-    if source == "computed":
-        return score_archs(archs, task, proxies, settings)
-    if source != "table":
+    if source not in SOURCES:
         raise UnknownNameError("zero-cost score source", source, SOURCES)
-    table, rows = _table_rows(archs)
+    ws = require_data(data, f"zero-cost scores from source {source!r}")
+    if source == "computed":
+        return score_archs(archs, task, proxies, settings, data=ws)
+    table = ws.table(archs[0].space)
+    rows = np.asarray(table.rows(archs), dtype=np.int64)
     t = _TABLE_TASK.get(task, task)
     _check_table_task(table, t, proxies)
-    X = filled_table_columns(table.space, tuple((t, f"zc_{p}") for p in proxies))
+    X = filled_table_columns(ws, table.space, tuple((t, f"zc_{p}") for p in proxies))
     return {p: X[rows, j] for j, p in enumerate(proxies)}
-
-
-def _table_rows(archs: Sequence[Arch]):
-    from archgen.datasets import load_table
-
-    table = load_table(archs[0].space)
-    return table, np.asarray(table.rows(archs), dtype=np.int64)
 
 
 def _check_table_task(table, task: str, proxies: Sequence[str]) -> None:
@@ -100,7 +101,7 @@ class _ZCBase(Predictor):
             raise UnknownNameError("zero-cost score source", self.source, SOURCES)
 
     # label-free predictors have no learned state
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         self._check_params()
 
     def get_state(self) -> PredictorState:
@@ -144,7 +145,7 @@ class ZeroCostPredictor(_ZCBase):
         self.seed = seed
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
-        return proxy_scores(archs, self.task, [self.proxy], self.source, ZCSettings.of(self))[self.proxy], None
+        return proxy_scores(archs, self.task, [self.proxy], self.source, ZCSettings.of(self), self.data)[self.proxy], None
 
 
 def _percentiles(values: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -204,10 +205,10 @@ class ZCVotePredictor(_ZCBase):
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
         self._check_params()
-        scores = proxy_scores(archs, self.task, self.proxies, self.source, ZCSettings.of(self))
+        scores = proxy_scores(archs, self.task, self.proxies, self.source, ZCSettings.of(self), self.data)
         refs: dict[str, np.ndarray | None] = dict.fromkeys(self.proxies)
         if self.source == "table":
-            table, _ = _table_rows(archs[:1])
+            table = require_data(self.data, "source='table'").table(archs[0].space)
             t = _TABLE_TASK.get(self.task, self.task)
             refs = {p: np.asarray(table.column(t, f"zc_{p}"), dtype=np.float64) for p in self.proxies}
         pct = np.stack([_percentiles(scores[p], refs[p]) for p in self.proxies])
@@ -261,7 +262,7 @@ class ZCLearnedPredictor(Predictor):
         self.random_state = random_state
 
     def _raw(self, archs: list[Arch]) -> np.ndarray:
-        scores = proxy_scores(archs, self.task, self.proxies, self.source, ZCSettings.of(self))
+        scores = proxy_scores(archs, self.task, self.proxies, self.source, ZCSettings.of(self), self.data)
         parts = [np.stack([scores[p] for p in self.proxies], 1)]
         if self.encoding:
             parts.append(encoding_features(archs))
@@ -272,7 +273,7 @@ class ZCLearnedPredictor(Predictor):
 
         return BayesianRidge(max_iter=500)
 
-    def _fit(self, archs: list[Arch], y: np.ndarray) -> None:
+    def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         X = self._raw(archs)
         self.std_ = Standardizer().fit(X)
         Z = self.std_.transform(X)

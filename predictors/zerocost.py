@@ -43,6 +43,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -50,6 +51,10 @@ from torch import nn
 
 from archgen.arch import Arch
 from archgen.errors import UnknownNameError, UnsupportedSpaceError
+from archgen.rng import torch_generator
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 PROXIES: tuple[str, ...] = (
     "epe_nas",
@@ -83,7 +88,7 @@ IMAGE_TASKS: dict[str, tuple[str, int]] = {
     "cifar10-valid": ("cifar10", 10),
 }
 SUPPORTED_SPACES = ("nb201",)
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3  # 3: networks initialised from an explicit torch.Generator
 
 #: Score given where a proxy is -inf (see :func:`compute_proxies`).
 NO_SIGNAL = -1e30
@@ -240,11 +245,11 @@ def compute_proxies(
             gw_graph, ga = grads[:L], [g.detach() for g in grads[L:]]
             gw = [g.detach() for g in gw_graph]
             with torch.no_grad():
-                stats[:, col["snip"]] = [float((g * w).abs().sum()) for g, w in zip(gw, weights)]
+                stats[:, col["snip"]] = [float((g * w).abs().sum()) for g, w in zip(gw, weights, strict=False)]
                 stats[:, col["grad_norm"]] = [float(g.norm()) for g in gw]
-                stats[:, col["plain"]] = [float((g * w).sum()) for g, w in zip(gw, weights)]
+                stats[:, col["plain"]] = [float((g * w).sum()) for g, w in zip(gw, weights, strict=False)]
                 fisher = []
-                for a, g in zip(acts, ga):
+                for a, g in zip(acts, ga, strict=False):
                     prod = a * g
                     g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
                     fisher.append(float(g_nk.pow(2).mean(0).mul(0.5).sum()))
@@ -255,10 +260,10 @@ def compute_proxies(
             if "grasp" in want:
                 # exact Hessian-vector product by double backward: a finite difference
                 # in float32 cannot resolve the cancelling sum (it flips the sign)
-                z = sum((g * gg).sum() for g, gg in zip(gw, gw_graph))
+                z = sum((g * gg).sum() for g, gg in zip(gw, gw_graph, strict=False))
                 hg = torch.autograd.grad(z, weights)
                 with torch.no_grad():
-                    stats[:, col["grasp"]] = [float(-(w * h).sum()) for w, h in zip(weights, hg)]
+                    stats[:, col["grasp"]] = [float(-(w * h).sum()) for w, h in zip(weights, hg, strict=False)]
                 out["grasp"] = float(stats[:, col["grasp"]].sum())
         del acts, logits
 
@@ -374,19 +379,14 @@ def _merge_layers(entry: dict[str, object], layers: np.ndarray) -> None:
 
 
 _CACHES: dict[tuple[str, str, str, ZCSettings], ZCCache] = {}
-_BATCHES: dict[tuple[str, str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+_CACHES_LOCK = threading.Lock()
 
 
-def _minibatch(
-    task: str, settings: ZCSettings, data_dir: Path | None, cache_dir: Path
-) -> tuple[torch.Tensor, torch.Tensor]:
-    from archgen.datasets import cifar10
+def _minibatch(task: str, settings: ZCSettings, data: Workspace) -> tuple[torch.Tensor, torch.Tensor]:
+    def build() -> tuple[torch.Tensor, torch.Tensor]:
+        return data.cifar10("train").batch(settings.batch_size, np.random.default_rng(settings.seed))
 
-    key = (task, str(data_dir), settings.batch_size, settings.seed)
-    if key not in _BATCHES:
-        ds = cifar10("train", data_dir, cache_dir, progress=False)
-        _BATCHES[key] = ds.batch(settings.batch_size, np.random.default_rng(settings.seed))
-    return _BATCHES[key]
+    return data.memo(("zc-minibatch", task, settings.batch_size, settings.seed), build)
 
 
 def _uncached(
@@ -397,7 +397,8 @@ def _uncached(
 
     space = get_space(archs[0].space)
     ckey = (str(cache_dir), archs[0].space, image_task, settings)
-    cache = _CACHES.get(ckey) or _CACHES.setdefault(ckey, ZCCache(cache_dir, archs[0].space, image_task, settings))
+    with _CACHES_LOCK:
+        cache = _CACHES.get(ckey) or _CACHES.setdefault(ckey, ZCCache(cache_dir, archs[0].space, image_task, settings))
     cache.refresh()
     canon = [space.format(space.canonical(a)) for a in archs]
     todo: dict[str, list[int]] = {}
@@ -410,15 +411,13 @@ def _uncached(
 
 
 def uncached_cells(
-    archs: Sequence[Arch], task: str, proxies: Sequence[str], settings: ZCSettings, cache_dir: Path | None = None
+    archs: Sequence[Arch], task: str, proxies: Sequence[str], settings: ZCSettings, data: Workspace
 ) -> int:
     """How many distinct cells :func:`score_archs` would have to compute (the rest are cached)."""
-    from archgen.settings import Settings
-
     if not archs or task not in IMAGE_TASKS:
         return 0
-    cfg = Settings.from_env(cache_dir=cache_dir)
-    return len(_uncached(archs, IMAGE_TASKS[task][0], list(dict.fromkeys(proxies)), settings, cfg.cache_dir, [])[2])
+    image_task = IMAGE_TASKS[task][0]
+    return len(_uncached(archs, image_task, list(dict.fromkeys(proxies)), settings, data.paths.cache_dir, [])[2])
 
 
 def score_archs(
@@ -427,8 +426,8 @@ def score_archs(
     proxies: Sequence[str] = PROXIES,
     settings: ZCSettings | None = None,
     *,
-    data_dir: Path | None = None,
-    cache_dir: Path | None = None,
+    data: Workspace,
+    score_cache: Path | None = None,
     layer_stats: Sequence[str] = (),
     progress: bool = False,
     on_cell: Callable[[int, int], None] | None = None,
@@ -440,6 +439,8 @@ def score_archs(
         task: A task with images (:data:`IMAGE_TASKS`).
         proxies: Names from :data:`PROXIES`.
         settings: Batch size, width and seed.
+        data: Workspace with the CIFAR-10 images; scores are cached under its cache directory.
+        score_cache: Another directory for the score cache (benchmarks time fresh computations this way).
         layer_stats: Per-layer statistics (names from :data:`LAYER_STATS`) to
             compute too; when given, the result has ``"__layers__"``: a list of
             ``[num_layers, len(LAYER_STATS)]`` arrays, NaN in the columns not asked for.
@@ -453,7 +454,6 @@ def score_archs(
         UnsupportedSpaceError: for a space other than NB201.
         UnknownNameError: for an unknown proxy or a task without images.
     """
-    from archgen.settings import Settings
     from archgen.spaces import get_space
 
     settings = settings or ZCSettings()
@@ -467,7 +467,6 @@ def score_archs(
     for s in spaces:
         if s not in SUPPORTED_SPACES:
             raise UnsupportedSpaceError("zero-cost proxies", s, SUPPORTED_SPACES)
-    cfg = Settings.from_env(data_dir=data_dir, cache_dir=cache_dir)
     image_task, num_classes = IMAGE_TASKS[task]
     out: dict[str, np.ndarray] = {p: np.full(len(archs), np.nan) for p in proxies}
     layers: list[np.ndarray] = []
@@ -478,9 +477,9 @@ def score_archs(
         if s not in LAYER_STATS:
             raise UnknownNameError("per-layer statistic", s, LAYER_STATS)
     cols = [LAYER_STATS.index(s) for s in layer_stats]
-    cache, canon, todo = _uncached(archs, image_task, proxies, settings, cfg.cache_dir, cols)
+    cache, canon, todo = _uncached(archs, image_task, proxies, settings, score_cache or data.paths.cache_dir, cols)
     if todo:
-        x, y = _minibatch(image_task, settings, cfg.data_dir, cfg.cache_dir)
+        x, y = _minibatch(image_task, settings, data)
         it: Iterable[str] = todo
         if progress:
             from tqdm import tqdm
@@ -489,9 +488,7 @@ def score_archs(
         need = list(dict.fromkeys([*proxies, *(s for s in layer_stats if s in PROXIES)]))
         for done, c in enumerate(it):
             arch = space.parse(c)
-            with torch.random.fork_rng():
-                torch.manual_seed(settings.seed)
-                net = space.build_network(arch, num_classes, C=settings.C, N=settings.N)
+            net = space.build_network(arch, num_classes, C=settings.C, N=settings.N, generator=torch_generator(settings.seed))
             scores, stats = compute_proxies(net, x, y, need, seed=settings.seed)
             cache.put(c, scores, stats)
             if on_cell is not None:

@@ -1,12 +1,14 @@
-"""Shared fixtures: the real benchmark data and a per-session cache directory."""
+"""Shared fixtures: the real benchmark data, a per-session cache, and the workspace built from them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from archgen import settings
+from archgen.arch import Arch
+from archgen.context import Paths, Workspace, workspace
 from archgen.settings import default_data_dir
 
 
@@ -25,11 +27,54 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("archgen-cache")
 
 
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """archgen's home for session-scoped fixtures (never the user's)."""
+    return tmp_path_factory.mktemp("archgen-session-home")
+
+
+@pytest.fixture(scope="session")
+def paths(data_dir: Path, cache_dir: Path, session_home: Path) -> Paths:
+    """The session's data, cache and home directories."""
+    return Paths.of(data_dir, cache_dir, session_home)
+
+
+@pytest.fixture(scope="session")
+def ws(paths: Paths) -> Workspace:
+    """The session's workspace: tables, spaces with rows, images, caches."""
+    return workspace(paths)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Code that falls back to settings uses the session cache and a fresh home, never the user's."""
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Whatever reads settings at the edge (CLI, service) uses the session cache and a fresh home, never the user's."""
     monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(cache_dir))
     monkeypatch.setenv("ARCHGEN_HOME", str(tmp_path_factory.mktemp("archgen-home")))
     monkeypatch.delenv("ARCHGEN_DATA_DIR", raising=False)
-    # the CLI's --data-dir/--cache-dir become process defaults; do not let one test's leak into the next
-    monkeypatch.setattr(settings, "_PROCESS_DEFAULTS", {})
+
+
+@pytest.fixture(scope="session")
+def nb201_data(ws) -> tuple[list[Arch], np.ndarray]:
+    """Every NB201 cell with its cifar10-valid validation accuracy."""
+    from archgen.predictors.training import table_archs
+
+    return table_archs(ws.table("nb201"), "cifar10-valid", "val_acc")
+
+
+@pytest.fixture(scope="session")
+def split(nb201_data) -> tuple[list[Arch], np.ndarray, list[Arch], np.ndarray]:
+    """40 training and 30 test cells drawn with a fixed seed."""
+    archs, y = nb201_data
+    idx = np.random.default_rng(7).permutation(len(archs))
+    tr, te = idx[:40], idx[40:70]
+    return [archs[i] for i in tr], y[tr], [archs[i] for i in te], y[te]
+
+
+@pytest.fixture(scope="session")
+def heldout(nb201_data, split) -> tuple[list[Arch], np.ndarray]:
+    """400 cells outside the training set of ``split``, for calibration checks."""
+    archs, y = nb201_data
+    idx = np.random.default_rng(7).permutation(len(archs))[100:500]
+    return [archs[i] for i in idx], y[idx]

@@ -42,3 +42,20 @@ def test_ray_address_selects_the_ray_backend() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+def test_paths_resolve_the_directories(tmp_path: Path) -> None:
+    env = {"ARCHGEN_DATA_DIR": str(tmp_path / "d"), "ARCHGEN_CACHE_DIR": str(tmp_path / "c")}
+    p = Settings.from_env(env, home=tmp_path / "h").paths
+    assert (p.data_dir, p.cache_dir, p.home) == (tmp_path / "d", tmp_path / "c", tmp_path / "h")
+    assert p.model_dir == tmp_path / "h" / "models"
+
+
+def test_explicit_values_win_and_the_environment_is_read_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ARCHGEN_PORT", "9100")
+    s = Settings.from_env(port=9200)
+    assert s.port == 9200
+    monkeypatch.setenv("ARCHGEN_PORT", "9300")
+    assert s.port == 9200  # a built Settings is a frozen value
+    with pytest.raises(Exception):
+        s.port = 1  # type: ignore[misc]

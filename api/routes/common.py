@@ -1,51 +1,20 @@
-"""What several routes share: parsing a list of architectures, job responses."""
+"""What several routes share: job responses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from archgen.api.errors import ApiError, ArchitectureListError
 from fastapi.responses import JSONResponse
 
-from archgen.arch import Arch
-from archgen.errors import InvalidArchitectureError
 from archgen.jobs import JobRecord
-from archgen.spaces import SearchSpace
 
 
-def parse_architectures(space: SearchSpace, items: Sequence[str | int], limit: int) -> list[Arch]:
-    """Architectures of ``space`` from their string forms or indices.
-
-    Raises:
-        ApiError: 413 when there are more than ``limit``.
-        ArchitectureListError: 422 naming the first malformed one's position and what is wrong.
-    """
-    if len(items) > limit:
-        raise ApiError(
-            413,
-            "too_many_architectures",
-            f"{len(items)} architectures in one request; the limit is {limit}",
-            limit=limit,
-        )
-    out = []
-    for k, item in enumerate(items):
-        try:
-            out.append(space.coerce(item))
-        except InvalidArchitectureError as e:
-            raise ArchitectureListError(k, e) from None
-    return out
-
-
-def job_json(job: JobRecord) -> dict:
-    """The API's view of a job (no lease internals)."""
+def job_summary(job: JobRecord) -> dict:
+    """A job in a listing: status and progress, without params or result."""
     return {
         "id": job.id,
         "kind": job.kind,
         "status": job.status,
         "progress": job.progress,
         "message": job.message,
-        "params": job.params,
-        "result": job.result,
         "error": job.error,
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
@@ -54,6 +23,11 @@ def job_json(job: JobRecord) -> dict:
         "finished_at": job.finished_at,
         "updated_at": job.updated_at,
     }
+
+
+def job_json(job: JobRecord) -> dict:
+    """The API's view of one job: its summary, params and result (no lease internals)."""
+    return job_summary(job) | {"params": job.params, "result": job.result}
 
 
 def accepted(job: JobRecord) -> JSONResponse:

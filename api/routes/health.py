@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from archgen.api.schemas import Health, Readiness
-from archgen.api.state import Key, State
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from archgen import __version__
+from archgen.api.schemas import Health, Readiness
+from archgen.api.state import Key, State
 
 public = APIRouter(prefix="/v1", tags=["health"])
 router = APIRouter(prefix="/v1", tags=["health"])
@@ -23,7 +23,7 @@ def health() -> dict:
 def ready(state: State, _: Key) -> JSONResponse:
     """Whether tables and default predictors are loaded (503 with what is still loading or training)."""
     models = {f"{s}/{t}": d.describe(state.jobs) for (s, t), d in state.models.defaults.items()}
-    tables = {name: "loaded" for name in state.tables}
+    tables = {name: "loaded" for name in sorted(state.loaded)}
     ok = state.models.ready
     body = {"ready": ok, "tables": tables, "models": models}
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Literal
 
-from archgen.api.routes.common import job_json
+from fastapi import APIRouter, Query
+
+from archgen.api.errors import ApiError
+from archgen.api.routes.common import job_json, job_summary
 from archgen.api.schemas import ErrorResponse, Job, JobList
 from archgen.api.state import Key, State
-from fastapi import APIRouter, Query
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
 
-@router.get("/jobs", response_model=JobList)
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        t, jid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return float(t), jid
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ApiError(422, "invalid_input", "cursor is not one returned as next_cursor by GET /v1/jobs") from None
+
+
+@router.get("/jobs", response_model=JobList, responses={422: {"model": ErrorResponse}})
 def list_jobs(
     state: State,
     key: Key,
     status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page")] = None,
 ) -> dict:
-    """Your jobs and the service's own, newest first."""
-    return {"jobs": [job_json(j) for j in state.jobs.list(key.id, status, kind, limit)]}
+    """Your jobs and the service's own, newest first, as summaries (no params or result: see GET /v1/jobs/{id}).
+
+    Pages: pass the response's ``next_cursor`` as ``cursor`` for the next page (``null`` on the last).
+    """
+    after = _decode_cursor(cursor) if cursor else None
+    page = state.jobs.list(key.id, status, kind, limit + 1, after)
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
+    return {"jobs": [job_summary(j) for j in page], "next_cursor": next_cursor}
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses={404: {"model": ErrorResponse}})

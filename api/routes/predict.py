@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import time
 
-from archgen.api.errors import ApiError
-from archgen.api.routes.common import parse_architectures
-from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
-from archgen.api.serving import ServedModel, table_rows
-from archgen.api.state import Key, ServiceState, State
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
+from archgen.api.errors import ApiError
+from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
+from archgen.api.serving import served_info
+from archgen.api.state import Key, ServiceState, State
+from archgen.inference import ServedModel, parse_batch, predict
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
@@ -51,7 +51,7 @@ def _model(state: ServiceState, req: PredictRequest) -> ServedModel:
         503: {"model": ErrorResponse},
     },
 )
-def predict(req: PredictRequest, state: State, _: Key) -> JSONResponse:
+def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     """Predicted accuracy (mean, and std when ``uncertainty``) of each architecture.
 
     Architectures are the space's string form or row index; each answer also
@@ -59,21 +59,13 @@ def predict(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     """
     t0 = time.perf_counter()
     state.check_task(req.space, req.task)
-    space = state.space(req.space)
-    archs = parse_architectures(space, req.architectures, state.settings.max_archs)
+    batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_archs)
     served = _model(state, req)
-    rows = table_rows(req.space, archs)
-    mean, std = served.predict(archs, rows)
-    canon = state.canonical(space, archs, rows)
+    result = predict(served, batch, uncertainty=req.uncertainty, memo=state.canonical)
     preds = [
-        {
-            "architecture": given,
-            "canonical": c,
-            "mean": float(m),
-            "std": (float(s) if math.isfinite(s) else None) if req.uncertainty else None,
-        }
-        for given, c, m, s in zip(req.architectures, canon, mean.tolist(), std.tolist(), strict=True)
+        {"architecture": p.architecture, "canonical": p.canonical, "mean": p.mean, "std": p.std}
+        for p in result.predictions
     ]
-    state.metrics.predictions.labels(req.space, req.task).inc(len(archs))
+    state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
     state.metrics.predict_seconds.observe(time.perf_counter() - t0)
-    return JSONResponse({"predictor": served.info(), "predictions": preds})
+    return JSONResponse({"predictor": served_info(served), "predictions": preds})

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from archgen.api.errors import ApiError
-from archgen.api.routes.common import accepted
-from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList, TrainRequest
-from archgen.api.state import Key, State
-from archgen.predictors.base import list_predictors, predictor_class
-from archgen.predictors.benchmark import default_target
-from archgen.predictors.store import ModelRecord
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from archgen.errors import UnknownNameError, UnsupportedSpaceError
+from archgen.api.routes.common import accepted
+from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList, TrainRequest
+from archgen.api.state import Key, State
+from archgen.artifacts import ArtifactRecord
+from archgen.predictors.training import TrainPredictorParams, validate_params
 
 router = APIRouter(prefix="/v1", tags=["predictors"])
 
 
-def _summary(rec: ModelRecord, default: bool) -> dict[str, Any]:
+def _summary(rec: ArtifactRecord, default: bool) -> dict[str, Any]:
     """``rec.summary()`` and whether it is a default (the response model keeps the documented fields)."""
     return rec.summary() | {"default": default}
 
@@ -50,38 +47,24 @@ def train(
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
-    """Train a predictor as a job (202 + ``Location``); its result names the stored model."""
-    table = state.check_task(req.space, req.task)
-    if req.kind not in list_predictors():
-        raise UnknownNameError("predictor kind", req.kind, list_predictors())
-    cls = predictor_class(req.kind)
-    if cls.capabilities.spaces and req.space not in cls.capabilities.spaces:
-        raise UnsupportedSpaceError(f"predictor {req.kind!r}", req.space, cls.capabilities.spaces)
-    target = default_target(req.space, req.task) if req.metric is None else (req.task, req.metric)
-    if req.metric is not None and req.metric not in table.metrics(req.task):
-        raise UnknownNameError(f"metric of {req.space}/{req.task}", req.metric, table.metrics(req.task))
-    rows = table.coverage(*target)
-    if not cls.capabilities.min_train <= req.n_train < rows:
-        raise ApiError(
-            422,
-            "invalid_input",
-            f"n_train must be between {cls.capabilities.min_train} and {rows - 1} for {req.kind} on "
-            f"{req.space}/{target[0]} {target[1]} ({rows} published values), got {req.n_train}",
-        )
-    try:
-        cls(**req.params)
-    except TypeError as e:
-        raise ApiError(422, "invalid_input", f"invalid params for {req.kind}: {e}") from None
-    params = {
-        "space": req.space,
-        "task": req.task,
-        "kind": req.kind,
-        "n_train": req.n_train,
-        "seed": req.seed,
-        "target": list(target),
-        "params": req.params,
-    }
-    job, created = state.jobs.create("train_predictor", params, key.id, idempotency_key)
+    """Train a predictor as a job (202 + ``Location``); its result names the stored model.
+
+    The request is checked (kind, space, task, metric, ``n_train`` bounds,
+    parameters) before a job exists: what is wrong is a 404 or 422.
+    """
+    state.check_task(req.space, req.task)
+    spec = TrainPredictorParams(
+        space=req.space,
+        task=req.task,
+        kind=req.kind,
+        n_train=req.n_train,
+        seed=req.seed,
+        params=req.params,
+        target=(req.task, req.metric) if req.metric is not None else None,
+    )
+    split = validate_params(spec, state.data)
+    spec = spec.model_copy(update={"target": split.target})
+    job, created = state.jobs.create("train_predictor", spec.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
     if created:
         state.wake_jobs("train_predictor")
     return accepted(job)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from archgen.api.schemas import SpacesResponse
 from archgen.api.state import Key, State
 from archgen.datasets import list_tables
-from fastapi import APIRouter
 
 router = APIRouter(prefix="/v1", tags=["spaces"])
 

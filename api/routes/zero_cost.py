@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
-from archgen.api.routes.common import accepted, parse_architectures
-from archgen.api.schemas import ErrorResponse, Job, ZeroCostRequest, ZeroCostResponse
-from archgen.api.state import Key, State
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from archgen.errors import UnknownNameError, UnsupportedSpaceError
+from archgen.api.routes.common import accepted
+from archgen.api.schemas import ErrorResponse, Job, ZeroCostRequest, ZeroCostResponse
+from archgen.api.state import Key, State
+from archgen.inference import check_zero_cost, parse_batch, uncached_zero_cost_cells, zero_cost
+from archgen.jobs.kinds import ZeroCostParams
 
 router = APIRouter(prefix="/v1", tags=["zero-cost"])
 
@@ -26,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["zero-cost"])
         422: {"model": ErrorResponse},
     },
 )
-async def zero_cost(
+async def zero_cost_route(
     req: ZeroCostRequest,
     state: State,
     key: Key,
@@ -38,55 +40,28 @@ async def zero_cost(
     cached yet; otherwise a job computes them (202 + ``Location``), and its
     result has this same body.
     """
-    from archgen.predictors.zerocost import (
-        IMAGE_TASKS,
-        PROXIES,
-        SUPPORTED_SPACES,
-        ZCSettings,
-        score_archs,
-        uncached_cells,
-    )
+    from archgen.predictors.zerocost import ZCSettings
 
-    from archgen.jobs.kinds import zero_cost_result
-
-    if req.space not in SUPPORTED_SPACES:
-        state.table(req.space)  # 404 for a space that does not exist at all
-        raise UnsupportedSpaceError("zero-cost proxies", req.space, SUPPORTED_SPACES)
-    if req.task not in IMAGE_TASKS:
-        raise UnknownNameError("task with images for zero-cost proxies", req.task, IMAGE_TASKS)
-    for p in req.proxies:
-        if p not in PROXIES:
-            raise UnknownNameError("zero-cost proxy", p, PROXIES)
-    space = state.space(req.space)
-    archs = parse_architectures(space, req.architectures, state.settings.max_zc_archs)
+    state.table(req.space)  # 404 for a space that does not exist at all
+    check_zero_cost(req.space, req.task, req.proxies)
+    batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_zc_archs)
     zc = ZCSettings(batch_size=req.batch_size, C=req.width, seed=req.seed)
-    settings = state.settings
-    missing = await run_in_threadpool(uncached_cells, archs, req.task, req.proxies, zc, settings.cache_dir)
-    if missing > settings.zc_inline_cells:
-        params = {
-            "space": req.space,
-            "task": req.task,
-            "architectures": [space.format(a) for a in archs],
-            "given": list(req.architectures),
-            "proxies": list(dict.fromkeys(req.proxies)),
-            "batch_size": req.batch_size,
-            "width": req.width,
-            "seed": req.seed,
-        }
-        job, created = state.jobs.create("zero_cost", params, key.id, idempotency_key)
+    proxies = list(dict.fromkeys(req.proxies))
+    missing = await run_in_threadpool(uncached_zero_cost_cells, state.data, batch, req.task, proxies, zc)
+    if missing > state.settings.zc_inline_cells:
+        params = ZeroCostParams(
+            space=req.space,
+            task=req.task,
+            architectures=[batch.space.format(a) for a in batch.archs],
+            given=list(req.architectures),
+            proxies=proxies,
+            batch_size=req.batch_size,
+            width=req.width,
+            seed=req.seed,
+        )
+        job, created = state.jobs.create("zero_cost", params.model_dump(mode="json"), key.id, idempotency_key)
         if created:
             state.wake_jobs("zero_cost")
         return accepted(job)
-
-    def compute() -> dict:
-        scores = score_archs(
-            archs,
-            req.task,
-            list(dict.fromkeys(req.proxies)),
-            zc,
-            data_dir=settings.data_dir,
-            cache_dir=settings.cache_dir,
-        )
-        return zero_cost_result(space, archs, list(req.architectures), req.task, scores, zc)
-
-    return JSONResponse(await run_in_threadpool(compute))
+    result = await run_in_threadpool(zero_cost, state.data, batch, req.task, proxies, zc)
+    return JSONResponse(asdict(result))

@@ -1,21 +1,57 @@
-"""What every command module of the CLI shares: global options, output helpers."""
+"""What every command module of the CLI shares: the settings read at the edge, output helpers."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from archgen.serialize import to_jsonable as _jsonable
 
+if TYPE_CHECKING:
+    from archgen.artifacts import ArtifactStore
+    from archgen.context import Workspace
+    from archgen.settings import Settings
+    from archgen.spaces import SearchSpace
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 class _Ctx:
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
+    """The global options of one CLI invocation; settings are read from them and the environment once."""
+
+    def __init__(self) -> None:
+        self.data_dir: Path | None = None
+        self.cache_dir: Path | None = None
+        self.home: Path | None = None
+        self._settings: Settings | None = None
+
+    def set(self, data_dir: Path | None, cache_dir: Path | None, home: Path | None) -> None:
+        self.data_dir, self.cache_dir, self.home = data_dir, cache_dir, home
+        self._settings = None
+
+    def settings(self, **overrides: object) -> Settings:
+        """:class:`Settings` from the environment, the global options and ``overrides`` (read once without overrides)."""
+        from archgen.settings import Settings
+
+        opts = {"data_dir": self.data_dir, "cache_dir": self.cache_dir, "home": self.home}
+        if overrides:
+            return Settings.from_env(**opts, **overrides)
+        if self._settings is None:
+            self._settings = Settings.from_env(**opts)
+        return self._settings
+
+    def workspace(self) -> Workspace:
+        """The workspace of the settings' paths."""
+        from archgen.context import workspace
+
+        return workspace(self.settings().paths)
+
+    def models(self) -> ArtifactStore:
+        """The artifact store under the settings' home."""
+        return self.workspace().models
 
 
 _ctx = _Ctx()
@@ -28,7 +64,6 @@ def _emit(obj: Any, as_json: bool, text: str) -> None:
         typer.echo(text)
 
 
-def _space(name: str):
-    from archgen.spaces import get_space
-
-    return get_space(name, data_dir=_ctx.data_dir, cache_dir=_ctx.cache_dir)
+def _space(name: str) -> SearchSpace:
+    """Search space ``name`` with its table's rows (for index arguments)."""
+    return _ctx.workspace().space(name)

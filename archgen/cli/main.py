@@ -44,10 +44,7 @@ def _main(
         Path | None, typer.Option("--home", help="Model store and service state (default: $ARCHGEN_HOME, else the user data dir).")
     ] = None,
 ) -> None:
-    _ctx.data_dir, _ctx.cache_dir = data_dir, cache_dir
-    from archgen.settings import use_dirs
-
-    use_dirs(data_dir=data_dir, cache_dir=cache_dir, home=home)
+    _ctx.set(data_dir, cache_dir, home)
 
 
 # -- data ------------------------------------------------------------------
@@ -60,7 +57,8 @@ def data_verify(
     from archgen.datasets import DataStore
 
     t0 = time.perf_counter()
-    store = DataStore(_ctx.data_dir, _ctx.cache_dir)
+    paths = _ctx.settings().paths
+    store = DataStore(paths.data_dir, paths.cache_dir)
     report = store.verify(full=full)
     seconds = time.perf_counter() - t0
     obj = {"data_dir": str(store.root), "files": len(report.checked), "hashed": len(report.hashed), "ok": True, "seconds": seconds}
@@ -70,14 +68,14 @@ def data_verify(
 @data_app.command("info")
 def data_info(as_json: JsonOpt = False) -> None:
     """Spaces, tasks, number of architectures and the best value of each main metric."""
-    from archgen.datasets import list_tables, load_table
-    from archgen.spaces import get_space
+    from archgen.datasets import list_tables
 
+    data = _ctx.workspace()
     out: dict[str, Any] = {}
     lines = []
     for name in list_tables():
-        table = load_table(name, _ctx.data_dir, _ctx.cache_dir)
-        space = get_space(name, data_dir=_ctx.data_dir, cache_dir=_ctx.cache_dir)
+        table = data.table(name)
+        space = table.search_space
         best = {}
         for task, metric in table.main_metrics:
             row, value = table.best(task, metric)
@@ -124,7 +122,7 @@ def space_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Parsed form, canonical form, index and every published metric of one architecture."""
-    from archgen.datasets import list_tables, load_table
+    from archgen.datasets import list_tables
 
     sp = _space(space)
     a = sp.coerce(arch)
@@ -146,7 +144,7 @@ def space_show(
             row = None
         obj["index"] = row
         if row is not None:
-            table = load_table(space, _ctx.data_dir, _ctx.cache_dir)
+            table = _ctx.workspace().table(space)
             for task in table.tasks():
                 vals = {m: float(table.lookup(task, m, [row])[0]) for m in table.metrics(task)}
                 metrics[task] = {m: v for m, v in vals.items() if not math.isnan(v)}
@@ -170,14 +168,14 @@ def space_check_params(
     from tqdm import tqdm
 
     from archgen.checks import check_nb201_params
-    from archgen.datasets import load_table
     from archgen.datasets.nb201 import index_ops
     from archgen.errors import UnknownNameError
 
     if space != "nb201":
         raise UnknownNameError("space with published per-cell parameter counts", space, ["nb201"])
-    table = load_table("nb201", _ctx.data_dir, _ctx.cache_dir)
-    ops = index_ops(_ctx.data_dir, _ctx.cache_dir)
+    data = _ctx.workspace()
+    table = data.table("nb201")
+    ops = index_ops(data.store)
     idx = np.arange(table.num_rows)
     if sample is not None:
         idx = np.sort(np.random.default_rng(seed).choice(table.num_rows, min(sample, table.num_rows), replace=False))

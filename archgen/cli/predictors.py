@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archgen.cli.common import JsonOpt, _emit, _space
+from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 
 predictors_app = typer.Typer(help="Train, list and delete stored predictors.", no_args_is_help=True)
 zc_app = typer.Typer(
@@ -81,8 +81,11 @@ def predictors_train(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a predictor on random table rows, score it on held-out rows, save it in the model store."""
+    from pydantic import ValidationError
+
     from archgen.errors import PredictorInputError
-    from archgen.predictors.training import train_model
+    from archgen.predictors.base import CallbackMonitor
+    from archgen.predictors.training import TrainPredictorParams, train_predictor
 
     params: dict[str, Any] = {}
     for p in param or []:
@@ -93,16 +96,19 @@ def predictors_train(
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
-    _, rec = train_model(
-        space,
-        task,
-        predictor,
-        n_train,
-        seed,
-        params=params,
-        model_id=model_id,
-        log=_log,
-    )
+    try:
+        spec = TrainPredictorParams(
+            space=space, task=task, kind=predictor, n_train=n_train, seed=seed, params=params, model_id=model_id
+        )
+    except ValidationError as e:
+        raise PredictorInputError("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())) from None
+
+    def on_progress(fraction: float, message: str | None) -> None:
+        if message:
+            _log(f"[{fraction:4.0%}] {message}")
+
+    data = _ctx.workspace()
+    _, rec = train_predictor(spec, data, data.models, monitor=CallbackMonitor(on_progress))
     h = rec.heldout
     text = f"{rec.id}\n  held-out ({h['n']} cells): Kendall tau {h['kendall_tau']:.3f}, Spearman {h['spearman']:.3f}"
     if "coverage_1sigma" in h:
@@ -113,9 +119,7 @@ def predictors_train(
 @predictors_app.command("list")
 def predictors_list(as_json: JsonOpt = False) -> None:
     """Stored predictors, newest first, with their held-out Kendall tau."""
-    from archgen.predictors.store import ModelStore
-
-    store = ModelStore.default()
+    store = _ctx.models()
     recs = store.records()
     lines = [f"{len(recs)} model(s) in {store.root}"]
     for r in recs:
@@ -131,9 +135,7 @@ def predictors_list(as_json: JsonOpt = False) -> None:
 @predictors_app.command("show")
 def predictors_show(model_id: Annotated[str, typer.Argument(help="Store id.")], as_json: JsonOpt = False) -> None:
     """Provenance of one stored predictor (verifies its checksums)."""
-    from archgen.predictors.store import ModelStore
-
-    _, rec = ModelStore.default().load(model_id)
+    rec = _ctx.models().record(model_id)
     _emit(rec.summary(), as_json, json.dumps(rec.summary(), indent=2, default=str))
 
 
@@ -142,9 +144,7 @@ def predictors_delete(
     model_id: Annotated[str, typer.Argument(help="Store id.")],
 ) -> None:
     """Remove a stored predictor."""
-    from archgen.predictors.store import ModelStore
-
-    ModelStore.default().delete(model_id)
+    _ctx.models().delete(model_id)
     typer.echo(f"deleted {model_id}")
 
 
@@ -177,9 +177,7 @@ def predict(
     as_json: JsonOpt = False,
 ) -> None:
     """Predicted mean and std of architectures with a stored predictor."""
-    from archgen.predictors.store import ModelStore
-
-    pred, rec = ModelStore.default().load(model)
+    pred, rec = _ctx.models().load(model, data=_ctx.workspace(), artifact_type="predictor")
     parsed = _archs(rec.space, archs)
     mean, std = pred.predict_with_uncertainty(parsed)
     sp = _space(rec.space)
@@ -190,7 +188,7 @@ def predict(
             "mean": float(m),
             "std": float(s),
         }
-        for a, m, s in zip(parsed, mean, std)
+        for a, m, s in zip(parsed, mean, std, strict=False)
     ]
     text = "\n".join(f"{r['mean']:8.3f} ± {r['std']:.3f}  {r['architecture']}" for r in rows)
     _emit({"model": rec.id, "target": rec.target, "predictions": rows}, as_json, text)
@@ -235,6 +233,7 @@ def zc_score(
         task,
         names,
         ZCSettings(batch_size=batch_size, C=width, seed=seed),
+        data=_ctx.workspace(),
         progress=sys.stderr.isatty(),
     )
     seconds = time.perf_counter() - t0
@@ -308,6 +307,7 @@ def bench_predictors(
 
     try:
         results = benchmark_predictors(
+            _ctx.workspace(),
             space,
             task,
             names,
@@ -347,7 +347,7 @@ def bench_zc(
     """Per proxy: Spearman with true accuracy, with the published NAS-Bench-Suite-Zero score, seconds per cell."""
     from archgen.predictors.benchmark import benchmark_zc, format_zc_table
 
-    rows, meta = benchmark_zc(space, task, n_archs, seed, _proxy_list(proxies), log=_log)
+    rows, meta = benchmark_zc(_ctx.workspace(), space, task, n_archs, seed, _proxy_list(proxies), log=_log)
     _emit(
         {"space": space, "task": task, **meta, "proxies": rows},
         as_json,

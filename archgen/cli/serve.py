@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archgen.cli.common import JsonOpt, _emit
+if TYPE_CHECKING:
+    from archgen.settings import Settings
+
+from archgen.cli.common import JsonOpt, _ctx, _emit
 
 keys_app = typer.Typer(help="API keys of the HTTP service: create, list, revoke.", no_args_is_help=True)
 
@@ -17,10 +20,9 @@ DbOpt = Annotated[
 ]
 
 
-def _settings(**overrides: object):
-    from archgen.settings import Settings
-
-    return Settings.from_env(**overrides)
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment, the global options and this command's options."""
+    return _ctx.settings(**overrides)
 
 
 def serve(

@@ -28,7 +28,7 @@ class JobBackend(ABC):
     capacity: int
 
     @abstractmethod
-    def submit(self, job_id: str, token: str) -> None:
+    def submit(self, job_id: str, token: str, module: str | None = None) -> None:
         """Start the claimed job ``job_id`` under lease ``token``."""
 
     @abstractmethod
@@ -62,10 +62,10 @@ class ProcessBackend(JobBackend):
         self._mp = multiprocessing.get_context("spawn")
         self._procs: dict[str, tuple[multiprocessing.process.BaseProcess, str]] = {}
 
-    def submit(self, job_id: str, token: str) -> None:
+    def submit(self, job_id: str, token: str, module: str | None = None) -> None:
         proc = self._mp.Process(
             target=process_main,
-            args=(job_id, token, self.settings.model_dump_json(), os.getpid()),
+            args=(job_id, token, self.settings.model_dump_json(), os.getpid(), module),
             name=f"archgen-job-{job_id[:8]}",
         )
         proc.start()
@@ -111,7 +111,7 @@ class ThreadBackend(JobBackend):
         self._interrupt = threading.Event()
         self._futures: dict[str, tuple[Future[str], str]] = {}
 
-    def submit(self, job_id: str, token: str) -> None:
+    def submit(self, job_id: str, token: str, module: str | None = None) -> None:
         fut = self._pool.submit(execute, job_id, token, self.settings, self._interrupt)
         self._futures[job_id] = (fut, token)
 
@@ -133,7 +133,7 @@ class ThreadBackend(JobBackend):
         for fut, _ in self._futures.values():
             try:
                 fut.result(max(deadline - time.monotonic(), 0.0))
-            except Exception:  # noqa: BLE001 (reported by reap, or still running)
+            except Exception:
                 pass
         left = [(j, t) for j, (f, t) in self._futures.items() if not f.done()]
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -170,8 +170,8 @@ class RayBackend(JobBackend):
         self._remote = ray.remote(num_cpus=1, max_retries=0)(ray_main)
         self._refs: dict[object, tuple[str, str]] = {}
 
-    def submit(self, job_id: str, token: str) -> None:
-        ref = self._remote.remote(job_id, token, self.settings.model_dump_json())
+    def submit(self, job_id: str, token: str, module: str | None = None) -> None:
+        ref = self._remote.remote(job_id, token, self.settings.model_dump_json(), module)
         self._refs[ref] = (job_id, token)
 
     def reap(self) -> list[Ended]:
@@ -183,7 +183,7 @@ class RayBackend(JobBackend):
             job_id, token = self._refs.pop(ref)
             try:
                 self._ray.get(ref)
-            except Exception as e:  # noqa: BLE001 (the task died: worker crash, node lost)
+            except Exception as e:
                 ended.append((job_id, token, f"Ray task failed: {type(e).__name__}"))
         return ended
 

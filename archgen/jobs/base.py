@@ -1,7 +1,11 @@
 """Job kinds and the context a job's code runs in.
 
 A job kind is a function ``run(params, ctx) -> result`` registered under a
-name. ``params`` and ``result`` are JSON objects. The function reports
+name with a pydantic model of its parameters: submitters (routes, the CLI,
+the service) validate with that same model, so bad parameters are refused
+before a job exists, and ``run`` receives the validated model. ``result`` is a
+JSON object. Any module can register a kind; the worker imports the module
+that registered it before running the job. The function reports
 progress through ``ctx.progress`` and saves what it needs to resume through
 ``ctx.checkpoint``; when a job is resumed after a crash or a shutdown,
 ``ctx.state`` holds its last checkpoint. Both calls are also where the job
@@ -11,13 +15,18 @@ report at least every few seconds.
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
+from archgen.errors import ArchgenError
 from archgen.jobs.store import JobRecord, JobStore
 from archgen.registry import Registry
 from archgen.settings import Settings
@@ -35,7 +44,14 @@ class LeaseLost(Exception):
     """Raised inside a job that another worker has taken over; it must stop without writing."""
 
 
-JobFunction = Callable[[dict[str, Any], "JobContext"], dict[str, Any]]
+JobFunction = Callable[[Any, "JobContext"], dict[str, Any]]
+
+#: Entry-point group through which installed packages register job kinds.
+ENTRY_POINT_GROUP = "archgen.jobs"
+
+
+class JobParamsError(ArchgenError, ValueError):
+    """Parameters that do not fit a job kind's params model (names the field)."""
 
 
 @dataclass(frozen=True)
@@ -44,30 +60,68 @@ class JobKind:
 
     Attributes:
         name: Registry name (the ``kind`` of job records).
-        run: ``run(params, ctx) -> result``.
+        run: ``run(params, ctx) -> result`` (``params`` an instance of :attr:`params`).
         description: One line, for listings.
+        params: Pydantic model of the parameters.
+        module: Module that registered it (imported by workers before running).
     """
 
     name: str
     run: JobFunction
     description: str
+    params: type[BaseModel]
+    module: str
+
+    def validate(self, params: BaseModel | dict[str, Any]) -> BaseModel:
+        """``params`` as this kind's model.
+
+        Raises:
+            JobParamsError: naming each field that is wrong.
+        """
+        if isinstance(params, self.params):
+            return params
+        try:
+            return self.params.model_validate(params.model_dump() if isinstance(params, BaseModel) else params)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'params'}: {err['msg']}" for err in e.errors())
+            raise JobParamsError(f"invalid parameters for job kind {self.name!r}: {problems}") from None
+
+
+_ENTRY_POINTS_LOADED = False
 
 
 def _load_builtin() -> None:
+    global _ENTRY_POINTS_LOADED
     import archgen.jobs.kinds  # noqa: F401  (registers the built-in kinds)
+
+    if not _ENTRY_POINTS_LOADED:
+        _ENTRY_POINTS_LOADED = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            importlib.import_module(ep.value.split(":")[0])
 
 
 _KINDS: Registry[JobKind] = Registry("job kind", _load_builtin)
 
 
-def register_job(name: str, description: str) -> Callable[[JobFunction], JobFunction]:
-    """Decorator registering ``run(params, ctx) -> result`` as job kind ``name``."""
+def register_job(name: str, description: str, params: type[BaseModel]) -> Callable[[JobFunction], JobFunction]:
+    """Decorator registering ``run(params, ctx) -> result`` as job kind ``name`` with params model ``params``."""
 
     def deco(fn: JobFunction) -> JobFunction:
-        _KINDS.add(name, JobKind(name, fn, description))
+        _KINDS.add(name, JobKind(name, fn, description, params, fn.__module__))
         return fn
 
     return deco
+
+
+def job_kind_registry() -> Registry[JobKind]:
+    """The registry of job kinds (tests use its ``temporarily`` to add one and remove it after)."""
+    return _KINDS
+
+
+def import_kind_module(module: str | None) -> None:
+    """Import the module that registered a kind (in a worker process, before running its job)."""
+    if module:
+        importlib.import_module(module)
 
 
 def get_job_kind(name: str) -> JobKind:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from archgen.errors import UnknownNameError
 from archgen.jobs.backends import JobBackend, make_backend
+from archgen.jobs.base import get_job_kind
 from archgen.jobs.store import JobStore
 from archgen.settings import Settings
 
@@ -76,7 +78,11 @@ class JobManager:
                 break
             job, token = claimed
             log.info("dispatching job %s (%s)", job.id, job.kind, extra={"job_id": job.id, "job_kind": job.kind})
-            self.backend.submit(job.id, token)
+            try:
+                module: str | None = get_job_kind(job.kind).module
+            except UnknownNameError:
+                module = None  # the worker fails the job, naming the unknown kind
+            self.backend.submit(job.id, token, module)
 
     def stop(self) -> None:
         """Stop dispatching; ask running jobs to checkpoint; requeue those that could not."""

@@ -15,7 +15,7 @@ import threading
 import traceback
 
 from archgen.errors import ArchgenError
-from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind
+from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind, import_kind_module
 from archgen.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
 from archgen.serialize import to_jsonable
 from archgen.settings import Settings
@@ -32,6 +32,7 @@ def execute(
     settings: Settings,
     interrupt: threading.Event,
     parent_pid: int | None = None,
+    module: str | None = None,
 ) -> str:
     """Run job ``job_id`` under lease ``token``; returns the status it ended in.
 
@@ -39,6 +40,8 @@ def execute(
         parent_pid: For worker processes: the server's pid. When the server
             dies (even by SIGKILL) the worker exits at its next heartbeat, so
             that the job, resumed by the next server, never runs twice.
+        module: The module that registered the job's kind, imported once the
+            lease is being renewed (imports can take longer than a lease).
     """
     store = JobStore(settings.db_url)
     job = store.get(job_id)
@@ -61,7 +64,9 @@ def execute(
     log.info("%s job %s (%s), attempt %d", verb, job_id, job.kind, job.attempts, extra=extra)
     try:
         try:
-            result = get_job_kind(job.kind).run(dict(job.params), ctx)
+            import_kind_module(module)
+            kind = get_job_kind(job.kind)
+            result = kind.run(kind.validate(dict(job.params)), ctx)
         except KeyboardInterrupt:  # Ray delivers cancellation this way
             raise JobInterrupted(f"job {job_id}: interrupted") from None
         status = SUCCEEDED if store.finish(job_id, token, SUCCEEDED, result=to_jsonable(result)) else "lost"
@@ -85,29 +90,24 @@ def execute(
     return status
 
 
-def process_main(job_id: str, token: str, settings_json: str, parent_pid: int) -> None:
-    """Entry point of a local worker process (started with ``spawn``)."""
+def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, module: str | None = None) -> None:
+    """Entry point of a local worker process (started with ``spawn``); ``module`` registered the job's kind."""
     from archgen.db import dispose_engines
     from archgen.logs import configure_logging
-    from archgen.settings import use_dirs
 
     settings = Settings.model_validate_json(settings_json)
     configure_logging(settings.log_level, settings.log_json)
-    use_dirs(settings.data_dir, settings.cache_dir, settings.home)
     interrupt = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: interrupt.set())
     # Ctrl-C reaches the whole process group: the server handles it and asks us with SIGTERM
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        execute(job_id, token, settings, interrupt, parent_pid=parent_pid)
+        execute(job_id, token, settings, interrupt, parent_pid=parent_pid, module=module)
     finally:
         dispose_engines()
 
 
-def ray_main(job_id: str, token: str, settings_json: str) -> str:
-    """Entry point of a job run as a Ray task."""
-    from archgen.settings import use_dirs
-
+def ray_main(job_id: str, token: str, settings_json: str, module: str | None = None) -> str:
+    """Entry point of a job run as a Ray task; ``module`` registered the job's kind."""
     settings = Settings.model_validate_json(settings_json)
-    use_dirs(settings.data_dir, settings.cache_dir, settings.home)
-    return execute(job_id, token, settings, threading.Event())
+    return execute(job_id, token, settings, threading.Event(), module=module)

@@ -35,7 +35,7 @@ class JobNotFoundError(ArchgenError, KeyError):
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        super().__init__(f"no job {job_id!r}; GET /v1/jobs lists your jobs")
+        super().__init__(f"no job {job_id!r} among your jobs")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.args[0]
@@ -175,16 +175,29 @@ class JobStore:
         return _row(r)
 
     def list(
-        self, owner: str | None = None, status: str | None = None, kind: str | None = None, limit: int = 100
+        self,
+        owner: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        after: tuple[float, str] | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first (``owner``'s and the system's when ``owner`` is given)."""
-        q = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
+        """Jobs, newest first (``owner``'s and the system's when ``owner`` is given).
+
+        Args:
+            limit: At most this many.
+            after: ``(created_at, id)`` of the last job of the previous page: only older jobs (keyset pagination).
+        """
+        q = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
         if owner is not None:
             q = q.where(jobs.c.owner.in_([owner, SYSTEM_OWNER]))
         if status is not None:
             q = q.where(jobs.c.status == status)
         if kind is not None:
             q = q.where(jobs.c.kind == kind)
+        if after is not None:
+            t, jid = after
+            q = q.where(sa.or_(jobs.c.created_at < t, sa.and_(jobs.c.created_at == t, jobs.c.id < jid)))
         with self.engine.connect() as c:
             return [_row(r) for r in c.execute(q)]
 

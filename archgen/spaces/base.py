@@ -8,18 +8,20 @@ measurements (those are in :mod:`archgen.datasets`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch
 
 from archgen.arch import Arch
-from archgen.errors import InvalidArchitectureError
+from archgen.errors import InvalidArchitectureError, NoDataError, UnsupportedOperationError
 from archgen.registry import Registry
 
 if TYPE_CHECKING:  # torch_geometric costs ~5 s to import: only at call time
     from torch_geometric.data import Data
+
+    from archgen.context import Workspace
 
 FlatEncoding = Literal["onehot", "path"]
 
@@ -30,7 +32,25 @@ class SearchSpace(ABC):
     Subclasses set :attr:`name` and :attr:`op_names` and implement the abstract
     methods; the contract test suite (``tests/spaces/test_contract.py``) runs
     over every registered space.
+
+    Args:
+        data: The workspace whose benchmark table gives the space its row
+            order (:meth:`index`, :meth:`indices`, :meth:`from_index`).
+            ``None``: a space without rows, for parsing, sampling and encoding;
+            its row methods raise :class:`~archgen.errors.NoDataError`. Build
+            spaces with rows through :meth:`archgen.context.Workspace.space`.
     """
+
+    def __init__(self, data: Workspace | None = None) -> None:
+        self.data = data
+
+    def _require_data(self) -> Workspace:
+        if self.data is None:
+            raise NoDataError(
+                f"space {self.name!r} was built without benchmark data, so it has no rows: "
+                f"use Workspace(paths).space({self.name!r})"
+            )
+        return self.data
 
     #: Registered name, e.g. ``"nb201"``.
     name: ClassVar[str]
@@ -91,6 +111,23 @@ class SearchSpace(ABC):
         """Row of ``arch`` in the space's benchmark table (inverse of :meth:`from_index`)."""
         raise InvalidArchitectureError(arch, f"space {self.name!r} has no index")
 
+    def indices(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Rows of many architectures, shape ``(n,)`` (``InvalidArchitectureError`` for one without a row)."""
+        return np.array([self.index(a) for a in archs], dtype=np.int64)
+
+    def rows_or_missing(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Rows of ``archs``, shape ``(n,)``, ``-1`` for an architecture without a row."""
+        try:
+            return self.indices(archs)
+        except (InvalidArchitectureError, KeyError):
+            out = np.full(len(archs), -1, dtype=np.int64)
+            for k, a in enumerate(archs):
+                try:
+                    out[k] = self.index(a)
+                except (InvalidArchitectureError, KeyError):
+                    pass
+            return out
+
     # -- equivalence -------------------------------------------------------
     @abstractmethod
     def canonical(self, arch: Arch) -> Arch:
@@ -134,6 +171,35 @@ class SearchSpace(ABC):
     @abstractmethod
     def from_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
         """Inverse of :meth:`to_dense`."""
+
+    @abstractmethod
+    def dense_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Which entries of the dense encoding are free to vary between architectures.
+
+        Returns:
+            ``(adj_mask, x_mask)``, boolean, shapes ``[num_nodes, num_nodes]``
+            and ``[num_nodes, len(node_types)]`` (as :meth:`to_dense`). Entries
+            outside the mask are the same for every architecture of the space
+            (NB201's adjacency is fixed; NB101's is free above the diagonal and
+            padded to 7 nodes). A generator noises and denoises only masked entries.
+        """
+
+    def to_dense_batch(self, archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense encodings of many architectures: ``adj`` ``[B, N, N]`` and ``x`` ``[B, N, T]``."""
+        if not archs:
+            adj_mask, x_mask = self.dense_mask()
+            return torch.zeros(0, *adj_mask.shape), torch.zeros(0, *x_mask.shape)
+        pairs = [self.to_dense(a) for a in archs]
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+    # -- networks ------------------------------------------------------------
+    def build_network(self, arch: Arch, num_classes: int, **width: int) -> torch.nn.Module:
+        """The trainable network of ``arch`` (``torch.nn.Module`` mapping images to ``num_classes`` logits).
+
+        Raises:
+            UnsupportedOperationError: the space has no network builder.
+        """
+        raise UnsupportedOperationError(f"space {self.name!r} cannot build networks (only nb201 can, today)")
 
     def to_graph(self, arch: Arch) -> Data:
         """Operation-on-node DAG as a PyG ``Data``.
@@ -179,22 +245,17 @@ def space_class(name: str) -> type[SearchSpace]:
     return _SPACES.get(name)
 
 
-def get_space(name: str, **kwargs: object) -> SearchSpace:
-    """An instance of the registered space ``name``.
+def get_space(name: str) -> SearchSpace:
+    """A search space without rows (parse, validate, canonicalise, sample, encode).
 
-    Args:
-        name: Registered name.
-        **kwargs: Passed to the space's constructor (e.g. ``data_dir``).
-
-    Instances are shared per ``(name, kwargs)``: a space holds no mutable
-    state besides caches (its index, canonical forms), so sharing keeps them warm.
+    Instances are shared per name: a space without data holds no state besides
+    caches (canonical forms). For row indices, use
+    :meth:`archgen.context.Workspace.space`.
     """
-    key = (name, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
-    space = _INSTANCES.get(key)
+    space = _INSTANCES.get(name)
     if space is None:
-        factory: Callable[..., SearchSpace] = space_class(name)
-        space = _INSTANCES.setdefault(key, factory(**kwargs))
+        space = _INSTANCES.setdefault(name, space_class(name)())
     return space
 
 
-_INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], SearchSpace] = {}
+_INSTANCES: dict[str, SearchSpace] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ import torch
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 #: Operation order of the benchmark's hash (``nas_bench_graph.gnn_list``).
 OPS: tuple[str, ...] = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
@@ -59,17 +63,16 @@ class NASBenchGraphSearchSpace(SearchSpace):
     """The NAS-Bench-Graph space: 9 link patterns x 9 ops per node, 26,206 distinct cells.
 
     Args:
-        data_dir: Unused (the tables ship inside ``nas-bench-graph``); accepted
-            so that every space takes the same arguments.
-        cache_dir: Cache directory for the parsed tables (row order).
+        data: Workspace whose cache holds the parsed tables' row order (the
+            tables ship inside ``nas-bench-graph``).
     """
 
     name = "nasbench_graph"
     op_names = OPS
     node_types = NODE_TYPES
 
-    def __init__(self, data_dir: object = None, cache_dir: object = None) -> None:
-        self.cache_dir = cache_dir
+    def __init__(self, data: Workspace | None = None) -> None:
+        super().__init__(data)
 
     @staticmethod
     def links(arch: Arch) -> tuple[int, ...]:
@@ -109,7 +112,7 @@ class NASBenchGraphSearchSpace(SearchSpace):
 
     def format(self, arch: Arch) -> str:
         self.validate(arch)
-        return "|".join(f"{OPS[o]}~{s}" for o, s in zip(arch.ops, self.links(arch)))
+        return "|".join(f"{OPS[o]}~{s}" for o, s in zip(arch.ops, self.links(arch), strict=False))
 
     # -- validity ----------------------------------------------------------
     def validate(self, arch: Arch) -> None:
@@ -119,7 +122,7 @@ class NASBenchGraphSearchSpace(SearchSpace):
             raise InvalidArchitectureError(arch, f"belongs to space {arch.space!r}, not {self.name!r}")
         if len(arch.ops) != NUM_NODES or len(arch.edges) != NUM_NODES:
             raise InvalidArchitectureError(arch, f"needs {NUM_NODES} ops and {NUM_NODES} edges")
-        for k, (op, (src, dst)) in enumerate(zip(arch.ops, arch.edges)):
+        for k, (op, (src, dst)) in enumerate(zip(arch.ops, arch.edges, strict=False)):
             if not 0 <= op < len(OPS):
                 raise InvalidArchitectureError(arch, f"op id {op} out of range 0..{len(OPS) - 1}", k)
             if dst != k + 1 or not 0 <= src <= k:
@@ -141,9 +144,10 @@ class NASBenchGraphSearchSpace(SearchSpace):
 
     @cached_property
     def _rows(self) -> tuple[np.ndarray, dict[int, int]]:
-        from archgen.datasets.nasbench_graph import row_hashes
+        from archgen.datasets.nasbench_graph import load_arrays
 
-        hashes = row_hashes(self.cache_dir)
+        data = self._require_data()
+        hashes = data.memo("nasbench_graph/arrays", lambda: load_arrays(data.paths.cache_dir))["hashes"]
         return hashes, {int(h): i for i, h in enumerate(hashes)}
 
     def from_index(self, index: int) -> Arch:
@@ -178,12 +182,12 @@ class NASBenchGraphSearchSpace(SearchSpace):
         for k in range(NUM_NODES):
             for op in range(len(OPS)):
                 if op != arch.ops[k]:
-                    ops = arch.ops[:k] + (op,) + arch.ops[k + 1 :]
+                    ops = (*arch.ops[:k], op, *arch.ops[k + 1:])
                     if not all(o == SKIP for o in ops):
                         out.append(self.make(links, ops))
             for src in range(k + 1):
                 if src != links[k]:
-                    out.append(self.make(links[:k] + [src] + links[k + 1 :], arch.ops))
+                    out.append(self.make([*links[:k], src, *links[k + 1:]], arch.ops))
         return out
 
     # -- encodings ---------------------------------------------------------
@@ -222,6 +226,18 @@ class NASBenchGraphSearchSpace(SearchSpace):
             raise InvalidArchitectureError("<dense>", "output edges do not match the unconsumed nodes")
         return arch
 
+    def dense_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each op node picks one earlier node as input and one of :data:`OPS`; which op nodes feed the output
+        follows from the links (those no other node consumes), so those edges vary too."""
+        n = NUM_NODES + 2
+        adj_mask = torch.zeros(n, n, dtype=torch.bool)
+        for k in range(1, NUM_NODES + 1):
+            adj_mask[:k, k] = True
+            adj_mask[k, n - 1] = True
+        x_mask = torch.zeros(n, len(NODE_TYPES), dtype=torch.bool)
+        x_mask[1 : NUM_NODES + 1, 2:] = True
+        return adj_mask, x_mask
+
     def encode(self, archs: Sequence[Arch], kind: FlatEncoding = "onehot") -> np.ndarray:
         """``"onehot"``: each node's input (4 x 4) and op (4 x 9), shape ``(n, 52)``.
 
@@ -233,7 +249,7 @@ class NASBenchGraphSearchSpace(SearchSpace):
         out = np.zeros((len(archs), NUM_NODES * NUM_NODES + NUM_NODES * len(OPS)), dtype=np.float32)
         for r, a in enumerate(archs):
             self.validate(a)
-            for k, (op, src) in enumerate(zip(a.ops, self.links(a))):
+            for k, (op, src) in enumerate(zip(a.ops, self.links(a), strict=False)):
                 out[r, k * NUM_NODES + src] = 1
                 out[r, NUM_NODES * NUM_NODES + k * len(OPS) + op] = 1
         return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ import torch
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 OPS: tuple[str, ...] = ("input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu")
 INPUT, OUTPUT = 0, 1
@@ -63,22 +67,20 @@ class NB101SearchSpace(SearchSpace):
     """The NAS-Bench-101 cell space.
 
     Args:
-        data_dir: Benchmark data directory, for the rows of the 500-cell sample.
-        cache_dir: Cache directory for the parsed sample.
+        data: Workspace whose data gives the rows of the 500-cell sample.
     """
 
     name = "nb101"
     op_names = OPS
     node_types = NODE_TYPES
 
-    def __init__(self, data_dir: object = None, cache_dir: object = None) -> None:
-        self.data_dir = data_dir
-        self.cache_dir = cache_dir
+    def __init__(self, data: Workspace | None = None) -> None:
+        super().__init__(data)
 
     def make(self, adj: np.ndarray | Sequence[Sequence[int]], ops: Sequence[int]) -> Arch:
         """Build an ``Arch`` from an adjacency matrix and op ids (validated)."""
         adj = np.asarray(adj)
-        edges = tuple((int(i), int(j)) for i, j in zip(*np.nonzero(adj)))
+        edges = tuple((int(i), int(j)) for i, j in zip(*np.nonzero(adj), strict=False))
         arch = Arch(self.name, tuple(int(o) for o in ops), tuple(sorted(edges)))
         self.validate(arch)
         return arch
@@ -127,7 +129,7 @@ class NB101SearchSpace(SearchSpace):
                 key = [int(t) for t in key.strip().strip("()[]").split(",")]
             except ValueError:
                 raise InvalidArchitectureError(text, "NASLib tuple must be integers") from None
-        n = int(round((-1 + np.sqrt(1 + 4 * len(key))) / 2))
+        n = round((-1 + np.sqrt(1 + 4 * len(key))) / 2)
         if n * n + n != len(key):
             raise InvalidArchitectureError(text, "NASLib tuple length must be n*n + n")
         return self.make(np.array(key[: n * n]).reshape(n, n), key[n * n :])
@@ -192,17 +194,19 @@ class NB101SearchSpace(SearchSpace):
     # -- rows of the published sample ------------------------------------------------
     def _rows(self) -> dict[Arch, int]:
         if not hasattr(self, "_row_map"):
-            from archgen.datasets.nb101 import sample_archs
-
             self._row_map: dict[Arch, int] = {}
-            for r, a in enumerate(sample_archs(self.data_dir, self.cache_dir)):
+            for r, a in enumerate(self._sample()):
                 self._row_map.setdefault(a, r)
         return self._row_map
 
-    def from_index(self, index: int) -> Arch:
+    def _sample(self) -> list[Arch]:
         from archgen.datasets.nb101 import sample_archs
 
-        archs = sample_archs(self.data_dir, self.cache_dir)
+        data = self._require_data()
+        return data.memo("nb101/sample", lambda: sample_archs(data.store))
+
+    def from_index(self, index: int) -> Arch:
+        archs = self._sample()
         if not isinstance(index, (int, np.integer)) or not 0 <= index < len(archs):
             raise InvalidArchitectureError(index, f"NB101 sample row must be an integer in 0..{len(archs) - 1}")
         return archs[index]
@@ -241,7 +245,7 @@ class NB101SearchSpace(SearchSpace):
         for k in range(1, len(arch.ops) - 1):
             for op in INTERIOR:
                 if op != arch.ops[k]:
-                    out.append(self.make(adj, arch.ops[:k] + (op,) + arch.ops[k + 1 :]))
+                    out.append(self.make(adj, (*arch.ops[:k], op, *arch.ops[k + 1:])))
         for i, j in itertools.combinations(range(len(arch.ops)), 2):
             flipped = adj.copy()
             flipped[i, j] ^= 1
@@ -269,7 +273,14 @@ class NB101SearchSpace(SearchSpace):
             raise InvalidArchitectureError("<dense>", "padding rows must be empty")
         return self.make((adj[:n, :n] != 0).numpy().astype(np.int8), x[:n].argmax(dim=1).tolist())
 
-    def to_graph(self, arch: Arch):  # noqa: ANN201 - torch_geometric imported lazily
+    def dense_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Edges above the diagonal are free; node 0 is the input, the others an interior op, the output or padding."""
+        adj_mask = torch.ones(MAX_NODES, MAX_NODES, dtype=torch.bool).triu(1)
+        x_mask = torch.zeros(MAX_NODES, len(NODE_TYPES), dtype=torch.bool)
+        x_mask[1:, OUTPUT:] = True
+        return adj_mask, x_mask
+
+    def to_graph(self, arch: Arch):
         """PyG ``Data`` of the unpadded cell (``num_nodes`` = the cell's node count)."""
         from torch_geometric.data import Data
 
@@ -277,7 +288,7 @@ class NB101SearchSpace(SearchSpace):
         n = len(arch.ops)
         return Data(x=x[:n], edge_index=adj[:n, :n].nonzero().t().contiguous(), num_nodes=n)
 
-    def from_graph(self, data) -> Arch:  # noqa: ANN001
+    def from_graph(self, data) -> Arch:
         n = int(data.num_nodes)
         adj, x = torch.zeros(MAX_NODES, MAX_NODES), torch.zeros(MAX_NODES, len(NODE_TYPES))
         adj[data.edge_index[0], data.edge_index[1]] = 1
@@ -296,7 +307,7 @@ class NB101SearchSpace(SearchSpace):
         for r, a in enumerate(archs):
             self.validate(a)
             n = len(a.ops)
-            pos = list(range(n - 1)) + [MAX_NODES - 1]  # output goes to slot 6
+            pos = [*range(n - 1), MAX_NODES - 1]  # output goes to slot 6
             adj = np.zeros((MAX_NODES, MAX_NODES), dtype=np.float32)
             for i, j in a.edges:
                 adj[pos[i], pos[j]] = 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from functools import cached_property
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ import torch
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
@@ -78,10 +81,8 @@ class NB201SearchSpace(SearchSpace):
     """The NAS-Bench-201 cell space.
 
     Args:
-        data_dir: Benchmark data directory, used only for the official index
-            (:meth:`index` / :meth:`from_index`), which is the row order of the
-            published tables; ``None`` resolves it as :class:`~archgen.datasets.DataStore` does.
-        cache_dir: Cache directory for the parsed index.
+        data: Workspace whose data gives the official index (:meth:`index` /
+            :meth:`from_index`), the row order of the published tables.
     """
 
     name = "nb201"
@@ -89,9 +90,8 @@ class NB201SearchSpace(SearchSpace):
     node_types = NODE_TYPES
     edges = EDGES
 
-    def __init__(self, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> None:
-        self.data_dir = data_dir
-        self.cache_dir = cache_dir
+    def __init__(self, data: Workspace | None = None) -> None:
+        super().__init__(data)
         self._canonical_memo: dict[tuple[int, ...], Arch] = {}
 
     # -- text form ---------------------------------------------------------
@@ -183,7 +183,7 @@ class NB201SearchSpace(SearchSpace):
     def _index(self) -> tuple[np.ndarray, dict[tuple[int, ...], int]]:
         from archgen.datasets.nb201 import index_ops
 
-        ops = index_ops(self.data_dir, self.cache_dir)  # (15625, 6) in index order
+        ops = index_ops(self._require_data().store)  # (15625, 6) in index order
         return ops, {tuple(int(v) for v in row): i for i, row in enumerate(ops)}
 
     def from_index(self, index: int) -> Arch:
@@ -219,7 +219,7 @@ class NB201SearchSpace(SearchSpace):
         for i in range(NUM_NODES - 2, -1, -1):
             reaches[i] = any(reaches[j] and ops[EDGES.index((i, j))] != NONE for j in range(i + 1, NUM_NODES))
         return tuple(
-            op if (op != NONE and live[i] and reaches[j]) else NONE for op, (i, j) in zip(ops, EDGES)
+            op if (op != NONE and live[i] and reaches[j]) else NONE for op, (i, j) in zip(ops, EDGES, strict=False)
         )
 
     def canonical(self, arch: Arch) -> Arch:
@@ -267,7 +267,7 @@ class NB201SearchSpace(SearchSpace):
         for k in range(len(EDGES)):
             for op in range(len(OPS)):
                 if op != arch.ops[k]:
-                    out.append(Arch(self.name, arch.ops[:k] + (op,) + arch.ops[k + 1 :]))
+                    out.append(Arch(self.name, (*arch.ops[:k], op, *arch.ops[k + 1:])))
         return out
 
     def all_archs(self) -> list[Arch]:
@@ -299,6 +299,12 @@ class NB201SearchSpace(SearchSpace):
             raise InvalidArchitectureError("<dense>", "node types must be input, 6 operations, output")
         return Arch(self.name, tuple(t - 2 for t in types[1:-1]))
 
+    def dense_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The adjacency is fixed; the 6 operation nodes choose among :data:`OPS`."""
+        x_mask = torch.zeros(_GRAPH_NODES, len(NODE_TYPES), dtype=torch.bool)
+        x_mask[1:-1, 2:] = True
+        return torch.zeros(_GRAPH_NODES, _GRAPH_NODES, dtype=torch.bool), x_mask
+
     def encode(self, archs: Sequence[Arch], kind: FlatEncoding = "onehot") -> np.ndarray:
         """Flat encodings.
 
@@ -328,9 +334,17 @@ class NB201SearchSpace(SearchSpace):
         raise ValueError(f"unknown encoding {kind!r}; valid: onehot, path")
 
     # -- networks ----------------------------------------------------------
-    def build_network(self, arch: Arch, num_classes: int, C: int = 16, N: int = 5) -> torch.nn.Module:
-        """The NB201 macro skeleton with this cell; see :func:`archgen.spaces.nb201_network.build_network`."""
+    def build_network(  # type: ignore[override]
+        self, arch: Arch, num_classes: int, C: int = 16, N: int = 5, generator: torch.Generator | None = None
+    ) -> torch.nn.Module:
+        """The NB201 macro skeleton with this cell; see :func:`archgen.spaces.nb201_network.build_network`.
+
+        ``generator``: initialise the weights from it (PyTorch's default schemes)
+        instead of torch's global generator.
+        """
+        from archgen.rng import init_parameters_
         from archgen.spaces.nb201_network import build_network
 
         self.validate(arch)
-        return build_network(arch.ops, num_classes, C=C, N=N)
+        net = build_network(arch.ops, num_classes, C=C, N=N)
+        return init_parameters_(net, generator) if generator is not None else net

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from archgen.api import create_app
-from archgen.api.keys import KeyStore
 from fastapi.testclient import TestClient
 
+from archgen.api import create_app
+from archgen.api.keys import KeyStore
 from archgen.settings import Settings
 
 

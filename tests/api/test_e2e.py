@@ -21,8 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from archgen.spaces import get_space
-
 CELLS = 40
 
 
@@ -56,7 +54,7 @@ def _cache_lines(cache: Path) -> list[str]:
     return [json.loads(line)["arch"] for f in files for line in f.read_text().splitlines() if line.strip()]
 
 
-def test_sigkill_during_a_job_then_restart_finishes_it_once(tmp_path: Path, data_dir: Path) -> None:
+def test_sigkill_during_a_job_then_restart_finishes_it_once(tmp_path: Path, data_dir: Path, ws) -> None:
     home, cache, log = tmp_path / "home", tmp_path / "cache", tmp_path / "server.log"
     env = os.environ | {
         "ARCHGEN_HOME": str(home),
@@ -77,7 +75,7 @@ def test_sigkill_during_a_job_then_restart_finishes_it_once(tmp_path: Path, data
     headers = {"Authorization": f"Bearer {json.loads(keys.stdout)['key']}"}
     port = _port()
     url = f"http://127.0.0.1:{port}"
-    space = get_space("nb201")
+    space = ws.space("nb201")
     # distinct isomorphism classes, so that each is one cache line
     rows, seen = [], set()
     for i in range(2000, 15625):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from archgen.predictors.zerocost import ZCSettings, score_archs
 
-from archgen.spaces import get_space
+from archgen.predictors.zerocost import ZCSettings, score_archs
 from tests.api.conftest import Service
 
 
@@ -59,7 +58,7 @@ def test_train_request_errors(service: Service) -> None:
 
 
 def test_zero_cost_inline_and_as_a_job(service: Service) -> None:
-    space = get_space("nb201")
+    space = service.client.app.state.service.data.space("nb201")
     body = {"architectures": [10, 11], "proxies": ["synflow", "params"], "batch_size": 8, "width": 4}
     r = service.client.post("/v1/zero-cost", json=body, headers=service.auth)
     assert r.status_code == 200, r.text
@@ -68,7 +67,7 @@ def test_zero_cost_inline_and_as_a_job(service: Service) -> None:
         "cifar10",
         ["synflow", "params"],
         ZCSettings(batch_size=8, C=4),
-        cache_dir=service.settings.cache_dir,
+        data=service.client.app.state.service.data,
     )
     got = r.json()["results"]
     np.testing.assert_allclose([g["scores"]["params"] for g in got], want["params"])
@@ -122,3 +121,29 @@ def test_cancel_and_job_errors(service: Service) -> None:
     assert service.client.get("/v1/jobs?status=bogus", headers=service.auth).status_code == 422
     done = service.client.get("/v1/jobs?status=succeeded", headers=service.auth).json()["jobs"]
     assert done and all(j["status"] == "succeeded" for j in done)
+
+
+def test_job_listing_is_paginated_summaries(service: Service) -> None:
+    ids = []
+    for k in range(5):
+        body = {"kind": "lgbm", "n_train": 30, "params": {"n_estimators": 5, "n_bags": 1}, "seed": 100 + k}
+        r = service.client.post("/v1/predictors", json=body, headers=service.auth)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    seen: list[str] = []
+    cursor = None
+    for _ in range(50):  # bounded: never loops forever
+        q = "/v1/jobs?kind=train_predictor&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = service.client.get(q, headers=service.auth).json()
+        assert len(page["jobs"]) <= 2
+        assert all("params" not in j and "result" not in j for j in page["jobs"])
+        seen += [j["id"] for j in page["jobs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+    assert service.client.get("/v1/jobs?cursor=garbage!", headers=service.auth).status_code == 422
+    full = service.client.get(f"/v1/jobs/{ids[0]}", headers=service.auth).json()
+    assert full["params"]["seed"] == 100
+    for jid in ids:
+        service.wait_job(jid)

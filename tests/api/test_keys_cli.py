@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from archgen.api.keys import KeyStore
 from typer.testing import CliRunner
 
+from archgen.api.keys import KeyStore
 from archgen.cli.main import app
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from archgen.datasets import load_table
-
 from tests.api.conftest import NB201_ARCH, Service
 
 
@@ -14,7 +13,7 @@ def test_lookup_returns_the_table_values(service: Service) -> None:
         headers=service.auth,
     )
     assert r.status_code == 200, r.text
-    table = load_table("nb201")
+    table = load_table("nb201", service.client.app.state.service.data)
     res = r.json()["results"]
     assert res[1]["index"] == 7
     assert res[1]["metrics"]["cifar100"]["test_acc"] == table.lookup("cifar100", "test_acc", [7])[0]

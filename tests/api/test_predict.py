@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from archgen.predictors.store import ModelStore
 
-from archgen.spaces import get_space
+from archgen.artifacts import ArtifactStore
 from tests.api.conftest import NB201_ARCH, Service
 
 
 def test_predict_matches_the_stored_model(service: Service) -> None:
-    space = get_space("nb201")
+    space = service.client.app.state.service.data.space("nb201")
     archs = [NB201_ARCH, 123, "4567"]
     r = service.client.post("/v1/predict", json={"architectures": archs}, headers=service.auth)
     assert r.status_code == 200, r.text
@@ -19,7 +18,7 @@ def test_predict_matches_the_stored_model(service: Service) -> None:
     assert set(info) == {"id", "kind", "trained_on", "heldout_kendall_tau"}
     assert info["kind"] == "lgbm" and info["trained_on"]["architectures"] == 100
     assert 0.3 < info["heldout_kendall_tau"] <= 1
-    predictor, _ = ModelStore(service.settings.model_dir).load(info["id"])
+    predictor, _ = ArtifactStore(service.settings.model_dir).load(info["id"], data=service.client.app.state.service.data)
     mean, std = predictor.predict_with_uncertainty([space.coerce(a) for a in archs])
     got = body["predictions"]
     assert [p["architecture"] for p in got] == archs
@@ -106,28 +105,3 @@ def test_body_over_the_size_limit_is_413(service: Service) -> None:
     assert r.status_code == 413 and str(service.settings.max_body_bytes) in r.json()["error"]["message"]
 
 
-def test_filled_predictions_are_kept_between_starts(service: Service, tmp_path) -> None:
-    import threading
-
-    from archgen.api.serving import ServedModel
-
-    store = ModelStore(service.settings.model_dir)
-    mid = service.client.get("/v1/predictors", headers=service.auth).json()["predictors"][0]["id"]
-    predictor, record = store.load(mid)
-    first = ServedModel(predictor, record, 15625, tmp_path)
-    first.fill(threading.Event())
-    second = ServedModel(predictor, record, 15625, tmp_path)
-
-    def no_compute(archs):
-        raise AssertionError("recomputed a stored prediction")
-
-    second._compute = no_compute  # type: ignore[method-assign]
-    space = get_space("nb201")
-    archs = [space.from_index(i) for i in (0, 77, 15624)]
-    rows = np.array([0, 77, 15624])
-    np.testing.assert_array_equal(second.predict(archs, rows)[0], first.predict(archs, rows)[0])
-    # a torn file is ignored, not trusted
-    path = next(tmp_path.glob("*.npz"))
-    path.write_bytes(path.read_bytes()[:100])
-    third = ServedModel(predictor, record, 15625, tmp_path)
-    assert np.isnan(third._mean).all()

@@ -11,12 +11,13 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from archgen.api import create_app
-from archgen.api.keys import KeyStore
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from archgen.api import create_app
+from archgen.api.keys import KeyStore
 from tests.api.conftest import Service
+from tests.helpers import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,7 @@ def fuzz_client(service: Service, tmp_path_factory: pytest.TempPathFactory):
     _, key = KeyStore(s.db_url).create("fuzz")
     with TestClient(create_app(s, run_jobs=False), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {key}"
-        while client.get("/v1/ready").status_code != 200:
-            pass
+        wait_until(lambda: client.get("/v1/ready").status_code == 200, 120, 0.1, "the fuzzed app to be ready")
         yield client
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi.testclient import TestClient
+
 from archgen.api import create_app
 from archgen.api.keys import KeyStore
 from archgen.api.security import TokenBucket
-from fastapi.testclient import TestClient
-
 from tests.api.conftest import Service, service_settings
 
 

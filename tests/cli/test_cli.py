@@ -15,7 +15,7 @@ from archgen.cli.main import app
 runner = CliRunner()
 
 
-def run(*args: str, data_dir: Path, cache_dir: Path):  # noqa: ANN201
+def run(*args: str, data_dir: Path, cache_dir: Path):
     return runner.invoke(app, ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir), *args])
 
 

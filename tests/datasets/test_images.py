@@ -14,11 +14,11 @@ from archgen.errors import DataError, DataNotFoundError
 
 
 @pytest.fixture(scope="module")
-def cifar_test(data_dir, cache_dir):  # noqa: ANN001, ANN201
-    return cifar10("test", data_dir, cache_dir, progress=False)
+def cifar_test(ws):
+    return cifar10("test", ws.store, progress=False)
 
 
-def test_cifar10_test_split_shapes_labels_balance(cifar_test) -> None:  # noqa: ANN001
+def test_cifar10_test_split_shapes_labels_balance(cifar_test) -> None:
     assert len(cifar_test) == 10_000
     assert cifar_test.images.shape == (10_000, 32, 32, 3) and cifar_test.images.dtype == np.uint8
     np.testing.assert_array_equal(np.bincount(cifar_test.labels, minlength=10), np.full(10, 1000))
@@ -29,13 +29,13 @@ def test_cifar10_test_split_shapes_labels_balance(cifar_test) -> None:  # noqa: 
     np.testing.assert_allclose(mean, [0.4942, 0.4851, 0.4504], atol=0.01)
 
 
-def test_normalisation_centres_the_data(cifar_test) -> None:  # noqa: ANN001
+def test_normalisation_centres_the_data(cifar_test) -> None:
     x, _ = cifar_test.batch(500, np.random.default_rng(0))
     assert abs(float(x.mean())) < 0.1
     assert 0.8 < float(x.std()) < 1.2
 
 
-def test_batches_are_reproducible_and_balanced(cifar_test) -> None:  # noqa: ANN001
+def test_batches_are_reproducible_and_balanced(cifar_test) -> None:
     a = cifar_test.batch(64, np.random.default_rng(3))
     b = cifar_test.batch(64, np.random.default_rng(3))
     c = cifar_test.batch(64, np.random.default_rng(4))
@@ -49,9 +49,9 @@ def test_batches_are_reproducible_and_balanced(cifar_test) -> None:  # noqa: ANN
         cifar_test.batch(0, np.random.default_rng(0))
 
 
-def test_split_is_deterministic_stratified_and_disjoint(cifar_test) -> None:  # noqa: ANN001
+def test_split_is_deterministic_stratified_and_disjoint(cifar_test) -> None:
     tr, va = cifar_test.split(0.2, seed=5)
-    tr2, va2 = cifar_test.split(0.2, seed=5)
+    _tr2, va2 = cifar_test.split(0.2, seed=5)
     np.testing.assert_array_equal(va.labels, va2.labels)
     np.testing.assert_array_equal(va.images, va2.images)
     assert len(tr) + len(va) == len(cifar_test) and len(va) == 2000
@@ -60,9 +60,9 @@ def test_split_is_deterministic_stratified_and_disjoint(cifar_test) -> None:  # 
         cifar_test.split(1.5)
 
 
-def test_cifar10_unknown_split(data_dir, cache_dir) -> None:  # noqa: ANN001
+def test_cifar10_unknown_split(ws) -> None:
     with pytest.raises(ValueError, match="train, test"):
-        cifar10("val", data_dir, cache_dir)
+        cifar10("val", ws.store)
 
 
 def _write_folder(root: Path, per_class: dict[str, int], size: tuple[int, int] = (40, 30)) -> None:
@@ -81,7 +81,7 @@ def test_image_folder_loads_resizes_and_labels(tmp_path: Path) -> None:
     assert ds.classes == ("cats", "dogs")
     assert ds.images.shape == (8, 16, 16, 3)
     np.testing.assert_array_equal(np.bincount(ds.labels), [3, 5])
-    x, y = ds[0]
+    x, _y = ds[0]
     assert x.shape == (3, 16, 16)
     again = image_folder(tmp_path / "imgs", image_size=16, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(again.images, ds.images)

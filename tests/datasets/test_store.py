@@ -40,12 +40,10 @@ def test_directory_without_manifest(tmp_path: Path) -> None:
         DataStore(tmp_path, tmp_path / "cache")
 
 
-def test_setting_names_the_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
-    monkeypatch.setenv("ARCHGEN_DATA_DIR", str(data_dir))
-    assert DataStore(cache_dir=tmp_path).root == data_dir.resolve()
+def test_the_store_reads_only_what_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    """The environment is read at the edge (Settings), never by the library."""
     monkeypatch.setenv("ARCHGEN_DATA_DIR", str(tmp_path / "absent"))
-    with pytest.raises(DataNotFoundError, match="from ARCHGEN_DATA_DIR"):
-        DataStore(cache_dir=tmp_path)
+    assert DataStore(data_dir, tmp_path).root == data_dir.resolve()
 
 
 def test_verify_real_files_then_stamp_skips_hashing(data_dir: Path, tmp_path: Path) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from archgen.predictors.store import ModelStore
 
+from archgen.artifacts import ArtifactStore
 from archgen.jobs import SUCCEEDED, JobManager, JobStore
+from archgen.predictors.training import TrainPredictorParams
 from archgen.settings import Settings
+from tests.helpers import wait_until
 
 
 @pytest.mark.parametrize("backend", ["local", "thread", "ray"])
@@ -18,25 +19,16 @@ def test_backend_runs_a_training_job(backend: str, tmp_path: Path, data_dir: Pat
         data_dir=data_dir, cache_dir=cache_dir, home=tmp_path, worker_backend=backend, workers=1, shutdown_grace_s=10
     )
     store = JobStore(settings.db_url)
-    params = {
-        "space": "nb201",
-        "task": "cifar10",
-        "kind": "lgbm",
-        "n_train": 40,
-        "seed": 0,
-        "params": {"n_estimators": 20},
-        "eval_max": 500,
-    }
+    params = TrainPredictorParams(
+        space="nb201", task="cifar10", kind="lgbm", n_train=40, params={"n_estimators": 20}, eval_max=500
+    ).model_dump(mode="json")
     job, _ = store.create("train_predictor", params, "alice")
     manager = JobManager(settings, poll_s=0.1)
     manager.start()
     try:
-        deadline = time.monotonic() + 180
-        while not store.get(job.id).done:
-            assert time.monotonic() < deadline, store.get(job.id)
-            time.sleep(0.1)
+        wait_until(lambda: store.get(job.id).done, 180, 0.1, f"job on {backend}")
     finally:
         manager.stop()
     done = store.get(job.id)
     assert done.status == SUCCEEDED, done.error
-    assert ModelStore(settings.model_dir).record(done.result["model_id"]).heldout["n"] == 500
+    assert ArtifactStore(settings.model_dir).record(done.result["model_id"]).heldout["n"] == 500

@@ -1,129 +1,107 @@
-"""The built-in job kinds run, checkpoint, and resume (through the manager and a thread backend)."""
+"""The built-in job kinds: typed params, training that resumes after its last finished part, zero-cost scoring."""
 
 from __future__ import annotations
 
 import threading
-import time
-from pathlib import Path
 
 import pytest
-from archgen.predictors.store import ModelStore
 
-from archgen.jobs import SUCCEEDED, JobContext, JobManager, JobStore, register_job
-from archgen.jobs.kinds import train_model_id, train_predictor
+from archgen.artifacts import ArtifactStore
+from archgen.jobs import SUCCEEDED, JobContext, JobStore
+from archgen.jobs.base import JobParamsError, get_job_kind
+from archgen.jobs.kinds import ZeroCostParams, train_predictor
+from archgen.predictors.training import TrainPredictorParams, model_id
 from archgen.settings import Settings
+from tests.jobs.conftest import run_to_end
 
 
-@pytest.fixture
-def settings(tmp_path: Path, data_dir: Path, cache_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, cache_dir=cache_dir, home=tmp_path, worker_backend="thread", job_lease_s=5)
+class Died(Exception):
+    """Stands for kill -9 in the middle of a job."""
 
 
-def _run(settings: Settings, job_id: str, timeout: float = 120) -> None:
-    manager = JobManager(settings, poll_s=0.05)
-    manager.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while not manager.store.get(job_id).done:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    finally:
-        manager.stop()
+def test_kinds_declare_their_params_models() -> None:
+    assert get_job_kind("train_predictor").params is TrainPredictorParams
+    assert get_job_kind("zero_cost").params is ZeroCostParams
+    with pytest.raises(JobParamsError, match="n_train"):
+        get_job_kind("train_predictor").validate({"space": "nb201", "task": "cifar10", "n_train": "many"})
+    with pytest.raises(JobParamsError, match="bogus"):
+        get_job_kind("train_predictor").validate({"space": "nb201", "task": "cifar10", "bogus": 1})
 
 
-def test_training_job_resumes_from_the_fitted_checkpoint(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stack_job_killed_mid_fit_resumes_after_its_last_finished_member(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archgen.predictors.lgbm import LightGBMPredictor
+
     store = JobStore(settings.db_url)
-    params = {
-        "space": "nb201",
-        "task": "cifar10",
-        "kind": "lgbm",
-        "n_train": 40,
-        "seed": 1,
-        "params": {"n_estimators": 30},
-    }
-    job, _ = store.create("train_predictor", params, "alice")
+    params = TrainPredictorParams(
+        space="nb201",
+        task="cifar10",
+        kind="stack",
+        n_train=60,
+        seed=1,
+        params={"members": ["lgbm", "zc_learned"]},
+        eval_max=300,
+    )
+    job, _ = store.create("train_predictor", params.model_dump(mode="json"), "alice")
     _, token = store.claim_next()
-    stop = threading.Event()
 
-    # first run: dies right after the "fitted" checkpoint (as with kill -9)
-    class Died(Exception):
-        pass
+    fits: list[str] = []
+    real_fit = LightGBMPredictor._fit
 
-    ctx = JobContext(store, store.get(job.id), token, settings, stop)
+    def counting_fit(self, archs, y, monitor):
+        fits.append("lgbm")
+        return real_fit(self, archs, y, monitor)
+
+    monkeypatch.setattr(LightGBMPredictor, "_fit", counting_fit)
+
+    # first run: dies right after the first finished member is checkpointed
+    ctx = JobContext(store, store.get(job.id), token, settings, threading.Event())
     original = ctx.checkpoint
 
     def checkpoint_then_die(state, progress=None, message=None):
         original(state, progress, message)
-        raise Died
+        if state.get("parts"):
+            raise Died
 
     ctx.checkpoint = checkpoint_then_die  # type: ignore[method-assign]
     with pytest.raises(Died):
-        train_predictor(dict(params), ctx)
-    assert store.get(job.id).checkpoint == {"stage": "fitted"}
-    assert train_model_id(params, job.id) not in ModelStore(settings.model_dir).ids()
+        train_predictor(params, ctx)
+    assert store.get(job.id).checkpoint["parts"] == ["model/weights-0-lgbm"]
+    assert fits == ["lgbm"]
+    mid = model_id("stack", "nb201", "cifar10", 60, 1, job.id[:8])
+    assert mid not in ArtifactStore(settings.model_dir).ids()
 
-    # the worker is presumed dead; the resumed run must not fit again
+    # the worker is presumed dead; the resumed run fits only what was not finished
     store.requeue_stale(lease_s=0, max_failures=3)
-    from archgen.predictors.lgbm import LightGBMPredictor
-
-    def no_fit(*_a, **_k):
-        raise AssertionError("fitted again instead of resuming")
-
-    monkeypatch.setattr(LightGBMPredictor, "fit", no_fit)
-    _run(settings, job.id)
+    fits.clear()
+    run_to_end(settings, job.id)
     done = store.get(job.id)
     assert done.status == SUCCEEDED, done.error
     assert done.result["resumed"] and done.attempts == 2
-    assert ModelStore(settings.model_dir).ids() == [train_model_id(params, job.id)]
+    assert ArtifactStore(settings.model_dir).ids() == [mid]
+    stack, _ = ArtifactStore(settings.model_dir).load(mid, data=None)
+    refits = ["lgbm"] if 0 in stack.used_ else []  # the final refit, if the weights kept lgbm
+    assert fits == refits  # the weights-stage lgbm was restored from its checkpoint, not fitted again
+    assert not (settings.job_dir / job.id / "parts").exists()
 
 
-@register_job("test_counter", "counts to n, checkpointing each step (test only)")
-def _counter(params: dict, ctx: JobContext) -> dict:
-    start = ctx.state.get("i", 0)
-    for i in range(start, params["n"]):
-        time.sleep(params.get("sleep", 0.0))
-        ctx.checkpoint({"i": i + 1}, (i + 1) / params["n"])
-    return {"started_at": start, "count": params["n"]}
-
-
-def test_shutdown_interrupts_and_the_next_manager_resumes(settings: Settings) -> None:
+def test_a_zero_cost_job_scores_and_checkpoints(settings: Settings) -> None:
     store = JobStore(settings.db_url)
-    job, _ = store.create("test_counter", {"n": 200, "sleep": 0.01}, "alice")
-    manager = JobManager(settings, poll_s=0.05)
-    manager.start()
-    while store.get(job.id).progress < 0.1:
-        time.sleep(0.02)
-    manager.stop()
-    j = store.get(job.id)
-    assert j.status == "queued" and 0 < j.checkpoint["i"] < 200 and j.failures == 0
-    _run(settings, job.id)
-    done = store.get(job.id)
-    assert done.status == SUCCEEDED and done.result["started_at"] >= j.checkpoint["i"] and done.attempts == 2
-
-
-def test_cancel_a_running_job(settings: Settings) -> None:
-    store = JobStore(settings.db_url)
-    job, _ = store.create("test_counter", {"n": 10_000, "sleep": 0.001}, "alice")
-    manager = JobManager(settings, poll_s=0.05)
-    manager.start()
-    try:
-        while store.get(job.id).status != "running":
-            time.sleep(0.02)
-        store.request_cancel(job.id, "alice")
-        deadline = time.monotonic() + 30
-        while not store.get(job.id).done:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    finally:
-        manager.stop()
-    assert store.get(job.id).status == "cancelled"
-
-
-def test_a_failing_job_records_its_error(settings: Settings) -> None:
-    store = JobStore(settings.db_url)
-    job, _ = store.create(
-        "train_predictor", {"space": "nb201", "task": "cifar10", "kind": "lgbm", "n_train": 999999}, "a"
+    params = ZeroCostParams(
+        space="nb201",
+        task="cifar10",
+        architectures=["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"],
+        given=[123],
+        proxies=["params", "synflow"],
+        batch_size=8,
+        width=4,
+        seed=4242,  # settings no other test uses: the cell is computed here, not found in the session cache
     )
-    _run(settings, job.id)
-    j = store.get(job.id)
-    assert j.status == "failed" and "n_train must be between" in j.error
+    job, _ = store.create("zero_cost", params.model_dump(mode="json"), "alice")
+    run_to_end(settings, job.id)
+    done = store.get(job.id)
+    assert done.status == SUCCEEDED, done.error
+    res = done.result
+    assert res["results"][0]["architecture"] == 123 and set(res["results"][0]["scores"]) == {"params", "synflow"}
+    assert res["cells"] == 1 and done.checkpoint == {"cells_scored": 1}

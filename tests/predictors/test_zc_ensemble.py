@@ -11,21 +11,18 @@ from archgen.predictors.metrics import spearman
 from archgen.predictors.zc_ensemble import _percentiles
 
 
-def test_vote_on_published_scores_beats_each_proxy(data_dir) -> None:  # noqa: ANN001
+def test_vote_on_published_scores_beats_each_proxy(ws) -> None:
     """On every NB201 cell, the default vote ranks test accuracy better than its proxies do alone."""
-    from archgen.datasets import load_table
-    from archgen.spaces import get_space
-
-    table = load_table("nb201")
-    sp = get_space("nb201")
+    table = ws.table("nb201")
+    sp = table.search_space
     archs = [sp.from_index(i) for i in range(table.num_rows)]
     acc = table.column("cifar10", "test_acc")
-    vote = get_predictor("zc_vote", task="cifar10", source="table").predict(archs)
+    vote = get_predictor("zc_vote", data=ws, task="cifar10", source="table").predict(archs)
     assert np.isfinite(vote).all()  # unscored cells take their isomorphic twin's score
     rho = spearman(acc, vote)
     assert rho > 0.85
     for p in ("synflow", "jacov", "nwot", "params"):
-        single = get_predictor("zc", task="cifar10", proxy=p, source="table").predict(archs)
+        single = get_predictor("zc", data=ws, task="cifar10", proxy=p, source="table").predict(archs)
         assert spearman(acc, single) < rho
 
 
@@ -38,11 +35,11 @@ def test_percentiles_against_a_reference_do_not_depend_on_the_batch() -> None:
     np.testing.assert_allclose(within, [5 / 6, 1 / 6, np.nan, 0.5])
 
 
-def test_bad_settings_are_typed(split) -> None:  # noqa: ANN001
+def test_bad_settings_are_typed(split, ws) -> None:
     te = split[2]
     with pytest.raises(UnknownNameError):
-        get_predictor("zc", source="cloud").predict(te)
+        get_predictor("zc", data=ws, source="cloud").predict(te)
     with pytest.raises(UnknownNameError, match="synflow"):
-        get_predictor("zc_vote", proxies=["synflo"], source="table").predict(te)
+        get_predictor("zc_vote", data=ws, proxies=["synflo"], source="table").predict(te)
     with pytest.raises(PredictorInputError, match="publishes no"):
-        get_predictor("zc", task="cifar100", proxy="zen", source="table").predict(te)
+        get_predictor("zc", data=ws, task="cifar100", proxy="zen", source="table").predict(te)

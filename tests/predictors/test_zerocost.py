@@ -9,6 +9,7 @@ import torch
 from archgen.errors import UnknownNameError, UnsupportedSpaceError
 from archgen.predictors import zerocost
 from archgen.predictors.zerocost import LAYER_STATS, PROXIES, ZCSettings, compute_proxies, score_archs
+from archgen.rng import torch_generator
 from archgen.spaces import get_space
 
 TINY = ZCSettings(batch_size=8, C=4, N=1, seed=0)
@@ -16,21 +17,20 @@ CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_con
 
 
 @pytest.fixture(scope="module")
-def space():  # noqa: ANN201
-    return get_space("nb201")
+def space(ws):
+    return ws.space("nb201")
 
 
 @pytest.fixture(scope="module")
-def batch(data_dir, cache_dir) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
-    return zerocost._minibatch("cifar10", TINY, data_dir, cache_dir)
+def batch(ws) -> tuple[torch.Tensor, torch.Tensor]:
+    return zerocost._minibatch("cifar10", TINY, ws)
 
 
-def tiny_net(space, arch: str = CELL, seed: int = 0) -> torch.nn.Module:  # noqa: ANN001
-    torch.manual_seed(seed)
-    return space.build_network(space.parse(arch), 10, C=TINY.C, N=TINY.N)
+def tiny_net(space, arch: str = CELL, seed: int = 0) -> torch.nn.Module:
+    return space.build_network(space.parse(arch), 10, C=TINY.C, N=TINY.N, generator=torch_generator(seed))
 
 
-def test_all_proxies_finite_with_per_layer_stats(space, batch) -> None:  # noqa: ANN001
+def test_all_proxies_finite_with_per_layer_stats(space, batch) -> None:
     x, y = batch
     scores, layers = compute_proxies(tiny_net(space), x, y)
     assert sorted(scores) == sorted(PROXIES)
@@ -41,7 +41,7 @@ def test_all_proxies_finite_with_per_layer_stats(space, batch) -> None:  # noqa:
         assert scores[s] == pytest.approx(layers[:, LAYER_STATS.index(s)].sum(), rel=1e-9)
 
 
-def test_params_equals_the_parameter_count(space, batch) -> None:  # noqa: ANN001
+def test_params_equals_the_parameter_count(space, batch) -> None:
     x, y = batch
     net = tiny_net(space)
     count = sum(p.numel() for p in net.parameters())
@@ -49,7 +49,7 @@ def test_params_equals_the_parameter_count(space, batch) -> None:  # noqa: ANN00
     assert scores["params"] == pytest.approx(count / 1e6)
 
 
-def test_params_and_flops_match_the_published_table(space) -> None:  # noqa: ANN001
+def test_params_and_flops_match_the_published_table(space) -> None:
     """Full-size networks (C=16, N=5): NB201 publishes params (M) and FLOPs (M) for every cell.
 
     Params match exactly. archgen's FLOPs count the multiply-accumulates of
@@ -59,14 +59,11 @@ def test_params_and_flops_match_the_published_table(space) -> None:  # noqa: ANN
     """
     from scipy.stats import spearmanr
 
-    from archgen.datasets import load_table
-
-    table = load_table("nb201")
+    table = space.data.table("nb201")
     rows = [3971, 0, 5000, 9999, 15624]  # cells with published FLOPs
     ours, published = [], []
     for row in rows:
-        torch.manual_seed(0)
-        net = space.build_network(space.from_index(row), 10)
+        net = space.build_network(space.from_index(row), 10, generator=torch_generator(0))
         scores, _ = compute_proxies(net, torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long), ["params", "flops"])
         assert scores["params"] == pytest.approx(table.lookup("cifar10", "params", [row])[0], abs=1e-4)
         ours.append(scores["flops"])
@@ -76,14 +73,14 @@ def test_params_and_flops_match_the_published_table(space) -> None:  # noqa: ANN
     assert np.all((published - ours > 1.5) & (published - ours < 3.5))
 
 
-def test_synflow_ignores_the_input_batch(space, batch) -> None:  # noqa: ANN001
+def test_synflow_ignores_the_input_batch(space, batch) -> None:
     x, y = batch
     a, _ = compute_proxies(tiny_net(space), x, y, ["synflow"])
     b, _ = compute_proxies(tiny_net(space), torch.randn_like(x) * 5, y.flip(0), ["synflow"])
     assert a["synflow"] == pytest.approx(b["synflow"], rel=1e-9)
 
 
-def test_synflow_is_zero_for_a_disconnected_cell(space, batch) -> None:  # noqa: ANN001
+def test_synflow_is_zero_for_a_disconnected_cell(space, batch) -> None:
     x, y = batch
     cut = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|"
     scores, _ = compute_proxies(tiny_net(space, cut), x, y, ["synflow", "snip"])
@@ -92,7 +89,7 @@ def test_synflow_is_zero_for_a_disconnected_cell(space, batch) -> None:  # noqa:
     assert scores["synflow"] < compute_proxies(tiny_net(space), x, y, ["synflow"])[0]["synflow"]
 
 
-def test_scores_are_deterministic_for_a_seed(space, batch) -> None:  # noqa: ANN001
+def test_scores_are_deterministic_for_a_seed(space, batch) -> None:
     x, y = batch
     a, _ = compute_proxies(tiny_net(space), x, y)
     b, _ = compute_proxies(tiny_net(space), x, y)
@@ -101,7 +98,7 @@ def test_scores_are_deterministic_for_a_seed(space, batch) -> None:  # noqa: ANN
             assert a[p] == pytest.approx(b[p], rel=1e-6), p
 
 
-def test_shared_passes_agree_with_separate_runs(space, batch) -> None:  # noqa: ANN001
+def test_shared_passes_agree_with_separate_runs(space, batch) -> None:
     x, y = batch
     together, _ = compute_proxies(tiny_net(space), x, y)
     for p in ("snip", "grad_norm", "fisher", "grasp", "jacov", "nwot", "synflow", "zen"):
@@ -109,9 +106,9 @@ def test_shared_passes_agree_with_separate_runs(space, batch) -> None:  # noqa: 
         assert alone[p] == pytest.approx(together[p], rel=1e-4, abs=1e-6), p
 
 
-def test_score_archs_caches_on_disk(space, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_score_archs_caches_on_disk(ws, space, tmp_path, monkeypatch) -> None:
     archs = [space.parse(CELL), space.from_index(5)]
-    first = score_archs(archs, "cifar10", ["snip", "nwot"], TINY, cache_dir=tmp_path)
+    first = score_archs(archs, "cifar10", ["snip", "nwot"], TINY, data=ws, score_cache=tmp_path)
     files = list((tmp_path / "zerocost").glob("*.jsonl"))
     assert len(files) == 1 and len(files[0].read_text().splitlines()) == 2
     zerocost._CACHES.clear()  # a new process reads the file
@@ -120,34 +117,34 @@ def test_score_archs_caches_on_disk(space, tmp_path, monkeypatch) -> None:  # no
         raise AssertionError("recomputed a cached score")
 
     monkeypatch.setattr(zerocost, "compute_proxies", boom)
-    again = score_archs(archs, "cifar10", ["snip", "nwot"], TINY, cache_dir=tmp_path)
+    again = score_archs(archs, "cifar10", ["snip", "nwot"], TINY, data=ws, score_cache=tmp_path)
     for p in ("snip", "nwot"):
         np.testing.assert_array_equal(first[p], again[p])
 
 
-def test_isomorphic_cells_share_one_computation(space, tmp_path) -> None:  # noqa: ANN001
+def test_isomorphic_cells_share_one_computation(ws, space, tmp_path) -> None:
     a = space.parse("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|nor_conv_1x1~1|skip_connect~2|")
     b = space.parse("|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|nor_conv_1x1~2|")
-    s = score_archs([a, b], "cifar10", ["snip"], TINY, cache_dir=tmp_path)
+    s = score_archs([a, b], "cifar10", ["snip"], TINY, data=ws, score_cache=tmp_path)
     assert s["snip"][0] == s["snip"][1]
     assert len(next((tmp_path / "zerocost").glob("*.jsonl")).read_text().splitlines()) == 1
 
 
-def test_a_torn_cache_line_is_skipped(space, tmp_path) -> None:  # noqa: ANN001
+def test_a_torn_cache_line_is_skipped(ws, space, tmp_path) -> None:
     archs = [space.parse(CELL)]
-    score_archs(archs, "cifar10", ["snip"], TINY, cache_dir=tmp_path)
+    score_archs(archs, "cifar10", ["snip"], TINY, data=ws, score_cache=tmp_path)
     path = next((tmp_path / "zerocost").glob("*.jsonl"))
     with path.open("a") as f:
         f.write('{"arch": "|nor_conv_3x3~0|+|no')  # a crash mid-write
     zerocost._CACHES.clear()
-    assert np.isfinite(score_archs(archs, "cifar10", ["snip"], TINY, cache_dir=tmp_path)["snip"]).all()
+    assert np.isfinite(score_archs(archs, "cifar10", ["snip"], TINY, data=ws, score_cache=tmp_path)["snip"]).all()
 
 
-def test_bad_input_is_typed(space) -> None:  # noqa: ANN001
+def test_bad_input_is_typed(ws, space) -> None:
     with pytest.raises(UnknownNameError, match="synflow"):
-        score_archs([space.parse(CELL)], "cifar10", ["synflo"], TINY)
+        score_archs([space.parse(CELL)], "cifar10", ["synflo"], TINY, data=ws)
     with pytest.raises(UnknownNameError, match="cifar10"):
-        score_archs([space.parse(CELL)], "ImageNet16-120", ["snip"], TINY)
+        score_archs([space.parse(CELL)], "ImageNet16-120", ["snip"], TINY, data=ws)
     nb101 = get_space("nb101")
     with pytest.raises(UnsupportedSpaceError):
-        score_archs(nb101.sample(1, np.random.default_rng(0)), "cifar10", ["snip"], TINY)
+        score_archs(nb101.sample(1, np.random.default_rng(0)), "cifar10", ["snip"], TINY, data=ws)

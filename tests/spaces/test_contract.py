@@ -44,8 +44,8 @@ MALFORMED = ["", "garbage", "|||", "a~0|b~1", "0/1|input"]
 
 
 @pytest.fixture(params=SPACES)
-def space(request: pytest.FixtureRequest, data_dir, cache_dir):  # noqa: ANN001, ANN201
-    return get_space(request.param, data_dir=data_dir, cache_dir=cache_dir)
+def space(request: pytest.FixtureRequest, ws):
+    return ws.space(request.param)
 
 
 def test_every_space_has_equivalence_examples() -> None:
@@ -60,7 +60,7 @@ def test_registry_rejects_duplicates_and_lists_names() -> None:
     assert all(name in str(e.value) for name in SPACES)
 
 
-def test_sampling_is_reproducible_and_valid(space) -> None:  # noqa: ANN001
+def test_sampling_is_reproducible_and_valid(space) -> None:
     a = space.sample(20, np.random.default_rng(7))
     b = space.sample(20, np.random.default_rng(7))
     c = space.sample(20, np.random.default_rng(8))
@@ -70,7 +70,7 @@ def test_sampling_is_reproducible_and_valid(space) -> None:  # noqa: ANN001
     assert all(isinstance(x, Arch) and x.space == space.name for x in a)
 
 
-def test_parse_format_round_trip(space) -> None:  # noqa: ANN001
+def test_parse_format_round_trip(space) -> None:
     for arch in space.sample(50, np.random.default_rng(0)):
         text = space.format(arch)
         assert space.parse(text) == arch
@@ -79,7 +79,7 @@ def test_parse_format_round_trip(space) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("text", MALFORMED)
-def test_malformed_strings_raise_typed_error(space, text: str) -> None:  # noqa: ANN001
+def test_malformed_strings_raise_typed_error(space, text: str) -> None:
     with pytest.raises(InvalidArchitectureError) as e:
         space.parse(text)
     assert e.value.reason
@@ -87,13 +87,13 @@ def test_malformed_strings_raise_typed_error(space, text: str) -> None:  # noqa:
         space.parse(text)
 
 
-def test_non_string_input_raises_typed_error(space) -> None:  # noqa: ANN001
+def test_non_string_input_raises_typed_error(space) -> None:
     for bad in (None, 3.5, ["x"], {"a": 1}):
         with pytest.raises(InvalidArchitectureError):
             space.coerce(bad)
 
 
-def test_foreign_arch_is_rejected(space) -> None:  # noqa: ANN001
+def test_foreign_arch_is_rejected(space) -> None:
     other = next(n for n in SPACES if n != space.name)
     arch = get_space(other).sample(1, np.random.default_rng(0))[0]
     assert not space.is_valid(arch)
@@ -101,7 +101,7 @@ def test_foreign_arch_is_rejected(space) -> None:  # noqa: ANN001
         space.coerce(arch)
 
 
-def test_dense_and_graph_round_trip(space) -> None:  # noqa: ANN001
+def test_dense_and_graph_round_trip(space) -> None:
     for arch in space.sample(30, np.random.default_rng(1)):
         adj, x = space.to_dense(arch)
         assert adj.shape[0] == adj.shape[1] == x.shape[0]
@@ -114,7 +114,7 @@ def test_dense_and_graph_round_trip(space) -> None:  # noqa: ANN001
         assert space.from_graph(data) == arch
 
 
-def test_flat_encoding_shape_and_determinism(space) -> None:  # noqa: ANN001
+def test_flat_encoding_shape_and_determinism(space) -> None:
     archs = space.sample(25, np.random.default_rng(2))
     enc = space.encode(archs)
     assert enc.shape[0] == 25 and enc.ndim == 2
@@ -126,7 +126,7 @@ def test_flat_encoding_shape_and_determinism(space) -> None:  # noqa: ANN001
         space.encode(archs, kind="no-such-encoding")  # type: ignore[arg-type]
 
 
-def test_mutation_gives_valid_different_function(space) -> None:  # noqa: ANN001
+def test_mutation_gives_valid_different_function(space) -> None:
     rng = np.random.default_rng(3)
     for arch in space.sample(30, np.random.default_rng(4)):
         before = space.format(arch)
@@ -137,7 +137,7 @@ def test_mutation_gives_valid_different_function(space) -> None:  # noqa: ANN001
         assert space.canonical(child) != space.canonical(arch)
 
 
-def test_neighbors_are_valid_and_one_step(space) -> None:  # noqa: ANN001
+def test_neighbors_are_valid_and_one_step(space) -> None:
     arch = space.sample(1, np.random.default_rng(5))[0]
     neigh = space.neighbors(arch)
     assert neigh and all(space.is_valid(b) for b in neigh)
@@ -145,21 +145,21 @@ def test_neighbors_are_valid_and_one_step(space) -> None:  # noqa: ANN001
     assert len(set(neigh)) == len(neigh)
 
 
-def test_canonical_is_idempotent(space) -> None:  # noqa: ANN001
+def test_canonical_is_idempotent(space) -> None:
     for arch in space.sample(60, np.random.default_rng(6)):
         c = space.canonical(arch)
         assert space.is_valid(c)
         assert space.canonical(c) == c
 
 
-def test_known_equivalent_cells_share_canonical_form(space) -> None:  # noqa: ANN001
+def test_known_equivalent_cells_share_canonical_form(space) -> None:
     for left, right in EQUIVALENT[space.name]:
         a, b = space.parse(left), space.parse(right)
         assert a != b
         assert space.canonical(a) == space.canonical(b), (left, right)
 
 
-def test_index_round_trip(space) -> None:  # noqa: ANN001
+def test_index_round_trip(space) -> None:
     for row in (0, 1, 17, 499):
         arch = space.from_index(row)
         assert space.index(arch) == row
@@ -168,3 +168,50 @@ def test_index_round_trip(space) -> None:  # noqa: ANN001
         space.from_index(-1)
     with pytest.raises(InvalidArchitectureError):
         space.from_index(10**9)
+
+
+def test_dense_mask_marks_exactly_what_varies(space) -> None:
+    """Entries outside the mask are equal for every architecture; inside, some vary across a sample."""
+    adj_mask, x_mask = space.dense_mask()
+    adj, x = space.to_dense_batch(space.sample(300, np.random.default_rng(0)))
+    assert adj_mask.dtype == x_mask.dtype == torch.bool
+    assert adj.shape[1:] == adj_mask.shape and x.shape[1:] == x_mask.shape
+    for dense, mask in ((adj, adj_mask), (x, x_mask)):
+        varies = (dense != dense[0]).any(dim=0)
+        assert not (varies & ~mask).any(), "an entry outside the mask varies"
+    assert ((x != x[0]).any(dim=0) & x_mask).any(), "no masked node-type entry varies"
+    empty_adj, empty_x = space.to_dense_batch([])
+    assert empty_adj.shape == (0, *adj_mask.shape) and empty_x.shape == (0, *x_mask.shape)
+
+
+def test_indices_agree_with_index_and_rows_or_missing_marks_absent(space) -> None:
+    archs = [space.from_index(i) for i in (0, 1, 2)]
+    assert space.indices(archs).tolist() == [space.index(a) for a in archs] == [0, 1, 2]
+    outside = [a for a in space.sample(200, np.random.default_rng(9)) if not _has_row(space, a)][:1]
+    assert space.rows_or_missing(archs + outside).tolist() == [0, 1, 2] + [-1] * len(outside)
+
+
+def _has_row(space, arch) -> bool:
+    try:
+        space.index(arch)
+        return True
+    except (InvalidArchitectureError, KeyError):
+        return False
+
+
+def test_build_network_or_a_typed_refusal(space) -> None:
+    from archgen.errors import UnsupportedOperationError
+    from archgen.rng import torch_generator
+
+    arch = space.sample(1, np.random.default_rng(0))[0]
+    try:
+        a = space.build_network(arch, 10, generator=torch_generator(0)) if space.name == "nb201" else space.build_network(arch, 10)
+    except UnsupportedOperationError as e:
+        assert space.name in str(e)
+        return
+    b = space.build_network(arch, 10, generator=torch_generator(0))
+    out = a(torch.zeros(2, 3, 32, 32))
+    logits = out[-1] if isinstance(out, tuple) else out
+    assert logits.shape == (2, 10)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):  # same generator seed, same weights
+        assert torch.equal(pa, pb)

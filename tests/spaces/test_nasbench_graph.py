@@ -12,11 +12,11 @@ from archgen.spaces.nasbench_graph import OPS, SKIP, NASBenchGraphSearchSpace
 
 
 @pytest.fixture(scope="module")
-def space(cache_dir) -> NASBenchGraphSearchSpace:  # noqa: ANN001
-    return NASBenchGraphSearchSpace(cache_dir=cache_dir)
+def space(ws) -> NASBenchGraphSearchSpace:
+    return ws.space("nasbench_graph")
 
 
-def test_canonical_forms_are_exactly_the_table_rows(space) -> None:  # noqa: ANN001
+def test_canonical_forms_are_exactly_the_table_rows(space) -> None:
     """Every node-input pattern x op assignment maps to one of the 26,206 rows, and every row is reached."""
     hashes = set()
     links_all = list(itertools.product(*(range(k + 1) for k in range(4))))
@@ -30,7 +30,7 @@ def test_canonical_forms_are_exactly_the_table_rows(space) -> None:  # noqa: ANN
     assert len(rows) == 26_206
 
 
-def test_parse_errors(space) -> None:  # noqa: ANN001
+def test_parse_errors(space) -> None:
     with pytest.raises(InvalidArchitectureError, match="input must be 0..1") as e:
         space.parse("gcn~0|gin~3|skip~1|gat~3")
     assert e.value.position == 10
@@ -40,6 +40,6 @@ def test_parse_errors(space) -> None:  # noqa: ANN001
         space.parse("gnn~0|gin~0|gin~0|gin~0")
 
 
-def test_sample_never_returns_all_skip(space) -> None:  # noqa: ANN001
+def test_sample_never_returns_all_skip(space) -> None:
     archs = space.sample(500, np.random.default_rng(0))
     assert all(not all(o == SKIP for o in a.ops) for a in archs)

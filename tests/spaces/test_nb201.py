@@ -17,8 +17,8 @@ CELL0 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_c
 
 
 @pytest.fixture(scope="module")
-def space(data_dir, cache_dir) -> NB201SearchSpace:  # noqa: ANN001
-    return NB201SearchSpace(data_dir, cache_dir)
+def space(ws) -> NB201SearchSpace:
+    return ws.space("nb201")
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def space(data_dir, cache_dir) -> NB201SearchSpace:  # noqa: ANN001
         ("|avg_pool_3x3|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|", 1, "op~input"),
     ],
 )
-def test_parse_errors_name_token_and_position(space, text, position, fragment) -> None:  # noqa: ANN001
+def test_parse_errors_name_token_and_position(space, text, position, fragment) -> None:
     with pytest.raises(InvalidArchitectureError) as e:
         space.parse(text)
     assert e.value.position == position
@@ -42,7 +42,7 @@ def test_parse_errors_name_token_and_position(space, text, position, fragment) -
         assert position == 0 or text[position - 1] in "|~+", "position points at the token"
 
 
-def test_official_index_and_naslib_tuple(space) -> None:  # noqa: ANN001
+def test_official_index_and_naslib_tuple(space) -> None:
     arch = space.parse(CELL0)
     assert space.index(arch) == 0
     # the data README's worked example: index 0 is NASLib (4, 3, 3, 0, 0, 0)
@@ -56,18 +56,18 @@ def test_official_index_and_naslib_tuple(space) -> None:  # noqa: ANN001
         space.from_naslib((9, 0, 0, 0, 0, 0))
 
 
-def test_validate_rejects_bad_values(space) -> None:  # noqa: ANN001
+def test_validate_rejects_bad_values(space) -> None:
     for bad in (Arch("nb201", (0, 0, 0)), Arch("nb201", (0, 0, 0, 0, 0, 7)), Arch("nb201", (0,) * 6, ((0, 1),))):
         assert not space.is_valid(bad)
 
 
-def _copy_effective_weights(src: NB201Cell, dst: NB201Cell, dst_ops, edge_map) -> None:  # noqa: ANN001
+def _copy_effective_weights(src: NB201Cell, dst: NB201Cell, dst_ops, edge_map) -> None:
     for k, e in enumerate(EDGES):
         if dst_ops[k] != 0:
             dst.ops[k].load_state_dict(src.ops[EDGES.index(edge_map[e])].state_dict())
 
 
-def test_canonical_form_computes_the_same_function(space) -> None:  # noqa: ANN001
+def test_canonical_form_computes_the_same_function(space) -> None:
     """A cell and its canonical form give identical outputs once the canonical cell's live edges
     carry the original's weights (through the node-1/2 swap where canonicalisation swapped)."""
     identity = {e: e for e in EDGES}
@@ -97,7 +97,7 @@ def test_canonical_form_computes_the_same_function(space) -> None:  # noqa: ANN0
         assert matched, space.format(arch)
 
 
-def test_canonical_classes_partition_the_space(space) -> None:  # noqa: ANN001
+def test_canonical_classes_partition_the_space(space) -> None:
     classes = collections.defaultdict(list)
     for arch in space.all_archs():
         classes[space.canonical(arch)].append(arch)
@@ -109,7 +109,7 @@ def test_canonical_classes_partition_the_space(space) -> None:  # noqa: ANN001
     assert space.canonical(zero) == zero and len(classes[zero]) > 1
 
 
-def test_effective_ops_kills_edges_after_dead_nodes(space) -> None:  # noqa: ANN001
+def test_effective_ops_kills_edges_after_dead_nodes(space) -> None:
     arch = space.parse("|none~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|")
     eff = space.effective_ops(arch)
     names = {EDGES[k]: OPS[o] for k, o in enumerate(eff)}
@@ -117,7 +117,7 @@ def test_effective_ops_kills_edges_after_dead_nodes(space) -> None:  # noqa: ANN
     assert names[(0, 3)] == "skip_connect"
 
 
-def test_path_encoding_counts_paths(space) -> None:  # noqa: ANN001
+def test_path_encoding_counts_paths(space) -> None:
     all_conv = Arch("nb201", (OPS.index("nor_conv_3x3"),) * 6)
     enc = space.encode([all_conv], kind="path")[0]
     assert enc.sum() == 4  # four input->output routes, all live
@@ -125,14 +125,12 @@ def test_path_encoding_counts_paths(space) -> None:  # noqa: ANN001
     assert space.encode([dead], kind="path")[0].sum() == 1
 
 
-def test_network_params_match_published_sample(space, data_dir, cache_dir) -> None:  # noqa: ANN001
+def test_network_params_match_published_sample(space, ws) -> None:
     """Built parameter counts equal the published ones, except where the published value is
     the count of no NB201 cell at all (204 known inconsistent entries); there, NAS-Bench-Suite-Zero's
     independent count, where published, equals ours."""
     from archgen.checks import attainable_counts
-    from archgen.datasets import load_table
-
-    table = load_table("nb201", data_dir, cache_dir)
+    table = ws.table("nb201")
     params, second = table.column("cifar10", "params"), table.column("cifar10", "zc_params")
     attainable = attainable_counts()
     rng = np.random.default_rng(1)
@@ -151,7 +149,7 @@ def test_network_params_match_published_sample(space, data_dir, cache_dir) -> No
     assert exact >= 55
 
 
-def test_network_forward_on_real_shapes(space) -> None:  # noqa: ANN001
+def test_network_forward_on_real_shapes(space) -> None:
     arch = space.parse(CELL0)
     net = space.build_network(arch, num_classes=10, C=8, N=1)
     g = torch.Generator().manual_seed(0)

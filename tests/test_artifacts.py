@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pytest
 
+from archgen.artifacts import ArtifactRecord, ArtifactStore, package_versions
 from archgen.errors import ArtifactError, UnknownNameError, UnsupportedSpaceError
 from archgen.predictors import get_predictor
-from archgen.predictors.store import ModelRecord, ModelStore, package_versions
 
 
 @pytest.fixture
-def saved(split, tmp_path):  # noqa: ANN001, ANN201
+def saved(split, tmp_path, ws):
     tr, ytr, te, _ = split
-    pred = get_predictor("lgbm", task="cifar10", n_estimators=20, n_bags=2).fit(tr, ytr)
-    store = ModelStore(tmp_path)
-    rec = ModelRecord(
+    pred = get_predictor("lgbm", data=ws, task="cifar10", n_estimators=20, n_bags=2).fit(tr, ytr)
+    store = ArtifactStore(tmp_path)
+    rec = ArtifactRecord(
         id="lgbm-a",
         kind="lgbm",
         space="nb201",
@@ -32,7 +32,7 @@ def saved(split, tmp_path):  # noqa: ANN001, ANN201
     return store, pred, te
 
 
-def test_record_keeps_provenance(saved) -> None:  # noqa: ANN001
+def test_record_keeps_provenance(saved) -> None:
     store, pred, _ = saved
     rec = store.record("lgbm-a")
     assert rec.seed == 3 and rec.n_train == 40 and rec.target == ["cifar10-valid", "val_acc"]
@@ -42,13 +42,13 @@ def test_record_keeps_provenance(saved) -> None:  # noqa: ANN001
     assert [r.id for r in store.records()] == ["lgbm-a"]
 
 
-def test_round_trip(saved) -> None:  # noqa: ANN001
+def test_round_trip(saved) -> None:
     store, pred, te = saved
-    loaded, _ = store.load("lgbm-a")
+    loaded, _ = store.load("lgbm-a", data=pred.data)
     np.testing.assert_allclose(loaded.predict(te), pred.predict(te))
 
 
-def test_a_corrupted_artifact_is_refused(saved) -> None:  # noqa: ANN001
+def test_a_corrupted_artifact_is_refused(saved) -> None:
     store, _, _ = saved
     path = store.root / "lgbm-a" / "texts.json"
     data = bytearray(path.read_bytes())
@@ -58,7 +58,7 @@ def test_a_corrupted_artifact_is_refused(saved) -> None:  # noqa: ANN001
         store.load("lgbm-a")
 
 
-def _edit_model_json(store, model_id: str, edit) -> None:  # noqa: ANN001
+def _edit_model_json(store, model_id: str, edit) -> None:
     """Apply ``edit(doc)`` to a stored model's model.json (as a user editing the file would)."""
     path = store.root / model_id / "model.json"
     doc = json.loads(path.read_text())
@@ -66,14 +66,14 @@ def _edit_model_json(store, model_id: str, edit) -> None:  # noqa: ANN001
     path.write_text(json.dumps(doc))
 
 
-def test_edited_state_is_refused(saved) -> None:  # noqa: ANN001
+def test_edited_state_is_refused(saved) -> None:
     store, _, _ = saved
     _edit_model_json(store, "lgbm-a", lambda d: d["state"].update(scale=123.0))
     with pytest.raises(ArtifactError, match="does not match its sha256"):
         store.load("lgbm-a")
 
 
-def test_missing_file_and_garbage_json_are_refused(saved) -> None:  # noqa: ANN001
+def test_missing_file_and_garbage_json_are_refused(saved) -> None:
     store, _, _ = saved
     (store.root / "lgbm-a" / "arrays.npz").unlink()
     with pytest.raises(ArtifactError, match="missing"):
@@ -83,7 +83,7 @@ def test_missing_file_and_garbage_json_are_refused(saved) -> None:  # noqa: ANN0
         store.load("lgbm-a")
 
 
-def test_other_space_and_incompatible_version_are_refused(saved) -> None:  # noqa: ANN001
+def test_other_space_and_incompatible_version_are_refused(saved) -> None:
     store, _, _ = saved
     with pytest.raises(UnsupportedSpaceError, match="nb201"):
         store.load("lgbm-a", space="nb101")
@@ -95,7 +95,7 @@ def test_other_space_and_incompatible_version_are_refused(saved) -> None:  # noq
         store.load("lgbm-a")
 
 
-def test_unknown_duplicate_and_invalid_ids(saved) -> None:  # noqa: ANN001
+def test_unknown_duplicate_and_invalid_ids(saved) -> None:
     store, pred, _ = saved
     with pytest.raises(UnknownNameError, match="lgbm-a"):
         store.load("nope")
@@ -111,7 +111,22 @@ def test_unknown_duplicate_and_invalid_ids(saved) -> None:  # noqa: ANN001
     assert store.ids() == []
 
 
-def test_nothing_is_pickled(saved) -> None:  # noqa: ANN001
+def test_record_names_the_data_it_was_trained_on(tmp_path, ws, split) -> None:
+    from archgen.predictors.training import TrainPredictorParams, train_predictor
+
+    spec = TrainPredictorParams(space="nb201", task="cifar10", kind="lgbm", n_train=30, params={"n_estimators": 10, "n_bags": 2}, eval_max=50)
+    _, rec = train_predictor(spec, ws, ArtifactStore(tmp_path))
+    loaded = ArtifactStore(tmp_path).record(rec.id)
+    assert loaded.data_sources == ws.table("nb201").sources and loaded.artifact_type == "predictor"
+
+
+def test_an_artifact_of_another_type_is_refused(saved) -> None:
+    store, _, _ = saved
+    with pytest.raises(ArtifactError, match="not a generator"):
+        store.load("lgbm-a", artifact_type="generator")
+
+
+def test_nothing_is_pickled(saved) -> None:
     store, _, _ = saved
     with np.load(store.root / "lgbm-a" / "arrays.npz", allow_pickle=False) as npz:
         for k in npz.files:

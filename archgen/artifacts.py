@@ -1,10 +1,13 @@
-"""The trained-model store: predictors saved with what made them, loaded without pickle.
+"""The artifact store: every kind of trained thing saved with what made it, loaded without pickle.
 
-Layout: one directory per model under the store's root (``$ARCHGEN_HOME/models``)::
+Predictors today; generators and supernets register their artifact type the
+same way (:func:`register_artifact_type`). Layout: one directory per artifact
+under the store's root (``$ARCHGEN_HOME/models``)::
 
-    <id>/model.json   provenance (space, task, target, training architectures,
-                      seed, hyperparameters, package versions, held-out
-                      metrics), the predictor's JSON state, and the sha256 of
+    <id>/model.json   provenance (artifact type, kind, space, task, target,
+                      training architectures, sha256 of the data tables
+                      trained on, seed, hyperparameters, package versions,
+                      held-out metrics), the JSON state, and the sha256 of
                       every other file and of the artifact as a whole
     <id>/arrays.npz   numpy arrays (torch state dicts as arrays), loaded with
                       ``allow_pickle=False``
@@ -26,20 +29,26 @@ import platform
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from archgen.predictors.base import Predictor, PredictorState, get_predictor
 
 from archgen import __version__
 from archgen.errors import ArtifactError, UnknownNameError, UnsupportedSpaceError
+from archgen.registry import Registry
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
 
 #: Bumped when the on-disk layout or the meaning of a field changes.
-STORE_FORMAT = 1
+#: 2: ``artifact_type`` and ``data_sources`` (format 1 records read as predictors without data checksums).
+STORE_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSIONED = (
     "numpy",
@@ -71,12 +80,64 @@ def _compatible(saved: str, current: str) -> bool:
 
 
 @dataclass
-class ModelRecord:
-    """Provenance of a stored model (``model.json`` without the state).
+class ArtifactState:
+    """Learned state in pickle-free form.
+
+    Attributes:
+        meta: JSON-serialisable values.
+        arrays: Named numpy arrays (stored in an ``.npz`` without pickle).
+        texts: Named text blobs (e.g. LightGBM model strings).
+    """
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+class Persistable(Protocol):
+    """What the store saves: a registered ``name``, JSON constructor params and a pickle-free state."""
+
+    name: str
+
+    def get_params(self) -> dict[str, Any]: ...
+
+    def get_state(self) -> ArtifactState: ...
+
+
+@dataclass(frozen=True)
+class ArtifactType:
+    """How the store rebuilds one type of artifact.
+
+    Attributes:
+        name: ``"predictor"``, ``"generator"``, ``"supernet"``...
+        restore: ``restore(kind, params, state, record, data) -> object``:
+            a new instance of registered ``kind`` built with ``params`` and
+            ``state`` set, bound to workspace ``data`` where it reads data.
+    """
+
+    name: str
+    restore: Callable[[str, dict[str, Any], ArtifactState, ArtifactRecord, Workspace | None], Any]
+
+
+def _load_types() -> None:
+    import archgen.predictors  # noqa: F401  (registers the "predictor" type)
+
+
+_TYPES: Registry[ArtifactType] = Registry("artifact type", load=_load_types)
+
+
+def register_artifact_type(artifact_type: ArtifactType) -> ArtifactType:
+    """Make the store able to load artifacts of this type (duplicate names raise)."""
+    return _TYPES.add(artifact_type.name, artifact_type)
+
+
+@dataclass
+class ArtifactRecord:
+    """Provenance of a stored artifact (``model.json`` without the state).
 
     Attributes:
         id: Store id (directory name).
-        kind: Registered predictor name.
+        kind: Registered name within its type (e.g. predictor ``stack``).
         space, task: What it was trained for.
         target: ``[task, metric]`` column it predicts.
         params: Constructor arguments.
@@ -88,6 +149,8 @@ class ModelRecord:
         artifact_sha256: Hash over the state and every file's hash.
         files: ``{file name: sha256}``.
         format: :data:`STORE_FORMAT` at training time.
+        artifact_type: ``"predictor"``, ``"generator"``, ``"supernet"``...
+        data_sources: ``{data file: sha256}`` of the tables it was trained on.
     """
 
     id: str
@@ -104,6 +167,8 @@ class ModelRecord:
     artifact_sha256: str = ""
     files: dict[str, str] = field(default_factory=dict)
     format: int = STORE_FORMAT
+    artifact_type: str = "predictor"
+    data_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_train(self) -> int:
@@ -125,8 +190,8 @@ def _artifact_hash(state_meta: dict[str, Any], files: dict[str, str]) -> str:
     return _sha256(json.dumps({"state": state_meta, "files": files}, sort_keys=True).encode())
 
 
-class ModelStore:
-    """A directory of trained predictors.
+class ArtifactStore:
+    """A directory of trained artifacts (predictors, later generators and supernets).
 
     Args:
         root: Store directory (created on first save).
@@ -135,21 +200,14 @@ class ModelStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    @classmethod
-    def default(cls) -> ModelStore:
-        """The store under the settings' home (``$ARCHGEN_HOME/models``)."""
-        from archgen.settings import Settings
-
-        return cls(Settings.from_env().model_dir)
-
     def _dir(self, model_id: str) -> Path:
         if not _ID_RE.match(model_id):
             raise UnknownNameError("model", model_id, self.ids())
         return self.root / model_id
 
     # -- write ---------------------------------------------------------------------
-    def save(self, predictor: Predictor, record: ModelRecord) -> ModelRecord:
-        """Write ``predictor`` (fitted) under ``record.id``; fills the hashes and timestamp.
+    def save(self, predictor: Persistable, record: ArtifactRecord) -> ArtifactRecord:
+        """Write ``predictor`` (any fitted :class:`Persistable`) under ``record.id``; fills the hashes and timestamp.
 
         Raises:
             ArtifactError: the id exists already or is not a valid name.
@@ -208,11 +266,11 @@ class ModelStore:
             p.name for p in self.root.iterdir() if not p.name.startswith(".") and (p / "model.json").is_file()
         )
 
-    def record(self, model_id: str) -> ModelRecord:
+    def record(self, model_id: str) -> ArtifactRecord:
         """The provenance of a model, without loading (or verifying) its state."""
         return _record(self._read_doc(model_id)["record"], self._dir(model_id))
 
-    def records(self) -> list[ModelRecord]:
+    def records(self) -> list[ArtifactRecord]:
         """Every readable record, newest first (unreadable ones are skipped; :meth:`load` names the problem)."""
         out = []
         for i in self.ids():
@@ -233,12 +291,21 @@ class ModelStore:
             raise ArtifactError(f"model {model_id!r}: {path} is not a readable model.json ({e})") from None
         return doc
 
-    def load(self, model_id: str, space: str | None = None) -> tuple[Predictor, ModelRecord]:
-        """Verify and load a model.
+    def load(
+        self,
+        model_id: str,
+        space: str | None = None,
+        *,
+        data: Workspace | None = None,
+        artifact_type: str | None = None,
+    ) -> tuple[Any, ArtifactRecord]:
+        """Verify and load an artifact.
 
         Args:
             model_id: Store id.
-            space: If given, refuse a model trained for another space.
+            space: If given, refuse an artifact trained for another space.
+            data: Workspace the loaded object reads data from (bound to it).
+            artifact_type: If given, refuse an artifact of another type.
 
         Raises:
             UnknownNameError: no such model.
@@ -249,7 +316,7 @@ class ModelStore:
         doc = self._read_doc(model_id)
         path = self._dir(model_id)
         rec = _record(doc["record"], path)
-        if rec.format != STORE_FORMAT:
+        if rec.format not in READABLE_FORMATS:
             raise ArtifactError(
                 f"model {model_id!r} uses store format {rec.format}; this archgen ({__version__}) reads format "
                 f"{STORE_FORMAT}: retrain it with `archgen predictors train`"
@@ -260,6 +327,8 @@ class ModelStore:
                 f"model {model_id!r} was made by archgen {saved}, incompatible with this archgen {__version__}: "
                 "retrain it with `archgen predictors train`"
             )
+        if artifact_type is not None and rec.artifact_type != artifact_type:
+            raise ArtifactError(f"artifact {model_id!r} is a {rec.artifact_type}, not a {artifact_type}")
         if space is not None and rec.space != space:
             raise UnsupportedSpaceError(f"model {model_id!r} (trained on {rec.space})", space, [rec.space])
         blobs: dict[str, bytes] = {}
@@ -283,16 +352,14 @@ class ModelStore:
             texts = json.loads(blobs["texts.json"])
         except (ValueError, KeyError, OSError) as e:
             raise ArtifactError(f"model {model_id!r} cannot be read: {e}") from None
-        predictor = get_predictor(rec.kind, **rec.params)
-        predictor.set_state(PredictorState(meta=doc.get("state", {}), arrays=arrays, texts=texts))
-        predictor.space_ = rec.space
-        predictor.fitted_ = True
-        return predictor, rec
+        restore = _TYPES.get(rec.artifact_type).restore
+        state = ArtifactState(meta=doc.get("state", {}), arrays=arrays, texts=texts)
+        return restore(rec.kind, rec.params, state, rec, data), rec
 
 
-def _record(d: dict[str, Any], path: Path) -> ModelRecord:
+def _record(d: dict[str, Any], path: Path) -> ArtifactRecord:
     try:
-        return ModelRecord(**d)
+        return ArtifactRecord(**d)
     except TypeError as e:
         raise ArtifactError(f"{path / 'model.json'} has an unexpected record ({e})") from None
 

@@ -1,0 +1,140 @@
+"""Where archgen's files are, and the one place that builds what is read from them.
+
+:class:`Paths` is a small immutable value: the benchmark data directory, the
+cache directory and archgen's home. The CLI and the service resolve it once
+from :class:`~archgen.settings.Settings`; library code receives it (or the
+:class:`Workspace` built from it) as an argument and never looks anywhere else.
+
+:class:`Workspace` builds, from one :class:`Paths`, the verified data store,
+the search spaces that know their table's row order, the benchmark tables, the
+image sets, and derived caches (memoised per workspace). Two workspaces with
+different paths share nothing, so two apps in one process never see each
+other's data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from archgen.artifacts import ArtifactStore
+    from archgen.datasets.images import ImageArrayDataset
+    from archgen.datasets.store import DataStore
+    from archgen.datasets.tables import BenchmarkTable
+    from archgen.spaces.base import SearchSpace
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Directories archgen reads and writes.
+
+    Attributes:
+        data_dir: Benchmark data (holds ``MANIFEST.sha256``); read only.
+        cache_dir: Parsed tables, decoded images, computed zero-cost scores.
+        home: Trained artifacts (``home/models``), job work files (``home/jobs``),
+            filled prediction tables (``home/predictions``), the default database.
+    """
+
+    data_dir: Path
+    cache_dir: Path
+    home: Path
+
+    @classmethod
+    def of(cls, data_dir: str | Path, cache_dir: str | Path, home: str | Path) -> Paths:
+        """Paths with ``~`` expanded and made absolute."""
+        return cls(*(Path(p).expanduser().resolve() for p in (data_dir, cache_dir, home)))
+
+    @property
+    def model_dir(self) -> Path:
+        """The artifact store (trained predictors, later generators and supernets)."""
+        return self.home / "models"
+
+    @property
+    def job_dir(self) -> Path:
+        """Work files of jobs (``job_dir/<job id>``)."""
+        return self.home / "jobs"
+
+    @property
+    def prediction_dir(self) -> Path:
+        """Filled prediction tables of served models."""
+        return self.home / "predictions"
+
+
+class Workspace:
+    """Data store, search spaces, tables, images and caches built from one :class:`Paths`.
+
+    Everything is built lazily, once, and kept for the workspace's life;
+    building is thread-safe. Use :func:`workspace` to share one instance per
+    :class:`Paths` within a process.
+
+    Args:
+        paths: Where the data, caches and home are.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self._lock = threading.RLock()
+        self._memo: dict[Any, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Workspace(data_dir={str(self.paths.data_dir)!r}, cache_dir={str(self.paths.cache_dir)!r})"
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """``build()`` once per ``key`` for this workspace (derived data: feature columns, class ids...)."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = build()
+            return self._memo[key]  # type: ignore[no-any-return]
+
+    @property
+    def store(self) -> DataStore:
+        """The verified benchmark data directory (raises ``DataNotFoundError`` naming the path)."""
+        from archgen.datasets.store import DataStore
+
+        return self.memo("store", lambda: DataStore(self.paths.data_dir, self.paths.cache_dir))
+
+    def space(self, name: str) -> SearchSpace:
+        """Search space ``name`` with its table's row order (index) attached."""
+        from archgen.spaces.base import space_class
+
+        cls = space_class(name)
+        return self.memo(("space", name), lambda: cls(data=self))
+
+    def table(self, name: str) -> BenchmarkTable:
+        """The benchmark table of space ``name`` (``UnknownNameError`` lists the spaces with tables)."""
+        from archgen.datasets.tables import table_loader
+
+        loader = table_loader(name)
+        return self.memo(("table", name), lambda: loader(self))
+
+    def cifar10(self, split: str = "train") -> ImageArrayDataset:
+        """CIFAR-10 ``split`` (``"train"`` or ``"test"``), verified and decoded once."""
+        from archgen.datasets.images import cifar10
+
+        return self.memo(("cifar10", split), lambda: cifar10(split, self.store, progress=False))
+
+    @property
+    def models(self) -> ArtifactStore:
+        """The artifact store under ``home/models``."""
+        from archgen.artifacts import ArtifactStore
+
+        return self.memo("models", lambda: ArtifactStore(self.paths.model_dir))
+
+
+_WORKSPACES: dict[Paths, Workspace] = {}
+_WORKSPACES_LOCK = threading.Lock()
+
+
+def workspace(paths: Paths) -> Workspace:
+    """The process's shared :class:`Workspace` for ``paths`` (keyed by the value, never a default)."""
+    with _WORKSPACES_LOCK:
+        ws = _WORKSPACES.get(paths)
+        if ws is None:
+            ws = _WORKSPACES[paths] = Workspace(paths)
+        return ws

@@ -1,0 +1,29 @@
+"""Evaluators: the oracles a search spends its budget on.
+
+Importing this package registers the built-in evaluators: ``table`` (a
+benchmark table's published value at a fidelity, with a simulated cost) and
+``predictor`` (a fitted predictor's mean and std). Supernet and training
+evaluators register here later.
+"""
+
+from archgen.evaluators import predictor as _predictor  # noqa: F401  (registers)
+from archgen.evaluators import table as _table  # noqa: F401  (registers)
+from archgen.evaluators.base import (
+    EvalResult,
+    Evaluator,
+    evaluator_class,
+    list_evaluators,
+    register_evaluator,
+)
+from archgen.evaluators.predictor import PredictorEvaluator
+from archgen.evaluators.table import BenchmarkEvaluator
+
+__all__ = [
+    "BenchmarkEvaluator",
+    "EvalResult",
+    "Evaluator",
+    "PredictorEvaluator",
+    "evaluator_class",
+    "list_evaluators",
+    "register_evaluator",
+]

@@ -1,0 +1,120 @@
+"""Evaluation by benchmark-table lookup: the published value at a fidelity, with a simulated cost.
+
+This is how NAS methods are compared on tabular benchmarks (NAS-Bench-201,
+Dong & Yang, ICLR 2020): instead of training, a search looks up the value a
+trained network reached, and is charged the training it would have cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from archgen.arch import Arch
+from archgen.errors import UnknownNameError
+from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
+
+if TYPE_CHECKING:
+    from archgen.datasets.tables import BenchmarkTable
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """A training budget a table publishes values for.
+
+    Attributes:
+        epochs: Training epochs.
+        suffix: Appended to a metric name for this fidelity (``""`` for the full budget).
+    """
+
+    epochs: int
+    suffix: str
+
+
+#: Fidelities published per space, full budget first.
+FIDELITIES: dict[str, tuple[Fidelity, ...]] = {
+    "nb201": (Fidelity(200, ""), Fidelity(12, "_12ep")),
+    "nb101": (Fidelity(108, ""),),
+    "nasbench_graph": (Fidelity(200, ""),),
+}
+
+
+@register_evaluator
+class BenchmarkEvaluator(Evaluator):
+    """The published ``task``/``metric`` value of each architecture, at a fidelity.
+
+    Args:
+        table: The space's benchmark table.
+        task: Task of the table.
+        metric: Objective metric (e.g. ``"val_acc"``); with a low ``fidelity``
+            the table's column for that budget is read (NB201: ``val_acc_12ep``).
+        fidelity: Training epochs (default: the full budget of the space).
+        cost_per_epoch: Simulated cost of one training epoch (the unit of
+            :attr:`total_cost`; 1.0 counts epochs).
+        extra_metrics: More columns of the same task returned in
+            :attr:`EvalResult.values` (e.g. a latency for constrained searches); free.
+        charge_repeats: Charge an architecture again when it is evaluated again
+            (off: a search that re-queries what it has seen pays once).
+        maximize: Whether larger is better (default: the metric's own direction).
+
+    Raises:
+        UnknownNameError: unknown task, metric or fidelity (lists the valid ones).
+    """
+
+    name: ClassVar[str] = "table"
+
+    def __init__(
+        self,
+        table: BenchmarkTable,
+        task: str,
+        metric: str,
+        fidelity: int | None = None,
+        *,
+        cost_per_epoch: float = 1.0,
+        extra_metrics: tuple[str, ...] = (),
+        charge_repeats: bool = False,
+        maximize: bool | None = None,
+    ) -> None:
+        super().__init__()
+        fids = FIDELITIES.get(table.space, (Fidelity(1, ""),))
+        chosen = fids[0] if fidelity is None else next((f for f in fids if f.epochs == fidelity), None)
+        if chosen is None:
+            raise UnknownNameError(f"fidelity (epochs) of {table.space}", str(fidelity), [str(f.epochs) for f in fids])
+        if not np.isfinite(cost_per_epoch) or cost_per_epoch < 0:
+            raise ValueError(f"cost_per_epoch must be finite and >= 0, got {cost_per_epoch}")
+        self.table = table
+        self.space = table.space
+        self.task = task
+        self.fidelity = chosen.epochs
+        self.objective = metric
+        self.column_name = metric + chosen.suffix
+        self._column = table.column(task, self.column_name)  # raises naming the task or metric
+        self._extra = {m: table.column(task, m) for m in extra_metrics}
+        info = table.info[(task, self.column_name)]
+        if maximize is None:
+            maximize = info.higher_is_better if info.higher_is_better is not None else True
+        self.maximize = bool(maximize)
+        self.cost_per_epoch = float(cost_per_epoch)
+        self.charge_repeats = charge_repeats
+        self._seen: set[int] = set()
+        self.source = f"table:{table.space}/{task}/{self.column_name}@{self.fidelity}ep"
+
+    def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
+        rows = self.table.search_space.indices(archs)
+        out = []
+        for a, r in zip(archs, rows.tolist(), strict=True):
+            with self._lock:
+                repeat = r in self._seen
+                self._seen.add(r)
+            cost = 0.0 if repeat and not self.charge_repeats else self.fidelity * self.cost_per_epoch
+            value = float(self._column[r])
+            values = {self.objective: value, **{m: float(c[r]) for m, c in self._extra.items()}}
+            out.append(EvalResult(a, value, values, cost, self.source, None, self.fidelity))
+        return out
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._seen.clear()

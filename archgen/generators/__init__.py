@@ -1,0 +1,28 @@
+"""Generators: models that propose architectures of a space, optionally guided toward good ones.
+
+Importing this package registers the built-in generators. The predictor-guided
+graph diffusion generator (DiffusionNAG-style) registers here next.
+"""
+
+from archgen.generators import random as _random  # noqa: F401  (registers)
+from archgen.generators.base import (
+    Generator,
+    GeneratorCapabilities,
+    Guidance,
+    generator_class,
+    get_generator,
+    list_generators,
+    register_generator,
+)
+from archgen.generators.random import RandomGenerator
+
+__all__ = [
+    "Generator",
+    "GeneratorCapabilities",
+    "Guidance",
+    "RandomGenerator",
+    "generator_class",
+    "get_generator",
+    "list_generators",
+    "register_generator",
+]

@@ -1,0 +1,92 @@
+"""The evaluator contract, run over every registered evaluator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from archgen.errors import ArchitectureListError, UnknownNameError
+from archgen.evaluators import EvalResult, Evaluator, evaluator_class, list_evaluators
+from archgen.predictors import get_predictor
+
+NAMES = list_evaluators()
+
+
+def _table(ws) -> Evaluator:
+    return evaluator_class("table")(ws.table("nb201"), "cifar10-valid", "val_acc")
+
+
+def _predictor(ws) -> Evaluator:
+    from archgen.predictors.training import table_archs
+
+    archs, y = table_archs(ws.table("nb201"), "cifar10-valid", "val_acc")
+    idx = np.random.default_rng(0).permutation(len(archs))[:50]
+    pred = get_predictor("lgbm", data=ws, task="cifar10", n_estimators=20, n_bags=2).fit([archs[i] for i in idx], y[idx])
+    return evaluator_class("predictor")(pred, objective="val_acc", cost=0.5, source="test-lgbm")
+
+
+#: How to build each registered evaluator on real data: a new evaluator must add itself here.
+FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor}
+
+
+@pytest.fixture(params=NAMES)
+def evaluator(request: pytest.FixtureRequest, ws) -> Evaluator:
+    return FACTORIES[request.param](ws)
+
+
+def test_every_evaluator_has_a_factory() -> None:
+    assert sorted(FACTORIES) == NAMES
+
+
+def test_one_result_per_architecture_in_order(evaluator: Evaluator) -> None:
+    from archgen.spaces import get_space
+
+    archs = get_space(evaluator.space).sample(7, np.random.default_rng(1))
+    res = evaluator.evaluate(archs)
+    assert len(res) == 7 and all(isinstance(r, EvalResult) for r in res)
+    assert [r.arch for r in res] == archs
+    for r in res:
+        assert np.isfinite(r.value) and r.values[evaluator.objective] == r.value
+        assert r.cost >= 0 and r.source
+        assert r.std is None or r.std >= 0
+
+
+def test_queries_and_cost_are_counted(evaluator: Evaluator) -> None:
+    from archgen.spaces import get_space
+
+    archs = get_space(evaluator.space).sample(5, np.random.default_rng(2))
+    res = evaluator.evaluate(archs[:3]) + evaluator.evaluate(archs[3:])
+    assert evaluator.queries == 5
+    assert evaluator.total_cost == pytest.approx(sum(r.cost for r in res))
+    evaluator.reset()
+    assert evaluator.queries == 0 and evaluator.total_cost == 0
+
+
+def test_same_architectures_same_values(evaluator: Evaluator) -> None:
+    from archgen.spaces import get_space
+
+    archs = get_space(evaluator.space).sample(4, np.random.default_rng(3))
+    a = [r.value for r in evaluator.evaluate(archs)]
+    b = [r.value for r in evaluator.evaluate(archs)]
+    np.testing.assert_allclose(a, b)
+
+
+def test_bad_input_names_its_position(evaluator: Evaluator) -> None:
+    from archgen.spaces import get_space
+
+    good = get_space(evaluator.space).sample(2, np.random.default_rng(4))
+    with pytest.raises(ArchitectureListError, match=r"architectures\[1\]"):
+        evaluator.evaluate([good[0], "not an arch", good[1]])  # type: ignore[list-item]
+    other = get_space("nb101").sample(1, np.random.default_rng(0))
+    with pytest.raises(ArchitectureListError, match=r"architectures\[0\]"):
+        evaluator.evaluate(other)
+    assert evaluator.evaluate([]) == []
+    assert evaluator.queries == 0
+
+
+def test_unknown_evaluator_lists_valid_names() -> None:
+    with pytest.raises(UnknownNameError, match="table"):
+        evaluator_class("oracle")
