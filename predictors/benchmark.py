@@ -3,14 +3,28 @@
 ``archgen bench predictors`` and ``archgen bench zc`` call these; so do the
 scripts in ``benchmarks/``.
 
-Protocol of :func:`benchmark_predictors` (NB201 defaults follow the published
-predictor papers): for each seed, draw ``n`` training cells uniformly from all
-rows with a published target; the test set is every other row. Isomorphic
-duplicates: a training draw may contain several cells of one class, and the
-test set keeps cells whose class was seen in training (their published values
-are separate training runs, so they are real test points). The
-``canonical`` metrics recompute everything on one representative per class
-(test cells whose class has no training member).
+Every run draws ``n`` training cells uniformly (seed = draw) from the rows with
+a published training target, fits, and scores under one of two protocols,
+named in every output row:
+
+* ``heldout`` (archgen's): train and test on the same target (NB201 CIFAR-10:
+  the ``cifar10-valid`` 200-epoch validation accuracy); the test set is every
+  untrained row (or ``max_test`` of them).
+* ``anchors`` (PINAT, NAR-Former and, by their papers, TNASP): train on the
+  same target, but compute Kendall tau against the **test accuracy**
+  (``cifar10/test_acc`` for CIFAR-10) over **all** rows, training rows included.
+
+Beside the protocol's figures, each row has the **strict** Kendall tau: on the
+training target, over the untrained rows that are functionally equivalent to
+no training row under the union of archgen's canonical form and NATS-Bench's
+path-based unique string (:meth:`NB201SearchSpace.path_string`), and the
+calibration figures (1-sigma coverage, mean absolute error) on the untrained
+rows and on the true top 5% of them.
+
+Features (``features``): ``encoding`` (the architecture alone), ``table``
+(encoding plus published label-free columns: NAS-Bench-Suite-Zero's 13 proxies,
+NASWOT, params, FLOPs; no labels, but inputs the encoding-only papers do not use)
+or ``computed`` (encoding plus archgen's own proxies on CIFAR-10 images).
 """
 
 from __future__ import annotations
@@ -24,17 +38,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from archgen.errors import UnknownNameError
 from archgen.predictors.base import get_predictor
 from archgen.predictors.features import class_ids
-from archgen.predictors.metrics import evaluate, kendall_tau, spearman
+from archgen.predictors.metrics import coverage, evaluate, kendall_tau, spearman
 from archgen.predictors.splits import random_split
 from archgen.predictors.training import default_target, predictor_kwargs, table_archs
 
 if TYPE_CHECKING:
+    from archgen.arch import Arch
     from archgen.context import Workspace
+    from archgen.datasets.tables import BenchmarkTable
 
-#: Published Kendall tau on NB201 CIFAR-10 (cifar10-valid validation accuracy),
-#: by training-set size, as quoted in the predictors issue.
+#: Published Kendall tau on NB201 CIFAR-10 under the anchors' protocol (trained on the
+#: cifar10-valid validation accuracy, tau against CIFAR-10 test accuracy over all 15,625
+#: cells), by training-set size, with the inputs they use: the encoding alone.
 PUBLISHED_NB201_TAU: dict[str, dict[int, float]] = {
     "GCN (Wen et al.)": {78: 0.343, 156: 0.413, 469: 0.584, 781: 0.634, 1563: 0.646},
     "TNASP": {78: 0.539, 156: 0.589, 469: 0.640, 781: 0.689, 1563: 0.724},
@@ -42,11 +60,22 @@ PUBLISHED_NB201_TAU: dict[str, dict[int, float]] = {
     "ParZC (authors' logs)": {78: 0.69, 156: 0.71, 469: 0.75, 781: 0.77, 1563: 0.76},
 }
 
+PROTOCOLS = ("heldout", "anchors")
+#: Feature set name -> the predictors' ``zc`` source.
+FEATURES = {"encoding": "none", "table": "table", "computed": "computed"}
+#: Share of the test cells, by true value, that count as the top.
+TOP_SHARE = 0.05
+
+
 @dataclass
 class RunResult:
-    """One (predictor, training size, seed) run."""
+    """One (predictor, training size, seed) run under one protocol and feature set."""
 
     predictor: str
+    protocol: str
+    features: str
+    target: str
+    eval_target: str
     n_train: int
     seed: int
     n_test: int
@@ -54,10 +83,66 @@ class RunResult:
     spearman: float
     top5_precision: float
     coverage_1sigma: float | None
+    kendall_tau_strict: float
+    n_test_strict: int
     kendall_tau_canonical: float
     n_test_canonical: int
+    mae: float
+    mae_top5: float
+    coverage_1sigma_top5: float | None
     fit_s: float
     predict_s: float
+
+
+def eval_target(table: BenchmarkTable, task: str, protocol: str, target: tuple[str, str]) -> tuple[str, str]:
+    """The column Kendall tau is computed on: the training target (``heldout``) or the test accuracy (``anchors``)."""
+    if protocol not in PROTOCOLS:
+        raise UnknownNameError("benchmark protocol", protocol, PROTOCOLS)
+    if protocol == "heldout":
+        return target
+    if "test_acc" not in table.metrics(task):
+        raise UnknownNameError(f"test accuracy of {table.space}/{task} (for the anchors' protocol)", "test_acc", table.metrics(task))
+    return task, "test_acc"
+
+
+def strict_classes(table: BenchmarkTable, archs: Sequence[Arch]) -> np.ndarray:
+    """Equivalence class of each architecture under the union of the space's notions of "same function".
+
+    Two cells are one class if they share archgen's canonical form or (NB201)
+    NATS-Bench's path string, transitively (union-find over both keys).
+    """
+    sp = table.search_space
+    parent = list(range(len(archs)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    keys: list[Callable[[Arch], object]] = [sp.canonical]
+    if hasattr(sp, "path_string"):
+        keys.append(sp.path_string)
+    for key in keys:
+        first: dict[object, int] = {}
+        for i, a in enumerate(archs):
+            k = key(a)
+            j = first.setdefault(k, i)
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[ri] = rj
+    roots = np.array([find(i) for i in range(len(archs))], dtype=np.int64)
+    _, ids = np.unique(roots, return_inverse=True)
+    return ids.astype(np.int64)
+
+
+def _top_calibration(y: np.ndarray, mean: np.ndarray, std: np.ndarray | None) -> tuple[float, float, float | None]:
+    """MAE over all, MAE and 1-sigma coverage on the true top :data:`TOP_SHARE` of ``y``."""
+    top = y >= np.quantile(y, 1 - TOP_SHARE)
+    mae = float(np.mean(np.abs(mean - y)))
+    mae_top = float(np.mean(np.abs(mean[top] - y[top])))
+    cov_top = coverage(y[top], mean[top], std[top]) if std is not None and top.sum() >= 2 else None
+    return mae, mae_top, cov_top
 
 
 def benchmark_predictors(
@@ -68,11 +153,13 @@ def benchmark_predictors(
     train_sizes: Sequence[int],
     seeds: int = 5,
     target: tuple[str, str] | None = None,
-    zc: str = "table",
+    features: str = "table",
+    protocols: Sequence[str] = ("heldout",),
     max_test: int | None = None,
     params: dict[str, dict[str, object]] | None = None,
     log: Callable[[str], None] | None = None,
     on_result: Callable[[RunResult], None] | None = None,
+    first_seed: int = 0,
 ) -> list[RunResult]:
     """Fit and score every predictor at every training size and seed.
 
@@ -81,28 +168,40 @@ def benchmark_predictors(
         space, task: Benchmark table.
         predictors: Registered predictor names.
         train_sizes: Training-set sizes.
-        seeds: Seeds ``0..seeds-1`` (one training draw each, shared by all predictors).
-        target: ``(task, metric)`` column to predict (default :func:`default_target`).
-        zc: Zero-cost feature source for the predictors.
-        max_test: Score on this many test rows (``None``: all), drawn once
-            for all seeds (each seed's training rows excluded).
+        seeds: Draws ``first_seed .. first_seed + seeds - 1`` (one training draw each, shared by all predictors).
+        target: ``(task, metric)`` column to train on (default :func:`default_target`).
+        features: One of :data:`FEATURES`.
+        protocols: Some of :data:`PROTOCOLS` (see the module docstring); each fit is
+            scored under every one of them (one result each).
+        max_test: Score on this many untrained rows (``None``: all), drawn once
+            for all seeds (each seed's training rows excluded). Under the
+            anchors' protocol the tau is still over every row.
         params: Extra constructor arguments per predictor name.
         log: Progress callback.
         on_result: Called with each run's result as soon as it is known
             (the CLI appends it to ``runs.jsonl`` so that an interrupted
             benchmark keeps what it measured).
+        first_seed: The first draw (to add draws to an earlier run without repeating it).
     """
+    if features not in FEATURES:
+        raise UnknownNameError("feature set", features, list(FEATURES))
+    zc = FEATURES[features]
     table = data.table(space)
-    target_task, metric = target or default_target(table, task)
-    archs, y = table_archs(table, target_task, metric)
+    tgt = target or default_target(table, task)
+    evs = {proto: eval_target(table, task, proto, tgt) for proto in protocols}
+    y_all = np.asarray(table.column(*tgt), dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(y_all))
+    archs, y = table_archs(table, *tgt)
+    y_evals = {proto: np.asarray(table.column(*ev), dtype=np.float64)[rows] for proto, ev in evs.items()}
     sp = table.search_space
     classes = class_ids(archs)
+    strict = strict_classes(table, archs)
     is_rep = np.array([sp.canonical(a) == a for a in archs])
     results: list[RunResult] = []
     for n in train_sizes:
-        if n >= len(archs):
+        if n >= len(archs) - 1:
             raise ValueError(f"training size {n} leaves no test set ({len(archs)} rows)")
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             train, test = random_split(len(archs), n, seed)
             if max_test is not None and len(test) > max_test:
                 # the same cells for every seed (minus that seed's training cells), so that
@@ -111,66 +210,101 @@ def benchmark_predictors(
                 test = np.sort(fixed[~np.isin(fixed, train)][:max_test])
             seen = np.isin(classes, classes[train])
             canon = test[is_rep[test] & ~seen[test]]
+            strict_test = test[~np.isin(strict[test], strict[train])]
+            scored_by = {}
+            for proto in protocols:
+                if proto == "anchors":  # every row, training rows included (all of them unless max_test)
+                    sc = np.arange(len(archs)) if max_test is None else np.union1d(test, train)
+                else:
+                    sc = test
+                scored_by[proto] = sc[np.isfinite(y_evals[proto][sc])]
+            need = np.unique(np.concatenate([test, *scored_by.values()]))
             for name in predictors:
-                pred = get_predictor(name, data=data, **predictor_kwargs(name, task, seed, zc, (params or {}).get(name)))
+                kwargs = predictor_kwargs(name, task, seed, zc, (params or {}).get(name))
+                pred = get_predictor(name, data=data, **kwargs)
                 t0 = time.perf_counter()
                 pred.fit([archs[i] for i in train], y[train])
                 t1 = time.perf_counter()
-                mean, std = pred.predict_with_uncertainty([archs[i] for i in test])
+                mean_n, std_n = pred.predict_with_uncertainty([archs[i] for i in need], validated=True)
                 t2 = time.perf_counter()
-                pos = np.searchsorted(test, canon)
-                scores = evaluate(y[test], mean, std if pred.capabilities.has_uncertainty else None)
-                r = RunResult(
-                    predictor=name,
-                    n_train=n,
-                    seed=seed,
-                    n_test=len(test),
-                    kendall_tau=scores["kendall_tau"],
-                    spearman=scores["spearman"],
-                    top5_precision=scores["top5_precision"],
-                    coverage_1sigma=scores.get("coverage_1sigma"),
-                    kendall_tau_canonical=kendall_tau(y[canon], mean[pos]) if len(canon) > 1 else float("nan"),
-                    n_test_canonical=len(canon),
-                    fit_s=t1 - t0,
-                    predict_s=t2 - t1,
-                )
-                results.append(r)
-                if on_result:
-                    on_result(r)
-                if log:
-                    log(
-                        f"{name:>8} n={n:<5} seed={seed} tau={r.kendall_tau:.3f} (canonical {r.kendall_tau_canonical:.3f}) "
-                        f"fit {r.fit_s:.1f}s predict {r.predict_s:.2f}s"
+                idx_t = np.searchsorted(need, test)
+                mean_t, std_t = mean_n[idx_t], std_n[idx_t]
+                has_std = pred.capabilities.has_uncertainty
+                mae, mae_top, cov_top = _top_calibration(y[test], mean_t, std_t if has_std else None)
+                pos_c = np.searchsorted(test, canon)
+                pos_s = np.searchsorted(test, strict_test)
+                tau_strict = kendall_tau(y[strict_test], mean_t[pos_s]) if len(strict_test) > 1 else float("nan")
+                tau_canon = kendall_tau(y[canon], mean_t[pos_c]) if len(canon) > 1 else float("nan")
+                for proto in protocols:
+                    scored = scored_by[proto]
+                    scores = evaluate(y_evals[proto][scored], mean_n[np.searchsorted(need, scored)])
+                    r = RunResult(
+                        predictor=name,
+                        protocol=proto,
+                        features=features,
+                        target="/".join(tgt),
+                        eval_target="/".join(evs[proto]),
+                        n_train=n,
+                        seed=seed,
+                        n_test=len(scored),
+                        kendall_tau=scores["kendall_tau"],
+                        spearman=scores["spearman"],
+                        top5_precision=scores["top5_precision"],
+                        coverage_1sigma=coverage(y[test], mean_t, std_t) if has_std else None,
+                        kendall_tau_strict=tau_strict,
+                        n_test_strict=len(strict_test),
+                        kendall_tau_canonical=tau_canon,
+                        n_test_canonical=len(canon),
+                        mae=mae,
+                        mae_top5=mae_top,
+                        coverage_1sigma_top5=cov_top,
+                        fit_s=t1 - t0,
+                        predict_s=t2 - t1,
                     )
+                    results.append(r)
+                    if on_result:
+                        on_result(r)
+                    if log:
+                        log(
+                            f"{name:>8} {features}/{proto} n={n:<5} seed={seed} tau={r.kendall_tau:.3f} "
+                            f"(strict {r.kendall_tau_strict:.3f}) cov {r.coverage_1sigma} top5 cov "
+                            f"{r.coverage_1sigma_top5} fit {r.fit_s:.1f}s"
+                        )
     return results
 
 
 def summarize(results: Sequence[RunResult]) -> list[dict[str, object]]:
-    """Mean and std over seeds per (predictor, size)."""
+    """Mean and std over seeds per (predictor, features, protocol, size)."""
     rows = []
-    keys = sorted({(r.predictor, r.n_train) for r in results}, key=lambda k: (k[0], k[1]))
-    for name, n in keys:
-        rs = [r for r in results if r.predictor == name and r.n_train == n]
+    keys = sorted({(r.predictor, r.features, r.protocol, r.n_train) for r in results})
+    for name, feats, proto, n in keys:
+        rs = [r for r in results if (r.predictor, r.features, r.protocol, r.n_train) == (name, feats, proto, n)]
 
         def stat(field: str, rs: list[RunResult] = rs) -> tuple[float, float]:
-            v = np.array(
-                [getattr(r, field) for r in rs if getattr(r, field) is not None],
-                dtype=np.float64,
-            )
+            v = np.array([getattr(r, field) for r in rs if getattr(r, field) is not None], dtype=np.float64)
             return (float(np.nanmean(v)), float(np.nanstd(v))) if v.size else (float("nan"), float("nan"))
 
         row: dict[str, object] = {
             "predictor": name,
+            "features": feats,
+            "protocol": proto,
+            "target": rs[0].target,
+            "eval_target": rs[0].eval_target,
             "n_train": n,
             "seeds": len(rs),
             "n_test": rs[0].n_test,
+            "n_test_strict": float(np.mean([r.n_test_strict for r in rs])),
         }
         for f in (
             "kendall_tau",
+            "kendall_tau_strict",
             "kendall_tau_canonical",
             "spearman",
             "top5_precision",
             "coverage_1sigma",
+            "coverage_1sigma_top5",
+            "mae",
+            "mae_top5",
             "fit_s",
             "predict_s",
         ):
@@ -180,25 +314,34 @@ def summarize(results: Sequence[RunResult]) -> list[dict[str, object]]:
     return rows
 
 
+def _fmt(v: object, spec: str = ".3f") -> str:
+    x = float(v)  # type: ignore[arg-type]
+    return "—" if np.isnan(x) else format(x, spec)
+
+
 def format_table(summary: Sequence[dict[str, object]]) -> str:
-    """A plain-text table of :func:`summarize`'s rows."""
+    """A plain-text table of :func:`summarize`'s rows (features and protocol in every row)."""
     head = (
-        f"{'predictor':>9} {'n':>5} {'tau':>13} {'tau canon':>10} {'spearman':>8} {'top5%':>6} "
-        f"{'cov1s':>6} {'fit s':>7} {'pred/s':>9}"
+        f"{'predictor':>10} {'features':>9} {'protocol':>8} {'n':>5} {'draws':>5} {'tau':>15} {'tau strict':>10} "
+        f"{'cov1s':>6} {'cov top5%':>9} {'MAE':>6} {'MAE top5%':>9} {'fit s':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in summary:
-        cov = "" if np.isnan(r["coverage_1sigma"]) else f"{r['coverage_1sigma']:.2f}"
         lines.append(
-            f"{r['predictor']:>9} {r['n_train']:>5} {r['kendall_tau']:>6.3f} ± {r['kendall_tau_std']:.3f} "
-            f"{r['kendall_tau_canonical']:>10.3f} {r['spearman']:>8.3f} {r['top5_precision']:>6.2f} "
-            f"{cov:>6} {r['fit_s']:>7.1f} {r['predict_per_s']:>9.0f}"
+            f"{r['predictor']:>10} {r['features']:>9} {r['protocol']:>8} {r['n_train']:>5} {r['seeds']:>5} "
+            f"{_fmt(r['kendall_tau']):>6} ± {_fmt(r['kendall_tau_std']):<6} {_fmt(r['kendall_tau_strict']):>10} "
+            f"{_fmt(r['coverage_1sigma'], '.2f'):>6} {_fmt(r['coverage_1sigma_top5'], '.2f'):>9} "
+            f"{_fmt(r['mae'], '.2f'):>6} {_fmt(r['mae_top5'], '.2f'):>9} {_fmt(r['fit_s'], '.1f'):>7}"
         )
     return "\n".join(lines)
 
 
 def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: bool) -> list[Path]:
-    """CSV and JSON of every run and the summary, and a PNG of tau against training size."""
+    """CSV and JSON of every run and the summary, and a PNG of tau against training size.
+
+    The anchors (published figures) are drawn only when ``anchors`` is set and
+    compared in the legend with runs under the anchors' protocol.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,42 +350,33 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
 
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(results)
-    paths = [
-        out / "runs.csv",
-        out / "summary.csv",
-        out / "summary.json",
-        out / "tau.png",
-    ]
+    paths = [out / "runs.csv", out / "summary.csv", out / "summary.json", out / "tau.png"]
     pd.DataFrame([asdict(r) for r in results]).to_csv(paths[0], index=False)
     pd.DataFrame(summary).to_csv(paths[1], index=False)
     paths[2].write_text(json.dumps({"title": title, "summary": summary}, indent=2, default=float))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in sorted({r["predictor"] for r in summary}):
-        rs = [r for r in summary if r["predictor"] == name]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for key in sorted({(r["predictor"], r["features"], r["protocol"]) for r in summary}):
+        rs = [r for r in summary if (r["predictor"], r["features"], r["protocol"]) == key]
         ax.errorbar(
             [r["n_train"] for r in rs],
             [r["kendall_tau"] for r in rs],
             yerr=[r["kendall_tau_std"] for r in rs],
             marker="o",
             capsize=3,
-            label=f"archgen {name}",
+            label=f"archgen {key[0]} ({key[1]} features, {key[2]} protocol)",
         )
     if anchors:
         for name, pts in PUBLISHED_NB201_TAU.items():
             ax.plot(
-                list(pts),
-                list(pts.values()),
-                linestyle="--",
-                marker="x",
-                alpha=0.6,
-                label=f"published: {name}",
-            )
+                list(pts), list(pts.values()), linestyle="--", marker="x", alpha=0.6,
+                label=f"published: {name} (encoding, anchors protocol)",
+            )  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("training architectures")
-    ax.set_ylabel("Kendall tau on the test cells")
+    ax.set_ylabel("Kendall tau")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(paths[3], dpi=120)
     plt.close(fig)

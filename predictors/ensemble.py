@@ -1,19 +1,27 @@
-"""Stacked ensemble of learned predictors, weighted on held-out data.
+"""Stacked ensemble of learned predictors, weighted on out-of-fold predictions.
 
-Stacking (Wolpert, "Stacked Generalization", Neural Networks 1992): members
-are fitted on a random 80% of the training set, their predictions on the
-other 20% choose convex weights (a grid over the simplex, maximising Kendall
-tau, ties broken by squared error), then every member is refitted on all of
-it. The predictive distribution is the weighted mixture of the members'
-Gaussians,
+Stacking (Wolpert, "Stacked Generalization", Neural Networks 1992) with
+cross-fitting: the training set is split into ``folds`` parts; each member is
+fitted on all parts but one and predicts the part left out, so every training
+cell has an out-of-fold (OOF) prediction from every member. The convex weights
+are chosen on these OOF predictions over the whole training set (a grid over
+the simplex, maximising Kendall tau, ties broken by squared error) and shrunk
+toward equal weights,
+
+.. math::
+    w = \\frac{n}{n + n_0}\\,\\hat w + \\frac{n_0}{n + n_0}\\,\\frac{1}{M},
+
+so that no member decision rests on fewer cells than the training set holds
+and few cells cannot pick one member alone. The predictive distribution is the
+weighted mixture of the members' Gaussians,
 
 .. math::
     \\mu = \\sum_m w_m \\mu_m, \\qquad
     \\sigma^2 = \\sum_m w_m \\big(\\sigma_m^2 + (\\mu_m - \\mu)^2\\big),
 
-with ``sigma`` scaled to cover 68.3% of the held-out residuals (shrunk toward 1,
-the members' own calibration, when the holdout is small). This is the
-service's default predictor.
+with ``sigma`` scaled to cover 68.3% of the OOF residuals. Members are then
+refitted on all cells. Each member fit is a checkpointed part of the fit. This is
+the service's default predictor.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import itertools
 import numpy as np
 
 from archgen.arch import Arch
+from archgen.errors import PredictorInputError
 from archgen.predictors.base import (
     Capabilities,
     FitMonitor,
@@ -33,10 +42,6 @@ from archgen.predictors.base import (
     register_predictor,
 )
 from archgen.predictors.metrics import coverage_scale, kendall_tau
-from archgen.predictors.splits import random_split
-
-#: Pseudo-count of the prior scale 1 when calibrating the mixture's std on the holdout.
-PRIOR_CELLS = 20
 
 
 def _simplex(k: int, step: float) -> list[np.ndarray]:
@@ -59,7 +64,8 @@ class StackedEnsemblePredictor(Predictor):
         task: Task for the members' label-free features.
         zc: Zero-cost feature source passed to every member.
         members: Registered names of the member predictors.
-        holdout: Fraction of the training set used to choose the weights.
+        folds: Cross-fitting folds (at least 2; fewer when the training set is small).
+        prior_cells: Pseudo-count ``n_0`` of the equal weights the fitted weights shrink toward.
         weight_step: Grid step of the weight simplex.
         random_state: Seed (members get derived seeds).
     """
@@ -73,14 +79,16 @@ class StackedEnsemblePredictor(Predictor):
         task: str | None = None,
         zc: str = "table",
         members: tuple[str, ...] | list[str] = ("lgbm", "gnn"),
-        holdout: float = 0.2,
+        folds: int = 3,
+        prior_cells: int = 100,
         weight_step: float = 0.1,
         random_state: int = 0,
     ) -> None:
         self.task = task
         self.zc = zc
         self.members = tuple(members)
-        self.holdout = holdout
+        self.folds = folds
+        self.prior_cells = prior_cells
         self.weight_step = weight_step
         self.random_state = random_state
 
@@ -91,41 +99,41 @@ class StackedEnsemblePredictor(Predictor):
         return get_predictor(name, data=self.data, **kwargs)
 
     def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
+        if self.folds < 2 or self.prior_cells < 0:
+            raise PredictorInputError(f"stack needs folds >= 2 and prior_cells >= 0, got {self.folds}, {self.prior_cells}")
         rng = np.random.default_rng(self.random_state)
-        n = len(archs)
-        n_hold = max(5, round(self.holdout * n))
-        hold, train = random_split(n, n_hold, rng)
-        tr_archs, ho_archs = [archs[i] for i in train], [archs[i] for i in hold]
-        means, stds = [], []
-        # two stages (weights, then refit), each member a checkpointed part
-        span = 0.5 / len(self.members)
-        for k, name in enumerate(self.members):
-            member = fit_part(monitor, f"weights-{k}-{name}", self._member(k, name), tr_archs, y[train], k * span, (k + 1) * span)
-            m, s = member.predict_with_uncertainty(ho_archs, validated=True)
-            means.append(m)
-            stds.append(s)
-        M, S = np.stack(means), np.stack(stds)
+        n, n_members = len(archs), len(self.members)
+        k_folds = max(2, min(self.folds, n // 10))
+        fold_of = np.empty(n, dtype=np.int64)
+        fold_of[rng.permutation(n)] = np.arange(n) % k_folds
+        M, S = np.zeros((n_members, n)), np.zeros((n_members, n))
+        span = 1.0 / ((k_folds + 1) * n_members)
+        step = 0
+        for f in range(k_folds):  # out-of-fold predictions, each member fit a checkpointed part
+            train, held = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
+            tr_archs, ho_archs = [archs[i] for i in train], [archs[i] for i in held]
+            for k, name in enumerate(self.members):
+                member = fit_part(monitor, f"fold{f}-{k}-{name}", self._member(k, name), tr_archs, y[train], step * span, (step + 1) * span)
+                M[k, held], S[k, held] = member.predict_with_uncertainty(ho_archs, validated=True)
+                step += 1
         best, best_key = None, (-np.inf, -np.inf)
-        for w in _simplex(len(self.members), self.weight_step):
+        for w in _simplex(n_members, self.weight_step):
             mu = w @ M
-            tau = kendall_tau(y[hold], mu) if np.ptp(mu) > 0 else -1.0
-            key = (round(tau, 4), -float(np.mean((mu - y[hold]) ** 2)))
+            tau = kendall_tau(y, mu) if np.ptp(mu) > 0 else -1.0
+            key = (round(tau, 4), -float(np.mean((mu - y) ** 2)))
             if key > best_key:
                 best, best_key = w, key
-        self.weights_ = np.asarray(best)
+        lam = n / (n + self.prior_cells)
+        self.weights_ = lam * np.asarray(best) + (1 - lam) / n_members
         mu, sd = mixture(M, S, self.weights_)
-        # The members are calibrated themselves (scale 1 is the prior); a 68% quantile
-        # from a small holdout is noisy, so weigh it by its size against PRIOR_CELLS.
-        fitted = coverage_scale(y[hold], mu, np.maximum(sd, 1e-6))
-        self.scale_ = (len(hold) * fitted + PRIOR_CELLS) / (len(hold) + PRIOR_CELLS)
-        self.heldout_tau_ = float(best_key[0])
-        # members with zero weight add nothing to the mixture: do not refit them
-        self.used_ = [k for k in range(len(self.members)) if self.weights_[k] > 0]
-        span = 0.5 / max(1, len(self.used_))
-        self.members_ = [
-            fit_part(monitor, f"final-{k}-{self.members[k]}", self._member(k, self.members[k]), archs, y, 0.5 + i * span, 0.5 + (i + 1) * span)
-            for i, k in enumerate(self.used_)
-        ]
+        self.scale_ = coverage_scale(y, mu, np.maximum(sd, 1e-6))
+        self.heldout_tau_ = kendall_tau(y, mu) if np.ptp(mu) > 0 else float("nan")  # out-of-fold, all n cells
+        self.used_ = [k for k in range(n_members) if self.weights_[k] > 0]
+        self.members_ = []
+        for k in self.used_:
+            name = self.members[k]
+            self.members_.append(fit_part(monitor, f"final-{k}-{name}", self._member(k, name), archs, y, step * span, (step + 1) * span))
+            step += 1
 
     def bind(self, data):  # type: ignore[no-untyped-def]
         """Bind the workspace, also to fitted members."""

@@ -39,6 +39,14 @@ from archgen.predictors.base import (
     PredictorState,
     register_predictor,
 )
+from archgen.predictors.calibration import (
+    IDENTITY,
+    RECAL_EPS,
+    apply_recalibration,
+    fit_recalibration,
+    map_spread,
+    torch_interp,
+)
 from archgen.predictors.features import Standardizer, label_free_features
 from archgen.predictors.metrics import coverage_scale
 from archgen.predictors.splits import random_split
@@ -281,11 +289,19 @@ class GNNPredictor(Predictor):
             self.nets_.append(net)
             held.append((hold, self._forward(net, x, edge_index, batch, g)[hold]))
             monitor.progress((m + 1) / self.n_members, f"member {m + 1}/{self.n_members} {'restored' if saved else 'fitted'}")
-        # calibrate the ensemble spread on each member's held-out residuals
+        # calibrate the level and the spread on each member's held-out predictions
         _, spread_all = self._ensemble(x, edge_index, batch, g)
         idx = np.concatenate([h for h, _ in held])
-        pred1 = np.concatenate([p for _, p in held]) * self.y_std_ + self.y_mean_
-        spread = np.maximum(spread_all[idx] * self.y_std_, 1e-3 * self.y_std_)
+        raw = np.concatenate([p for _, p in held]) * self.y_std_ + self.y_mean_
+        self.recal_ = fit_recalibration(raw, y[idx])
+        # honest residuals: each member's held-out cells through a map fitted on the other members' cells
+        member = np.concatenate([np.full(len(h), m) for m, (h, _) in enumerate(held)])
+        pred1 = np.empty_like(raw)
+        for m in range(len(held)):
+            own = member == m
+            knots = fit_recalibration(raw[~own], y[idx][~own]) if len(held) > 1 else self.recal_
+            pred1[own] = apply_recalibration(knots, raw[own])
+        spread = np.maximum(map_spread(self.recal_, raw, spread_all[idx] * self.y_std_), 1e-3 * self.y_std_)
         r2 = (y[idx] - pred1) ** 2 - spread**2 * (1.0 - 1.0 / self.n_members)
         resid = np.sqrt(np.maximum(r2, 0.0))
         self.scale_ = coverage_scale(resid, np.zeros_like(resid), spread) if self.n_members > 1 else 1.0
@@ -355,7 +371,11 @@ class GNNPredictor(Predictor):
         for net in self.nets_:
             net.eval()
             outs.append(net.forward_dense(adj.to(torch.float32), x.to(torch.float32), g.to(torch.float32)))
-        return torch.stack(outs).mean(0) * self.y_std_ + self.y_mean_
+        raw = torch.stack(outs).mean(0) * self.y_std_ + self.y_mean_
+        if np.array_equal(self.recal_, IDENTITY):
+            return raw
+        x, v = (torch.as_tensor(k, dtype=raw.dtype) for k in self.recal_)
+        return torch_interp(raw, x, v) + RECAL_EPS * (raw - x.mean())
 
     @staticmethod
     def _forward(
@@ -379,8 +399,9 @@ class GNNPredictor(Predictor):
         x, edge_index, batch = graph_batch(archs)
         g = self._global(archs)
         mean, spread = self._ensemble(x, edge_index, batch, g)
-        std = self.scale_ * np.maximum(spread * self.y_std_, 1e-3 * self.y_std_)
-        return mean * self.y_std_ + self.y_mean_, std
+        raw = mean * self.y_std_ + self.y_mean_
+        std = self.scale_ * np.maximum(map_spread(self.recal_, raw, spread * self.y_std_), 1e-3 * self.y_std_)
+        return apply_recalibration(self.recal_, raw), std
 
     # -- persistence -------------------------------------------------------------
     def get_state(self) -> PredictorState:
@@ -390,12 +411,14 @@ class GNNPredictor(Predictor):
             for m, net in enumerate(self.nets_)
             for k, v in net.state_dict().items()
         }
+        arrays["recal"] = self.recal_
         if self.zc != "none":
             arrays.update(self.scaler_.get_arrays())
         meta = {
             "y_mean": self.y_mean_,
             "y_std": self.y_std_,
             "scale": self.scale_,
+            "n_recal": int(self.recal_.shape[1]),
             "in_channels": self.in_channels_,
             "global_channels": self.global_channels_,
             "n_nets": len(self.nets_),
@@ -409,6 +432,7 @@ class GNNPredictor(Predictor):
             float(meta["y_std"]),
             float(meta["scale"]),
         )
+        self.recal_ = np.asarray(a.get("recal", IDENTITY), dtype=np.float64)
         self.in_channels_, self.global_channels_ = (
             int(meta["in_channels"]),
             int(meta["global_channels"]),

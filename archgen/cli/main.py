@@ -233,6 +233,7 @@ MULTI_VALUE_OPTIONS = {
     "--train-sizes": str.isdigit,
     "--predictors": lambda t: re.fullmatch(r"[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*", t) is not None,
     "--proxies": _is_proxy_list,
+    "--protocol": lambda t: all(p in ("heldout", "anchors") for p in t.split(",") if p),
 }
 
 

@@ -258,10 +258,24 @@ def bench_predictors(
         list[str],
         typer.Option("--predictors", help="Registered names (comma-separated or repeated)."),
     ] = ["lgbm", "gnn", "stack"],  # noqa: B006
-    zc: Annotated[
+    features: Annotated[
         str,
-        typer.Option("--zc", help="Zero-cost feature source: none, table, computed."),
+        typer.Option(
+            "--features",
+            help="encoding (the architecture alone), table (plus published label-free columns) or computed "
+            "(plus archgen's own zero-cost proxies). Written into every output row.",
+        ),
     ] = "table",
+    protocol: Annotated[
+        list[str],
+        typer.Option(
+            "--protocol",
+            help="heldout (tau on the training target over untrained cells) and/or anchors (tau against test "
+            "accuracy over all cells, as PINAT/NAR-Former/TNASP); repeat or comma-separate to score each fit "
+            "under both. Written into every output row.",
+        ),
+    ] = ["heldout"],  # noqa: B006
+    first_seed: Annotated[int, typer.Option("--first-seed", min=0, help="First draw (seeds are first..first+seeds-1).")] = 0,
     max_test: Annotated[
         int | None,
         typer.Option("--max-test", min=2, help="Score a random subset of the test cells."),
@@ -279,7 +293,7 @@ def bench_predictors(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Kendall tau (mean ± std over seeds), Spearman, top-5% precision, coverage and timings per predictor and size."""
+    """Kendall tau (mean ± std over draws) under a protocol, the strict tau, calibration overall and on the top 5%."""
     from archgen.errors import PredictorInputError
     from archgen.predictors.benchmark import (
         benchmark_predictors,
@@ -289,6 +303,7 @@ def bench_predictors(
     )
 
     names = [p for item in predictors for p in item.split(",") if p]
+    protocols = list(dict.fromkeys(p for item in protocol for p in item.split(",") if p))
     target = None
     if metric:
         t, sep, m = metric.partition("/")
@@ -314,8 +329,10 @@ def bench_predictors(
             train_sizes,
             seeds,
             target=target,
-            zc=zc,
+            features=features,
+            protocols=protocols,
             max_test=max_test,
+            first_seed=first_seed,
             log=_log,
             on_result=on_result,
         )
@@ -324,8 +341,10 @@ def bench_predictors(
             log_file.close()
     summary = summarize(results)
     if out:
-        anchors = space == "nb201" and task == "cifar10" and target is None
-        title = f"{space} {task}" + (f" ({max_test} test cells)" if max_test else " (all untrained cells)")
+        anchors = space == "nb201" and task == "cifar10" and target is None and "anchors" in protocols
+        title = f"{space} {task}, {features} features, {' + '.join(protocols)} protocol" + (
+            f" ({max_test} test cells)" if max_test else ""
+        )
         for p in write_outputs(results, out, title, anchors):
             _log(f"wrote {p}")
     _emit(

@@ -84,12 +84,21 @@ def test_zc_score_takes_proxies_then_architectures(capsys: pytest.CaptureFixture
 def test_bench_predictors_writes_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = cli(
         capsys, "bench", "predictors", "--space", "nb201", "--task", "cifar10", "--train-sizes", "30", "60",
-        "--seeds", "2", "--predictors", "lgbm", "zc_vote", "--max-test", "300", "--out", str(tmp_path),
+        "--seeds", "2", "--predictors", "lgbm", "zc_vote", "--max-test", "300", "--features", "table",
+        "--protocol", "heldout", "anchors", "--out", str(tmp_path),
     )  # fmt: skip
     assert code == 0, err
-    assert "lgbm" in out and "zc_vote" in out
+    assert "lgbm" in out and "zc_vote" in out and "anchors" in out
     for name in ("runs.jsonl", "runs.csv", "summary.csv", "summary.json", "tau.png"):
         assert (tmp_path / name).stat().st_size > 0
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]
-    assert {(r["predictor"], r["n_train"]) for r in summary} == {(p, n) for p in ("lgbm", "zc_vote") for n in (30, 60)}
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 8
+    assert {(r["predictor"], r["n_train"], r["protocol"]) for r in summary} == {
+        (p, n, proto) for p in ("lgbm", "zc_vote") for n in (30, 60) for proto in ("heldout", "anchors")
+    }
+    assert all(r["features"] == "table" and r["target"] == "cifar10-valid/val_acc" for r in summary)
+    assert {r["eval_target"] for r in summary if r["protocol"] == "anchors"} == {"cifar10/test_acc"}
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert all({"protocol", "features", "kendall_tau_strict", "coverage_1sigma_top5", "mae_top5"} <= set(r) for r in runs)
+    code, _, err = cli(capsys, "bench", "predictors", "--features", "pixels", "--train-sizes", "30")
+    assert code == 2 and "pixels" in err
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 16  # 2 predictors x 2 sizes x 2 draws x 2 protocols

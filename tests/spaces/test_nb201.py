@@ -158,3 +158,12 @@ def test_network_forward_on_real_shapes(space) -> None:
     assert torch.isfinite(out).all()
     with pytest.raises(ValueError):
         build_network(arch.ops, num_classes=0)
+
+
+def test_path_string_gives_nats_bench_classes(space) -> None:
+    """NATS-Bench's unique strings: 6,466 classes over the 15,625 cells."""
+    strings = {space.path_string(space.from_index(i)) for i in range(15625)}
+    assert len(strings) == 6466
+    a = space.parse("|skip_connect~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|none~2|")
+    b = space.parse("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
+    assert space.path_string(a) == space.path_string(b) and space.canonical(a) != space.canonical(b)

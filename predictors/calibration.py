@@ -1,0 +1,61 @@
+"""Monotone recalibration of a predictor's level, fitted on held-out predictions.
+
+Learned predictors trained with ranking losses, or trees that cannot
+extrapolate, get the ranking right but the level wrong where the target bunches
+under a ceiling: NB201's best cells. An isotonic map from held-out (or
+out-of-bag) predictions to the target restores the level there; a small added
+slope keeps it strictly increasing, so the ranking is unchanged. The spread
+is carried through the same map (:func:`map_spread`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: The identity map, in the knots format of :func:`fit_recalibration`.
+IDENTITY = np.array([[0.0, 1.0], [0.0, 1.0]])
+#: Slope added to the isotonic recalibration so that it stays strictly increasing (ranking preserved).
+RECAL_EPS = 1e-3
+
+
+def fit_recalibration(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Knots ``[2, k]`` (predictions, values) of a monotone map from held-out predictions to the target.
+
+    The pairwise ranking loss is scale-free: it rewards spreading predictions
+    apart most where true values are close, which on NB201 is the top of the
+    space (the accuracies bunch under a ceiling). The raw ensemble then
+    overshoots there (CIFAR-10, 469 cells: predictions up to 97.6 for a
+    maximum of 91.6; +3.1 on the true top 5%). An isotonic regression of the
+    target on predictions of cells the members did not train on restores the
+    level; :func:`apply_recalibration` adds a small slope so that the map is
+    strictly increasing and the ranking is unchanged.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    if len(pred) < 5 or np.ptp(pred) <= 0:
+        return IDENTITY.copy()
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(pred, y)
+    return np.stack([iso.X_thresholds_, iso.y_thresholds_]).astype(np.float64)
+
+
+def apply_recalibration(knots: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """The map of :func:`fit_recalibration` at ``pred``: interpolated, clipped, plus ``RECAL_EPS * pred`` (strictly increasing)."""
+    x, v = knots
+    if np.array_equal(knots, IDENTITY):
+        return pred
+    return np.interp(pred, x, v) + RECAL_EPS * (pred - x.mean())
+
+
+def map_spread(knots: np.ndarray, raw: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """The ensemble spread carried through the recalibration: half the mapped width of ``raw ± spread``."""
+    return (apply_recalibration(knots, raw + spread) - apply_recalibration(knots, raw - spread)) / 2
+
+
+def torch_interp(t: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``np.interp`` in torch (clipped at the ends), differentiable in ``t`` between knots."""
+    t_c = t.clamp(x[0], x[-1])
+    k = torch.searchsorted(x, t_c.detach(), right=True).clamp(1, len(x) - 1)
+    x0, x1, v0, v1 = x[k - 1], x[k], v[k - 1], v[k]
+    w = torch.where(x1 > x0, (t_c - x0) / (x1 - x0).clamp_min(1e-12), torch.zeros_like(t_c))
+    return v0 + w * (v1 - v0)
