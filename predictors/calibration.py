@@ -59,3 +59,38 @@ def torch_interp(t: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.Ten
     x0, x1, v0, v1 = x[k - 1], x[k], v[k - 1], v[k]
     w = torch.where(x1 > x0, (t_c - x0) / (x1 - x0).clamp_min(1e-12), torch.zeros_like(t_c))
     return v0 + w * (v1 - v0)
+
+
+#: Pseudo-count of the overall scale that the top-region scale shrinks toward.
+TOP_PRIOR_CELLS = 20
+
+
+def level_scales(pred: np.ndarray, y: np.ndarray, std: np.ndarray, *, top_share: float = 0.2) -> np.ndarray:
+    """A std scale that depends on the predicted level: ``[lo, hi, scale_rest, scale_top]``.
+
+    One scale fitted over all cells covers 68% overall but not at the top of the
+    space, where errors and spreads differ from the rest (NB201: accuracies bunch
+    under a ceiling, and a monotone recalibration compresses the spread there).
+    The held-out (or out-of-fold) cells whose prediction is in the top
+    ``top_share`` get their own 68% scale, shrunk toward the overall one by
+    :data:`TOP_PRIOR_CELLS`; :func:`scaled_std` ramps linearly between the two
+    from the ``1 - 2 * top_share`` to the ``1 - top_share / 2`` quantile of the
+    predictions, so the std is continuous in the prediction.
+    """
+    from archgen.predictors.metrics import coverage_scale
+
+    std = np.maximum(std, 1e-9)
+    overall = coverage_scale(y, pred, std)
+    lo, hi = np.quantile(pred, [1 - 2 * top_share, 1 - top_share / 2])
+    top = pred >= np.quantile(pred, 1 - top_share)
+    k = int(top.sum())
+    top_scale = coverage_scale(y[top], pred[top], std[top]) if k >= 3 else overall
+    shrunk = (k * top_scale + TOP_PRIOR_CELLS * overall) / (k + TOP_PRIOR_CELLS)
+    return np.array([lo, hi, overall, shrunk], dtype=np.float64)
+
+
+def scaled_std(scales: np.ndarray, pred: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``std`` times the level-dependent scale of :func:`level_scales` at ``pred``."""
+    lo, hi, rest, top = scales
+    w = np.clip((pred - lo) / (hi - lo), 0.0, 1.0) if hi > lo else (pred >= hi).astype(np.float64)
+    return std * ((1 - w) * rest + w * top)

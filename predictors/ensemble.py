@@ -41,6 +41,7 @@ from archgen.predictors.base import (
     get_predictor,
     register_predictor,
 )
+from archgen.predictors.calibration import level_scales, scaled_std
 from archgen.predictors.metrics import coverage_scale, kendall_tau
 
 
@@ -127,6 +128,7 @@ class StackedEnsemblePredictor(Predictor):
         self.weights_ = lam * np.asarray(best) + (1 - lam) / n_members
         mu, sd = mixture(M, S, self.weights_)
         self.scale_ = coverage_scale(y, mu, np.maximum(sd, 1e-6))
+        self.scales_ = level_scales(mu, y, np.maximum(sd, 1e-6))
         self.heldout_tau_ = kendall_tau(y, mu) if np.ptp(mu) > 0 else float("nan")  # out-of-fold, all n cells
         self.used_ = [k for k in range(n_members) if self.weights_[k] > 0]
         self.members_ = []
@@ -146,7 +148,7 @@ class StackedEnsemblePredictor(Predictor):
         outs = [m.predict_with_uncertainty(archs, validated=True) for m in self.members_]
         M, S = np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs])
         mu, sd = mixture(M, S, self.weights_[self.used_])
-        return mu, self.scale_ * sd
+        return mu, scaled_std(self.scales_, mu, sd)
 
     def get_state(self) -> PredictorState:
         self._require_fitted()
@@ -155,6 +157,7 @@ class StackedEnsemblePredictor(Predictor):
                 "weights": self.weights_.tolist(),
                 "used": self.used_,
                 "scale": self.scale_,
+                "scales": self.scales_.tolist(),
                 "heldout_tau": self.heldout_tau_,
                 "members": [],
             }
@@ -169,6 +172,7 @@ class StackedEnsemblePredictor(Predictor):
     def set_state(self, state: PredictorState) -> None:
         self.weights_ = np.asarray(state.meta["weights"], dtype=np.float64)
         self.scale_ = float(state.meta["scale"])
+        self.scales_ = np.asarray(state.meta.get("scales", [0.0, 0.0, self.scale_, self.scale_]), dtype=np.float64)
         self.heldout_tau_ = float(state.meta["heldout_tau"])
         self.used_ = [int(k) for k in state.meta["used"]]
         self.members_ = []

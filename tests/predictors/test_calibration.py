@@ -31,3 +31,19 @@ def test_torch_interp_matches_numpy() -> None:
     x, v = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 2.5])
     t = np.array([-1.0, 0.5, 2.0, 4.0])
     np.testing.assert_allclose(torch_interp(torch.tensor(t), torch.tensor(x), torch.tensor(v)).numpy(), np.interp(t, x, v))
+
+
+def test_level_scales_widen_where_errors_are_larger_and_are_continuous() -> None:
+    from archgen.predictors.calibration import level_scales, scaled_std
+
+    rng = np.random.default_rng(1)
+    pred = rng.uniform(0, 10, 2000)
+    err = np.where(pred > 8, 3.0, 1.0) * rng.normal(size=2000)  # larger errors at the top
+    y = pred + err
+    scales = level_scales(pred, y, np.ones_like(pred), top_share=0.2)
+    lo, hi, rest, top = scales
+    assert top > 1.5 * rest and lo < hi
+    std = scaled_std(scales, np.linspace(0, 10, 1001), np.ones(1001))
+    assert np.abs(np.diff(std)).max() < 0.1  # no jump at the threshold
+    top_cells = pred > 9
+    assert abs(np.mean(np.abs(err[top_cells]) <= scaled_std(scales, pred[top_cells], np.ones(top_cells.sum()))) - 0.68) < 0.1
