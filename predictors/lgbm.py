@@ -12,6 +12,8 @@ the out-of-bag residuals, is the predictive std.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from archgen.arch import Arch
@@ -24,6 +26,11 @@ from archgen.predictors.base import (
 )
 from archgen.predictors.features import arch_features
 from archgen.predictors.metrics import coverage_scale
+
+#: LightGBM sets OpenMP's thread count process-wide on every fit and predict: two
+#: threads using it at once can crash the process (seen as SIGSEGV/SIGFPE when two
+#: stacks were fitted in two threads). Every LightGBM call in archgen holds this lock.
+LIGHTGBM_LOCK = threading.Lock()
 
 
 @register_predictor
@@ -105,12 +112,14 @@ class LightGBMPredictor(Predictor):
         for b in range(max(1, self.n_bags)):
             idx = np.sort(rng.choice(n, m, replace=False)) if self.n_bags > 1 else np.arange(n)
             model = lgb.LGBMRegressor(**self._params(m, int(rng.integers(2**31 - 1))))
-            model.fit(X[idx], y[idx])
+            with LIGHTGBM_LOCK:
+                model.fit(X[idx], y[idx])
             self.boosters_.append(model.booster_)
             monitor.progress((b + 1) / max(1, self.n_bags), f"bag {b + 1}/{max(1, self.n_bags)} fitted")
             oob = np.setdiff1d(np.arange(n), idx)
             if oob.size:
-                p = model.booster_.predict(X[oob])
+                with LIGHTGBM_LOCK:
+                    p = model.booster_.predict(X[oob], num_threads=2)
                 oob_sum[oob] += p
                 oob_sq[oob] += p**2
                 oob_cnt[oob] += 1
@@ -131,7 +140,8 @@ class LightGBMPredictor(Predictor):
         self.y_std_ = float(np.std(y))
 
     def _ensemble(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        preds = np.stack([b.predict(X, num_threads=2) for b in self.boosters_])
+        with LIGHTGBM_LOCK:
+            preds = np.stack([b.predict(X, num_threads=2) for b in self.boosters_])
         return preds.mean(0), preds.std(0)
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
