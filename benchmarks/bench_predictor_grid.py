@@ -25,6 +25,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archgen.predictors.benchmark import RunResult
 
 
 def _run(job: tuple[str, str, int, int]) -> list[dict]:
@@ -41,6 +45,14 @@ def _run(job: tuple[str, str, int, int]) -> list[dict]:
         ws, "nb201", "cifar10", [name], [n], seeds=1, first_seed=seed, features=features, protocols=("heldout", "anchors")
     )
     return [asdict(r) for r in res]
+
+
+def _result(row: dict) -> RunResult:
+    """A run from ``runs.jsonl`` (rows written before a field existed get NaN for it)."""
+    from archgen.predictors.benchmark import RunResult
+
+    row.setdefault("over_max_top5", float("nan"))
+    return RunResult(**row)
 
 
 def main() -> None:
@@ -84,9 +96,9 @@ def main() -> None:
             f.flush()
             j = futures[fut]
             print(f"[{time.time() - t0:6.0f}s] done {j}", flush=True)
-    from archgen.predictors.benchmark import RunResult, format_table, summarize, write_outputs
+    from archgen.predictors.benchmark import format_table, summarize, write_outputs
 
-    results = [RunResult(**json.loads(line)) for line in log.read_text().splitlines()]
+    results = [_result(json.loads(line)) for line in log.read_text().splitlines()]
     write_outputs(results, args.out, "nb201 cifar10 (trained on cifar10-valid val_acc)", anchors=True)
     print(f"nb201 cifar10, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s")
     print(format_table(summarize(results)))

@@ -90,6 +90,7 @@ class RunResult:
     mae: float
     mae_top5: float
     coverage_1sigma_top5: float | None
+    over_max_top5: float
     fit_s: float
     predict_s: float
 
@@ -231,6 +232,9 @@ def benchmark_predictors(
                 mean_t, std_t = mean_n[idx_t], std_n[idx_t]
                 has_std = pred.capabilities.has_uncertainty
                 mae, mae_top, cov_top = _top_calibration(y[test], mean_t, std_t if has_std else None)
+                # share of the true top-5% cells predicted above the space's best value by more than 1 sigma
+                top_t = y[test] >= np.quantile(y[test], 1 - TOP_SHARE)
+                over_max = float(np.mean((mean_t - (std_t if has_std else 0.0))[top_t] > y.max()))
                 pos_c = np.searchsorted(test, canon)
                 pos_s = np.searchsorted(test, strict_test)
                 tau_strict = kendall_tau(y[strict_test], mean_t[pos_s]) if len(strict_test) > 1 else float("nan")
@@ -258,6 +262,7 @@ def benchmark_predictors(
                         mae=mae,
                         mae_top5=mae_top,
                         coverage_1sigma_top5=cov_top,
+                        over_max_top5=over_max,
                         fit_s=t1 - t0,
                         predict_s=t2 - t1,
                     )
@@ -305,6 +310,7 @@ def summarize(results: Sequence[RunResult]) -> list[dict[str, object]]:
             "coverage_1sigma_top5",
             "mae",
             "mae_top5",
+            "over_max_top5",
             "fit_s",
             "predict_s",
         ):

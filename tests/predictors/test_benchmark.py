@@ -39,3 +39,8 @@ def test_strict_classes_merge_both_notions(ws) -> None:
     for i in (0, 100, 5000):  # every member of a class shares one key with another member
         same = [a for a, c in zip(archs, ids, strict=True) if c == ids[i]]
         assert all(sp.canonical(a) == sp.canonical(archs[i]) or len(same) > 1 for a in same)
+
+
+def test_over_the_maximum_share_is_a_fraction(ws) -> None:
+    (r,) = benchmark_predictors(ws, "nb201", "cifar10", ["lgbm"], [50], seeds=1, params={"lgbm": {"n_estimators": 10, "n_bags": 2}})
+    assert 0.0 <= r.over_max_top5 <= 1.0
