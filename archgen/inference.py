@@ -58,7 +58,7 @@ class ArchBatch:
     given: tuple[str | int, ...]
     archs: list[Arch]
     rows: np.ndarray
-    _canonical: list[str | None] = field(default_factory=list, repr=False, compare=False)
+    _canonical: list[str | None] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def canonical(self, memo: CanonicalMemo | None = None) -> list[str]:
         """String form of each architecture's canonical form (computed once per batch; per row with ``memo``)."""
@@ -102,9 +102,8 @@ class CanonicalMemo:
         """Canonical form of each architecture (``rows``: their table rows, -1 where none)."""
         with self._lock:
             cache = self._forms.get(space.name)
-            if cache is None:
-                n = int(rows.max()) + 1 if rows.size and rows.max() >= 0 else 0
-                num_rows = space.data.table(space.name).num_rows if space.data is not None else n
+            if cache is None:  # a space without data has no rows to remember forms by
+                num_rows = space.data.table(space.name).num_rows if space.data is not None else 0
                 cache = self._forms.setdefault(space.name, [None] * num_rows)
         out = []
         for arch, row in zip(archs, rows.tolist(), strict=True):

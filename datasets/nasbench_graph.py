@@ -49,12 +49,29 @@ def _bench_files() -> dict[str, Path]:
     return files
 
 
-def load_arrays(cache_dir: Path) -> dict[str, np.ndarray]:
-    """Every column and the row hashes, parsed by the package's reader once, then cached under ``cache_dir``."""
+def _checksums(files: dict[str, Path]) -> dict[str, str]:
+    return {t: sha256_file(p) for t, p in files.items()}
+
+
+def workspace_sources(data: Workspace) -> dict[str, str]:
+    """``{task: sha256}`` of the installed table files, hashed once per workspace."""
+    return data.memo("nasbench_graph/sources", lambda: _checksums(_bench_files()))
+
+
+def workspace_arrays(data: Workspace) -> dict[str, np.ndarray]:
+    """The arrays of :func:`load_arrays`, built once per workspace (its table and its space's rows share them)."""
+    return data.memo("nasbench_graph/arrays", lambda: load_arrays(data.paths.cache_dir, workspace_sources(data)))
+
+
+def load_arrays(cache_dir: Path, sources: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Every column and the row hashes, parsed by the package's reader once, then cached under ``cache_dir``.
+
+    ``sources``: the table files' checksums if already computed (:func:`workspace_sources`).
+    """
     files = _bench_files()
     record = {
         "package": f"{PACKAGE}=={metadata.version('nas-bench-graph')}",
-        "sources": {t: sha256_file(p) for t, p in files.items()},
+        "sources": sources if sources is not None else _checksums(files),
     }
 
     def build() -> dict[str, np.ndarray]:
@@ -96,7 +113,7 @@ def _info(task: str, metric: str) -> MetricInfo:
 @register_table("nasbench_graph")
 def load_nasbench_graph_table(data: Workspace) -> BenchmarkTable:
     """NAS-Bench-Graph's tables for its 9 datasets (``proteins`` covers 2,021 rows)."""
-    arrays = data.memo("nasbench_graph/arrays", lambda: load_arrays(data.paths.cache_dir))
+    arrays = workspace_arrays(data)
     columns = {tuple(k.split("/", 1)): v for k, v in arrays.items() if "/" in k}
     return BenchmarkTable(
         data.space("nasbench_graph"),
@@ -104,5 +121,5 @@ def load_nasbench_graph_table(data: Workspace) -> BenchmarkTable:
         columns,  # type: ignore[arg-type]
         {k: _info(*k) for k in columns},  # type: ignore[misc]
         main_metrics=[(t, f"test_{_perf_name(t)}") for t in TASKS],
-        sources={f"{PACKAGE}/{t}.bench": sha256_file(p) for t, p in _bench_files().items()},
+        sources={f"{PACKAGE}/{t}.bench": h for t, h in workspace_sources(data).items()},
     )

@@ -229,9 +229,9 @@ def validate_params(spec: TrainPredictorParams, data: Workspace) -> TrainingSpli
         raise UnknownNameError(f"task of space {spec.space!r}", spec.task, table.tasks())
     if spec.target is not None:
         table.column(*spec.target)  # raises naming the task or metric
-    pred = make_predictor(spec.kind, spec.task, spec.seed, spec.params)
+    predictor_kwargs(spec.kind, spec.task, spec.seed, extra=spec.params)  # raises naming a bad parameter
     eval_max = spec.eval_max
-    if eval_max is None and pred.capabilities.needs_images:
+    if eval_max is None and cls.capabilities.needs_images:
         eval_max = IMAGE_EVAL_MAX
     return training_split(
         table,

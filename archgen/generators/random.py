@@ -66,14 +66,13 @@ class RandomGenerator(Generator):
             drawn += want
             if guidance is not None:
                 cands = [a for a, ok in zip(cands, guidance.allowed(cands), strict=True) if ok]
-            if self.unique:
-                fresh: list[Arch] = []
+            if self.unique:  # one candidate per function, none already returned
+                fresh: dict[Arch, Arch] = {}
                 for a in cands:
                     c = space.canonical(a)
                     if c not in taken:
-                        taken.add(c)
-                        fresh.append(a)
-                cands = fresh
+                        fresh.setdefault(c, a)
+                cands = list(fresh.values())
             if not cands:
                 continue
             if use_score:
@@ -83,10 +82,9 @@ class RandomGenerator(Generator):
                 order = np.argsort(-scores, kind="stable")
                 k = min(len(cands) // per or 1, n - len(out))
                 chosen = [cands[i] for i in order[:k]]
-                if self.unique:  # release the candidates not chosen
-                    keep = {space.canonical(a) for a in chosen}
-                    taken = (taken - {space.canonical(a) for a in cands}) | keep
-                out.extend(chosen)
             else:
-                out.extend(cands[: n - len(out)])
+                chosen = cands[: n - len(out)]
+            out.extend(chosen)
+            if self.unique:
+                taken.update(space.canonical(a) for a in chosen)
         return out

@@ -9,7 +9,7 @@ the cells it had scored in the score cache and computes only the others.
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,7 +82,7 @@ def zero_cost(params: ZeroCostParams, ctx: JobContext) -> dict[str, Any]:
     if params.given is not None:
         if len(params.given) != len(params.architectures):
             raise ValueError("given must have one entry per architecture")
-        batch = type(batch)(batch.space, tuple(params.given), batch.archs, batch.rows)
+        batch = replace(batch, given=tuple(params.given))
     zc = ZCSettings(batch_size=params.batch_size, C=params.width, seed=params.seed)
 
     def on_cell(finished: int, cells: int, computed: int) -> None:

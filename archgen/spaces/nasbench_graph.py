@@ -144,10 +144,9 @@ class NASBenchGraphSearchSpace(SearchSpace):
 
     @cached_property
     def _rows(self) -> tuple[np.ndarray, dict[int, int]]:
-        from archgen.datasets.nasbench_graph import load_arrays
+        from archgen.datasets.nasbench_graph import workspace_arrays
 
-        data = self._require_data()
-        hashes = data.memo("nasbench_graph/arrays", lambda: load_arrays(data.paths.cache_dir))["hashes"]
+        hashes = workspace_arrays(self._require_data())["hashes"]
         return hashes, {int(h): i for i, h in enumerate(hashes)}
 
     def from_index(self, index: int) -> Arch:

@@ -192,7 +192,7 @@ def test_other_space_is_refused(name: str, fits) -> None:
         fits.get(name)[0].predict(other)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if "zc" in FAST[n] or "source" in FAST[n] or n in ("lgbm", "gp", "gnn", "stack", "zc", "parzc")])
+@pytest.mark.parametrize("name", NAMES)  # every predictor reads label-free data with its default features
 def test_data_features_without_a_workspace_say_so(name: str, split) -> None:
     tr, ytr, te, _ = split
     p = get_predictor(name, **FAST[name])  # no data bound
