@@ -271,12 +271,12 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
+    except Exception as e:
+        # usage errors: click's, or those of the click that typer vendors (typer._click), which
+        # click.ClickException does not match; one line, exit 2, no traceback
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            typer.echo(f"error: {e.format_message()}", err=True)
+            sys.exit(2)
         raise
 
 

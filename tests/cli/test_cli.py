@@ -92,3 +92,17 @@ def test_data_verify(data_dir: Path, cache_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["ok"] and report["files"] == 36
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bogus"], ["space", "show"], ["data", "info", "--bogus"], ["predict", "1"], ["keys", "revoke"]],
+)
+def test_usage_errors_are_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from archgen.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
