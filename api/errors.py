@@ -29,7 +29,7 @@ from archgen.errors import (
     UnsupportedOperationError,
     UnsupportedSpaceError,
 )
-from archgen.jobs import IdempotencyConflictError, JobNotFoundError, JobStateError
+from archgen.jobs import IdempotencyConflictError, JobNotFoundError, JobQuotaError, JobStateError
 from archgen.jobs.base import JobParamsError
 from archgen.logs import request_id
 
@@ -65,6 +65,7 @@ _MAP: list[tuple[type[Exception], int, str]] = [
     (UnsupportedSpaceError, 422, "unsupported_space"),
     (PredictorInputError, 422, "invalid_input"),
     (IdempotencyConflictError, 409, "idempotency_conflict"),
+    (JobQuotaError, 429, "too_many_jobs"),
     (JobStateError, 409, "conflict"),
     (NotFittedError, 409, "not_fitted"),
     (ArtifactError, 409, "artifact_error"),

@@ -63,8 +63,25 @@ class PredictRequest(_Body):
 class PredictorInfo(BaseModel):
     id: str
     kind: str
+    stage: Literal["final", "quick"] = Field(
+        "final",
+        description="'quick' while a first start serves a LightGBM fitted in seconds, until the default model is trained",
+    )
     trained_on: dict[str, Any] = Field(description="space, task, target metric and number of training architectures")
     heldout_kendall_tau: float | None
+    note: str | None = None
+
+
+class TargetInfo(BaseModel):
+    """What ``mean`` and ``std`` predict."""
+
+    space: str
+    task: str
+    column: str = Field(description="dataset/metric of the benchmark table, e.g. 'cifar10-valid/val_acc'")
+    dataset: str
+    metric: str
+    unit: str
+    description: str = Field(description="e.g. '200-epoch validation accuracy on cifar10-valid'")
 
 
 class Prediction(BaseModel):
@@ -75,6 +92,7 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    target: TargetInfo
     predictor: PredictorInfo
     predictions: list[Prediction]
 
@@ -153,11 +171,20 @@ class ModelDetail(ModelSummary):
     params: dict[str, Any]
     versions: dict[str, str]
     artifact_sha256: str
+    record_sha256: str
     train_archs: list[str]
+
+
+class BrokenModel(BaseModel):
+    id: str
+    error: str = Field(description="What is wrong (unreadable, edited after training, old format) and how to recover.")
 
 
 class ModelList(BaseModel):
     predictors: list[ModelSummary]
+    broken: list[BrokenModel] = Field(
+        default_factory=list, description="Stored models that cannot be served; each names how to recover."
+    )
 
 
 # -- jobs ---------------------------------------------------------------------------------
@@ -194,5 +221,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="'ok', and 'error' naming the file when the data fails its MANIFEST.sha256"
+    )
     tables: dict[str, str]
     models: dict[str, dict[str, Any]]

@@ -20,20 +20,53 @@ from archgen.context import Workspace
 from archgen.errors import ArchgenError, UnknownNameError
 from archgen.inference import ServedModel
 from archgen.jobs import FAILED, SUCCEEDED, SYSTEM_OWNER, JobStore
-from archgen.predictors.training import TrainPredictorParams, model_id
+from archgen.predictors.training import TrainPredictorParams, model_id, train_predictor
 from archgen.settings import Settings
 
 log = logging.getLogger("archgen.api")
 
 
-def served_info(model: ServedModel) -> dict[str, Any]:
-    """The ``predictor`` object of a predict response."""
+#: Prefix of the quick default models (a LightGBM fitted in seconds on a first start).
+QUICK_PREFIX = "quick"
+
+
+def served_info(model: ServedModel, stage: str = "final") -> dict[str, Any]:
+    """The ``predictor`` object of a predict response.
+
+    Args:
+        stage: ``"final"``, or ``"quick"`` for the LightGBM a first start serves
+            until the default model's job has finished.
+    """
     r = model.record
-    return {
+    out: dict[str, Any] = {
         "id": r.id,
         "kind": r.kind,
+        "stage": stage,
         "trained_on": {"space": r.space, "task": r.task, "target": "/".join(r.target), "architectures": r.n_train},
         "heldout_kendall_tau": r.heldout.get("kendall_tau"),
+    }
+    if stage == "quick":
+        out["note"] = (
+            f"quick default: a LightGBM fitted in seconds on first start (held-out Kendall tau "
+            f"{r.heldout.get('kendall_tau', float('nan')):.3f}); the default model replaces it when its training job "
+            "finishes (GET /v1/ready)"
+        )
+    return out
+
+
+def target_info(data: Workspace, record: Any) -> dict[str, Any]:
+    """What a model's ``mean`` and ``std`` predict: the space, task and column, with the column's description."""
+    table = data.table(record.space)
+    dataset, metric = record.target
+    info = table.info.get((dataset, metric))
+    return {
+        "space": record.space,
+        "task": record.task,
+        "column": f"{dataset}/{metric}",
+        "dataset": dataset,
+        "metric": metric,
+        "unit": info.unit if info else "",
+        "description": info.description if info else "",
     }
 
 
@@ -48,9 +81,25 @@ class DefaultModel:
     job_id: str | None = None
     error: str | None = None
     model: ServedModel | None = field(default=None, repr=False)
+    #: The quick LightGBM served until ``model`` is loaded (first start only), and its state.
+    quick_id: str | None = None
+    quick_status: str | None = None  # pending, loaded, failed
+    quick: ServedModel | None = field(default=None, repr=False)
+
+    @property
+    def serving(self) -> tuple[ServedModel, str] | None:
+        """The model answering predictions now and its stage (``final`` or ``quick``), if any."""
+        if self.model is not None:
+            return self.model, "final"
+        if self.quick is not None:
+            return self.quick, "quick"
+        return None
 
     def describe(self, jobs: JobStore) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "model_id": self.model_id}
+        if self.quick_id is not None:
+            out["serving"] = "final" if self.model is not None else ("quick" if self.quick is not None else None)
+            out["quick"] = {"status": self.quick_status, "model_id": self.quick_id}
         if self.job_id:
             out["job_id"] = self.job_id
             if self.status == "training":
@@ -91,6 +140,8 @@ class ModelService:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Set once the zero-cost warm-up has run (see :meth:`_warm_zero_cost`).
+        self.zero_cost_warm = False
         for item in settings.default_models:
             space, task = item.split("/")
             self.defaults[(space, task)] = DefaultModel(space, task, default_predictor_id(settings, space, task))
@@ -103,6 +154,11 @@ class ModelService:
             if d.model_id in stored:
                 d.status = "loading"
                 continue
+            if self.settings.quick_defaults:
+                d.quick_id = model_id(
+                    "lgbm", d.space, d.task, self.settings.default_train_size, self.settings.default_seed, prefix=QUICK_PREFIX
+                )
+                d.quick_status = "pending"
             params = TrainPredictorParams(
                 space=d.space,
                 task=d.task,
@@ -132,6 +188,11 @@ class ModelService:
         self._thread.start()
 
     def _run(self) -> None:
+        for d in self.defaults.values():  # first: something to serve within seconds
+            if d.quick_status == "pending" and d.model is None and not self._stop.is_set():
+                self._quick_default(d)
+        if any(space == "nb201" for space, _ in self.defaults) and not self._stop.is_set():
+            threading.Thread(target=self._warm_zero_cost, name="archgen-zc-warm-up", daemon=True).start()
         while not self._stop.is_set():
             for d in self.defaults.values():
                 if d.status == "loading":
@@ -153,6 +214,50 @@ class ModelService:
             if all(d.status in ("loaded", "failed") for d in self.defaults.values()):
                 return
             self._stop.wait(0.5)
+
+    def _quick_default(self, d: DefaultModel) -> None:
+        """Fit (or load, after a restart) the quick LightGBM for ``d``; it serves until the default is loaded."""
+        assert d.quick_id is not None
+        t0 = time.perf_counter()
+        try:
+            if d.quick_id not in self.store.ids():
+                spec = TrainPredictorParams(
+                    space=d.space,
+                    task=d.task,
+                    kind="lgbm",
+                    n_train=self.settings.default_train_size,
+                    seed=self.settings.default_seed,
+                    model_id=d.quick_id,
+                )
+                train_predictor(spec, self.data, self.store)
+            d.quick = self.get(d.quick_id)
+        except ArchgenError as e:
+            d.quick_status = "failed"
+            log.error("quick default for %s/%s failed: %s", d.space, d.task, e)
+            return
+        d.quick_status = "loaded"
+        log.info(
+            "quick default for %s/%s serving (%s, held-out Kendall tau %.3f) after %.1f s; the %s default is training",
+            d.space,
+            d.task,
+            d.quick_id,
+            d.quick.record.heldout.get("kendall_tau", float("nan")),
+            time.perf_counter() - t0,
+            self.settings.default_kind,
+        )
+
+    def _warm_zero_cost(self) -> None:
+        """Decode CIFAR-10 and run the proxies once, so that the first inline zero-cost request is quick."""
+        from archgen.predictors.zerocost import warm_up
+
+        t0 = time.perf_counter()
+        try:
+            warm_up(self.data)
+        except ArchgenError as e:  # the data's own error is what /v1/zero-cost will answer
+            log.warning("zero-cost warm-up skipped: %s", e)
+            return
+        self.zero_cost_warm = True
+        log.info("zero-cost proxies warmed up in %.1f s (CIFAR-10 mini-batch decoded)", time.perf_counter() - t0)
 
     def _load_default(self, d: DefaultModel) -> None:
         t0 = time.perf_counter()

@@ -7,16 +7,21 @@ under the store's root (``$ARCHGEN_HOME/models``)::
     <id>/model.json   provenance (artifact type, kind, space, task, target,
                       training architectures, sha256 of the data tables
                       trained on, seed, hyperparameters, package versions,
-                      held-out metrics), the JSON state, and the sha256 of
-                      every other file and of the artifact as a whole
+                      held-out metrics), the JSON state, the sha256 of
+                      every other file and of the artifact as a whole, and
+                      ``record_sha256`` over the provenance itself
     <id>/arrays.npz   numpy arrays (torch state dicts as arrays), loaded with
                       ``allow_pickle=False``
     <id>/texts.json   text blobs (LightGBM model strings)
 
 A model is written to a temporary directory and renamed into place, so a
-crash never leaves a half-written model under its id. Loading verifies every
-checksum and refuses artifacts made for another space or by an incompatible
-store format or archgen version.
+crash never leaves a half-written model under its id. Reading a record
+verifies ``record_sha256`` (an edited held-out tau or training set is
+refused); loading verifies every checksum and refuses artifacts made for
+another space or by an incompatible store format or archgen version. A model
+that cannot be read is listed by :meth:`ArtifactStore.broken` with how to
+recover, never dropped silently. The hashes detect edits and corruption; they
+are not a signature (whoever can write the store can recompute them).
 """
 
 from __future__ import annotations
@@ -46,9 +51,10 @@ if TYPE_CHECKING:
     from archgen.context import Workspace
 
 #: Bumped when the on-disk layout or the meaning of a field changes.
-#: 2: ``artifact_type`` and ``data_sources`` (format 1 records read as predictors without data checksums).
-STORE_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+#: 2: ``artifact_type`` and ``data_sources``. 3: ``record_sha256`` over the provenance; older records have
+#: no such hash, so they cannot be told from edited ones and are refused (retrain them).
+STORE_FORMAT = 3
+READABLE_FORMATS = (3,)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSIONED = (
     "numpy",
@@ -147,6 +153,7 @@ class ArtifactRecord:
         versions: :func:`package_versions` at training time.
         created: ISO 8601 UTC timestamp.
         artifact_sha256: Hash over the state and every file's hash.
+        record_sha256: Hash over every other field of the record (the provenance).
         files: ``{file name: sha256}``.
         format: :data:`STORE_FORMAT` at training time.
         artifact_type: ``"predictor"``, ``"generator"``, ``"supernet"``...
@@ -169,6 +176,13 @@ class ArtifactRecord:
     format: int = STORE_FORMAT
     artifact_type: str = "predictor"
     data_sources: dict[str, str] = field(default_factory=dict)
+    record_sha256: str = ""
+
+    def provenance_sha256(self) -> str:
+        """SHA-256 of every field but ``record_sha256``, as JSON reads them back."""
+        d = json.loads(json.dumps(asdict(self), default=_json_default))
+        d.pop("record_sha256", None)
+        return _sha256(json.dumps(d, sort_keys=True).encode())
 
     @property
     def n_train(self) -> int:
@@ -234,6 +248,8 @@ class ArtifactStore:
         record.artifact_sha256 = _artifact_hash(meta, record.files)
         record.created = record.created or datetime.now(UTC).isoformat(timespec="seconds")
         record.kind, record.params = predictor.name, predictor.get_params()
+        record.format = STORE_FORMAT
+        record.record_sha256 = record.provenance_sha256()
         doc = {"record": asdict(record), "state": meta}
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{record.id}.", dir=self.root))
@@ -267,11 +283,31 @@ class ArtifactStore:
         )
 
     def record(self, model_id: str) -> ArtifactRecord:
-        """The provenance of a model, without loading (or verifying) its state."""
-        return _record(self._read_doc(model_id)["record"], self._dir(model_id))
+        """The provenance of a model, its hash verified, without loading its state.
+
+        Raises:
+            UnknownNameError: no such model.
+            ArtifactError: an unreadable, edited or too old ``model.json`` (the message says how to recover).
+        """
+        return self._verified_record(model_id, self._read_doc(model_id))
+
+    def _verified_record(self, model_id: str, doc: dict[str, Any]) -> ArtifactRecord:
+        path = self._dir(model_id)
+        rec = _record(doc["record"], path)
+        if rec.format not in READABLE_FORMATS:
+            raise ArtifactError(
+                f"model {model_id!r} uses store format {rec.format}; this archgen ({__version__}) reads format "
+                f"{STORE_FORMAT}: {_RECOVER}"
+            )
+        if rec.record_sha256 != rec.provenance_sha256():
+            raise ArtifactError(
+                f"model {model_id!r}: its provenance in {path / 'model.json'} does not match its record_sha256 "
+                f"(edited after training); {_RECOVER}"
+            )
+        return rec
 
     def records(self) -> list[ArtifactRecord]:
-        """Every readable record, newest first (unreadable ones are skipped; :meth:`load` names the problem)."""
+        """Every verified record, newest first (the others are in :meth:`broken`)."""
         out = []
         for i in self.ids():
             try:
@@ -279,6 +315,16 @@ class ArtifactStore:
             except ArtifactError:
                 continue
         return sorted(out, key=lambda r: r.created, reverse=True)
+
+    def broken(self) -> dict[str, str]:
+        """``{id: what is wrong and how to recover}`` of every stored model whose record cannot be used."""
+        out = {}
+        for i in self.ids():
+            try:
+                self.record(i)
+            except ArtifactError as e:
+                out[i] = str(e)
+        return out
 
     def _read_doc(self, model_id: str) -> dict[str, Any]:
         path = self._dir(model_id) / "model.json"
@@ -288,7 +334,7 @@ class ArtifactStore:
             doc = json.loads(path.read_text())
             doc["record"]["id"]
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise ArtifactError(f"model {model_id!r}: {path} is not a readable model.json ({e})") from None
+            raise ArtifactError(f"model {model_id!r}: {path} is not a readable model.json ({e}); {_RECOVER}") from None
         return doc
 
     def load(
@@ -315,12 +361,7 @@ class ArtifactStore:
         """
         doc = self._read_doc(model_id)
         path = self._dir(model_id)
-        rec = _record(doc["record"], path)
-        if rec.format not in READABLE_FORMATS:
-            raise ArtifactError(
-                f"model {model_id!r} uses store format {rec.format}; this archgen ({__version__}) reads format "
-                f"{STORE_FORMAT}: retrain it with `archgen predictors train`"
-            )
+        rec = self._verified_record(model_id, doc)
         saved = rec.versions.get("archgen", "?")
         if not _compatible(saved, __version__):
             raise ArtifactError(
@@ -357,11 +398,15 @@ class ArtifactStore:
         return restore(rec.kind, rec.params, state, rec, data), rec
 
 
+#: How to recover from a model that cannot be used.
+_RECOVER = "retrain it (`archgen predictors train`, or POST /v1/predictors) or delete it (`archgen predictors delete ID`)"
+
+
 def _record(d: dict[str, Any], path: Path) -> ArtifactRecord:
     try:
         return ArtifactRecord(**d)
     except TypeError as e:
-        raise ArtifactError(f"{path / 'model.json'} has an unexpected record ({e})") from None
+        raise ArtifactError(f"{path / 'model.json'} has an unexpected record ({e}); {_RECOVER}") from None
 
 
 def _json_default(o: object) -> object:

@@ -51,6 +51,11 @@ jobs = sa.Table(
     sa.Column("lease_token", sa.String(32), nullable=True),
     sa.Column("heartbeat_at", sa.Float, nullable=True),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("cancel_requested_at", sa.Float, nullable=True),
+    #: Higher runs first; the service's own jobs are below users' (see :mod:`archgen.jobs.store`).
+    sa.Column("priority", sa.Integer, nullable=False, default=0, server_default="0"),
+    #: When the current attempt was claimed (the maximum run time counts from it).
+    sa.Column("claimed_at", sa.Float, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("finished_at", sa.Float, nullable=True),
@@ -102,12 +107,28 @@ def get_engine(url: str) -> Engine:
             if parsed.get_backend_name() == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             metadata.create_all(engine)
+            _add_missing_columns(engine)
         except ModuleNotFoundError as e:
             raise DatabaseError(f"database URL {url!r} needs the driver {e.name!r}, which is not installed") from None
         except sa.exc.SQLAlchemyError as e:
             raise DatabaseError(f"cannot open database {parsed.render_as_string(hide_password=True)}: {e}") from None
         _ENGINES[url] = engine
         return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns a newer archgen declares to tables an older one created (never drops or changes any)."""
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in have:
+                continue
+            if not col.nullable and col.server_default is None:
+                raise DatabaseError(f"table {table.name!r} lacks column {col.name!r}, which cannot be added in place")
+            ddl = sa.schema.CreateColumn(col).compile(dialect=engine.dialect)
+            with engine.begin() as c:
+                c.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
 
 def dispose_engines() -> None:

@@ -14,6 +14,19 @@ class ArchgenError(Exception):
     """Base class of every archgen error."""
 
 
+#: Longest repr of a user's input that an error message quotes.
+QUOTE_LIMIT = 120
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, cut to ``limit`` characters with the full length named (errors never echo a 1 MB input)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as text"
+    return f"{text[: limit - 1]}... ({size})"
+
+
 class InvalidArchitectureError(ArchgenError, ValueError):
     """An architecture string or value that is not in its search space.
 
@@ -26,10 +39,10 @@ class InvalidArchitectureError(ArchgenError, ValueError):
 
     def __init__(self, text: object, reason: str, position: int | None = None) -> None:
         self.text = text
-        self.reason = reason
+        self.reason = reason if len(reason) <= 4 * QUOTE_LIMIT else f"{reason[: 4 * QUOTE_LIMIT]}... (cut)"
         self.position = position
         where = f" at position {position}" if position is not None else ""
-        super().__init__(f"invalid architecture {text!r}{where}: {reason}")
+        super().__init__(f"invalid architecture {quote(text)}{where}: {self.reason}")
 
 
 class UnknownNameError(ArchgenError, KeyError):
@@ -42,7 +55,7 @@ class UnknownNameError(ArchgenError, KeyError):
         self.kind = kind
         self.name = name
         self.valid = sorted(valid)
-        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid)}")
+        super().__init__(f"unknown {kind} {quote(name)}; valid: {', '.join(self.valid)}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.args[0]

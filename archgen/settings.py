@@ -100,6 +100,9 @@ class Settings(BaseSettings):
         worker_backend: Where jobs run: ``local`` (worker processes on this
             machine), ``thread`` (threads of the server process) or ``ray``.
         workers: Jobs run at once (``local`` and ``thread``; Ray schedules by CPUs).
+            The service's own jobs (default-model training) take at most
+            ``workers - 1`` of them when there are two or more, so that a user's
+            job never waits behind them.
         ray_address: Ray cluster address (``auto``, ``ray://host:10001``...);
             setting it selects the ``ray`` backend. ``None`` with ``ray`` starts a local Ray.
         max_archs: Most architectures in one predict or lookup request.
@@ -118,6 +121,16 @@ class Settings(BaseSettings):
             is taken to be dead and is resumed from its last checkpoint.
         job_max_failures: A job whose worker died this many times is failed.
         shutdown_grace_s: On shutdown, how long running jobs get to checkpoint.
+        job_cancel_grace_s: A running job asked to cancel that has not stopped
+            after this many seconds has its worker stopped (process killed).
+        job_max_runtime_s: Longest an attempt of any job may run before its
+            worker is stopped and the job failed (a job kind may declare less).
+        job_max_running_per_key: Jobs one API key may have running at once
+            (its others wait in the queue while other keys' jobs start).
+        job_max_open_per_key: Queued plus running jobs one API key may have;
+            a submission over it is refused with 429.
+        quick_defaults: On a first start, fit a quick LightGBM default per task in
+            seconds and serve it (declared as such) until the default job finishes.
         log_level: Logging level of ``archgen serve``.
         log_json: Structured JSON logs (one object per line) instead of plain text.
     """
@@ -133,7 +146,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     worker_backend: Literal["local", "thread", "ray"] = "local"
-    workers: int = Field(1, ge=1, le=256)
+    workers: int = Field(2, ge=1, le=256)
     ray_address: str | None = None
     max_archs: int = Field(10_000, ge=1)
     max_zc_archs: int = Field(256, ge=1)
@@ -148,6 +161,11 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(15.0, gt=0, allow_inf_nan=False)
     job_max_failures: int = Field(3, ge=1)
     shutdown_grace_s: float = Field(20.0, ge=0, allow_inf_nan=False)
+    job_cancel_grace_s: float = Field(15.0, ge=0, allow_inf_nan=False)
+    job_max_runtime_s: float = Field(6 * 3600.0, gt=0, allow_inf_nan=False)
+    job_max_running_per_key: int = Field(1, ge=1)
+    job_max_open_per_key: int = Field(20, ge=1)
+    quick_defaults: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
 

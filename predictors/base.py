@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
@@ -29,6 +29,7 @@ from archgen.errors import (
     PredictorInputError,
     UnsupportedSpaceError,
 )
+from archgen.predictors.hyperparams import Param
 from archgen.registry import Registry
 
 if TYPE_CHECKING:
@@ -145,6 +146,9 @@ class Predictor(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: The paper the method follows.
     paper: ClassVar[str] = ""
+    #: Type and bounds of every constructor parameter but ``task`` and ``random_state``
+    #: (:mod:`archgen.predictors.hyperparams`): what a training request may set.
+    hyperparameters: ClassVar[Mapping[str, Param]] = {}
     #: The workspace whose tables and images give label-free features (see :meth:`bind`).
     data: Workspace | None = None
 

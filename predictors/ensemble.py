@@ -27,6 +27,8 @@ the service's default predictor.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from archgen.predictors.base import (
     register_predictor,
 )
 from archgen.predictors.calibration import level_scales, scaled_std
+from archgen.predictors.hyperparams import ZC_SOURCE, Param
 from archgen.predictors.metrics import coverage_scale, kendall_tau
 
 
@@ -73,6 +76,13 @@ class StackedEnsemblePredictor(Predictor):
 
     name = "stack"
     capabilities = Capabilities(has_uncertainty=True, min_train=20)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "zc": ZC_SOURCE,
+        "members": Param("names", 1, 6, cost=True),
+        "folds": Param("int", 2, 10, cost=True),
+        "prior_cells": Param("float", 0, 1e6),
+        "weight_step": Param("float", 0.01, 1.0),
+    }
     paper = "Wolpert, Stacked Generalization, Neural Networks 5(2), 1992"
 
     def __init__(

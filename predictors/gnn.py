@@ -25,7 +25,8 @@ spread is scaled to cover 68.3% of the members' held-out residuals.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -48,6 +49,7 @@ from archgen.predictors.calibration import (
     torch_interp,
 )
 from archgen.predictors.features import Standardizer, label_free_features
+from archgen.predictors.hyperparams import ZC_SOURCE, Param
 from archgen.predictors.metrics import coverage_scale
 from archgen.predictors.splits import random_split
 from archgen.rng import GeneratorDropout, init_parameters_, torch_generator
@@ -216,6 +218,18 @@ class GNNPredictor(Predictor):
 
     name = "gnn"
     capabilities = Capabilities(has_uncertainty=True, min_train=10, differentiable=True)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "zc": ZC_SOURCE,
+        "hidden_channels": Param("int", 4, 512, cost=True),
+        "num_layers": Param("int", 1, 8, cost=True),
+        "n_members": Param("int", 1, 20, cost=True),
+        "epochs": Param("int", 1, 2000, cost=True),
+        "lr": Param("float", 1e-6, 1.0),
+        "weight_decay": Param("float", 0.0, 1.0),
+        "rank_weight": Param("float", 0.0, 100.0),
+        "holdout": Param("float", 0.01, 0.5),
+        "patience": Param("int", 1, 100, cost=True),
+    }
     paper = "Ning et al., A Generic Graph-based Neural Architecture Encoding Scheme for Predictor-based NAS (GATES), ECCV 2020"
 
     def __init__(

@@ -18,6 +18,8 @@ the exact posterior std including observation noise.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +33,7 @@ from archgen.predictors.base import (
     register_predictor,
 )
 from archgen.predictors.features import Standardizer, label_free_features
+from archgen.predictors.hyperparams import ZC_SOURCE, Param
 
 
 def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True):
@@ -74,6 +77,7 @@ class GPPredictor(Predictor):
 
     name = "gp"
     capabilities = Capabilities(has_uncertainty=True, min_train=4)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {"zc": ZC_SOURCE, "max_train": Param("int", 4, 5000, cost=True)}
     paper = "Ru et al., Bayesian Optimisation over Multiple Continuous and Categorical Inputs, ICML 2020"
 
     def __init__(

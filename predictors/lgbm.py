@@ -13,6 +13,8 @@ the out-of-bag residuals, is the predictive std.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from archgen.predictors.base import (
     register_predictor,
 )
 from archgen.predictors.features import arch_features
+from archgen.predictors.hyperparams import ZC_SOURCE, Param
 from archgen.predictors.metrics import coverage_scale
 
 #: LightGBM sets OpenMP's thread count process-wide on every fit and predict: two
@@ -55,6 +58,16 @@ class LightGBMPredictor(Predictor):
 
     name = "lgbm"
     capabilities = Capabilities(has_uncertainty=True, min_train=8)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "zc": ZC_SOURCE,
+        "n_estimators": Param("int", 1, 5000, cost=True),
+        "learning_rate": Param("float", 1e-4, 1.0),
+        "num_leaves": Param("int", 2, 1024, cost=True),
+        "min_child_samples": Param("int", 1, 10_000, optional=True),
+        "subsample": Param("float", 0.05, 1.0),
+        "colsample": Param("float", 0.05, 1.0),
+        "n_bags": Param("int", 1, 50, cost=True),
+    }
     paper = "Luo et al., Accuracy Prediction with Non-neural Model for Neural Architecture Search, arXiv:2007.04785"
 
     def __init__(

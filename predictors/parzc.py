@@ -31,6 +31,8 @@ held-out slice, which also early-stops training.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -45,6 +47,7 @@ from archgen.predictors.base import (
     register_predictor,
 )
 from archgen.predictors.features import require_data
+from archgen.predictors.hyperparams import PROXY_NET, Param
 from archgen.predictors.metrics import coverage_scale, kendall_tau
 from archgen.predictors.splits import random_split
 from archgen.predictors.zerocost import LAYER_STATS, ZCSettings, score_archs
@@ -176,6 +179,20 @@ class ParZCPredictor(Predictor):
 
     name = "parzc"
     capabilities = Capabilities(has_uncertainty=True, needs_images=True, spaces=("nb201",), min_train=10)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "stats": Param("names", 1, 16, choices=tuple(LAYER_STATS), cost=True),
+        "max_tokens": Param("int", 1, 1000, cost=True),
+        "dim": Param("int", 1, 512, cost=True),
+        "hidden": Param("int", 1, 1024, cost=True),
+        "depth": Param("int", 1, 8, cost=True),
+        "epochs": Param("int", 1, 2000, cost=True),
+        "lr": Param("float", 1e-6, 1.0),
+        "kl_weight": Param("float", 0.0, 10.0),
+        "alpha": Param("float", 0.0, 1000.0),
+        "holdout": Param("float", 0.01, 0.5),
+        "mc_samples": Param("int", 1, 200, cost=True),
+        **PROXY_NET,
+    }
     paper = "Dong et al., ParZC: Parametric Zero-Cost Proxies for Efficient NAS, AAAI 2025 (arXiv:2402.02105)"
 
     def __init__(

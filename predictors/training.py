@@ -29,6 +29,7 @@ from archgen.predictors.base import (
     list_predictors,
     predictor_class,
 )
+from archgen.predictors.hyperparams import check_params
 from archgen.predictors.metrics import evaluate
 from archgen.predictors.splits import random_split
 
@@ -129,17 +130,8 @@ def predictor_kwargs(
         kwargs["zc"] = zc
     if zc in ("table", "computed") and "source" in params:  # the zero-cost predictors' own name for it
         kwargs["source"] = zc
-    extra = dict(extra or {})
-    clash = sorted(set(extra) & {"task", "random_state"})
-    if clash:
-        raise PredictorInputError(
-            f"params may not set {', '.join(clash)}: give the task and seed as the training run's own fields"
-        )
-    unknown = sorted(set(extra) - set(params))
-    if unknown:
-        raise PredictorInputError(
-            f"unknown parameter(s) {', '.join(unknown)} for predictor {name!r}; valid: {', '.join(params)}"
-        )
+    cls = predictor_class(name)
+    extra = check_params(name, cls.hyperparameters, extra or {})
     kwargs.update(extra)
     return kwargs
 
@@ -229,7 +221,13 @@ def validate_params(spec: TrainPredictorParams, data: Workspace) -> TrainingSpli
         raise UnknownNameError(f"task of space {spec.space!r}", spec.task, table.tasks())
     if spec.target is not None:
         table.column(*spec.target)  # raises naming the task or metric
-    predictor_kwargs(spec.kind, spec.task, spec.seed, extra=spec.params)  # raises naming a bad parameter
+    kwargs = predictor_kwargs(spec.kind, spec.task, spec.seed, extra=spec.params)  # types and cost bounds
+    try:  # the constructor's own checks (a stack member's name, a proxy's name...)
+        get_predictor(spec.kind, **kwargs)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, PredictorInputError | UnknownNameError):
+            raise
+        raise PredictorInputError(f"params: {e}") from None
     eval_max = spec.eval_max
     if eval_max is None and cls.capabilities.needs_images:
         eval_max = IMAGE_EVAL_MAX

@@ -28,8 +28,8 @@ only scores from one call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy.stats import rankdata
@@ -43,6 +43,7 @@ from archgen.predictors.base import (
     register_predictor,
 )
 from archgen.predictors.features import Standardizer, encoding_features, filled_table_columns, require_data
+from archgen.predictors.hyperparams import PROXY_NET, Param
 from archgen.predictors.metrics import coverage_scale
 from archgen.predictors.zerocost import PROXIES, ZCSettings, score_archs
 
@@ -124,6 +125,7 @@ class ZeroCostPredictor(_ZCBase):
 
     name = "zc"
     capabilities = Capabilities(requires_fit=False, needs_images=True, spaces=("nb201",), min_train=0)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {"proxy": Param("str"), "source": Param("str", choices=("computed", "table")), **PROXY_NET}
     paper = "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021"
 
     def __init__(
@@ -178,6 +180,11 @@ class ZCVotePredictor(_ZCBase):
 
     name = "zc_vote"
     capabilities = Capabilities(requires_fit=False, needs_images=True, spaces=("nb201",), min_train=0)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "proxies": Param("names", 1, 32, cost=True),
+        "source": Param("str", choices=("computed", "table")),
+        **PROXY_NET,
+    }
     paper = "Krishnakumar et al., NAS-Bench-Suite-Zero, NeurIPS 2022 Datasets and Benchmarks"
 
     def __init__(
@@ -237,6 +244,12 @@ class ZCLearnedPredictor(Predictor):
 
     name = "zc_learned"
     capabilities = Capabilities(has_uncertainty=True, needs_images=True, spaces=("nb201",), min_train=10)
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "source": Param("str", choices=("computed", "table")),
+        "proxies": Param("names", 1, 32, cost=True),
+        "encoding": Param("bool"),
+        **PROXY_NET,
+    }
     paper = "Krishnakumar et al., NAS-Bench-Suite-Zero, NeurIPS 2022 Datasets and Benchmarks; Tipping, JMLR 2001"
 
     def __init__(

@@ -330,7 +330,13 @@ class ZCCache:
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, object]] = {}
         self._offset = 0
+        self._cell_locks: dict[str, threading.Lock] = {}
         self.refresh()
+
+    def cell_lock(self, arch: str) -> threading.Lock:
+        """The lock held while ``arch`` is computed: a concurrent request for the same cell waits, then reads it."""
+        with self._lock:
+            return self._cell_locks.setdefault(arch, threading.Lock())
 
     def refresh(self) -> None:
         """Read lines appended since the last read (by this or another process)."""
@@ -389,6 +395,20 @@ def _minibatch(task: str, settings: ZCSettings, data: Workspace) -> tuple[torch.
     return data.memo(("zc-minibatch", task, settings.batch_size, settings.seed), build)
 
 
+def warm_up(data: Workspace, task: str = "cifar10", settings: ZCSettings | None = None) -> None:
+    """Decode the task's mini-batch and score one cell with the default proxies, so that a first request is quick.
+
+    The service calls this in the background after its first start (a cold
+    first request otherwise pays for decoding the images and torch's first
+    passes: about 20 s on 2 cores).
+    """
+    from archgen.spaces import get_space
+
+    settings = settings or ZCSettings()
+    space = get_space("nb201")
+    score_archs([space.from_index(0)], task, ("synflow", "jacov", "nwot", "params"), settings, data=data)
+
+
 def _uncached(
     archs: Sequence[Arch], image_task: str, proxies: Sequence[str], settings: ZCSettings, cache_dir: Path, cols: list[int]
 ) -> tuple[ZCCache, list[str], dict[str, list[int]]]:
@@ -403,11 +423,17 @@ def _uncached(
     canon = [space.format(space.canonical(a)) for a in archs]
     todo: dict[str, list[int]] = {}
     for k, c in enumerate(canon):
-        have = cache.get(c)
-        lay = have.get("__layers__")
-        if not all(p in have for p in proxies) or (cols and (lay is None or np.isnan(lay[:, cols]).any())):
+        if not _complete(cache.get(c), proxies, cols):
             todo.setdefault(c, []).append(k)
     return cache, canon, todo
+
+
+def _complete(have: dict[str, object], proxies: Sequence[str], cols: list[int]) -> bool:
+    """Whether a cached entry has every proxy and per-layer column asked for."""
+    lay = have.get("__layers__")
+    if cols and (not isinstance(lay, np.ndarray) or np.isnan(lay[:, cols]).any()):
+        return False
+    return all(p in have for p in proxies)
 
 
 def uncached_cells(
@@ -487,10 +513,14 @@ def score_archs(
             it = tqdm(list(todo), desc="zero-cost proxies", unit="cell")
         need = list(dict.fromkeys([*proxies, *(s for s in layer_stats if s in PROXIES)]))
         for done, c in enumerate(it):
-            arch = space.parse(c)
-            net = space.build_network(arch, num_classes, C=settings.C, N=settings.N, generator=torch_generator(settings.seed))
-            scores, stats = compute_proxies(net, x, y, need, seed=settings.seed)
-            cache.put(c, scores, stats)
+            with cache.cell_lock(c):  # two requests for one cell: the second waits and reads the first's scores
+                if not _complete(cache.get(c), need, cols):
+                    arch = space.parse(c)
+                    net = space.build_network(
+                        arch, num_classes, C=settings.C, N=settings.N, generator=torch_generator(settings.seed)
+                    )
+                    scores, stats = compute_proxies(net, x, y, need, seed=settings.seed)
+                    cache.put(c, scores, stats)
             if on_cell is not None:
                 on_cell(done + 1, len(todo))
     for k, c in enumerate(canon):

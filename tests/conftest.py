@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,26 @@ import pytest
 from archgen.arch import Arch
 from archgen.context import Paths, Workspace, workspace
 from archgen.settings import default_data_dir
+
+_SESSION_TMP: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any fixture (session-scoped ones too): archgen's cache and home point into a temporary directory.
+
+    The fixtures below give each test its own; this keeps whatever runs before
+    them (collection, session fixtures, subprocesses) out of the user's
+    ``~/.cache/archgen`` and home.
+    """
+    global _SESSION_TMP
+    _SESSION_TMP = Path(tempfile.mkdtemp(prefix="archgen-tests-"))
+    os.environ["ARCHGEN_CACHE_DIR"] = str(_SESSION_TMP / "cache")
+    os.environ["ARCHGEN_HOME"] = str(_SESSION_TMP / "home")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_TMP is not None:
+        shutil.rmtree(_SESSION_TMP, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +101,13 @@ def heldout(nb201_data, split) -> tuple[list[Arch], np.ndarray]:
     archs, y = nb201_data
     idx = np.random.default_rng(7).permutation(len(archs))[100:500]
     return [archs[i] for i in idx], y[idx]
+
+
+@pytest.fixture(scope="session")
+def top_cells(nb201_data, split) -> tuple[list[Arch], np.ndarray]:
+    """60 untrained cells drawn from the true top 5% of the space (where a NAS user reads predictions)."""
+    archs, y = nb201_data
+    trained = set(split[0])
+    cut = np.quantile(y, 0.95)
+    idx = [i for i in np.random.default_rng(8).permutation(len(archs)) if y[i] >= cut and archs[i] not in trained]
+    return [archs[i] for i in idx[:60]], y[idx[:60]]

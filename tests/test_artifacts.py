@@ -83,14 +83,21 @@ def test_missing_file_and_garbage_json_are_refused(saved) -> None:
         store.load("lgbm-a")
 
 
+def _as_written_by(doc: dict, **fields) -> None:
+    """Change record fields and recompute its hash (a model another archgen wrote, not an edit)."""
+    doc["record"].update(fields)
+    doc["record"]["record_sha256"] = ArtifactRecord(**doc["record"]).provenance_sha256()
+
+
 def test_other_space_and_incompatible_version_are_refused(saved) -> None:
     store, _, _ = saved
     with pytest.raises(UnsupportedSpaceError, match="nb201"):
         store.load("lgbm-a", space="nb101")
-    _edit_model_json(store, "lgbm-a", lambda d: d["record"]["versions"].update(archgen="7.0.0"))
+    versions = {**store.record("lgbm-a").versions, "archgen": "7.0.0"}
+    _edit_model_json(store, "lgbm-a", lambda d: _as_written_by(d, versions=versions))
     with pytest.raises(ArtifactError, match="archgen 7.0.0, incompatible"):
         store.load("lgbm-a")
-    _edit_model_json(store, "lgbm-a", lambda d: d["record"].update(format=99))
+    _edit_model_json(store, "lgbm-a", lambda d: _as_written_by(d, format=99))
     with pytest.raises(ArtifactError, match="store format 99"):
         store.load("lgbm-a")
 
@@ -131,3 +138,30 @@ def test_nothing_is_pickled(saved) -> None:
     with np.load(store.root / "lgbm-a" / "arrays.npz", allow_pickle=False) as npz:
         for k in npz.files:
             assert npz[k].dtype != object
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r["heldout"].update(kendall_tau=0.999),
+        lambda r: r["train_archs"].pop(),
+        lambda r: r.update(seed=4),
+        lambda r: r.update(task="cifar100"),
+        lambda r: r.pop("record_sha256"),
+    ],
+)
+def test_edited_provenance_is_refused_and_listed_as_broken(saved, edit) -> None:
+    store, _, _ = saved
+    _edit_model_json(store, "lgbm-a", lambda d: edit(d["record"]))
+    for read in (store.record, store.load):
+        with pytest.raises(ArtifactError, match="record_sha256.*retrain it.*delete it"):
+            read("lgbm-a")
+    assert store.records() == [] and "edited after training" in store.broken()["lgbm-a"]
+
+
+def test_a_truncated_record_is_listed_as_broken_not_dropped(saved) -> None:
+    store, _, _ = saved
+    path = store.root / "lgbm-a" / "model.json"
+    path.write_text(path.read_text()[:200])
+    assert store.ids() == ["lgbm-a"] and store.records() == []
+    assert "not a readable model.json" in store.broken()["lgbm-a"] and "delete it" in store.broken()["lgbm-a"]

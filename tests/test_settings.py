@@ -59,3 +59,21 @@ def test_explicit_values_win_and_the_environment_is_read_once(monkeypatch: pytes
     assert s.port == 9200  # a built Settings is a frozen value
     with pytest.raises(Exception):
         s.port = 1  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def settings_in_a_session_fixture() -> Settings:
+    """Settings as a session-scoped fixture sees them (set up before the per-test autouse redirect)."""
+    return Settings.from_env()
+
+
+def test_the_test_session_never_uses_the_users_cache_or_home(settings_in_a_session_fixture: Settings) -> None:
+    """Issue 12: the suite wrote into ~/.cache/archgen; conftest's pytest_configure redirects before any fixture."""
+    import tempfile
+
+    from archgen.settings import default_cache_dir, default_home
+
+    s = settings_in_a_session_fixture
+    for got, users in ((s.cache_dir, default_cache_dir()), (s.home, default_home())):
+        assert not str(got).startswith(str(users)), got
+        assert str(got).startswith(tempfile.gettempdir()), got

@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse
 
 from archgen.api.errors import ApiError
 from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
-from archgen.api.serving import served_info
+from archgen.api.serving import served_info, target_info
 from archgen.api.state import Key, ServiceState, State
 from archgen.inference import ServedModel, parse_batch, predict
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 
-def _model(state: ServiceState, req: PredictRequest) -> ServedModel:
+def _model(state: ServiceState, req: PredictRequest) -> tuple[ServedModel, str]:
     if req.predictor is not None:
         served = state.models.get(req.predictor)
         rec = served.record
@@ -26,9 +26,10 @@ def _model(state: ServiceState, req: PredictRequest) -> ServedModel:
                 "predictor_mismatch",
                 f"predictor {rec.id!r} was trained for {rec.space}/{rec.task}, not {req.space}/{req.task}",
             )
-        return served
+        return served, "final"
     d = state.models.default_for(req.space, req.task)
-    if d.model is None:
+    serving = d.serving
+    if serving is None:
         if d.status == "failed":
             raise ApiError(503, "predictor_unavailable", f"default predictor for {req.space}/{req.task}: {d.error}")
         what = f"training (job {d.job_id})" if d.status == "training" else d.status
@@ -38,7 +39,7 @@ def _model(state: ServiceState, req: PredictRequest) -> ServedModel:
             f"the default predictor for {req.space}/{req.task} is {what}; GET /v1/ready shows progress",
             {"Retry-After": "10"},
         )
-    return d.model
+    return serving
 
 
 @router.post(
@@ -56,11 +57,14 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
 
     Architectures are the space's string form or row index; each answer also
     gives the canonical form (one representative of its isomorphism class).
+    ``target`` names what ``mean`` and ``std`` predict (for NB201 CIFAR-10 the
+    cifar10-valid 200-epoch validation accuracy, in %); ``predictor.stage`` is
+    ``quick`` while a first start serves its quick LightGBM.
     """
     t0 = time.perf_counter()
     state.check_task(req.space, req.task)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_archs)
-    served = _model(state, req)
+    served, stage = _model(state, req)
     result = predict(served, batch, uncertainty=req.uncertainty, memo=state.canonical)
     preds = [
         {"architecture": p.architecture, "canonical": p.canonical, "mean": p.mean, "std": p.std}
@@ -68,4 +72,5 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     ]
     state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
     state.metrics.predict_seconds.observe(time.perf_counter() - t0)
-    return JSONResponse({"predictor": served_info(served), "predictions": preds})
+    body = {"target": target_info(state.data, served.record), "predictor": served_info(served, stage), "predictions": preds}
+    return JSONResponse(body)

@@ -23,9 +23,11 @@ def _summary(rec: ArtifactRecord, default: bool) -> dict[str, Any]:
 
 @router.get("/predictors", response_model=ModelList)
 def list_models(state: State, _: Key) -> dict:
-    """Stored predictors with provenance and held-out metrics, newest first."""
-    recs = state.models.store.records()
-    return {"predictors": [_summary(r, state.models.is_default(r.id)) for r in recs]}
+    """Stored predictors with provenance and held-out metrics, newest first; unusable ones under ``broken``."""
+    store = state.models.store
+    recs = store.records()
+    broken = [{"id": i, "error": e} for i, e in store.broken().items()]
+    return {"predictors": [_summary(r, state.models.is_default(r.id)) for r in recs], "broken": broken}
 
 
 @router.get("/predictors/{model_id}", response_model=ModelDetail, responses={404: {"model": ErrorResponse}})
@@ -39,7 +41,7 @@ def get_model(model_id: str, state: State, _: Key) -> dict:
     "/predictors",
     status_code=202,
     response_model=Job,
-    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
 )
 def train(
     req: TrainRequest,
@@ -64,7 +66,13 @@ def train(
     )
     split = validate_params(spec, state.data)
     spec = spec.model_copy(update={"target": split.target})
-    job, created = state.jobs.create("train_predictor", spec.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
+    job, created = state.jobs.create(
+        "train_predictor",
+        spec.model_dump(mode="json", exclude_none=True),
+        key.id,
+        idempotency_key,
+        max_open=state.settings.job_max_open_per_key,
+    )
     if created:
         state.wake_jobs("train_predictor")
     return accepted(job)

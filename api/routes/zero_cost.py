@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["zero-cost"])
         404: {"model": ErrorResponse},
         413: {"model": ErrorResponse},
         422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
     },
 )
 async def zero_cost_route(
@@ -59,7 +60,9 @@ async def zero_cost_route(
             width=req.width,
             seed=req.seed,
         )
-        job, created = state.jobs.create("zero_cost", params.model_dump(mode="json"), key.id, idempotency_key)
+        job, created = state.jobs.create(
+            "zero_cost", params.model_dump(mode="json"), key.id, idempotency_key, max_open=state.settings.job_max_open_per_key
+        )
         if created:
             state.wake_jobs("zero_cost")
         return accepted(job)

@@ -121,12 +121,16 @@ def predictors_list(as_json: JsonOpt = False) -> None:
     """Stored predictors, newest first, with their held-out Kendall tau."""
     store = _ctx.models()
     recs = store.records()
+    broken = store.broken()
     lines = [f"{len(recs)} model(s) in {store.root}"]
     for r in recs:
         tau = r.heldout.get("kendall_tau", float("nan"))
         lines.append(f"  {r.id:<48} {r.kind:<10} {r.space}/{r.task:<12} n={r.n_train:<5} tau={tau:.3f}  {r.created}")
+    if broken:
+        lines.append(f"{len(broken)} broken model(s), not served:")
+        lines += [f"  {i}: {e}" for i, e in broken.items()]
     _emit(
-        {"store": str(store.root), "models": [r.summary() for r in recs]},
+        {"store": str(store.root), "models": [r.summary() for r in recs], "broken": broken},
         as_json,
         "\n".join(lines),
     )

@@ -40,6 +40,16 @@ class JobBackend(ABC):
         """Jobs running now."""
 
     @abstractmethod
+    def kill(self, job_id: str) -> bool:
+        """Stop the job's worker now, without a checkpoint, and forget it.
+
+        Returns:
+            Whether a worker was stopped (``False`` when this backend does not
+            run the job, or cannot stop it: a thread runs on until its next
+            report, where its lost lease stops it).
+        """
+
+    @abstractmethod
     def shutdown(self, grace: float) -> list[tuple[str, str]]:
         """Ask running jobs to checkpoint and stop; wait up to ``grace`` s.
 
@@ -84,6 +94,16 @@ class ProcessBackend(JobBackend):
     def running(self) -> int:
         return sum(p.exitcode is None for p, _ in self._procs.values())
 
+    def kill(self, job_id: str) -> bool:
+        entry = self._procs.pop(job_id, None)
+        if entry is None:
+            return False
+        proc = entry[0]
+        if proc.exitcode is None:
+            proc.kill()
+        proc.join(10)
+        return True
+
     def shutdown(self, grace: float) -> list[tuple[str, str]]:
         for proc, _ in self._procs.values():
             if proc.exitcode is None and proc.pid is not None:
@@ -126,6 +146,11 @@ class ThreadBackend(JobBackend):
 
     def running(self) -> int:
         return sum(not f.done() for f, _ in self._futures.values())
+
+    def kill(self, job_id: str) -> bool:
+        # a thread cannot be stopped from outside: forget it; its next report finds the lease gone and stops
+        self._futures.pop(job_id, None)
+        return False
 
     def shutdown(self, grace: float) -> list[tuple[str, str]]:
         self._interrupt.set()
@@ -189,6 +214,14 @@ class RayBackend(JobBackend):
 
     def running(self) -> int:
         return len(self._refs)
+
+    def kill(self, job_id: str) -> bool:
+        for ref, (jid, _) in list(self._refs.items()):
+            if jid == job_id:
+                self._ray.cancel(ref, force=True)  # kills the worker process
+                del self._refs[ref]
+                return True
+        return False
 
     def shutdown(self, grace: float) -> list[tuple[str, str]]:
         for ref in self._refs:

@@ -64,6 +64,8 @@ class JobKind:
         description: One line, for listings.
         params: Pydantic model of the parameters.
         module: Module that registered it (imported by workers before running).
+        max_runtime_s: Longest one attempt may run (``None``: the service's
+            ``job_max_runtime_s``; the smaller of the two applies).
     """
 
     name: str
@@ -71,6 +73,7 @@ class JobKind:
     description: str
     params: type[BaseModel]
     module: str
+    max_runtime_s: float | None = None
 
     def validate(self, params: BaseModel | dict[str, Any]) -> BaseModel:
         """``params`` as this kind's model.
@@ -103,11 +106,13 @@ def _load_builtin() -> None:
 _KINDS: Registry[JobKind] = Registry("job kind", _load_builtin)
 
 
-def register_job(name: str, description: str, params: type[BaseModel]) -> Callable[[JobFunction], JobFunction]:
+def register_job(
+    name: str, description: str, params: type[BaseModel], *, max_runtime_s: float | None = None
+) -> Callable[[JobFunction], JobFunction]:
     """Decorator registering ``run(params, ctx) -> result`` as job kind ``name`` with params model ``params``."""
 
     def deco(fn: JobFunction) -> JobFunction:
-        _KINDS.add(name, JobKind(name, fn, description, params, fn.__module__))
+        _KINDS.add(name, JobKind(name, fn, description, params, fn.__module__, max_runtime_s))
         return fn
 
     return deco

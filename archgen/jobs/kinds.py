@@ -8,6 +8,7 @@ the cells it had scored in the score cache and computes only the others.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import asdict, replace
 from typing import Any
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from archgen.jobs.base import JobContext, register_job
 from archgen.jobs.monitor import JobFitMonitor
 from archgen.predictors.training import TrainPredictorParams
+
+log = logging.getLogger("archgen.jobs")
 
 
 class ZeroCostParams(BaseModel):
@@ -65,6 +68,14 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
     monitor = JobFitMonitor(ctx, parts)
     _, record = train(params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor)
     shutil.rmtree(parts, ignore_errors=True)
+    log.info(
+        "job %s: stored %s (held-out Kendall tau %.3f, fit %.1f s)",
+        ctx.job_id,
+        record.id,
+        record.heldout.get("kendall_tau", float("nan")),
+        record.heldout.get("fit_s", float("nan")),
+        extra={"job_id": ctx.job_id, "job_kind": "train_predictor"},
+    )
     return {"model_id": record.id, "model": record.summary(), "resumed": ctx.resumed}
 
 

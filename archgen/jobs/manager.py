@@ -10,8 +10,8 @@ import threading
 
 from archgen.errors import UnknownNameError
 from archgen.jobs.backends import JobBackend, make_backend
-from archgen.jobs.base import get_job_kind
-from archgen.jobs.store import JobStore
+from archgen.jobs.base import get_job_kind, list_job_kinds
+from archgen.jobs.store import CANCELLED, FAILED, JobStore
 from archgen.settings import Settings
 
 log = logging.getLogger("archgen.jobs")
@@ -72,8 +72,13 @@ class JobManager:
                 log.warning("job %s: %s", job_id, why, extra={"job_id": job_id})
         for job_id in self.store.requeue_stale(self.settings.job_lease_s, self.settings.job_max_failures):
             log.warning("job %s: its worker stopped reporting; resuming it", job_id, extra={"job_id": job_id})
-        while not self._stop.is_set() and self.backend.running() < self.backend.capacity:
-            claimed = self.store.claim_next()
+        self.stop_overdue()
+        capacity = self.backend.capacity
+        while not self._stop.is_set() and self.backend.running() < capacity:
+            claimed = self.store.claim_next(
+                max_running_per_owner=self.settings.job_max_running_per_key,
+                system_slots=max(capacity - 1, 1),
+            )
             if claimed is None:
                 break
             job, token = claimed
@@ -83,6 +88,24 @@ class JobManager:
             except UnknownNameError:
                 module = None  # the worker fails the job, naming the unknown kind
             self.backend.submit(job.id, token, module)
+
+    def runtime_limits(self) -> dict[str, float]:
+        """Longest attempt per job kind (``"*"`` for kinds not registered here)."""
+        limits = {"*": self.settings.job_max_runtime_s}
+        for name in list_job_kinds():
+            own = get_job_kind(name).max_runtime_s
+            if own is not None:
+                limits[name] = min(own, self.settings.job_max_runtime_s)
+        return limits
+
+    def stop_overdue(self) -> None:
+        """Stop by force the jobs that ignored a cancel request past its grace, or ran past their maximum."""
+        assert self.backend is not None
+        for job, why in self.store.overdue(self.settings.job_cancel_grace_s, self.runtime_limits()):
+            killed = self.backend.kill(job.id)
+            status = CANCELLED if job.cancel_requested else FAILED
+            if job.lease_token and self.store.finish(job.id, job.lease_token, status, error=why):
+                log.warning("job %s: %s (worker %s)", job.id, why, "killed" if killed else "abandoned", extra={"job_id": job.id})
 
     def stop(self) -> None:
         """Stop dispatching; ask running jobs to checkpoint; requeue those that could not."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,8 @@ from archgen.predictors.base import FitMonitor
 if TYPE_CHECKING:
     from archgen.context import Workspace
     from archgen.jobs.base import JobContext
+
+log = logging.getLogger("archgen.jobs")
 
 #: Artifact type of a checkpointed part of a fit (its state alone).
 PART_TYPE = "fit-part"
@@ -74,6 +77,13 @@ class JobFitMonitor(FitMonitor):
         if part not in self.parts:
             self.parts.append(part)
         self.ctx.checkpoint({**self.ctx.state, "parts": self.parts}, message=f"checkpoint: {part} finished")
+        log.info(
+            "job %s: %s finished (%d parts kept)",
+            self.ctx.job_id,
+            part,
+            len(self.parts),
+            extra={"job_id": self.ctx.job_id, "job_kind": self.ctx.job.kind},
+        )
 
     def restore(self, part: str) -> ArtifactState | None:
         if part not in self.parts:

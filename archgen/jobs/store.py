@@ -28,6 +28,8 @@ STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 #: Owner of jobs the service starts itself (default-model training).
 SYSTEM_OWNER = "system"
+#: Priority of users' jobs and of the service's own (higher is claimed first).
+USER_PRIORITY, SYSTEM_PRIORITY = 0, -10
 
 
 class JobNotFoundError(ArchgenError, KeyError):
@@ -47,6 +49,10 @@ class IdempotencyConflictError(ArchgenError):
 
 class JobStateError(ArchgenError):
     """An operation the job's status does not allow (cancelling a finished job)."""
+
+
+class JobQuotaError(ArchgenError):
+    """A key already has as many unfinished jobs as it may (HTTP 429)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ class JobRecord:
     updated_at: float
     idempotency_key: str | None = None
     request_sha256: str = ""
+    cancel_requested_at: float | None = None
+    priority: int = 0
+    claimed_at: float | None = None
 
     @property
     def done(self) -> bool:
@@ -104,21 +113,43 @@ class JobStore:
 
     # -- creating and reading ----------------------------------------------------
     def create(
-        self, kind: str, params: dict[str, Any], owner: str, idempotency_key: str | None = None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        owner: str,
+        idempotency_key: str | None = None,
+        *,
+        priority: int | None = None,
+        max_open: int | None = None,
     ) -> tuple[JobRecord, bool]:
         """Queue a job; with ``idempotency_key``, return the owner's existing job for that key.
+
+        Args:
+            priority: Higher is claimed first (default: :data:`USER_PRIORITY`, or
+                :data:`SYSTEM_PRIORITY` for :data:`SYSTEM_OWNER`).
+            max_open: Refuse when ``owner`` already has this many queued or running jobs.
 
         Returns:
             ``(job, created)``; ``created`` is ``False`` when an existing job was returned.
 
         Raises:
             IdempotencyConflictError: the key was used for a different request.
+            JobQuotaError: ``owner`` is at ``max_open``.
         """
         digest = request_hash(kind, params)
         if idempotency_key is not None:
             existing = self._by_key(owner, idempotency_key)
             if existing is not None:
                 return self._same_request(existing, digest, idempotency_key), False
+        if max_open is not None:
+            n_open = self.count_open(owner)
+            if n_open >= max_open:
+                raise JobQuotaError(
+                    f"this key already has {n_open} queued or running jobs, the most it may have "
+                    f"(ARCHGEN_JOB_MAX_OPEN_PER_KEY={max_open}); wait for one to finish or cancel one"
+                )
+        if priority is None:
+            priority = SYSTEM_PRIORITY if owner == SYSTEM_OWNER else USER_PRIORITY
         now = time.time()
         row = {
             "id": uuid.uuid4().hex,
@@ -132,6 +163,7 @@ class JobStore:
             "attempts": 0,
             "failures": 0,
             "cancel_requested": False,
+            "priority": priority,
             "created_at": now,
             "updated_at": now,
         }
@@ -201,6 +233,20 @@ class JobStore:
         with self.engine.connect() as c:
             return [_row(r) for r in c.execute(q)]
 
+    def count_open(self, owner: str) -> int:
+        """``owner``'s queued and running jobs."""
+        with self.engine.connect() as c:
+            q = sa.select(sa.func.count()).where(jobs.c.owner == owner, jobs.c.status.in_([QUEUED, RUNNING]))
+            return int(c.execute(q).scalar() or 0)
+
+    def running_by_owner(self) -> dict[str, int]:
+        """Running jobs per owner."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(jobs.c.owner, sa.func.count()).where(jobs.c.status == RUNNING).group_by(jobs.c.owner)
+            ).all()
+        return {o: int(n) for o, n in rows}
+
     def counts(self) -> dict[str, int]:
         """Number of jobs in each status."""
         with self.engine.connect() as c:
@@ -208,14 +254,37 @@ class JobStore:
         return {s: int(got.get(s, 0)) for s in STATUSES}
 
     # -- the worker's side -----------------------------------------------------------
-    def claim_next(self, kinds: tuple[str, ...] | None = None) -> tuple[JobRecord, str] | None:
-        """Atomically take the oldest queued job; returns it and its new lease token."""
+    def claim_next(
+        self,
+        kinds: tuple[str, ...] | None = None,
+        max_running_per_owner: int | None = None,
+        system_slots: int | None = None,
+    ) -> tuple[JobRecord, str] | None:
+        """Atomically take the next queued job; returns it and its new lease token.
+
+        Jobs are taken by priority (higher first), then oldest first, skipping
+        those whose owner already runs ``max_running_per_owner`` jobs (users'
+        keys; the service's own jobs are bounded by ``system_slots`` instead).
+        """
         for _ in range(5):
-            q = sa.select(jobs.c.id).where(jobs.c.status == QUEUED).order_by(jobs.c.created_at).limit(1)
+            running = self.running_by_owner()
+            q = (
+                sa.select(jobs.c.id, jobs.c.owner)
+                .where(jobs.c.status == QUEUED)
+                .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
+            )
             if kinds is not None:
                 q = q.where(jobs.c.kind.in_(kinds))
+            full = [
+                o
+                for o, n in running.items()
+                if (o == SYSTEM_OWNER and system_slots is not None and n >= system_slots)
+                or (o != SYSTEM_OWNER and max_running_per_owner is not None and n >= max_running_per_owner)
+            ]
+            if full:
+                q = q.where(jobs.c.owner.not_in(full))
             with self.engine.connect() as c:
-                job_id = c.execute(q).scalar()
+                job_id = c.execute(q.limit(1)).scalar()
             if job_id is None:
                 return None
             token = uuid.uuid4().hex
@@ -228,6 +297,7 @@ class JobStore:
                         status=RUNNING,
                         lease_token=token,
                         heartbeat_at=now,
+                        claimed_at=now,
                         started_at=sa.func.coalesce(jobs.c.started_at, now),
                         attempts=jobs.c.attempts + 1,
                         updated_at=now,
@@ -310,10 +380,30 @@ class JobStore:
             )
             c.execute(
                 jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status == RUNNING)
-                .values(cancel_requested=True, updated_at=now)
+                .where(jobs.c.id == job_id, jobs.c.status == RUNNING, jobs.c.cancel_requested.is_(False))
+                .values(cancel_requested=True, cancel_requested_at=now, updated_at=now)
             )
         return self.get(job_id)
+
+    def overdue(self, cancel_grace_s: float, max_runtime_s: dict[str, float]) -> list[tuple[JobRecord, str]]:
+        """Running jobs to stop by force, with why.
+
+        A job whose cancellation was asked for ``cancel_grace_s`` seconds ago
+        and that is still running, and a job whose current attempt has run
+        longer than ``max_runtime_s[kind]`` (or ``max_runtime_s["*"]``).
+        """
+        now = time.time()
+        with self.engine.connect() as c:
+            rows = [_row(r) for r in c.execute(sa.select(jobs).where(jobs.c.status == RUNNING))]
+        out = []
+        for job in rows:
+            limit = max_runtime_s.get(job.kind, max_runtime_s.get("*"))
+            asked = job.cancel_requested_at or job.claimed_at or job.created_at
+            if job.cancel_requested and now - asked > cancel_grace_s:
+                out.append((job, f"cancelled on request; the job did not stop within {cancel_grace_s:g} s, so its worker was stopped"))
+            elif limit is not None and job.claimed_at is not None and now - job.claimed_at > limit:
+                out.append((job, f"ran longer than the maximum of {limit:g} s for a {job.kind} job; its worker was stopped"))
+        return out
 
     def requeue_stale(self, lease_s: float, max_failures: int) -> list[str]:
         """Resume jobs whose worker stopped reporting for ``lease_s`` seconds.

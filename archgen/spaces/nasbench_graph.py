@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from archgen.arch import Arch
-from archgen.errors import InvalidArchitectureError
+from archgen.errors import InvalidArchitectureError, quote
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class NASBenchGraphSearchSpace(SearchSpace):
             if not sep:
                 raise InvalidArchitectureError(text, f"token {token!r} is not of the form op~input", pos)
             if op_name not in OPS:
-                raise InvalidArchitectureError(text, f"unknown operation {op_name!r}; valid: {', '.join(OPS)}", pos)
+                raise InvalidArchitectureError(text, f"unknown operation {quote(op_name)}; valid: {', '.join(OPS)}", pos)
             if not src.isdigit() or not 0 <= int(src) < k:
                 raise InvalidArchitectureError(
                     text, f"node {k}'s input must be 0..{k - 1} (0 = graph input), got {src!r}", pos + len(op_name) + 1

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from archgen.arch import Arch
-from archgen.errors import InvalidArchitectureError
+from archgen.errors import InvalidArchitectureError, quote
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class NB101SearchSpace(SearchSpace):
         ops = []
         for name in names:
             if name not in OPS:
-                raise InvalidArchitectureError(text, f"unknown operation {name!r}; valid: {', '.join(OPS)}", pos)
+                raise InvalidArchitectureError(text, f"unknown operation {quote(name)}; valid: {', '.join(OPS)}", pos)
             ops.append(OPS.index(name))
             pos += len(name) + 1
         adj = np.array([[int(c) for c in row] for row in rows], dtype=np.int8)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from archgen.arch import Arch
-from archgen.errors import InvalidArchitectureError
+from archgen.errors import InvalidArchitectureError, quote
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class NB201SearchSpace(SearchSpace):
                     raise InvalidArchitectureError(text, f"token {token!r} is not of the form op~input", tpos)
                 if op_name not in OPS:
                     raise InvalidArchitectureError(
-                        text, f"unknown operation {op_name!r}; valid: {', '.join(OPS)}", tpos
+                        text, f"unknown operation {quote(op_name)}; valid: {', '.join(OPS)}", tpos
                     )
                 if src_text != str(src):
                     raise InvalidArchitectureError(

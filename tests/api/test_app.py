@@ -25,3 +25,12 @@ def test_two_apps_with_different_data_directories_do_not_see_each_others_data(
             rb = b.post("/v1/lookup", json=body, headers={"Authorization": f"Bearer {key_b}"})
             assert ra.status_code == 200, ra.text
             assert rb.status_code == 503 and "no-data-here" in rb.json()["error"]["message"]
+
+
+def test_docs_page_loads_swagger_ui_from_the_service_itself(service) -> None:
+    page = service.client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text.replace("https://fastapi.tiangolo.com", "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = service.client.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000

@@ -15,8 +15,17 @@ def test_predict_matches_the_stored_model(service: Service) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     info = body["predictor"]
-    assert set(info) == {"id", "kind", "trained_on", "heldout_kendall_tau"}
-    assert info["kind"] == "lgbm" and info["trained_on"]["architectures"] == 100
+    assert set(info) == {"id", "kind", "stage", "trained_on", "heldout_kendall_tau"}
+    assert info["kind"] == "lgbm" and info["trained_on"]["architectures"] == 100 and info["stage"] == "final"
+    assert body["target"] == {
+        "space": "nb201",
+        "task": "cifar10",
+        "column": "cifar10-valid/val_acc",
+        "dataset": "cifar10-valid",
+        "metric": "val_acc",
+        "unit": "%",
+        "description": "200-epoch validation accuracy on cifar10-valid",
+    }
     assert 0.3 < info["heldout_kendall_tau"] <= 1
     predictor, _ = ArtifactStore(service.settings.model_dir).load(info["id"], data=service.client.app.state.service.data)
     mean, std = predictor.predict_with_uncertainty([space.coerce(a) for a in archs])

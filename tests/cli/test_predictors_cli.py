@@ -67,6 +67,10 @@ def test_train_rejects_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and "nb999" in err
     code, _, err = cli(capsys, *home, "predictors", "train", "--predictor", "lgbm", "--n-train", "3")
     assert code == 2 and "at least" in err
+    code, _, err = cli(capsys, *home, "predictors", "train", "--predictor", "lgbm", "--param", 'n_estimators="x"')
+    assert code == 2 and "params.n_estimators: must be an integer" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli(capsys, *home, "predictors", "train", "--predictor", "lgbm", "--param", "n_bags=1000")
+    assert code == 2 and "params.n_bags: must be in [1, 50]" in err and "Traceback" not in err
 
 
 def test_zc_score_takes_proxies_then_architectures(capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,6 +43,9 @@ FAST: dict[str, dict[str, Any]] = {
 NAMES = list_predictors()
 #: 1-sigma coverage on 400 held-out cells after fitting on 40 (a calibrated Gaussian gives .683).
 COVERAGE_BAND = (0.45, 0.92)
+#: Mean absolute error on 60 cells of the true top 5% after fitting on 40 (the fast settings give .9-1.7;
+#: 1-sigma coverage there is reported by ``archgen bench predictors``, not banded here: see BENCHMARKS.md).
+TOP_MAE_BOUND = 2.5
 
 
 def make(name: str, ws, **extra: object) -> Predictor:
@@ -155,6 +158,18 @@ def test_one_sigma_coverage_is_in_band_on_heldout_cells(name: str, fits, heldout
     cov = coverage(y, mean, std)
     lo, hi = COVERAGE_BAND
     assert lo <= cov <= hi, f"{name}: 1-sigma coverage {cov:.2f} outside [{lo}, {hi}] on {len(y)} held-out cells"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if predictor_class(n).capabilities.has_uncertainty])
+def test_does_not_overshoot_the_space_maximum_on_the_top_cells(name: str, fits, top_cells, nb201_data) -> None:
+    """On the true top 5% (issue 11): at most 5% predicted above the space's best value by more than their 1 sigma,
+    and the level within TOP_MAE_BOUND (the old ranking-loss GNN was 3.1 points above it at 469 cells)."""
+    archs, y = top_cells
+    mean, std = fits.get(name)[0].predict_with_uncertainty(archs)
+    over = float(np.mean(mean - std > nb201_data[1].max()))
+    mae = float(np.mean(np.abs(mean - y)))
+    assert over <= 0.05, f"{name}: {over:.0%} of the top cells predicted above the space's maximum by more than 1 sigma"
+    assert mae <= TOP_MAE_BOUND, f"{name}: mean absolute error {mae:.2f} on the top 5% (bound {TOP_MAE_BOUND})"
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if predictor_class(n).capabilities.requires_fit])

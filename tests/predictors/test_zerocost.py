@@ -122,6 +122,34 @@ def test_score_archs_caches_on_disk(ws, space, tmp_path, monkeypatch) -> None:
         np.testing.assert_array_equal(first[p], again[p])
 
 
+def test_concurrent_requests_for_one_cell_compute_it_once(ws, space, tmp_path, monkeypatch) -> None:
+    import threading
+    import time
+
+    real, calls = zerocost.compute_proxies, []
+
+    def slow(*a: object, **k: object):
+        calls.append(1)
+        time.sleep(0.3)  # both requests are inside score_archs while the first computes
+        return real(*a, **k)
+
+    monkeypatch.setattr(zerocost, "compute_proxies", slow)
+    archs = [space.from_index(77)]
+    out: list[dict] = []
+    threads = [
+        threading.Thread(
+            target=lambda: out.append(score_archs(archs, "cifar10", ["snip"], TINY, data=ws, score_cache=tmp_path))
+        )
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(calls) == 1 and len(out) == 2
+    np.testing.assert_array_equal(out[0]["snip"], out[1]["snip"])
+
+
 def test_isomorphic_cells_share_one_computation(ws, space, tmp_path) -> None:
     a = space.parse("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|nor_conv_1x1~1|skip_connect~2|")
     b = space.parse("|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|nor_conv_1x1~2|")
