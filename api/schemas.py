@@ -127,8 +127,12 @@ class ZeroCostResponse(BaseModel):
 class LookupRequest(_Body):
     space: Name = "nb201"
     architectures: list[ArchitectureIn] = Field(min_length=1)
-    tasks: list[Name] | None = Field(None, description="Tasks to report (default: all).")
-    metrics: list[Name] | None = Field(None, description="Metrics to report (default: all of each task).")
+    tasks: list[Name] | None = Field(
+        None, min_length=1, max_length=64, description="Tasks to report (default: all; an empty list is refused)."
+    )
+    metrics: list[Name] | None = Field(
+        None, min_length=1, max_length=256, description="Metrics to report (default: all of each task; not empty)."
+    )
 
 
 class LookupResult(BaseModel):

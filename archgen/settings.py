@@ -10,6 +10,7 @@ library module reads the environment or a process-wide default.
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,6 +48,11 @@ def default_data_dir() -> Path:
 def default_cache_dir() -> Path:
     """The user's cache directory for archgen (e.g. ``~/.cache/archgen``)."""
     return Path(platformdirs.user_cache_dir("archgen", appauthor=False))
+
+
+def default_workers() -> int:
+    """Jobs at once by default: half the cores, at least 2 (one always free for users' jobs) and at most 8."""
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
 def default_home() -> Path:
@@ -99,7 +105,8 @@ class Settings(BaseSettings):
         host, port: Where ``archgen serve`` listens.
         worker_backend: Where jobs run: ``local`` (worker processes on this
             machine), ``thread`` (threads of the server process) or ``ray``.
-        workers: Jobs run at once (``local`` and ``thread``; Ray schedules by CPUs).
+        workers: Jobs run at once (``local`` and ``thread``; Ray schedules by CPUs);
+            default :func:`default_workers` (2 on a 2-core machine).
             The service's own jobs (default-model training) take at most
             ``workers - 1`` of them when there are two or more, so that a user's
             job never waits behind them.
@@ -146,7 +153,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     worker_backend: Literal["local", "thread", "ray"] = "local"
-    workers: int = Field(2, ge=1, le=256)
+    workers: int = Field(default_factory=lambda: default_workers(), ge=1, le=256)
     ray_address: str | None = None
     max_archs: int = Field(10_000, ge=1)
     max_zc_archs: int = Field(256, ge=1)

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
     from archgen.predictors.benchmark import RunResult
 
 
-def _run(job: tuple[str, str, int, int]) -> list[dict]:
+def _run(job: tuple[str, str, int, int], threads: int = 1) -> list[dict]:
     import torch
 
-    torch.set_num_threads(1)  # one core per run: the grid runs many at once
+    torch.set_num_threads(threads)  # one core per run by default: the grid runs many at once
     from archgen.context import workspace
     from archgen.predictors.benchmark import benchmark_predictors
     from archgen.settings import Settings
@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", type=int, default=[78, 156, 469, 781, 1563])
     ap.add_argument("--draws", nargs="+", type=int, default=[10, 10, 5, 5, 5])
     ap.add_argument("--skip", nargs="*", default=[], help="predictor:size pairs to leave out")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     args = ap.parse_args()
     if len(args.draws) != len(args.sizes):
         raise SystemExit("--draws needs one count per size")
@@ -89,7 +90,7 @@ def main() -> None:
     t0 = time.time()
     print(f"{len(jobs)} runs on {args.workers} workers ({len(done)} already in {log})", flush=True)
     with ProcessPoolExecutor(args.workers) as pool, log.open("a") as f:
-        futures = {pool.submit(_run, j): j for j in jobs}
+        futures = {pool.submit(_run, j, args.threads): j for j in jobs}
         for fut in as_completed(futures):
             for r in fut.result():
                 f.write(json.dumps(r) + "\n")

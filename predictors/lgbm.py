@@ -122,11 +122,18 @@ class LightGBMPredictor(Predictor):
         m = max(2, round(self.subsample * n))
         self.boosters_ = []
         oob_sum, oob_sq, oob_cnt = np.zeros(n), np.zeros(n), np.zeros(n)
-        for b in range(max(1, self.n_bags)):
+        bags = max(1, self.n_bags)
+        for b in range(bags):
             idx = np.sort(rng.choice(n, m, replace=False)) if self.n_bags > 1 else np.arange(n)
             model = lgb.LGBMRegressor(**self._params(m, int(rng.integers(2**31 - 1))))
+
+            def every_50_trees(env: lgb.callback.CallbackEnv, b: int = b) -> None:
+                # progress inside a bag too: a cancelled job stops here (the exception leaves LightGBM's loop)
+                if env.iteration % 50 == 49:
+                    monitor.progress((b + (env.iteration + 1) / self.n_estimators) / bags)
+
             with LIGHTGBM_LOCK:
-                model.fit(X[idx], y[idx])
+                model.fit(X[idx], y[idx], callbacks=[every_50_trees])
             self.boosters_.append(model.booster_)
             monitor.progress((b + 1) / max(1, self.n_bags), f"bag {b + 1}/{max(1, self.n_bags)} fitted")
             oob = np.setdiff1d(np.arange(n), idx)

@@ -402,10 +402,8 @@ def warm_up(data: Workspace, task: str = "cifar10", settings: ZCSettings | None 
     first request otherwise pays for decoding the images and torch's first
     passes: about 20 s on 2 cores).
     """
-    from archgen.spaces import get_space
-
     settings = settings or ZCSettings()
-    space = get_space("nb201")
+    space = data.space("nb201")
     score_archs([space.from_index(0)], task, ("synflow", "jacov", "nwot", "params"), settings, data=data)
 
 

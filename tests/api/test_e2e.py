@@ -11,42 +11,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
+
+from tests.api.server import create_key, free_port, start_server, wait_health
 
 CELLS = 40
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    cli = [sys.executable, "-m", "archgen.cli.main", "serve", "--port", str(port)]
-    return subprocess.Popen(cli, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_health(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"server did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 def _cache_lines(cache: Path) -> list[str]:
@@ -65,15 +38,8 @@ def test_sigkill_during_a_job_then_restart_finishes_it_once(tmp_path: Path, data
         "ARCHGEN_WORKER_BACKEND": "local",
         "OMP_NUM_THREADS": "1",
     }
-    keys = subprocess.run(
-        [sys.executable, "-m", "archgen.cli.main", "keys", "create", "--name", "e2e", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    headers = {"Authorization": f"Bearer {json.loads(keys.stdout)['key']}"}
-    port = _port()
+    headers = create_key(env, "e2e")
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     space = ws.space("nb201")
     # distinct isomorphism classes, so that each is one cache line
@@ -88,9 +54,9 @@ def test_sigkill_during_a_job_then_restart_finishes_it_once(tmp_path: Path, data
     body = {"architectures": rows, "proxies": ["synflow", "nwot", "jacov", "params"], "batch_size": 32, "width": 16}
     idem = {"Idempotency-Key": "e2e-zero-cost-1"}
 
-    server = _start(env, port, log)
+    server = start_server(env, port, log)
     try:
-        _wait_health(url, server, log)
+        wait_health(url, server, log)
         r = httpx.post(f"{url}/v1/zero-cost", json=body, headers=headers | idem, timeout=30)
         assert r.status_code == 202, r.text
         job_id = r.json()["id"]
@@ -114,9 +80,9 @@ def test_sigkill_during_a_job_then_restart_finishes_it_once(tmp_path: Path, data
     assert _cache_lines(cache) == before, "a worker kept computing after its server was killed"
     assert 0 < len(before) < CELLS
 
-    server = _start(env, port, log)
+    server = start_server(env, port, log)
     try:
-        _wait_health(url, server, log)
+        wait_health(url, server, log)
         # the same POST with the same Idempotency-Key is the same job, not a new one
         again = httpx.post(f"{url}/v1/zero-cost", json=body, headers=headers | idem, timeout=30)
         assert again.status_code == 202 and again.json()["id"] == job_id
