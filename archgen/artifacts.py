@@ -126,6 +126,7 @@ class ArtifactType:
 
 
 def _load_types() -> None:
+    import archgen.generators
     import archgen.predictors  # noqa: F401  (registers the "predictor" type)
 
 

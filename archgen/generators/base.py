@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.errors import ArchgenError, InvalidArchitectureError, NotFittedError
+from archgen.artifacts import ArtifactRecord, ArtifactState, ArtifactType, register_artifact_type
+from archgen.errors import ArchgenError, InvalidArchitectureError, NotFittedError, UnsupportedOperationError
 from archgen.registry import Registry
 
 if TYPE_CHECKING:
@@ -171,6 +172,18 @@ class Generator(ABC):
             raise RuntimeError(f"{type(self).__name__} returned {len(out)} samples for n={n}")
         return out
 
+    def get_state(self) -> ArtifactState:
+        """The learned state, pickle-free, for the artifact store (generators that persist override it).
+
+        Raises:
+            UnsupportedOperationError: this generator cannot be stored.
+        """
+        raise UnsupportedOperationError(f"generator {self.name!r} cannot be saved to the artifact store")
+
+    def set_state(self, state: ArtifactState) -> None:
+        """Restore what :meth:`get_state` returned (into an instance built with the same parameters)."""
+        raise UnsupportedOperationError(f"generator {self.name!r} cannot be loaded from the artifact store")
+
     @abstractmethod
     def _fit(self, archs: list[Arch]) -> None:
         """Learn from validated architectures; set attributes ending in ``_``."""
@@ -188,6 +201,19 @@ def _load_builtin() -> None:
 
 
 _GENERATORS: Registry[type[Generator]] = Registry("generator", load=_load_builtin)
+
+
+def _restore_generator(
+    kind: str, params: dict[str, Any], state: ArtifactState, record: ArtifactRecord, data: Any
+) -> Generator:
+    gen = get_generator(kind, **params)
+    gen.set_state(state)
+    gen.space_ = record.space
+    gen.fitted_ = True
+    return gen
+
+
+register_artifact_type(ArtifactType("generator", _restore_generator))
 
 
 def register_generator(cls: G) -> G:

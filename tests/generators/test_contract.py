@@ -14,7 +14,10 @@ from archgen.spaces import get_space, list_spaces
 
 NAMES = list_generators()
 #: Fast settings per registered generator: a new generator must add itself here.
-FAST: dict[str, dict[str, Any]] = {"random": {"pool": 8}}
+FAST: dict[str, dict[str, Any]] = {
+    "random": {"pool": 8},
+    "diffusion": {"epochs": 300, "steps": 20, "dim": 16, "depth": 1, "heads": 2, "batch_size": 8},
+}
 
 
 def make(name: str, space: str):
@@ -65,7 +68,8 @@ def test_bad_input_is_typed(name: str) -> None:
         gen.sample(1, rng=np.random.default_rng(0))
     with pytest.raises(GeneratorInputError):
         gen.fit([])
-    mixed = get_space("nb201").sample(2, np.random.default_rng(0)) + get_space("nb101").sample(2, np.random.default_rng(0))
+    k = max(2, generator_class(name).capabilities.min_train)
+    mixed = get_space("nb201").sample(k, np.random.default_rng(0)) + get_space("nb101").sample(k, np.random.default_rng(0))
     with pytest.raises(GeneratorInputError, match="mix"):
         gen.fit(mixed)
     gen = make(name, "nb201")

@@ -1,0 +1,125 @@
+"""The diffusion generator: score network, decoding, training, sampling, guidance by score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from archgen.errors import UnsupportedSpaceError
+from archgen.generators import Guidance, get_generator
+from archgen.generators.base import GeneratorInputError
+from archgen.generators.diffusion.sampling import sample
+from archgen.generators.diffusion.score_net import GraphScoreNet
+from archgen.generators.diffusion.sde import VESDE
+from archgen.spaces import get_space
+
+SMALL = {"epochs": 40, "steps": 30, "dim": 32, "depth": 2, "heads": 4, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def skewed():
+    """A generator fitted on NB201 cells whose first edge is always nor_conv_3x3 and which hold no avg_pool."""
+    sp = get_space("nb201")
+    rng = np.random.default_rng(0)
+    cells = {sp.sample(1, rng)[0] for _ in range(4000)}
+    train = [a for a in cells if a.ops[0] == 3 and 4 not in a.ops][:200]
+    return get_generator("diffusion", **SMALL).fit(train), train
+
+
+def test_score_net_shapes_and_relations() -> None:
+    net = GraphScoreNet(8, 7, dim=16, depth=1, heads=2, generator=torch.Generator().manual_seed(0))
+    sp = get_space("nb201")
+    adj, x = sp.to_dense_batch(sp.sample(3, np.random.default_rng(0)))
+    out = net(x, adj, torch.zeros(3))
+    assert out.shape == x.shape
+    rel = GraphScoreNet.relations(adj)
+    assert rel.shape == (3, 8, 8, 4) and torch.all(rel.sum(-1) == 1)  # exactly one relation per pair
+
+
+def test_training_lowers_the_loss_and_samples_follow_the_training_distribution(skewed) -> None:
+    gen, _ = skewed
+    assert gen.train_loss_[-1] < 0.6 * gen.train_loss_[0]
+    out = gen.sample(200, rng=np.random.default_rng(3))
+    first_conv = np.mean([a.ops[0] == 3 for a in out])
+    pools = np.mean([4 in a.ops for a in out])
+    # uniform sampling: first edge conv3x3 1/5 of the time, some avg_pool in 1 - (4/5)^6 = 74% of cells
+    assert first_conv > 0.6 and pools < 0.3, (first_conv, pools)
+    assert gen.last_stats_["drawn"] >= gen.last_stats_["valid"] >= 200
+
+
+def test_seeded_sampling_is_reproducible(skewed) -> None:
+    gen, _ = skewed
+    assert gen.sample(20, rng=np.random.default_rng(9)) == gen.sample(20, rng=np.random.default_rng(9))
+
+
+def test_an_ambiguous_row_is_invalid_not_repaired(skewed) -> None:
+    gen, train = skewed
+    sp = get_space("nb201")
+    _, x = sp.to_dense(train[0])
+    assert gen._decode(sp, x) == train[0]
+    two = x.clone()
+    two[1, 2:] = torch.tensor([0.9, 0.0, 0.8, 0.0, 0.0])  # two operations above 0.5 on one edge
+    none = x.clone()
+    none[2, 2:] = 0.2  # no operation above 0.5
+    assert gen._decode(sp, two) is None and gen._decode(sp, none) is None
+
+
+def test_sampler_holds_fixed_entries_and_every_method_runs() -> None:
+    sde = VESDE()
+    fixed = torch.zeros(4, 8, 7)
+    fixed[:, 0, 0] = 1
+    mask = torch.zeros(8, 7)
+    mask[1:-1, 2:] = 1
+    for method in ("pc", "euler", "ode"):
+        out = sample(sde, lambda x, t: -x, fixed, mask, steps=5, generator=torch.Generator().manual_seed(0), method=method)
+        assert torch.all(out[:, 0, 0] == 1) and torch.all(out[:, 7] == 0) and torch.isfinite(out).all()
+
+
+def test_guidance_by_score_and_constraint(skewed) -> None:
+    gen, _ = skewed
+    skips = lambda archs: np.array([sum(o == 1 for o in a.ops) for a in archs], dtype=float)
+    plain = gen.sample(30, rng=np.random.default_rng(1))
+    guided = gen.sample(30, rng=np.random.default_rng(1), guidance=Guidance(score=skips, scale=1.0))
+    assert skips(guided).mean() > skips(plain).mean() + 0.5
+    no_conv1 = lambda archs: np.array([2 not in a.ops for a in archs])
+    assert no_conv1(gen.sample(20, rng=np.random.default_rng(2), guidance=Guidance(constraint=no_conv1))).all()
+    with pytest.raises(GeneratorInputError, match="relax the constraint"):
+        gen.sample(5, rng=np.random.default_rng(2), guidance=Guidance(constraint=lambda a: np.zeros(len(a), bool)))
+
+
+def test_bad_parameters_and_spaces() -> None:
+    train = get_space("nb201").sample(20, np.random.default_rng(0))
+    for bad in ({"sde": "subvp"}, {"method": "ddim"}, {"steps": 0}, {"dim": 30, "heads": 4}):
+        with pytest.raises(GeneratorInputError):
+            get_generator("diffusion", **bad).fit(train)
+    with pytest.raises(UnsupportedSpaceError):
+        get_generator("diffusion").fit(get_space("nb101").sample(20, np.random.default_rng(0)))
+
+
+def test_gradient_guidance_through_the_noise_aware_surrogate_raises_its_target(skewed) -> None:
+    """Labels = number of skip_connect edges; guidance by the surrogate's gradient alone (no reranking)."""
+    gen, train = skewed
+    skips = lambda archs: np.array([sum(o == 1 for o in a.ops) for a in archs], dtype=float)
+    gen.fit_guidance(train, skips(train), epochs=60)
+    plain = gen.sample(60, rng=np.random.default_rng(4))
+    guided = gen.sample(60, rng=np.random.default_rng(4), guidance=Guidance(scale=5.0))
+    assert skips(guided).mean() > skips(plain).mean() + 0.5, (skips(plain).mean(), skips(guided).mean())
+    with pytest.raises(GeneratorInputError, match="at least 8"):
+        gen.fit_guidance(train[:3], skips(train[:3]))
+    with pytest.raises(GeneratorInputError, match="finite"):
+        gen.fit_guidance(train[:10], np.full(10, np.nan))
+
+
+def test_store_round_trip_gives_the_same_samples(skewed, tmp_path) -> None:
+    from archgen.artifacts import ArtifactRecord, ArtifactStore
+
+    gen, train = skewed
+    store = ArtifactStore(tmp_path)
+    rec = ArtifactRecord("diff-a", "diffusion", "nb201", "", [], {}, 0, [str(a) for a in train[:5]], artifact_type="generator")
+    store.save(gen, rec)
+    loaded, record = store.load("diff-a", artifact_type="generator")
+    assert record.kind == "diffusion" and loaded.get_params() == gen.get_params()
+    assert loaded.sample(15, rng=np.random.default_rng(6)) == gen.sample(15, rng=np.random.default_rng(6))
+    with pytest.raises(Exception, match="cannot be saved"):
+        store.save(get_generator("random").fit(train), ArtifactRecord("r", "random", "nb201", "", [], {}, 0, [], artifact_type="generator"))
