@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from archgen.cli import generate as generate_cli
 from archgen.cli import predictors as predictors_cli
 from archgen.cli import serve as serve_cli
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
@@ -29,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(space_app, name="space")
 
 predictors_cli.register(app)
+generate_cli.register(app)
 serve_cli.register(app)
 
 

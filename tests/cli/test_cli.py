@@ -22,7 +22,7 @@ def run(*args: str, data_dir: Path, cache_dir: Path):
 @pytest.mark.parametrize(
     "cmd",
     [[], ["data"], ["data", "verify"], ["data", "info"], ["space"], ["space", "list"], ["space", "sample"],
-     ["space", "show"], ["space", "check-params"]],
+     ["space", "show"], ["space", "check-params"], ["generate"]],
 )  # fmt: skip
 def test_every_command_has_help(cmd: list[str]) -> None:
     result = runner.invoke(app, [*cmd, "--help"])
