@@ -307,25 +307,24 @@ class ArtifactStore:
             )
         return rec
 
-    def records(self) -> list[ArtifactRecord]:
-        """Every verified record, newest first (the others are in :meth:`broken`)."""
-        out = []
+    def scan(self) -> tuple[list[ArtifactRecord], dict[str, str]]:
+        """Every stored model read once: the verified records, newest first, and
+        ``{id: what is wrong and how to recover}`` of those whose record cannot be used."""
+        good, bad = [], {}
         for i in self.ids():
             try:
-                out.append(self.record(i))
-            except ArtifactError:
-                continue
-        return sorted(out, key=lambda r: r.created, reverse=True)
+                good.append(self.record(i))
+            except ArtifactError as e:
+                bad[i] = str(e)
+        return sorted(good, key=lambda r: r.created, reverse=True), bad
+
+    def records(self) -> list[ArtifactRecord]:
+        """Every verified record, newest first (the others are in :meth:`broken`)."""
+        return self.scan()[0]
 
     def broken(self) -> dict[str, str]:
         """``{id: what is wrong and how to recover}`` of every stored model whose record cannot be used."""
-        out = {}
-        for i in self.ids():
-            try:
-                self.record(i)
-            except ArtifactError as e:
-                out[i] = str(e)
-        return out
+        return self.scan()[1]
 
     def _read_doc(self, model_id: str) -> dict[str, Any]:
         path = self._dir(model_id) / "model.json"

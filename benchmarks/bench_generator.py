@@ -88,17 +88,7 @@ def _guided(space, gen, half, train: set, seed: int, args) -> list[dict]:
         cells = gen.sample(100, rng=np.random.default_rng(seed + 3), guidance=Guidance(scale=scale))
         out.append(measure("diffusion-guided", cells, {"scale": scale, "sample_s": time.perf_counter() - t0}))
     # (c): the same surrogate at the smallest noise level, over every cell
-    import torch
-
-    from archgen.generators.diffusion.sde import make_sde
-
-    adj, x = space.to_dense_batch(archs)
-    _, std = make_sde(gen.sde).marginal(torch.zeros(1, 1, 1), torch.tensor([1e-3]))
-    with torch.no_grad():
-        pred = np.concatenate([
-            gen.guide_net_(x[i : i + 2048], adj[i : i + 2048], torch.log(std).expand(len(x[i : i + 2048]))).numpy()
-            for i in range(0, len(x), 2048)
-        ])
+    pred = gen.guidance_mean(archs)
     best = [archs[i] for i in np.argsort(-pred)[:100]]
     out.append(measure("rank-all-by-surrogate", best, {"scale": None}))
     for r in out:

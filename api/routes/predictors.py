@@ -24,9 +24,8 @@ def _summary(rec: ArtifactRecord, default: bool) -> dict[str, Any]:
 @router.get("/predictors", response_model=ModelList)
 def list_models(state: State, _: Key) -> dict:
     """Stored predictors with provenance and held-out metrics, newest first; unusable ones under ``broken``."""
-    store = state.models.store
-    recs = store.records()
-    broken = [{"id": i, "error": e} for i, e in store.broken().items()]
+    recs, bad = state.models.store.scan()
+    broken = [{"id": i, "error": e} for i, e in bad.items()]
     return {"predictors": [_summary(r, state.models.is_default(r.id)) for r in recs], "broken": broken}
 
 

@@ -120,8 +120,7 @@ def predictors_train(
 def predictors_list(as_json: JsonOpt = False) -> None:
     """Stored predictors, newest first, with their held-out Kendall tau."""
     store = _ctx.models()
-    recs = store.records()
-    broken = store.broken()
+    recs, broken = store.scan()
     lines = [f"{len(recs)} model(s) in {store.root}"]
     for r in recs:
         tau = r.heldout.get("kendall_tau", float("nan"))

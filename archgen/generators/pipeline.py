@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.artifacts import ArtifactRecord, ArtifactStore
@@ -154,21 +153,10 @@ def generate(
     )
     predicted: list[float | None] = [None] * len(cells)
     if guided:
-        predicted = [float(v) for v in _surrogate_mean(gen, sp, cells)]
+        predicted = [float(v) for v in gen.guidance_mean(cells)]
     sizes = n_params(cells)
     result = GenerateResult(params.space, params.task, "/".join(target), gid, guided, drawn=gen.last_stats_["drawn"], valid=gen.last_stats_["valid"])
     for a, p, s in zip(cells, predicted, sizes, strict=True):
         m = measured.get(a)
         result.items.append(Generated(sp.format(a), p, float(s) if np.isfinite(s) else None, None if m is None else float(m)))
     return result
-
-
-def _surrogate_mean(gen: DiffusionGenerator, space, cells: list) -> np.ndarray:
-    """The surrogate's prediction for clean cells, in the label's units."""
-    from archgen.generators.diffusion.sde import make_sde
-
-    adj, x = space.to_dense_batch(cells)
-    _, std = make_sde(gen.sde).marginal(torch.zeros(1, 1, 1), torch.tensor([1e-3]))
-    with torch.no_grad():
-        z = gen.guide_net_(x, adj, torch.log(std).expand(len(x))).numpy()
-    return z * gen.guide_sd_ + gen.guide_mu_

@@ -194,6 +194,26 @@ class DiffusionGenerator(Generator):
         )
         return self
 
+    def guidance_mean(self, archs: list[Arch], batch: int = 2048) -> np.ndarray:
+        """The fitted surrogate's prediction for clean architectures (at the smallest noise level), in label units.
+
+        Raises:
+            NotFittedError: before :meth:`fit_guidance`.
+        """
+        from archgen.spaces import get_space
+
+        if not hasattr(self, "guide_net_"):
+            raise NotFittedError(f"{type(self).__name__} guidance surrogate (call fit_guidance first)")
+        space = get_space(self.space_)
+        _, std = make_sde(self.sde).marginal(torch.zeros(1, 1, 1), torch.tensor([T_EPS]))
+        out = []
+        for i in range(0, len(archs), batch):
+            adj, x = space.to_dense_batch(archs[i : i + batch])
+            with torch.no_grad():
+                out.append(self.guide_net_(x, adj, torch.log(std).expand(len(x))).numpy())
+        z = np.concatenate(out) if out else np.zeros(0)
+        return z * self.guide_sd_ + self.guide_mu_
+
     # -- persistence --------------------------------------------------------------
     def get_state(self) -> ArtifactState:
         """Weights of the score network (and of the surrogate when fitted), the DAG, mask and fixed entries."""
