@@ -29,6 +29,7 @@ from archgen.errors import (
     UnsupportedOperationError,
     UnsupportedSpaceError,
 )
+from archgen.generators.base import GeneratorInputError
 from archgen.jobs import IdempotencyConflictError, JobNotFoundError, JobQuotaError, JobStateError
 from archgen.jobs.base import JobParamsError
 from archgen.logs import request_id
@@ -64,6 +65,7 @@ _MAP: list[tuple[type[Exception], int, str]] = [
     (UnsupportedOperationError, 422, "unsupported_operation"),
     (UnsupportedSpaceError, 422, "unsupported_space"),
     (PredictorInputError, 422, "invalid_input"),
+    (GeneratorInputError, 422, "invalid_input"),
     (IdempotencyConflictError, 409, "idempotency_conflict"),
     (JobQuotaError, 429, "too_many_jobs"),
     (JobStateError, 409, "conflict"),

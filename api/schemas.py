@@ -123,6 +123,64 @@ class ZeroCostResponse(BaseModel):
     cells_computed_by_this_run: int = Field(description="Cells computed by this request or job (the rest were cached).")
 
 
+# -- generate -------------------------------------------------------------------------
+class Constraints(_Body):
+    max_params: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False, description="Parameters, millions.")
+    max_flops: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False, description="FLOPs, millions.")
+    max_latency_ms: float | None = Field(
+        None, gt=0, le=1e6, allow_inf_nan=False, description="Latency on `device`, ms."
+    )
+    device: Name | None = Field(
+        None, description="Device of the latency budget: an HW-NAS-Bench (edgegpu, pixel3...) or HELP name."
+    )
+
+
+class GenerateRequest(_Body):
+    space: Name = "nb201"
+    task: Name = "cifar10"
+    n: int = Field(16, ge=1, le=10_000, description="Architectures to return; above the inline limit, a job.")
+    guidance_scale: float = Field(20.0, ge=0, le=1000, allow_inf_nan=False, description="0: unguided.")
+    constraints: Constraints = Field(default_factory=Constraints)
+    constraint_scale: float = Field(30.0, ge=0, le=1000, allow_inf_nan=False, description="0: rejection only.")
+    transfer_from: list[Name] | None = Field(
+        None, min_length=1, max_length=8, description="Guide by these other tasks' labels only (none of the task's)."
+    )
+    labelled: int | None = Field(
+        None, ge=8, le=15_625, description="Cells the accuracy surrogate learns from (156; 2,000 with transfer)."
+    )
+    steps: int = Field(200, ge=1, le=1000, description="Sampling steps.")
+    method: Literal["pc", "euler", "ode"] = Field(
+        "pc",
+        description="Sampler: predictor-corrector (DiffusionNAG's), reverse-SDE Euler (fastest), probability-flow ODE.",
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class GeneratedArchitecture(BaseModel):
+    architecture: str
+    predicted: float | None = Field(description="The accuracy surrogate's prediction (guided by the task's labels).")
+    score: float | None = Field(description="Transfer: the ranking predictor's score (standardised source accuracy).")
+    measured: float | None = Field(description="The task's published value of the target, where the table has it.")
+    values: dict[str, float | None] = Field(description="Published parameters and constrained quantities.")
+
+
+class GenerateResponse(BaseModel):
+    space: str
+    task: str
+    target: str
+    generator_id: str
+    guided: bool
+    transfer_from: list[str] | None
+    constraints: dict[str, dict[str, Any]]
+    items: list[GeneratedArchitecture]
+    drawn: int = Field(description="Raw samples drawn.")
+    valid: int = Field(description="Raw samples that decoded to a valid architecture.")
+    met_before_rejection: float | None = Field(description="Share of valid samples meeting the constraints.")
+    validity: float
+    uniqueness: float
+    novelty: float = Field(description="Share of the returned architectures the generator was not trained on.")
+
+
 # -- lookup ---------------------------------------------------------------------------
 class LookupRequest(_Body):
     space: Name = "nb201"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
@@ -17,7 +18,8 @@ from archgen.datasets import list_tables
 from archgen.datasets.tables import BenchmarkTable
 from archgen.errors import UnknownNameError
 from archgen.inference import CanonicalMemo
-from archgen.jobs import JobManager, JobStore
+from archgen.jobs import JobManager, JobRecord, JobStore
+from archgen.jobs.store import SYSTEM_OWNER
 from archgen.settings import Settings
 from archgen.spaces import SearchSpace
 
@@ -62,6 +64,30 @@ class ServiceState:
         if task not in table.tasks():
             raise UnknownNameError(f"task of space {space!r}", task, table.tasks())
         return table
+
+    def submit_job(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        owner: str,
+        idempotency_key: str | None = None,
+        *,
+        retry_failed: bool = False,
+    ) -> JobRecord:
+        """Queue a job and let the dispatcher know.
+
+        A user's job counts against ``job_max_open_per_key`` (429 over it); the
+        service's own (``SYSTEM_OWNER``) does not. With ``retry_failed``, a job
+        found under ``idempotency_key`` that failed or was cancelled is queued
+        again under a fresh key (the service's jobs retry on the next need).
+        """
+        max_open = None if owner == SYSTEM_OWNER else self.settings.job_max_open_per_key
+        job, created = self.jobs.create(kind, params, owner, idempotency_key, max_open=max_open)
+        if retry_failed and idempotency_key and job.status in ("failed", "cancelled"):
+            job, created = self.jobs.create(kind, params, owner, f"{idempotency_key}:{time.time_ns()}", max_open=max_open)
+        if created:
+            self.wake_jobs(kind)
+        return job
 
     def wake_jobs(self, kind: str) -> None:
         """A job was queued: count it and let the dispatcher look now."""

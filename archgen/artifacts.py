@@ -34,7 +34,8 @@ import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -275,6 +276,26 @@ class ArtifactStore:
         shutil.rmtree(path)
 
     # -- read ----------------------------------------------------------------------
+    @contextmanager
+    def lock(self, model_id: str) -> Iterator[None]:
+        """Hold an exclusive lock named after ``model_id`` (across processes on this file system).
+
+        Whoever trains a model that several jobs may need at once (a space's
+        generator) holds it while checking for, training and saving the model,
+        so that the others wait and then load it instead of training it again.
+        """
+        import fcntl
+
+        self._dir(model_id)  # a valid name
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{model_id}.lock", "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def ids(self) -> list[str]:
         """Ids of the stored models (directories with a ``model.json``)."""
         if not self.root.is_dir():

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         max_zc_archs: Most architectures in one zero-cost request.
         zc_inline_cells: Zero-cost requests needing at most this many uncomputed
             cells are answered inline; larger ones become jobs.
+        generate_inline: Generation requests for at most this many architectures
+            are answered inline once the space's generator is trained; larger
+            ones (and ones that need the generator trained) become jobs.
+        generator_epochs: Training epochs of each space's diffusion generator
+            (trained once by a job on first need, then kept in the model store).
         max_body_bytes: Largest request body.
         rate_limit: Sustained requests per second allowed per API key.
         rate_burst: Requests a key may make at once above the sustained rate.
@@ -158,6 +163,8 @@ class Settings(BaseSettings):
     max_archs: int = Field(10_000, ge=1)
     max_zc_archs: int = Field(256, ge=1)
     zc_inline_cells: int = Field(2, ge=0)
+    generate_inline: int = Field(64, ge=0, le=10_000)
+    generator_epochs: int = Field(200, ge=1, le=2000)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     rate_limit: float = Field(100.0, gt=0, allow_inf_nan=False)
     rate_burst: int = Field(200, ge=1)

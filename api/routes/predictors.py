@@ -65,13 +65,5 @@ def train(
     )
     split = validate_params(spec, state.data)
     spec = spec.model_copy(update={"target": split.target})
-    job, created = state.jobs.create(
-        "train_predictor",
-        spec.model_dump(mode="json", exclude_none=True),
-        key.id,
-        idempotency_key,
-        max_open=state.settings.job_max_open_per_key,
-    )
-    if created:
-        state.wake_jobs("train_predictor")
+    job = state.submit_job("train_predictor", spec.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
     return accepted(job)

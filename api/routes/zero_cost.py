@@ -60,11 +60,7 @@ async def zero_cost_route(
             width=req.width,
             seed=req.seed,
         )
-        job, created = state.jobs.create(
-            "zero_cost", params.model_dump(mode="json"), key.id, idempotency_key, max_open=state.settings.job_max_open_per_key
-        )
-        if created:
-            state.wake_jobs("zero_cost")
+        job = state.submit_job("zero_cost", params.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(zero_cost, state.data, batch, req.task, proxies, zc)
     return JSONResponse(asdict(result))

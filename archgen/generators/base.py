@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import numpy as np
@@ -64,16 +64,29 @@ class Guidance:
         constraint: ``constraint(archs) -> (n,)`` bool array, ``True`` where an
             architecture is acceptable (e.g. latency under a budget). Every
             sample returned meets it.
+        bounds: Upper bounds on named quantities a generator has differentiable
+            surrogates for (e.g. ``{"params": 0.5}``), followed by gradient
+            during sampling so that fewer samples are rejected; ``constraint``
+            is still what every returned sample meets. Generators without such
+            surrogates ignore them.
+        bound_scale: Strength of the bounds' gradient.
     """
 
     score: Callable[[Sequence[Arch]], np.ndarray] | None = None
     predictor: Predictor | None = None
     scale: float = 1.0
     constraint: Callable[[Sequence[Arch]], np.ndarray] | None = None
+    bounds: Mapping[str, float] = field(default_factory=dict)
+    bound_scale: float = 10.0
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.scale) or self.scale < 0:
             raise GeneratorInputError(f"guidance scale must be finite and >= 0, got {self.scale}")
+        if not np.isfinite(self.bound_scale) or self.bound_scale < 0:
+            raise GeneratorInputError(f"bound scale must be finite and >= 0, got {self.bound_scale}")
+        for k, v in self.bounds.items():
+            if not np.isfinite(v):
+                raise GeneratorInputError(f"bound on {k!r} must be finite, got {v}")
 
     def scores(self, archs: Sequence[Arch]) -> np.ndarray | None:
         """The guidance score of each architecture, shape ``(n,)`` (``None`` without a score)."""

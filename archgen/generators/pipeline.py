@@ -1,65 +1,81 @@
-"""Generating architectures for a task: the one pipeline behind ``archgen generate`` (and, next, ``/v1/generate``).
+"""Generating architectures for a task: the one pipeline behind ``archgen generate`` and ``POST /v1/generate``.
 
 The diffusion generator of a space is trained once on every architecture of
 the space (no labels: the space is known without them) and kept in the
-artifact store under :func:`generator_id`; later calls load it. Guidance
-toward a task's accuracy trains the noise-aware surrogate on ``labelled``
-random cells of the task's table (the predictors' target,
-:func:`archgen.predictors.training.default_target`); a parameter budget is a
-constraint every sample meets. Each generated architecture comes back with
-the surrogate's predicted accuracy (when guided), its parameter count and its
-measured accuracy (the table's value: NB201 has one for every cell).
+artifact store under :func:`generator_id`; later calls load it.
+
+Guidance, each by a noise-aware surrogate
+(:mod:`archgen.generators.diffusion.guidance`) whose gradient is added to the
+score:
+
+* **accuracy on the task**: the surrogate is trained on ``labelled`` random
+  cells of the task's table (the predictors' target,
+  :func:`archgen.predictors.training.default_target`);
+* **transfer** (``transfer_from``): trained only on *other* tasks' labels (the
+  mean of their standardised targets on ``labelled`` random cells; never the
+  task itself or a task on the same images), as DiffusionNAG's meta-predictor;
+  the generated pool (``pool`` candidates per architecture) is then ranked by an
+  unnoised predictor (LightGBM on the encoding) trained on the same labels;
+* **constraints** (``max_params``, ``max_flops``, ``max_latency_ms`` on a
+  ``device``): a surrogate per bounded quantity, trained on the published
+  measurements of ``CONSTRAINT_CELLS`` random cells (parameters and FLOPs as
+  published with the proxies; latency from HW-NAS-Bench or HELP), keeps
+  sampling under the budget; every returned architecture meets it by its
+  published value (rejection), and the share of raw samples that met it before
+  rejection is reported.
+
+Surrogates are cached in the process (the service answers repeated requests
+without refitting). Each architecture comes back with the surrogate's
+predicted accuracy (when guided by the task's labels), the transfer ranking
+score (with ``transfer_from``), its constrained quantities and parameters as
+published, and its measured accuracy (the table's value).
 """
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.artifacts import ArtifactRecord, ArtifactStore
-from archgen.generators.base import Guidance, get_generator
+from archgen.generators.base import GeneratorInputError, Guidance, get_generator
 from archgen.generators.diffusion import DiffusionGenerator
+from archgen.generators.diffusion.generator import OBJECTIVE
+from archgen.generators.params import GenerateParams
 
 if TYPE_CHECKING:
+    from archgen.arch import Arch
     from archgen.context import Workspace
+    from archgen.datasets.tables import BenchmarkTable
 
-
-class GenerateParams(BaseModel):
-    """A generation request (validated at the edge: CLI, HTTP).
-
-    Attributes:
-        space, task: Search space and the task whose accuracy guidance raises.
-        n: Architectures to return.
-        guidance_scale: Strength of the surrogate's gradient (0: unguided).
-        labelled: Cells of the task's table the surrogate is trained on.
-        max_params: Parameter budget in millions (``None``: none).
-        seed: Seed of the labelled draw, the surrogate and the samples.
-        epochs, steps: Training epochs and sampling steps of the generator.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    space: str = Field("nb201", min_length=1, max_length=64)
-    task: str = Field("cifar10", min_length=1, max_length=64)
-    n: int = Field(100, ge=1, le=10_000)
-    guidance_scale: float = Field(20.0, ge=0, le=1000, allow_inf_nan=False)
-    labelled: int = Field(156, ge=8, le=5000)
-    max_params: float | None = Field(None, gt=0, allow_inf_nan=False)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    epochs: int = Field(200, ge=1, le=2000)
-    steps: int = Field(200, ge=1, le=2000)
+#: Random cells whose published measurement trains a constraint's surrogate.
+CONSTRAINT_CELLS = 2000
+#: Tasks trained on the same images (their labels are the task's own, never a transfer source).
+SAME_IMAGES = {("nb201", "cifar10"): {"cifar10-valid"}, ("nb201", "cifar10-valid"): {"cifar10"}}
 
 
 @dataclass
 class Generated:
+    """One generated architecture.
+
+    Attributes:
+        architecture: Its string form.
+        predicted: The accuracy surrogate's prediction for it (guided by the task's labels).
+        score: The transfer ranking predictor's score (standardised source accuracy).
+        measured: The task's published accuracy (the target's table value).
+        values: Published values of its parameters and every constrained quantity.
+    """
+
     architecture: str
     predicted: float | None
-    params_m: float | None
+    score: float | None
     measured: float | None
+    values: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,13 +85,35 @@ class GenerateResult:
     target: str
     generator_id: str
     guided: bool
+    transfer_from: list[str] | None = None
+    constraints: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: list[Generated] = field(default_factory=list)
     drawn: int = 0
     valid: int = 0
+    met_before_rejection: float | None = None
+    seen: list[str] = field(default_factory=list)
+
+    @property
+    def validity(self) -> float:
+        return self.valid / max(1, self.drawn)
 
     @property
     def uniqueness(self) -> float:
         return len({g.architecture for g in self.items}) / max(1, len(self.items))
+
+    @property
+    def novelty(self) -> float:
+        """Share of the returned architectures the generator was not trained on."""
+        seen = set(self.seen)
+        return float(np.mean([g.architecture not in seen for g in self.items])) if self.items else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON form (``seen`` left out; validity, uniqueness and novelty added)."""
+        from dataclasses import asdict
+
+        out = asdict(self)
+        out.pop("seen")
+        return out | {"validity": self.validity, "uniqueness": self.uniqueness, "novelty": self.novelty}
 
 
 def generator_id(space: str, epochs: int, seed: int) -> str:
@@ -84,79 +122,389 @@ def generator_id(space: str, epochs: int, seed: int) -> str:
 
 
 def space_generator(
-    data: Workspace, store: ArtifactStore, space: str, *, epochs: int, steps: int, seed: int
+    data: Workspace,
+    store: ArtifactStore,
+    space: str,
+    *,
+    epochs: int,
+    steps: int,
+    seed: int,
+    on_progress: Callable[[float, str], None] | None = None,
 ) -> tuple[DiffusionGenerator, str]:
-    """The space's diffusion generator: loaded from ``store``, or trained on every cell of the space and stored."""
+    """The space's diffusion generator: loaded from ``store``, or trained on every cell of the space and stored.
+
+    ``on_progress(fraction, message)`` follows the training epochs when it trains.
+    """
     from archgen.predictors.training import default_target, table_archs
 
     gid = generator_id(space, epochs, seed)
-    if gid in store.ids():
-        gen, _ = store.load(gid, space, artifact_type="generator")
-        gen.steps = steps
-        return gen, gid
-    table = data.table(space)
-    archs, _ = table_archs(table, *default_target(table, table.tasks()[0]))
-    gen = get_generator("diffusion", epochs=epochs, steps=steps, seed=seed).fit(archs)
-    assert isinstance(gen, DiffusionGenerator)
-    record = ArtifactRecord(
-        gid, "diffusion", space, "", [], gen.get_params(), seed, [], artifact_type="generator",
-        data_sources=dict(table.sources),
-    )
-    store.save(gen, record)
+    if gid not in store.ids():
+        with store.lock(gid):  # jobs needing it at once: one trains, the others wait and load
+            if gid not in store.ids():
+                table = data.table(space)
+                archs, _ = table_archs(table, *default_target(table, table.tasks()[0]))
+                gen = get_generator("diffusion", epochs=epochs, steps=steps, seed=seed)
+                assert isinstance(gen, DiffusionGenerator)
+                gen.on_progress = on_progress
+                gen.fit(archs)
+                gen.on_progress = None
+                record = ArtifactRecord(
+                    gid,
+                    "diffusion",
+                    space,
+                    "",
+                    [],
+                    gen.get_params(),
+                    seed,
+                    [],
+                    artifact_type="generator",
+                    data_sources=dict(table.sources),
+                )
+                store.save(gen, record)
+                return gen, gid
+    gen, _ = store.load(gid, space, artifact_type="generator")
+    gen.steps = steps
     return gen, gid
 
 
-def generate(
-    params: GenerateParams, data: Workspace, store: ArtifactStore, *, log: Callable[[str], None] | None = None
-) -> GenerateResult:
-    """Architectures for ``params.task`` (see the module docstring).
+@dataclass(frozen=True)
+class Bound:
+    """A constraint of a request: its name, column, budget and unit."""
+
+    name: str
+    task: str
+    metric: str
+    budget: float
+    unit: str
+    description: str
+
+
+def _column(table: BenchmarkTable, task: str, metric: str) -> tuple[str, str] | None:
+    """``(task, metric)`` where the table publishes ``metric`` for ``task`` (NB201: CIFAR-10's for cifar10-valid)."""
+    for t in (task, *(sorted(SAME_IMAGES.get((table.space, task), ())))):
+        if t in table.tasks() and metric in table.metrics(t):
+            return t, metric
+    return None
+
+
+def devices(table: BenchmarkTable, task: str) -> dict[str, tuple[str, str]]:
+    """Devices with published latency for ``task``: name -> ``(task, metric)`` (HW-NAS-Bench first, then HELP)."""
+    out: dict[str, tuple[str, str]] = {}
+    tasks = [task, *sorted(SAME_IMAGES.get((table.space, task), ()))]
+    for t in tasks:
+        if t not in table.tasks():
+            continue
+        for m in table.metrics(t):
+            if m.startswith("hw_") and m.endswith("_latency"):
+                out.setdefault(m[3:-8], (t, m))
+        if table.space == "nasbench_graph" and "latency" in table.metrics(t):
+            out.setdefault("published", (t, "latency"))
+    for t in tasks:
+        if t in table.tasks():
+            for m in table.metrics(t):
+                if m.startswith("latency_"):
+                    out.setdefault(m[8:], (t, m))
+    return out
+
+
+def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
+    """The request's constraints as table columns.
 
     Raises:
-        UnknownNameError: unknown space or task.
+        GeneratorInputError: a latency budget without a device or the reverse, or
+            a quantity the table does not publish for the task.
+        UnknownNameError: an unknown device.
+    """
+    from archgen.errors import UnknownNameError
+
+    out = []
+    for name, budget, unit, what in (
+        ("params", params.max_params, "M", "parameters"),
+        ("flops", params.max_flops, "M", "FLOPs"),
+    ):
+        if budget is None:
+            continue
+        col = _column(table, params.task, name)
+        if col is None:
+            raise GeneratorInputError(f"{table.space}/{params.task} publishes no {what}: max_{name} cannot be checked")
+        out.append(Bound(name, *col, budget, unit, f"{what} (millions), as published"))
+    if (params.max_latency_ms is None) != (params.device is None):
+        raise GeneratorInputError("max_latency_ms and device go together: give both or neither")
+    if params.max_latency_ms is not None and params.device is not None:
+        known = devices(table, params.task)
+        if params.device not in known:
+            raise UnknownNameError(
+                f"device with published latency for {table.space}/{params.task}", params.device, sorted(known)
+            )
+        t, m = known[params.device]
+        src = "HW-NAS-Bench" if m.startswith("hw_") else ("HELP" if m.startswith("latency_") else "published")
+        out.append(
+            Bound(
+                f"latency_{params.device}", t, m, params.max_latency_ms, "ms", f"{src} latency on {params.device} (ms)"
+            )
+        )
+    return out
+
+
+class _SurrogateCache:
+    """Fitted surrogates by key, least recently used dropped first (thread-safe)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()  # outside the lock: fits take seconds
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+SURROGATES = _SurrogateCache()
+
+
+def _fit_one(gen: DiffusionGenerator, archs: list[Arch], y: np.ndarray, seed: int, epochs: int, batch_size: int):
+    """Fit a surrogate on a scratch copy of ``gen`` and return it (``gen`` itself is left as it was)."""
+    scratch = copy.copy(gen)
+    scratch.surrogates_ = {}
+    scratch.fit_guidance(archs, y, epochs=epochs, seed=seed, batch_size=batch_size)
+    return scratch.surrogates_[OBJECTIVE]
+
+
+def transfer_labels(
+    table: BenchmarkTable, space: str, task: str, sources: tuple[str, ...], cells: int, seed: int
+) -> tuple[list[Arch], np.ndarray]:
+    """``cells`` random cells labelled by the mean of the source tasks' standardised targets.
+
+    Raises:
+        GeneratorInputError: a source that is the task itself or on the task's images.
+        UnknownNameError: an unknown source task.
+    """
+    from archgen.errors import UnknownNameError
+    from archgen.predictors.training import default_target
+
+    banned = {task} | SAME_IMAGES.get((space, task), set())
+    for s in sources:
+        if s not in table.tasks():
+            raise UnknownNameError(f"transfer source task of space {space!r}", s, table.tasks())
+        if s in banned:
+            raise GeneratorInputError(
+                f"transfer_from may not name {s!r}: its labels are {task}'s own (same task or same images)"
+            )
+    cols = []
+    for s in sources:
+        v = np.asarray(table.column(*default_target(table, s)), dtype=np.float64)
+        cols.append((v - np.nanmean(v)) / np.nanstd(v))
+    mean = np.nanmean(np.stack(cols), axis=0) if len(cols) > 1 else cols[0]
+    rows = np.flatnonzero(np.isfinite(mean))
+    pick = np.random.default_rng(seed).choice(rows, min(cells, len(rows)), replace=False)
+    sp = table.search_space
+    return [sp.from_index(int(i)) for i in pick], mean[pick]
+
+
+def _ranker(table: BenchmarkTable, params: GenerateParams, data: Workspace):
+    """The unnoised predictor that ranks a transfer pool: LightGBM on the encoding, fitted on the source labels.
+
+    The source tables are complete, so it learns from every cell they label
+    (the surrogate, whose fit costs more, from ``labelled`` of them).
+    """
+    from archgen.predictors.base import get_predictor
+    from archgen.predictors.training import predictor_kwargs
+
+    assert params.transfer_from is not None
+    archs, y = transfer_labels(table, params.space, params.task, params.transfer_from, table.num_rows, params.seed)
+    kwargs = predictor_kwargs("lgbm", params.task, params.seed, zc="none")
+    return get_predictor("lgbm", data=data, **kwargs).fit(archs, y)
+
+
+def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTable, list[Bound]]:
+    """Everything about a request that can be checked in milliseconds (the HTTP route does, before any job).
+
+    Returns:
+        The space's table and the request's constraints.
+
+    Raises:
+        UnknownNameError: unknown space, task, device or source task.
         UnsupportedSpaceError: the diffusion generator does not support the space yet.
-        GeneratorInputError: a budget too few architectures meet.
+        GeneratorInputError: bad combinations (transfer without guidance, a source on the task's images...).
     """
     from archgen.errors import UnknownNameError, UnsupportedSpaceError
-    from archgen.predictors.training import default_target, table_archs
 
-    say = log or (lambda _m: None)
     supported = DiffusionGenerator.capabilities.spaces
     if params.space not in supported:
         raise UnsupportedSpaceError("the diffusion generator", params.space, supported)
     table = data.table(params.space)
     if params.task not in table.tasks():
         raise UnknownNameError(f"task of space {params.space!r}", params.task, table.tasks())
+    bounds = bounds_of(params, table)
+    if params.transfer_from is not None:
+        if params.guidance_scale == 0:
+            raise GeneratorInputError("transfer_from needs guidance_scale > 0")
+        transfer_labels(table, params.space, params.task, params.transfer_from, 8, params.seed)
+    return table, bounds
+
+
+def generate(
+    params: GenerateParams,
+    data: Workspace,
+    store: ArtifactStore,
+    *,
+    log: Callable[[str], None] | None = None,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> GenerateResult:
+    """Architectures for ``params.task`` (see the module docstring).
+
+    ``on_progress(fraction, message)`` is called as sampling moves (jobs report
+    it and stop there when cancelled).
+
+    Raises:
+        UnknownNameError: unknown space, task, device or source task.
+        UnsupportedSpaceError: the diffusion generator does not support the space yet.
+        GeneratorInputError: a budget too few architectures meet, bad combinations.
+    """
+    from archgen.predictors.training import default_target, table_archs
+
+    say = log or (lambda _m: None)
+    table, bounds = check_request(params, data)
     target = default_target(table, params.task)
+    transfer = params.transfer_from is not None
     say(f"generator for {params.space} (trained once, then loaded from the store)")
-    gen, gid = space_generator(data, store, params.space, epochs=params.epochs, steps=params.steps, seed=params.seed)
+    report = on_progress or (lambda _f, _m: None)
+    base, gid = space_generator(
+        data,
+        store,
+        params.space,
+        epochs=params.epochs,
+        steps=params.steps,
+        seed=params.generator_seed,
+        on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
+    )
+    report(0.5, "guidance surrogates")
+    gen = copy.copy(base)
+    gen.surrogates_ = {}
     archs, y = table_archs(table, *target)
     measured = dict(zip(archs, y, strict=True))
-    params_col = np.asarray(table.column(params.task if params.space != "nb201" else "cifar10", "params"), dtype=float)
     sp = table.search_space
+    cells = params.labelled_cells()
 
-    def n_params(cells: list) -> np.ndarray:
-        return params_col[sp.indices(cells)]
-
-    constraint = None
-    if params.max_params is not None:
-        budget = params.max_params
-        constraint = lambda cells: n_params(cells) <= budget
-    guided = params.guidance_scale > 0
-    if guided:
-        rng = np.random.default_rng(params.seed)
-        pick = rng.choice(len(archs), min(params.labelled, len(archs)), replace=False)
+    ranker = None
+    if params.guidance_scale > 0 and transfer:
+        assert params.transfer_from is not None
+        src = params.transfer_from
+        xa, xy = transfer_labels(table, params.space, params.task, src, cells, params.seed)
+        say(f"transfer: surrogate and ranking predictor on {len(xa)} cells labelled by {', '.join(src)} only")
+        key = (gid, "transfer", params.space, params.task, src, cells, params.seed)
+        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, xa, xy, params.seed, 100, 256))
+        ranker = SURROGATES.get((*key, "ranker"), lambda: _ranker(table, params, data))
+    elif params.guidance_scale > 0:
+        pick = np.random.default_rng(params.seed).choice(len(archs), min(cells, len(archs)), replace=False)
         say(f"surrogate on {len(pick)} labelled cells of {'/'.join(target)}")
-        gen.fit_guidance([archs[i] for i in pick], y[pick], seed=params.seed)
-    say(f"sampling {params.n} architectures ({params.steps} steps, guidance scale {params.guidance_scale:g})")
-    cells = gen.sample(
-        params.n, rng=np.random.default_rng(params.seed + 1), guidance=Guidance(scale=params.guidance_scale, constraint=constraint)
+        key = (gid, "task", params.space, target, cells, params.seed)
+        la, ly = [archs[i] for i in pick], y[pick]
+        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, la, ly, params.seed, 300, 128))
+
+    cols = {b.name: np.asarray(table.column(b.task, b.metric), dtype=np.float64) for b in bounds}
+    pcol = _column(table, params.task, "params")
+    if pcol is not None and "params" not in cols:
+        cols["params"] = np.asarray(table.column(*pcol), dtype=np.float64)
+    for b in bounds:
+        if params.constraint_scale > 0:
+            say(f"constraint surrogate: {b.description} on {CONSTRAINT_CELLS} cells")
+            rows = np.flatnonzero(np.isfinite(cols[b.name]))
+            pick = np.random.default_rng(params.seed + 7).choice(rows, min(CONSTRAINT_CELLS, len(rows)), replace=False)
+            ca, cy = [sp.from_index(int(i)) for i in pick], cols[b.name][pick]
+            key = (gid, "bound", params.space, b.task, b.metric, params.seed)
+            gen.surrogates_[b.name] = SURROGATES.get(
+                key, lambda ca=ca, cy=cy: _fit_one(base, ca, cy, params.seed, 100, 256)
+            )
+
+    def meets(cand: list) -> np.ndarray:
+        ok = np.ones(len(cand), dtype=bool)
+        idx = sp.indices(cand)
+        for b in bounds:
+            v = cols[b.name][idx]
+            ok &= np.isfinite(v) & (v <= b.budget)
+        return ok
+
+    guidance = Guidance(
+        score=None if ranker is None else ranker.predict,
+        scale=params.guidance_scale,
+        constraint=meets if bounds else None,
+        bounds={b.name: b.budget for b in bounds} if params.constraint_scale > 0 else {},
+        bound_scale=params.constraint_scale,
     )
-    predicted: list[float | None] = [None] * len(cells)
-    if guided:
-        predicted = [float(v) for v in gen.guidance_mean(cells)]
-    sizes = n_params(cells)
-    result = GenerateResult(params.space, params.task, "/".join(target), gid, guided, drawn=gen.last_stats_["drawn"], valid=gen.last_stats_["valid"])
-    for a, p, s in zip(cells, predicted, sizes, strict=True):
+    gen.pool, gen.method = params.pool, params.method
+    gen.on_progress = lambda f, m: report(0.5 + 0.5 * f, f"sampling: {m}")
+    say(f"sampling {params.n} architectures ({params.steps} steps, guidance scale {params.guidance_scale:g})")
+    try:
+        out = gen.sample(params.n, rng=np.random.default_rng(params.seed + 1), guidance=guidance)
+    except GeneratorInputError as e:
+        raise GeneratorInputError(
+            f"{e} (constraints: {', '.join(f'{b.name} <= {b.budget:g} {b.unit}' for b in bounds)})"
+        ) from None
+    stats = gen.last_stats_
+    result = GenerateResult(
+        params.space,
+        params.task,
+        "/".join(target),
+        gid,
+        params.guidance_scale > 0,
+        list(params.transfer_from) if transfer else None,
+        {
+            b.name: {"max": b.budget, "unit": b.unit, "source": b.description, "column": f"{b.task}/{b.metric}"}
+            for b in bounds
+        },
+        drawn=stats["drawn"],
+        valid=stats["valid"],
+        met_before_rejection=stats["met"] / max(1, stats["valid"]) if bounds else None,
+        seen=_seen(base),
+    )
+    predicted: list[float | None] = [None] * len(out)
+    if params.guidance_scale > 0 and not transfer:
+        predicted = [float(v) for v in gen.guidance_mean(out)]
+    scores: list[float | None] = [None] * len(out)
+    if ranker is not None:
+        scores = [float(v) for v in ranker.predict(out)]
+    idx = sp.indices(out)
+    for i, (a, p, s) in enumerate(zip(out, predicted, scores, strict=True)):
         m = measured.get(a)
-        result.items.append(Generated(sp.format(a), p, float(s) if np.isfinite(s) else None, None if m is None else float(m)))
+        values = {k: (float(c[idx[i]]) if np.isfinite(c[idx[i]]) else None) for k, c in cols.items()}
+        result.items.append(Generated(sp.format(a), p, s, None if m is None else float(m), values))
     return result
+
+
+def _seen(gen: DiffusionGenerator) -> list[str]:
+    """String forms of the cells the generator was trained on (in memory after a fit, from the store after a load)."""
+    from archgen.spaces import get_space
+
+    if getattr(gen, "seen_", None):
+        space = get_space(gen.space_)
+        return [space.format(a) for a in gen.seen_]
+    return [s for s in getattr(gen, "seen_text_", "").split("\n") if s]
+
+
+__all__ = [
+    "CONSTRAINT_CELLS",
+    "Bound",
+    "GenerateParams",
+    "GenerateResult",
+    "Generated",
+    "bounds_of",
+    "check_request",
+    "devices",
+    "generate",
+    "generator_id",
+    "space_generator",
+    "transfer_labels",
+]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archgen.generators.params import GenerateParams
 from archgen.jobs.base import JobContext, register_job
 from archgen.jobs.monitor import JobFitMonitor
 from archgen.predictors.training import TrainPredictorParams
@@ -100,3 +101,47 @@ def zero_cost(params: ZeroCostParams, ctx: JobContext) -> dict[str, Any]:
         ctx.checkpoint({"cells_scored": finished}, finished / cells, f"{finished}/{cells} cells scored")
 
     return asdict(score(data, batch, params.task, params.proxies, zc, on_cell=on_cell))
+
+
+class TrainGeneratorParams(BaseModel):
+    """Parameters of a ``train_generator`` job: a space's diffusion generator (the service's, on first need)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    space: str = Field(min_length=1, max_length=64)
+    epochs: int = Field(200, ge=1, le=2000)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+@register_job(
+    "train_generator", "Train a space's diffusion generator on its architectures, store it", TrainGeneratorParams
+)
+def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, Any]:
+    """Train (or find, when another job trained it meanwhile) the space's generator; progress by epoch."""
+    from archgen.artifacts import ArtifactStore
+    from archgen.context import workspace
+    from archgen.generators.pipeline import space_generator
+
+    paths = ctx.settings.paths
+    _, gid = space_generator(
+        workspace(paths),
+        ArtifactStore(paths.model_dir),
+        params.space,
+        epochs=params.epochs,
+        steps=1,
+        seed=params.seed,
+        on_progress=ctx.progress,
+    )
+    return {"generator_id": gid}
+
+
+@register_job("generate", "Generate architectures for a task with the diffusion generator", GenerateParams)
+def generate(params: GenerateParams, ctx: JobContext) -> dict[str, Any]:
+    """Run :func:`archgen.generators.pipeline.generate`; a resumed run draws the same architectures (seeded)."""
+    from archgen.artifacts import ArtifactStore
+    from archgen.context import workspace
+    from archgen.generators.pipeline import generate as run
+
+    paths = ctx.settings.paths
+    result = run(params, workspace(paths), ArtifactStore(paths.model_dir), on_progress=ctx.progress)
+    return result.summary()

@@ -51,6 +51,8 @@ def service_settings(home: Path, data_dir: Path, cache_dir: Path, **overrides: o
         "max_zc_archs": 64,
         "max_body_bytes": 256 * 1024,
         "shutdown_grace_s": 5.0,
+        "generator_epochs": 2,
+        "generate_inline": 8,
     }
     values.update(overrides)
     return Settings(**values)

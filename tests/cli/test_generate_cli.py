@@ -20,7 +20,11 @@ def test_generate_guided_under_a_budget_then_reuses_the_stored_generator(
     assert code == 0, err
     res = json.loads(out)
     assert res["guided"] and res["target"] == "cifar10-valid/val_acc" and len(res["items"]) == 6
-    assert all(g["params_m"] <= 0.9 and g["measured"] is not None and g["predicted"] is not None for g in res["items"])
+    assert all(
+        g["values"]["params"] <= 0.9 and g["measured"] is not None and g["predicted"] is not None for g in res["items"]
+    )
+    assert res["constraints"]["params"]["max"] == 0.9 and 0 < res["met_before_rejection"] <= 1
+    assert res["validity"] == res["valid"] / res["drawn"] and 0 <= res["novelty"] <= 1
     assert res["valid"] <= res["drawn"] and (tmp_path / "models" / res["generator_id"]).is_dir()
     code, out, err = cli(capsys, *home, "generate", "-n", "3", "--guidance", "0", *TINY)
     assert code == 0 and "unguided" in out and len(out.strip().splitlines()) == 2 + 3
@@ -33,8 +37,14 @@ def test_generate_guided_under_a_budget_then_reuses_the_stored_generator(
         (["--task", "mnist"], "unknown task of space 'nb201' 'mnist'"),
         (["--space", "nb101"], "nb101"),
         (["--max-params", "-1"], "--max-params"),
+        (["--device", "pixel3"], "max_latency_ms and device go together"),
+        (["--max-latency-ms", "5", "--device", "toaster"], "'toaster'"),
+        (["--transfer-from", "cifar10-valid"], "may not name 'cifar10-valid'"),
+        (["--transfer-from", "mnist"], "'mnist'"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str) -> None:
+def test_bad_input_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
+) -> None:
     code, _, err = cli(capsys, "--home", str(tmp_path), "generate", *args, *TINY)
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from archgen.errors import UnsupportedSpaceError
+from archgen.errors import NotFittedError, UnsupportedSpaceError
 from archgen.generators import Guidance, get_generator
 from archgen.generators.base import GeneratorInputError
 from archgen.generators.diffusion.sampling import sample
@@ -123,3 +123,20 @@ def test_store_round_trip_gives_the_same_samples(skewed, tmp_path) -> None:
     assert loaded.sample(15, rng=np.random.default_rng(6)) == gen.sample(15, rng=np.random.default_rng(6))
     with pytest.raises(Exception, match="cannot be saved"):
         store.save(get_generator("random").fit(train), ArtifactRecord("r", "random", "nb201", "", [], {}, 0, [], artifact_type="generator"))
+
+
+def test_constraint_guidance_lowers_a_bounded_quantity_without_rejection(skewed) -> None:
+    """A surrogate of a parameter-like cost (9 per 3x3 conv, 1 per 1x1 conv); a bound below its mean, no rejection."""
+    gen, train = skewed
+    cost = lambda archs: np.array([9.0 * sum(o == 3 for o in a.ops) + sum(o == 2 for o in a.ops) for a in archs])
+    gen.fit_guidance(train, cost(train), epochs=60, name="params")
+    plain = gen.sample(60, rng=np.random.default_rng(5))
+    budget = float(np.percentile(cost(train), 25))
+    bounded = gen.sample(60, rng=np.random.default_rng(5), guidance=Guidance(scale=0.0, bounds={"params": budget}, bound_scale=20.0))
+    assert cost(bounded).mean() < cost(plain).mean() - 3, (cost(plain).mean(), cost(bounded).mean(), budget)
+    assert np.mean(cost(bounded) <= budget) > np.mean(cost(plain) <= budget) + 0.2
+    assert abs(gen.guidance_mean(train[:50], name="params") - cost(train[:50])).mean() < 3
+    with pytest.raises(NotFittedError, match="latency"):
+        gen.sample(5, rng=np.random.default_rng(0), guidance=Guidance(bounds={"latency": 1.0}))
+    with pytest.raises(GeneratorInputError, match="finite"):
+        Guidance(bounds={"params": float("nan")})

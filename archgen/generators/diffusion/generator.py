@@ -25,6 +25,7 @@ reject. Diffusing the adjacency (NB101, NAS-Bench-Graph) is not built yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -34,13 +35,15 @@ from archgen.arch import Arch
 from archgen.artifacts import ArtifactState
 from archgen.errors import InvalidArchitectureError, NotFittedError
 from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance, register_generator
-from archgen.generators.diffusion.guidance import fit_surrogate, surrogate_gradient
+from archgen.generators.diffusion.guidance import FittedSurrogate, NoiseAwareSurrogate, fit_surrogate, guidance_gradient
 from archgen.generators.diffusion.sampling import sample
 from archgen.generators.diffusion.score_net import GraphScoreNet
 from archgen.generators.diffusion.sde import make_sde
 from archgen.rng import init_parameters_, torch_generator
 
 T_EPS = 1e-3
+#: Name of the surrogate whose prediction guidance raises (others are bounded quantities).
+OBJECTIVE = "objective"
 
 
 @register_generator
@@ -66,6 +69,10 @@ class DiffusionGenerator(Generator):
         "An et al., DiffusionNAG: Predictor-guided Neural Architecture Generation with Diffusion Models, ICLR 2024; "
         "Song et al., Score-Based Generative Modeling through Stochastic Differential Equations, ICLR 2021"
     )
+
+    #: ``on_progress(fraction, message)``, called as :meth:`fit` and :meth:`sample` move (jobs set it; it may
+    #: raise to stop them); not a parameter.
+    on_progress: Callable[[float, str], None] | None = None
 
     def __init__(
         self,
@@ -139,9 +146,7 @@ class DiffusionGenerator(Generator):
                 x0 = x[order[i : i + self.batch_size]]
                 b = len(x0)
                 t = torch.rand(b, generator=gen) * (1 - T_EPS) + T_EPS
-                z = torch.randn(x0.shape, generator=gen) * m
-                mean, std = sde.marginal(x0, t)
-                xt = x0 * (1 - m) + (mean + std[:, None, None] * z) * m
+                xt, z, std = sde.perturb(x0, t, m, gen)
                 pred = net(xt, a0.expand(b, -1, -1), torch.log(std))
                 loss = (((pred - z) * m) ** 2).sum() / (m.sum() * b)
                 opt.zero_grad()
@@ -150,6 +155,8 @@ class DiffusionGenerator(Generator):
                 total += float(loss.detach()) * b
             sched.step()
             losses.append(total / len(x))
+            if self.on_progress is not None:
+                self.on_progress((len(losses)) / self.epochs, f"training epoch {len(losses)}/{self.epochs}")
         net.eval()
         self.net_ = net
         self.adj_ = a0[0]
@@ -157,11 +164,24 @@ class DiffusionGenerator(Generator):
         self.fixed_ = x[0] * (1 - m)
         self.train_loss_ = losses
         self.seen_ = set(archs)
+        self.surrogates_: dict[str, FittedSurrogate] = {}
 
     def fit_guidance(
-        self, archs: list[Arch], y: np.ndarray, *, epochs: int = 300, seed: int | None = None
+        self,
+        archs: list[Arch],
+        y: np.ndarray,
+        *,
+        epochs: int = 300,
+        seed: int | None = None,
+        name: str = OBJECTIVE,
+        batch_size: int = 128,
     ) -> DiffusionGenerator:
-        """Train the noise-aware surrogate on labelled architectures of the fitted space (returns ``self``).
+        """Train a noise-aware surrogate on labelled architectures of the fitted space (returns ``self``).
+
+        ``name`` :data:`OBJECTIVE` (the default) is the quantity guidance raises
+        (``Guidance.scale``); any other name is a quantity an upper bound can be
+        put on at sampling time (``Guidance.bounds``, e.g. ``{"params": 0.5}``):
+        parameters, FLOPs, a device's latency. Fitting a name again replaces it.
 
         Raises:
             NotFittedError: before :meth:`fit`.
@@ -180,7 +200,7 @@ class DiffusionGenerator(Generator):
             raise GeneratorInputError("guidance labels must be finite")
         space = get_space(self.space_)
         adj, x = space.to_dense_batch(archs)
-        self.guide_net_, self.guide_mu_, self.guide_sd_ = fit_surrogate(
+        self.surrogates_[name] = fit_surrogate(
             make_sde(self.sde),
             x,
             adj,
@@ -190,29 +210,36 @@ class DiffusionGenerator(Generator):
             depth=max(1, self.depth - 1),
             heads=self.heads,
             epochs=epochs,
+            batch_size=batch_size,
             seed=self.seed + 1 if seed is None else seed,
         )
         return self
 
-    def guidance_mean(self, archs: list[Arch], batch: int = 2048) -> np.ndarray:
-        """The fitted surrogate's prediction for clean architectures (at the smallest noise level), in label units.
+    def guidance_mean(self, archs: list[Arch], batch: int = 2048, name: str = OBJECTIVE) -> np.ndarray:
+        """Surrogate ``name``'s prediction for clean architectures (at the smallest noise level), in label units.
 
         Raises:
-            NotFittedError: before :meth:`fit_guidance`.
+            NotFittedError: before :meth:`fit_guidance` for ``name``.
         """
         from archgen.spaces import get_space
 
-        if not hasattr(self, "guide_net_"):
-            raise NotFittedError(f"{type(self).__name__} guidance surrogate (call fit_guidance first)")
+        sur = self._surrogate(name)
         space = get_space(self.space_)
         _, std = make_sde(self.sde).marginal(torch.zeros(1, 1, 1), torch.tensor([T_EPS]))
         out = []
         for i in range(0, len(archs), batch):
             adj, x = space.to_dense_batch(archs[i : i + batch])
             with torch.no_grad():
-                out.append(self.guide_net_(x, adj, torch.log(std).expand(len(x))).numpy())
-        z = np.concatenate(out) if out else np.zeros(0)
-        return z * self.guide_sd_ + self.guide_mu_
+                out.append(sur.predict(x, adj, torch.log(std).expand(len(x))).numpy())
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def _surrogate(self, name: str) -> FittedSurrogate:
+        sur = getattr(self, "surrogates_", {}).get(name)
+        if sur is None:
+            raise NotFittedError(
+                f"{type(self).__name__} surrogate {name!r} (call fit_guidance(..., name={name!r}) first)"
+            )
+        return sur
 
     # -- persistence --------------------------------------------------------------
     def get_state(self) -> ArtifactState:
@@ -222,17 +249,26 @@ class DiffusionGenerator(Generator):
         if not getattr(self, "fitted_", False):
             raise NotFittedError(type(self).__name__)
         arrays = {f"net.{k}": v.detach().numpy() for k, v in self.net_.state_dict().items()}
-        arrays |= {"adj": self.adj_.numpy(), "x_mask": self.x_mask_.numpy().astype(np.uint8), "fixed": self.fixed_.numpy()}
-        meta: dict[str, object] = {"train_loss": list(self.train_loss_), "shape": list(self.fixed_.shape), "guided": False}
-        if hasattr(self, "guide_net_"):
-            arrays |= {f"guide.{k}": v.detach().numpy() for k, v in self.guide_net_.state_dict().items()}
-            meta |= {"guided": True, "guide_mu": self.guide_mu_, "guide_sd": self.guide_sd_}
+        arrays |= {
+            "adj": self.adj_.numpy(),
+            "x_mask": self.x_mask_.numpy().astype(np.uint8),
+            "fixed": self.fixed_.numpy(),
+        }
+        surrogates = {}
+        for name, sur in self.surrogates_.items():
+            arrays |= {f"surrogate.{name}.{k}": v.detach().numpy() for k, v in sur.net.state_dict().items()}
+            surrogates[name] = [sur.mu, sur.sd]
+        meta: dict[str, object] = {
+            "train_loss": list(self.train_loss_),
+            "shape": list(self.fixed_.shape),
+            "surrogates": surrogates,
+        }
         space = get_space(self.space_)
-        return ArtifactState(meta=meta, arrays=arrays, texts={"seen": "\n".join(sorted(space.format(a) for a in self.seen_))})
+        return ArtifactState(
+            meta=meta, arrays=arrays, texts={"seen": "\n".join(sorted(space.format(a) for a in self.seen_))}
+        )
 
     def set_state(self, state: ArtifactState) -> None:
-        from archgen.generators.diffusion.guidance import NoiseAwareSurrogate
-
         n, t = (int(v) for v in state.meta["shape"])  # type: ignore[union-attr]
         gen = torch_generator(0)  # shapes only: every weight is loaded below
         net = GraphScoreNet(n, t, self.dim, self.depth, self.heads, gen)
@@ -242,20 +278,33 @@ class DiffusionGenerator(Generator):
         self.x_mask_ = torch.as_tensor(state.arrays["x_mask"]).bool()
         self.fixed_ = torch.as_tensor(state.arrays["fixed"])
         self.train_loss_ = list(state.meta["train_loss"])  # type: ignore[call-overload]
-        if state.meta.get("guided"):
+        self.surrogates_ = {}
+        for name, (mu, sd) in dict(state.meta.get("surrogates", {})).items():  # type: ignore[call-overload]
             g = NoiseAwareSurrogate(n, t, self.dim, max(1, self.depth - 1), self.heads, gen)
-            g.load_state_dict({k[6:]: torch.as_tensor(v) for k, v in state.arrays.items() if k.startswith("guide.")})
-            self.guide_net_ = g.eval()
-            self.guide_mu_, self.guide_sd_ = float(state.meta["guide_mu"]), float(state.meta["guide_sd"])  # type: ignore[arg-type]
+            prefix = f"surrogate.{name}."
+            g.load_state_dict(
+                {k[len(prefix) :]: torch.as_tensor(v) for k, v in state.arrays.items() if k.startswith(prefix)}
+            )
+            self.surrogates_[name] = FittedSurrogate(g.eval(), float(mu), float(sd))
         self.seen_ = set()  # re-read lazily by callers that need it (texts["seen"])
         self.seen_text_ = state.texts.get("seen", "")
 
     # -- sampling ----------------------------------------------------------------
-    def score_fn(self, scale: float = 0.0):
-        """``score(x, t)`` of the fitted model, plus ``scale`` times the surrogate's gradient when one is fitted."""
+    def score_fn(self, scale: float = 0.0, bounds: Mapping[str, float] | None = None, bound_scale: float = 10.0):
+        """``score(x, t)`` of the fitted model plus the guidance gradient.
+
+        The gradient (:func:`~archgen.generators.diffusion.guidance.guidance_gradient`)
+        raises the objective surrogate at ``scale`` (when one is fitted) and keeps
+        each surrogate named in ``bounds`` under its value at ``bound_scale``.
+
+        Raises:
+            NotFittedError: a bound on a quantity without a fitted surrogate.
+        """
         sde = make_sde(self.sde)
-        use = scale > 0 and hasattr(self, "guide_net_")
-        guide = surrogate_gradient(self.guide_net_, sde, self.adj_) if use else None
+        objective = self.surrogates_.get(OBJECTIVE) if scale > 0 else None
+        kept = [(self._surrogate(k), float(v)) for k, v in (bounds or {}).items()]
+        use = objective is not None or (kept and bound_scale > 0)
+        guide = guidance_gradient(sde, self.adj_, objective, scale, kept, bound_scale) if use else None
 
         def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             _, std = sde.marginal(torch.zeros(len(t), 1, 1), t)
@@ -263,22 +312,31 @@ class DiffusionGenerator(Generator):
                 eps = self.net_(x, self.adj_.expand(len(x), -1, -1), torch.log(std))
             s = -eps / std[:, None, None]
             if guide is not None:
-                s = s + scale * guide(x, t)
+                s = s + guide(x, t)
             return s
 
         return score
 
     def generate(
-        self, k: int, generator: torch.Generator, scale: float = 0.0
+        self,
+        k: int,
+        generator: torch.Generator,
+        scale: float = 0.0,
+        bounds: Mapping[str, float] | None = None,
+        bound_scale: float = 10.0,
+        on_step: Callable[[int], None] | None = None,
     ) -> tuple[list[Arch | None], torch.Tensor]:
-        """``k`` raw samples (guided by the surrogate at ``scale``): an :class:`Arch` each, or ``None`` where invalid."""
+        """``k`` raw samples, guided (:meth:`score_fn`): an :class:`Arch` each, or ``None`` where invalid.
+
+        ``on_step(step)`` is called after each sampling step.
+        """
         from archgen.spaces import get_space
 
         space = get_space(self.space_)
         fixed = self.fixed_.expand(k, -1, -1).clone()
         x = sample(
             make_sde(self.sde),
-            self.score_fn(scale),
+            self.score_fn(scale, bounds, bound_scale),
             fixed,
             self.x_mask_,
             steps=self.steps,
@@ -286,6 +344,7 @@ class DiffusionGenerator(Generator):
             method=self.method,
             snr=self.snr,
             t_eps=T_EPS,
+            on_step=on_step,
         )
         return [self._decode(space, xi) for xi in x], x
 
@@ -313,7 +372,19 @@ class DiffusionGenerator(Generator):
                 break
             rate = max(len(got) / drawn, 0.02) if drawn else 1.0  # share of draws kept so far
             k = min(self.batch, max(16, int(np.ceil(1.2 * (want - len(got)) / rate))))
-            archs, _ = self.generate(k, gen, guidance.scale if guidance is not None else 0.0)
+            report = None
+            if self.on_progress is not None:
+
+                def report(
+                    step: int, done: int = len(got), k: int = k, rate: float = rate, cb=self.on_progress
+                ) -> None:
+                    f = min(0.99, (done + rate * k * (step + 1) / self.steps) / want)
+                    cb(f, f"{done} of {want} samples kept; round at step {step + 1}/{self.steps}")
+
+            if guidance is None:
+                archs, _ = self.generate(k, gen, on_step=report)
+            else:
+                archs, _ = self.generate(k, gen, guidance.scale, guidance.bounds, guidance.bound_scale, on_step=report)
             drawn += len(archs)
             ok = [a for a in archs if a is not None]
             valid += len(ok)
@@ -321,7 +392,7 @@ class DiffusionGenerator(Generator):
                 allowed = guidance.allowed(ok)
                 ok = [a for a, keep in zip(ok, allowed, strict=True) if keep]
             got.extend(ok)
-        self.last_stats_ = {"drawn": drawn, "valid": valid}
+        self.last_stats_ = {"drawn": drawn, "valid": valid, "met": len(got)}
         if len(got) < want:
             raise GeneratorInputError(
                 f"only {len(got)} of {want} samples were valid and met the constraint after {drawn} draws "

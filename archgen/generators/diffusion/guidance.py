@@ -17,6 +17,8 @@ predictions on the architectures the generator was trained on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -55,11 +57,11 @@ def fit_surrogate(
     lr: float = 1e-3,
     seed: int = 0,
     t_eps: float = 1e-3,
-) -> tuple[NoiseAwareSurrogate, float, float]:
+) -> FittedSurrogate:
     """Train the surrogate on noised copies of ``x0`` ``[M, N, T]`` labelled ``y`` ``[M]``.
 
     Returns:
-        The network (in eval mode) and the label mean and std it was standardised with.
+        The network (in eval mode) with the label mean and std it was standardised with.
     """
     gen = torch_generator(seed)
     net = NoiseAwareSurrogate(x0.shape[1], x0.shape[2], dim, depth, heads, gen)
@@ -76,25 +78,67 @@ def fit_surrogate(
             idx = order[i : i + batch_size]
             xb, b = x0[idx], len(idx)
             t = torch.rand(b, generator=gen) * (1 - t_eps) + t_eps
-            mean, std = sde.marginal(xb, t)
-            xt = xb * (1 - m) + (mean + std[:, None, None] * torch.randn(xb.shape, generator=gen)) * m
+            xt, _, std = sde.perturb(xb, t, m, gen)
             loss = ((net(xt, a.expand(b, -1, -1), torch.log(std)) - yz[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
     net.eval()
-    return net, mu, sd
+    return FittedSurrogate(net, mu, sd)
 
 
-def surrogate_gradient(net: NoiseAwareSurrogate, sde: SDE, adj: torch.Tensor):
-    """``grad(x, t)``: the gradient of the standardised predicted label with respect to ``x``."""
+@dataclass
+class FittedSurrogate:
+    """A trained surrogate with the mean and std its labels were standardised with."""
+
+    net: NoiseAwareSurrogate
+    mu: float
+    sd: float
+
+    def standardised(self, x: torch.Tensor, adj: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        return self.net(x, adj.expand(len(x), -1, -1), log_std)
+
+    def predict(self, x: torch.Tensor, adj: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        """Prediction in label units."""
+        return self.standardised(x, adj, log_std) * self.sd + self.mu
+
+
+def guidance_gradient(
+    sde: SDE,
+    adj: torch.Tensor,
+    objective: FittedSurrogate | None,
+    scale: float,
+    bounds: list[tuple[FittedSurrogate, float]],
+    bound_scale: float,
+    temperature: float = 0.1,
+):
+    """``grad(x, t)`` of the guidance log-density: objective raised, upper bounds kept.
+
+    With ``u(x, t)`` the objective surrogate's standardised prediction and, per
+    bound ``c <= B``, ``v(x, t)`` its surrogate's standardised prediction and
+    ``b = (B - mu) / sd``, the gradient of
+
+        scale * u(x, t) - bound_scale * sum_bounds T * softplus((v(x, t) - b) / T)
+
+    with temperature ``T`` (in the bound's std units). The penalty's gradient is
+    ``bound_scale * sigmoid((v - b) / T) * grad v``: nothing well inside the
+    budget, a push of ``bound_scale`` toward it above it (a soft version of the
+    likelihood of meeting the bound, as in constrained classifier guidance).
+    """
 
     def grad(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         _, std = sde.marginal(torch.zeros(len(t), 1, 1), t)
+        log_std = torch.log(std)
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
-            out = net(xg, adj.expand(len(x), -1, -1), torch.log(std)).sum()
-            (g,) = torch.autograd.grad(out, xg)
+            total = torch.zeros((), dtype=x.dtype)
+            if objective is not None and scale > 0:
+                total = total + scale * objective.standardised(xg, adj, log_std).sum()
+            for sur, budget in bounds:
+                b = (budget - sur.mu) / sur.sd
+                v = sur.standardised(xg, adj, log_std)
+                total = total - bound_scale * temperature * torch.nn.functional.softplus((v - b) / temperature).sum()
+            (g,) = torch.autograd.grad(total, xg)
         return g
 
     return grad

@@ -45,6 +45,22 @@ class SDE(ABC):
     def prior_std(self) -> float:
         """Std of the prior ``x_1`` is drawn from (mean 0)."""
 
+    def perturb(
+        self, x0: torch.Tensor, t: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A draw of ``x_t | x_0`` on the entries inside ``mask`` (the others kept at ``x_0``).
+
+        Returns:
+            ``(x_t, z, std)``: the noised tensor, the standard normal noise
+            ``z`` (zero outside ``mask``) with ``x_t = mean + std z`` inside it, and
+            ``std`` of shape ``[B]``. Denoising score matching and the guidance
+            surrogate both train on these draws.
+        """
+        m = mask.to(x0.dtype)
+        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype) * m
+        mean, std = self.marginal(x0, t)
+        return x0 * (1 - m) + (mean + _bcast(std, x0) * z) * m, z, std
+
     def reverse(
         self, x: torch.Tensor, t: torch.Tensor, score: torch.Tensor, ode: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:

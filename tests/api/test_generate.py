@@ -1,0 +1,85 @@
+"""POST /v1/generate: the first request queues the generator's training and answers by a job; then inline; errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import Service
+
+FAST = {"steps": 10, "method": "euler"}
+
+
+@pytest.fixture(scope="module")
+def first(service: Service) -> dict:
+    """The first generation request: the space's generator is not trained yet, so it is a job (202)."""
+    r = service.client.post("/v1/generate", json={"n": 4, "guidance_scale": 0, **FAST}, headers=service.auth)
+    assert r.status_code == 202, r.text
+    assert r.headers["Location"] == f"/v1/jobs/{r.json()['id']}"
+    job = service.wait_job(r.json()["id"], timeout=600)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def test_first_request_trains_the_generator_by_a_system_job_then_answers_inline(service: Service, first: dict) -> None:
+    res = first["result"]
+    assert len(res["items"]) == 4 and res["validity"] == res["valid"] / res["drawn"] and not res["guided"]
+    assert 0 <= res["novelty"] <= 1 and 0 < res["uniqueness"] <= 1
+    jobs = service.client.get("/v1/jobs", params={"kind": "train_generator"}, headers=service.auth).json()["jobs"]
+    assert jobs, "the service's own training job is listed"
+    assert service.wait_job(jobs[0]["id"], timeout=600)["status"] == "succeeded"
+    r = service.client.post("/v1/generate", json={"n": 4, "guidance_scale": 0, **FAST}, headers=service.auth)
+    assert r.status_code == 200, r.text
+    assert [g["architecture"] for g in r.json()["items"]] == [g["architecture"] for g in res["items"]]  # seeded
+
+
+def test_guided_under_a_parameter_budget_inline(service: Service, first: dict) -> None:
+    body = {"n": 5, "labelled": 16, "constraints": {"max_params": 0.5}, "constraint_scale": 0, **FAST}
+    r = service.client.post("/v1/generate", json=body, headers=service.auth)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["guided"] and res["constraints"]["params"]["max"] == 0.5 and 0 < res["met_before_rejection"] <= 1
+    assert all(g["values"]["params"] <= 0.5 and g["predicted"] is not None and g["measured"] is not None for g in res["items"])
+
+
+def test_transfer_ranks_by_other_tasks_labels(service: Service, first: dict) -> None:
+    body = {"n": 3, "labelled": 32, "transfer_from": ["cifar100", "ImageNet16-120"], "task": "cifar10", **FAST}
+    r = service.client.post("/v1/generate", json=body, headers=service.auth)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["transfer_from"] == ["cifar100", "ImageNet16-120"]
+    scores = [g["score"] for g in res["items"]]
+    assert all(g["predicted"] is None for g in res["items"]) and scores == sorted(scores, reverse=True)
+
+
+def test_more_than_the_inline_limit_is_a_job(service: Service, first: dict) -> None:
+    r = service.client.post("/v1/generate", json={"n": 12, "guidance_scale": 0, **FAST}, headers=service.auth)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"], timeout=300)
+    assert job["status"] == "succeeded" and len(job["result"]["items"]) == 12 and job["progress"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"space": "nb101"}, 422, "nb101"),
+        ({"task": "mnist"}, 404, "mnist"),
+        ({"constraints": {"device": "pixel3"}}, 422, "max_latency_ms and device go together"),
+        ({"constraints": {"max_latency_ms": 5, "device": "toaster"}}, 404, "toaster"),
+        ({"transfer_from": ["cifar10-valid"]}, 422, "may not name 'cifar10-valid'"),
+        ({"transfer_from": ["mnist"]}, 404, "mnist"),
+        ({"transfer_from": ["cifar100"], "guidance_scale": 0}, 422, "guidance_scale > 0"),
+        ({"n": 0}, 422, "n"),
+        ({"n": 100_000}, 422, "n"),
+        ({"steps": 10**6}, 422, "steps"),
+        ({"constraints": {"max_params": -1}}, 422, "max_params"),
+        ({"method": "magic"}, 422, "method"),
+        ({"extra": 1}, 422, "extra"),
+    ],
+)
+def test_bad_requests_name_the_problem_before_any_job(service: Service, body: dict, status: int, words: str) -> None:
+    before = len(service.client.get("/v1/jobs", params={"kind": "generate"}, headers=service.auth).json()["jobs"])
+    r = service.client.post("/v1/generate", json=body, headers=service.auth)
+    assert r.status_code == status, r.text
+    assert words in r.text
+    after = len(service.client.get("/v1/jobs", params={"kind": "generate"}, headers=service.auth).json()["jobs"])
+    assert after == before
