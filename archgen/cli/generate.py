@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 def generate(
     space: Annotated[
-        str, typer.Option("--space", help="Search space (the diffusion generator supports nb201).")
+        str, typer.Option("--space", help="Search space (the diffusion generator supports nb201 and nb101).")
     ] = "nb201",
     task: Annotated[str, typer.Option("--task", help="Task whose accuracy guidance raises.")] = "cifar10",
     n: Annotated[int, typer.Option("-n", "--n", help="Architectures to return.")] = 100,

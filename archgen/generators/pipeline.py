@@ -55,6 +55,10 @@ if TYPE_CHECKING:
 
 #: Random cells whose published measurement trains a constraint's surrogate.
 CONSTRAINT_CELLS = 2000
+#: Spaces whose table enumerates every architecture (the generator trains on all of them).
+ENUMERATED = ("nb201",)
+#: Cells drawn from the space's sampler to train the generator of a space its table does not enumerate.
+SAMPLED_CELLS = 20_000
 #: Tasks trained on the same images (their labels are the task's own, never a transfer source).
 SAME_IMAGES = {("nb201", "cifar10"): {"cifar10-valid"}, ("nb201", "cifar10-valid"): {"cifar10"}}
 
@@ -121,6 +125,18 @@ def generator_id(space: str, epochs: int, seed: int) -> str:
     return f"diffusion-{space}-e{epochs}-s{seed}"
 
 
+def training_cells(data: Workspace, space: str, seed: int) -> list[Arch]:
+    """What a space's generator learns from (no labels): the whole space where the table enumerates it (NB201),
+    else :data:`SAMPLED_CELLS` cells from the space's own sampler (NB101: the table holds 500 of its 423k cells)."""
+    from archgen.predictors.training import default_target, table_archs
+
+    table = data.table(space)
+    if space in ENUMERATED:
+        archs, _ = table_archs(table, *default_target(table, table.tasks()[0]))
+        return archs
+    return list(dict.fromkeys(data.space(space).sample(SAMPLED_CELLS, np.random.default_rng(seed))))
+
+
 def space_generator(
     data: Workspace,
     store: ArtifactStore,
@@ -135,14 +151,13 @@ def space_generator(
 
     ``on_progress(fraction, message)`` follows the training epochs when it trains.
     """
-    from archgen.predictors.training import default_target, table_archs
 
     gid = generator_id(space, epochs, seed)
     if gid not in store.ids():
         with store.lock(gid):  # jobs needing it at once: one trains, the others wait and load
             if gid not in store.ids():
                 table = data.table(space)
-                archs, _ = table_archs(table, *default_target(table, table.tasks()[0]))
+                archs = training_cells(data, space, seed)
                 gen = get_generator("diffusion", epochs=epochs, steps=steps, seed=seed)
                 assert isinstance(gen, DiffusionGenerator)
                 gen.on_progress = on_progress
@@ -348,6 +363,11 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
     if params.task not in table.tasks():
         raise UnknownNameError(f"task of space {params.space!r}", params.task, table.tasks())
     bounds = bounds_of(params, table)
+    if bounds and params.space not in ENUMERATED:
+        raise GeneratorInputError(
+            f"constraints are met by published values, which the {params.space} table has for {table.num_rows} "
+            "cells only: not available on this space yet"
+        )
     if params.transfer_from is not None:
         if params.guidance_scale == 0:
             raise GeneratorInputError("transfer_from needs guidance_scale > 0")
@@ -476,10 +496,10 @@ def generate(
     scores: list[float | None] = [None] * len(out)
     if ranker is not None:
         scores = [float(v) for v in ranker.predict(out)]
-    idx = sp.indices(out)
+    idx = sp.rows_or_missing(out)
     for i, (a, p, s) in enumerate(zip(out, predicted, scores, strict=True)):
         m = measured.get(a)
-        values = {k: (float(c[idx[i]]) if np.isfinite(c[idx[i]]) else None) for k, c in cols.items()}
+        values = {k: (float(c[idx[i]]) if idx[i] >= 0 and np.isfinite(c[idx[i]]) else None) for k, c in cols.items()}
         result.items.append(Generated(sp.format(a), p, s, None if m is None else float(m), values))
     return result
 

@@ -61,7 +61,8 @@ def test_more_than_the_inline_limit_is_a_job(service: Service, first: dict) -> N
 @pytest.mark.parametrize(
     ("body", "status", "words"),
     [
-        ({"space": "nb101"}, 422, "nb101"),
+        ({"space": "nasbench_graph", "task": "cora"}, 422, "nasbench_graph"),
+        ({"space": "nb101", "constraints": {"max_params": 1}}, 422, "500 cells only"),
         ({"task": "mnist"}, 404, "mnist"),
         ({"constraints": {"device": "pixel3"}}, 422, "max_latency_ms and device go together"),
         ({"constraints": {"max_latency_ms": 5, "device": "toaster"}}, 404, "toaster"),

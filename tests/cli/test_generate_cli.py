@@ -35,7 +35,8 @@ def test_generate_guided_under_a_budget_then_reuses_the_stored_generator(
     [
         (["-n", "0"], "--n: Input should be greater than or equal to 1"),
         (["--task", "mnist"], "unknown task of space 'nb201' 'mnist'"),
-        (["--space", "nb101"], "nb101"),
+        (["--space", "nasbench_graph", "--task", "cora"], "nasbench_graph"),
+        (["--space", "nb101", "--max-params", "1"], "500 cells only"),
         (["--max-params", "-1"], "--max-params"),
         (["--device", "pixel3"], "max_latency_ms and device go together"),
         (["--max-latency-ms", "5", "--device", "toaster"], "'toaster'"),

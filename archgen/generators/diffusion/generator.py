@@ -20,7 +20,16 @@ architectures: table values or any predictor's predictions), sampling follows
 ``Guidance.scale``. With a guidance score or predictor too, ``pool`` candidates
 are generated per requested sample and the best by it are kept (DiffusionNAG
 ranks its generated set by an unnoised predictor the same way); constraints
-reject. Diffusing the adjacency (NB101, NAS-Bench-Graph) is not built yet.
+reject.
+
+Where the space's dense form has free adjacency entries (NB101's 7-node DAG,
+upper triangle), the adjacency is diffused with the operations: the state is
+``[x | adj]`` (:class:`~archgen.generators.diffusion.layout.Layout`), the
+network reads the noised adjacency as node features and soft attention
+relations and predicts each clean entry (an x0-prediction, trained by
+cross-entropy and turned into noise for the sampler), samples are read at 0.5
+and whatever the space refuses (no input-output path, more than 9 edges,
+padding in the middle) is invalid. NAS-Bench-Graph is not supported yet.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from archgen.artifacts import ArtifactState
 from archgen.errors import InvalidArchitectureError, NotFittedError
 from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance, register_generator
 from archgen.generators.diffusion.guidance import FittedSurrogate, NoiseAwareSurrogate, fit_surrogate, guidance_gradient
+from archgen.generators.diffusion.layout import Layout
 from archgen.generators.diffusion.sampling import sample
 from archgen.generators.diffusion.score_net import GraphScoreNet
 from archgen.generators.diffusion.sde import make_sde
@@ -64,7 +74,7 @@ class DiffusionGenerator(Generator):
     """
 
     name: ClassVar[str] = "diffusion"
-    capabilities: ClassVar[GeneratorCapabilities] = GeneratorCapabilities(spaces=("nb201",), min_train=16)
+    capabilities: ClassVar[GeneratorCapabilities] = GeneratorCapabilities(spaces=("nb201", "nb101"), min_train=16)
     paper: ClassVar[str] = (
         "An et al., DiffusionNAG: Predictor-guided Neural Architecture Generation with Diffusion Models, ICLR 2024; "
         "Song et al., Score-Based Generative Modeling through Stochastic Differential Equations, ICLR 2021"
@@ -127,28 +137,31 @@ class DiffusionGenerator(Generator):
         space = get_space(archs[0].space)
         adj, x = space.to_dense_batch(archs)
         adj_mask, x_mask = space.dense_mask()
-        if adj_mask.any():
-            raise GeneratorInputError(f"{space.name}: diffusing the adjacency is not implemented yet")
+        diffuse = bool(adj_mask.any())
+        layout = Layout(x.shape[2], None if diffuse else adj[0])
+        data = layout.pack(x, adj)
+        mask = layout.pack(x_mask, adj_mask)
         gen = torch_generator(self.seed)
-        net = GraphScoreNet(x.shape[1], x.shape[2], self.dim, self.depth, self.heads, gen)
+        net = GraphScoreNet(
+            x.shape[1], x.shape[2], self.dim, self.depth, self.heads, gen, adj_in=diffuse, edge_head=diffuse
+        )
         init_parameters_(net, gen)
+        self.net_, self.layout_ = net, layout
         sde = make_sde(self.sde)
-        m = x_mask.to(x.dtype)
+        m = mask.to(x.dtype)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
-        a0 = adj[:1]
         losses = []
         net.train()
         for _ in range(self.epochs):
-            order = torch.randperm(len(x), generator=gen)
+            order = torch.randperm(len(data), generator=gen)
             total = 0.0
-            for i in range(0, len(x), self.batch_size):
-                x0 = x[order[i : i + self.batch_size]]
+            for i in range(0, len(data), self.batch_size):
+                x0 = data[order[i : i + self.batch_size]]
                 b = len(x0)
                 t = torch.rand(b, generator=gen) * (1 - T_EPS) + T_EPS
                 xt, z, std = sde.perturb(x0, t, m, gen)
-                pred = net(xt, a0.expand(b, -1, -1), torch.log(std))
-                loss = (((pred - z) * m) ** 2).sum() / (m.sum() * b)
+                loss = self._loss(xt, z, x0, std, m)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -158,13 +171,45 @@ class DiffusionGenerator(Generator):
             if self.on_progress is not None:
                 self.on_progress((len(losses)) / self.epochs, f"training epoch {len(losses)}/{self.epochs}")
         net.eval()
-        self.net_ = net
-        self.adj_ = a0[0]
-        self.x_mask_ = x_mask
-        self.fixed_ = x[0] * (1 - m)
+        self.adj_ = adj[0] if not diffuse else torch.zeros_like(adj[0])
+        self.x_mask_, self.adj_mask_ = x_mask, adj_mask
+        self.mask_ = mask
+        self.pads_ = bool((x.sum(dim=-1) == 0).any())  # the space pads its dense form with empty rows (NB101)
+        self.fixed_ = data[0] * (1 - m)
         self.train_loss_ = losses
         self.seen_ = set(archs)
         self.surrogates_: dict[str, FittedSurrogate] = {}
+
+    def _loss(self, zt: torch.Tensor, noise: torch.Tensor, z0: torch.Tensor, std: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Denoising score matching: noise MSE over the free entries; over free adjacency entries, cross-entropy of
+        the clean-entry prediction (the noise MSE of an x0-prediction weighs small noise by ``1/std^2`` and swamps
+        the rest)."""
+        b = len(zt)
+        out = self.net_(*self.layout_.split(zt), torch.log(std))
+        if not isinstance(out, tuple):
+            return (((out - noise) * m) ** 2).sum() / (m.sum() * b)
+        t = self.layout_.types
+        eps_x, logit = out
+        mx, ma = m[..., :t], m[..., t:]
+        loss_x = (((eps_x - noise[..., :t]) * mx) ** 2).sum() / (mx.sum() * b)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, z0[..., t:], reduction="none")
+        return loss_x + (bce * ma).sum() / (ma.sum() * b)
+
+    def _eps(self, z: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        """The score network's noise prediction for states ``z`` (both parts where the adjacency is diffused).
+
+        The adjacency part comes from the network's clean-entry prediction
+        ``a0 = sigmoid(logit)``: ``eps = (a_t - c(t) a0) / std(t)``, with ``c`` the
+        SDE's mean factor.
+        """
+        out = self.net_(*self.layout_.split(z), log_std)
+        if not isinstance(out, tuple):
+            return out
+        eps_x, logit = out
+        std = torch.exp(log_std)[:, None, None]
+        a_t = z[..., self.layout_.types :]
+        eps_a = (a_t - make_sde(self.sde).mean_coef(std) * torch.sigmoid(logit)) / std
+        return torch.cat([eps_x, eps_a], dim=-1)
 
     def fit_guidance(
         self,
@@ -202,9 +247,9 @@ class DiffusionGenerator(Generator):
         adj, x = space.to_dense_batch(archs)
         self.surrogates_[name] = fit_surrogate(
             make_sde(self.sde),
-            x,
-            adj,
-            self.x_mask_,
+            self.layout_.pack(x, adj),
+            self.mask_,
+            self.layout_,
             torch.as_tensor(y_arr, dtype=torch.float32),
             dim=self.dim,
             depth=max(1, self.depth - 1),
@@ -230,7 +275,7 @@ class DiffusionGenerator(Generator):
         for i in range(0, len(archs), batch):
             adj, x = space.to_dense_batch(archs[i : i + batch])
             with torch.no_grad():
-                out.append(sur.predict(x, adj, torch.log(std).expand(len(x))).numpy())
+                out.append(sur.predict(self.layout_.pack(x, adj), torch.log(std).expand(len(x))).numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def _surrogate(self, name: str) -> FittedSurrogate:
@@ -252,6 +297,7 @@ class DiffusionGenerator(Generator):
         arrays |= {
             "adj": self.adj_.numpy(),
             "x_mask": self.x_mask_.numpy().astype(np.uint8),
+            "adj_mask": self.adj_mask_.numpy().astype(np.uint8),
             "fixed": self.fixed_.numpy(),
         }
         surrogates = {}
@@ -261,6 +307,9 @@ class DiffusionGenerator(Generator):
         meta: dict[str, object] = {
             "train_loss": list(self.train_loss_),
             "shape": list(self.fixed_.shape),
+            "types": self.layout_.types,
+            "diffuse_adj": self.layout_.diffuses_adjacency,
+            "pads": self.pads_,
             "surrogates": surrogates,
         }
         space = get_space(self.space_)
@@ -269,23 +318,31 @@ class DiffusionGenerator(Generator):
         )
 
     def set_state(self, state: ArtifactState) -> None:
-        n, t = (int(v) for v in state.meta["shape"])  # type: ignore[union-attr]
+        n, width = (int(v) for v in state.meta["shape"])  # type: ignore[union-attr]
+        t = int(state.meta.get("types", width))  # type: ignore[call-overload]
+        diffuse = bool(state.meta.get("diffuse_adj", False))
         gen = torch_generator(0)  # shapes only: every weight is loaded below
-        net = GraphScoreNet(n, t, self.dim, self.depth, self.heads, gen)
+        net = GraphScoreNet(n, t, self.dim, self.depth, self.heads, gen, adj_in=diffuse, edge_head=diffuse)
         net.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in state.arrays.items() if k.startswith("net.")})
         self.net_ = net.eval()
         self.adj_ = torch.as_tensor(state.arrays["adj"])
         self.x_mask_ = torch.as_tensor(state.arrays["x_mask"]).bool()
+        self.adj_mask_ = (
+            torch.as_tensor(state.arrays["adj_mask"]).bool() if "adj_mask" in state.arrays else torch.zeros(n, n, dtype=torch.bool)
+        )
+        self.layout_ = Layout(t, None if diffuse else self.adj_)
+        self.mask_ = self.layout_.pack(self.x_mask_, self.adj_mask_)
+        self.pads_ = bool(state.meta.get("pads", False))
         self.fixed_ = torch.as_tensor(state.arrays["fixed"])
         self.train_loss_ = list(state.meta["train_loss"])  # type: ignore[call-overload]
         self.surrogates_ = {}
         for name, (mu, sd) in dict(state.meta.get("surrogates", {})).items():  # type: ignore[call-overload]
-            g = NoiseAwareSurrogate(n, t, self.dim, max(1, self.depth - 1), self.heads, gen)
+            g = NoiseAwareSurrogate(n, t, self.dim, max(1, self.depth - 1), self.heads, gen, adj_in=diffuse)
             prefix = f"surrogate.{name}."
             g.load_state_dict(
                 {k[len(prefix) :]: torch.as_tensor(v) for k, v in state.arrays.items() if k.startswith(prefix)}
             )
-            self.surrogates_[name] = FittedSurrogate(g.eval(), float(mu), float(sd))
+            self.surrogates_[name] = FittedSurrogate(g.eval(), float(mu), float(sd), self.layout_)
         self.seen_ = set()  # re-read lazily by callers that need it (texts["seen"])
         self.seen_text_ = state.texts.get("seen", "")
 
@@ -304,12 +361,12 @@ class DiffusionGenerator(Generator):
         objective = self.surrogates_.get(OBJECTIVE) if scale > 0 else None
         kept = [(self._surrogate(k), float(v)) for k, v in (bounds or {}).items()]
         use = objective is not None or (kept and bound_scale > 0)
-        guide = guidance_gradient(sde, self.adj_, objective, scale, kept, bound_scale) if use else None
+        guide = guidance_gradient(sde, objective, scale, kept, bound_scale) if use else None
 
         def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             _, std = sde.marginal(torch.zeros(len(t), 1, 1), t)
             with torch.no_grad():
-                eps = self.net_(x, self.adj_.expand(len(x), -1, -1), torch.log(std))
+                eps = self._eps(x, torch.log(std))
             s = -eps / std[:, None, None]
             if guide is not None:
                 s = s + guide(x, t)
@@ -338,7 +395,7 @@ class DiffusionGenerator(Generator):
             make_sde(self.sde),
             self.score_fn(scale, bounds, bound_scale),
             fixed,
-            self.x_mask_,
+            self.mask_,
             steps=self.steps,
             generator=generator,
             method=self.method,
@@ -348,14 +405,26 @@ class DiffusionGenerator(Generator):
         )
         return [self._decode(space, xi) for xi in x], x
 
-    def _decode(self, space, x: torch.Tensor) -> Arch | None:
-        """Threshold at 0.5 (DiffusionNAG): each free row needs exactly one free entry above it."""
-        out = x * (1 - self.x_mask_.to(x.dtype)) + (x > 0.5).to(x.dtype) * self.x_mask_.to(x.dtype)
+    def _decode(self, space, z: torch.Tensor) -> Arch | None:
+        """Threshold at 0.5 (DiffusionNAG), then the space's own reading of the dense form, else ``None``.
+
+        Each free node row needs exactly one free entry above 0.5; where the
+        space pads its dense form (NB101) a row with none is padding, which
+        the space accepts only after the last node and without edges. Free
+        adjacency entries (NB101) are edges where above 0.5. What the space
+        refuses (e.g. no input-output path, too many edges) is invalid; a
+        sample is never repaired into another architecture.
+        """
+        m = self.mask_.to(z.dtype)
+        out = z * (1 - m) + (z > 0.5).to(z.dtype) * m
+        x, adj = self.layout_.split(out[None])
+        x, adj = x[0], adj[0]
         rows = self.x_mask_.any(dim=1)
-        if not torch.all(out[rows].sum(dim=1) == 1):
+        counts = x[rows].sum(dim=1)
+        if not torch.all((counts == 1) | ((counts == 0) & self.pads_)):
             return None
         try:
-            arch = space.from_dense(self.adj_, out)
+            arch = space.from_dense(adj, x)
             space.validate(arch)
         except InvalidArchitectureError:
             return None

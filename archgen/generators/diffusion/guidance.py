@@ -12,7 +12,10 @@ standardised). Sampling then follows
 the gradient of ``log p(y | x_t)`` under a Gaussian likelihood up to the scale,
 as in classifier guidance (Dhariwal & Nichol, 2021) and DiffusionNAG. The
 labels may come from a benchmark table or from any archgen predictor's
-predictions on the architectures the generator was trained on.
+predictions on the architectures the generator was trained on. Where the
+adjacency is diffused too (NB101), ``x`` is the whole state (see
+:class:`~archgen.generators.diffusion.layout.Layout`) and the gradient moves
+edges as well as operations.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from archgen.generators.diffusion.layout import Layout
 from archgen.generators.diffusion.score_net import GraphScoreNet
 from archgen.generators.diffusion.sde import SDE
 from archgen.rng import init_parameters_, torch_generator
@@ -31,10 +35,18 @@ class NoiseAwareSurrogate(nn.Module):
     """``y_hat(x_t, t)``: the score network's transformer with a pooled scalar head."""
 
     def __init__(
-        self, num_nodes: int, num_types: int, dim: int, depth: int, heads: int, generator: torch.Generator
-    ) -> None:
+        self,
+        num_nodes: int,
+        num_types: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        generator: torch.Generator,
+        *,
+        adj_in: bool = False,
+    ) -> None:  # adj_in: the adjacency is part of the (noised) state
         super().__init__()
-        self.body = GraphScoreNet(num_nodes, num_types, dim, depth, heads, generator)
+        self.body = GraphScoreNet(num_nodes, num_types, dim, depth, heads, generator, adj_in=adj_in)
         self.body.out = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim))
         self.head = nn.Sequential(nn.GELU(), nn.Linear(dim, 1))
 
@@ -42,11 +54,28 @@ class NoiseAwareSurrogate(nn.Module):
         return self.head(self.body(x, adj, log_std).mean(dim=1)).squeeze(-1)
 
 
+@dataclass
+class FittedSurrogate:
+    """A trained surrogate with the mean and std its labels were standardised with, and the state's layout."""
+
+    net: NoiseAwareSurrogate
+    mu: float
+    sd: float
+    layout: Layout
+
+    def standardised(self, z: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        return self.net(*self.layout.split(z), log_std)
+
+    def predict(self, z: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        """Prediction in label units."""
+        return self.standardised(z, log_std) * self.sd + self.mu
+
+
 def fit_surrogate(
     sde: SDE,
-    x0: torch.Tensor,
-    adj: torch.Tensor,
+    z0: torch.Tensor,
     mask: torch.Tensor,
+    layout: Layout,
     y: torch.Tensor,
     *,
     dim: int = 64,
@@ -58,54 +87,37 @@ def fit_surrogate(
     seed: int = 0,
     t_eps: float = 1e-3,
 ) -> FittedSurrogate:
-    """Train the surrogate on noised copies of ``x0`` ``[M, N, T]`` labelled ``y`` ``[M]``.
+    """Train the surrogate on noised copies of the states ``z0`` (see :class:`Layout`) labelled ``y`` ``[M]``.
 
     Returns:
         The network (in eval mode) with the label mean and std it was standardised with.
     """
     gen = torch_generator(seed)
-    net = NoiseAwareSurrogate(x0.shape[1], x0.shape[2], dim, depth, heads, gen)
+    _, n, _ = z0.shape
+    net = NoiseAwareSurrogate(n, layout.types, dim, depth, heads, gen, adj_in=layout.diffuses_adjacency)
     init_parameters_(net, gen)
     mu, sd = float(y.mean()), float(y.std().clamp_min(1e-8))
     yz = (y - mu) / sd
-    m = mask.to(x0.dtype)
+    m = mask.to(z0.dtype)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
-    a = adj[:1]
     net.train()
     for _ in range(epochs):
-        order = torch.randperm(len(x0), generator=gen)
-        for i in range(0, len(x0), batch_size):
+        order = torch.randperm(len(z0), generator=gen)
+        for i in range(0, len(z0), batch_size):
             idx = order[i : i + batch_size]
-            xb, b = x0[idx], len(idx)
+            b = len(idx)
             t = torch.rand(b, generator=gen) * (1 - t_eps) + t_eps
-            xt, _, std = sde.perturb(xb, t, m, gen)
-            loss = ((net(xt, a.expand(b, -1, -1), torch.log(std)) - yz[idx]) ** 2).mean()
+            zt, _, std = sde.perturb(z0[idx], t, m, gen)
+            loss = ((net(*layout.split(zt), torch.log(std)) - yz[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
     net.eval()
-    return FittedSurrogate(net, mu, sd)
-
-
-@dataclass
-class FittedSurrogate:
-    """A trained surrogate with the mean and std its labels were standardised with."""
-
-    net: NoiseAwareSurrogate
-    mu: float
-    sd: float
-
-    def standardised(self, x: torch.Tensor, adj: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-        return self.net(x, adj.expand(len(x), -1, -1), log_std)
-
-    def predict(self, x: torch.Tensor, adj: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-        """Prediction in label units."""
-        return self.standardised(x, adj, log_std) * self.sd + self.mu
+    return FittedSurrogate(net, mu, sd, layout)
 
 
 def guidance_gradient(
     sde: SDE,
-    adj: torch.Tensor,
     objective: FittedSurrogate | None,
     scale: float,
     bounds: list[tuple[FittedSurrogate, float]],
@@ -133,10 +145,10 @@ def guidance_gradient(
             xg = x.detach().requires_grad_(True)
             total = torch.zeros((), dtype=x.dtype)
             if objective is not None and scale > 0:
-                total = total + scale * objective.standardised(xg, adj, log_std).sum()
+                total = total + scale * objective.standardised(xg, log_std).sum()
             for sur, budget in bounds:
                 b = (budget - sur.mu) / sur.sd
-                v = sur.standardised(xg, adj, log_std)
+                v = sur.standardised(xg, log_std)
                 total = total - bound_scale * temperature * torch.nn.functional.softplus((v - b) / temperature).sum()
             (g,) = torch.autograd.grad(total, xg)
         return g

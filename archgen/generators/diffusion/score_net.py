@@ -67,16 +67,28 @@ class GraphScoreNet(nn.Module):
     """
 
     def __init__(
-        self, num_nodes: int, num_types: int, dim: int, depth: int, heads: int, generator: torch.Generator
+        self,
+        num_nodes: int,
+        num_types: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        generator: torch.Generator,
+        *,
+        adj_in: bool = False,
+        edge_head: bool = False,
     ) -> None:
         super().__init__()
         if dim % heads or dim % 2:
             raise ValueError(f"dim ({dim}) must be even and divisible by heads ({heads})")
-        self.inp = nn.Linear(num_types, dim)
+        self.adj_in, self.edge_head = adj_in, edge_head
+        self.inp = nn.Linear(num_types + (2 * num_nodes if adj_in else 0), dim)
         self.pos = nn.Parameter(torch.randn(num_nodes, dim, generator=generator) * 0.02)
         self.time = nn.Sequential(FourierTime(dim, generator), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.blocks = nn.ModuleList(_Block(dim, heads) for _ in range(depth))
         self.out = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, num_types))
+        if edge_head:
+            self.edge_out = nn.Sequential(nn.Linear(3 * dim + 1, dim), nn.GELU(), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
 
     @staticmethod
     def relations(adj: torch.Tensor) -> torch.Tensor:
@@ -86,11 +98,33 @@ class GraphScoreNet(nn.Module):
         none = torch.clamp(1 - fwd - bwd - eye, min=0)
         return torch.stack([fwd, bwd, eye, none], dim=-1)
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-        """Predicted noise ``[B, N, T]`` of ``x`` ``[B, N, T]`` at noise level ``log std(t)`` ``[B]``."""
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, log_std: torch.Tensor):
+        """Predicted noise ``[B, N, T]`` of ``x`` ``[B, N, T]`` at noise level ``log std(t)`` ``[B]``.
+
+        With ``edge_head`` (the adjacency is diffused too: NB101), also the
+        logit of each clean adjacency entry ``[B, N, N]`` (an x0-prediction: at
+        small noise a 0/1 entry is read off its noised value far more easily
+        than its noise; the generator turns it into the noise), from each node
+        pair's embeddings, the time and its current entry; the pair is returned. A noised
+        adjacency enters as node features (``adj_in``: each node's out- and
+        in-row) and, clamped to [0, 1], as soft relations of the attention.
+        """
         temb = self.time(log_std)
-        h = self.inp(x) + self.pos
-        rel = self.relations(adj)
+        feats = torch.cat([x, adj, adj.transpose(-1, -2)], dim=-1) if self.adj_in else x
+        h = self.inp(feats) + self.pos
+        rel = self.relations(adj.clamp(0, 1) if self.adj_in else adj)
         for block in self.blocks:
             h = block(h, rel, temb)
-        return self.out(h)
+        if not self.edge_head:
+            return self.out(h)
+        b, n, d = h.shape
+        pair = torch.cat(
+            [
+                h.unsqueeze(2).expand(b, n, n, d),
+                h.unsqueeze(1).expand(b, n, n, d),
+                temb[:, None, None, :].expand(b, n, n, d),
+                adj.unsqueeze(-1),
+            ],
+            dim=-1,
+        )
+        return self.out(h), self.edge_out(pair).squeeze(-1)

@@ -45,6 +45,10 @@ class SDE(ABC):
     def prior_std(self) -> float:
         """Std of the prior ``x_1`` is drawn from (mean 0)."""
 
+    def mean_coef(self, std: torch.Tensor) -> torch.Tensor:
+        """The factor ``c`` with ``mean(x_0, t) = c x_0``, as a function of ``std(t)``."""
+        return torch.ones_like(std)
+
     def perturb(
         self, x0: torch.Tensor, t: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,6 +134,10 @@ class VPSDE(SDE):
 
     def prior_std(self) -> float:
         return 1.0
+
+    def mean_coef(self, std: torch.Tensor) -> torch.Tensor:
+        """``exp(-B(t) / 2) = sqrt(1 - std^2)``."""
+        return torch.sqrt(torch.clamp(1 - std**2, min=0.0))
 
 
 def make_sde(name: str) -> SDE:
