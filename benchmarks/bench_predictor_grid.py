@@ -66,6 +66,12 @@ def main() -> None:
     ap.add_argument("--draws", nargs="+", type=int, default=[10, 10, 5, 5, 5])
     ap.add_argument("--skip", nargs="*", default=[], help="predictor:size pairs to leave out")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    ap.add_argument(
+        "--merge-into", type=Path, default=None,
+        help="a summary CSV (e.g. benchmarks/results/...summary.csv): this grid's rows replace its rows of the same "
+        "predictor, features, protocol and size, the others are kept; the figure is redrawn from the merged rows",
+    )  # fmt: skip
+    ap.add_argument("--figure", type=Path, default=None, help="where --merge-into draws the merged figure")
     args = ap.parse_args()
     if len(args.draws) != len(args.sizes):
         raise SystemExit("--draws needs one count per size")
@@ -103,6 +109,25 @@ def main() -> None:
     write_outputs(results, args.out, "nb201 cifar10 (trained on cifar10-valid val_acc)", anchors=True)
     print(f"nb201 cifar10, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s")
     print(format_table(summarize(results)))
+    if args.merge_into is not None:
+        _merge(summarize(results), args.merge_into, args.figure)
+
+
+def _merge(rows: list[dict], csv: Path, figure: Path | None) -> None:
+    """Replace ``csv``'s rows of the same (predictor, features, protocol, n_train) by ``rows``; redraw ``figure``."""
+    import pandas as pd
+
+    from archgen.predictors.benchmark import plot_summary
+
+    key = lambda r: (r["predictor"], r["features"], r["protocol"], int(r["n_train"]))
+    new = {key(r): r for r in rows}
+    old = pd.read_csv(csv).to_dict("records") if csv.exists() else []
+    merged = [r for r in old if key(r) not in new] + list(new.values())
+    merged.sort(key=key)
+    pd.DataFrame(merged).to_csv(csv, index=False)
+    if figure is not None:
+        plot_summary(merged, figure, "nb201 cifar10 (trained on cifar10-valid val_acc)", anchors=True)
+    print(f"merged {len(new)} rows into {csv} ({len(merged)} rows){'' if figure is None else f'; figure {figure}'}")
 
 
 if __name__ == "__main__":

@@ -349,10 +349,6 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
     The anchors (published figures) are drawn only when ``anchors`` is set and
     compared in the legend with runs under the anchors' protocol.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
@@ -361,9 +357,23 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
     pd.DataFrame([asdict(r) for r in results]).to_csv(paths[0], index=False)
     pd.DataFrame(summary).to_csv(paths[1], index=False)
     paths[2].write_text(json.dumps({"title": title, "summary": summary}, indent=2, default=float))
+    plot_summary(summary, paths[3], title, anchors)
+    return paths
+
+
+def plot_summary(summary: Sequence[dict], path: Path, title: str, anchors: bool) -> None:
+    """Kendall tau against training size, one line per (predictor, features, protocol) of ``summary`` rows.
+
+    The anchors (published figures) are drawn only when ``anchors`` is set.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 5))
     for key in sorted({(r["predictor"], r["features"], r["protocol"]) for r in summary}):
-        rs = [r for r in summary if (r["predictor"], r["features"], r["protocol"]) == key]
+        rs = sorted((r for r in summary if (r["predictor"], r["features"], r["protocol"]) == key), key=lambda r: r["n_train"])
         ax.errorbar(
             [r["n_train"] for r in rs],
             [r["kendall_tau"] for r in rs],
@@ -385,9 +395,8 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(paths[3], dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return paths
 
 
 def benchmark_zc(
