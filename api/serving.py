@@ -19,7 +19,7 @@ from archgen.artifacts import ArtifactStore
 from archgen.context import Workspace
 from archgen.errors import ArchgenError, UnknownNameError
 from archgen.inference import ServedModel
-from archgen.jobs import FAILED, SUCCEEDED, SYSTEM_OWNER, JobStore
+from archgen.jobs import SUCCEEDED, SYSTEM_OWNER, JobStore
 from archgen.predictors.training import TrainPredictorParams, model_id, train_predictor
 from archgen.settings import Settings
 
@@ -168,9 +168,8 @@ class ModelService:
                 model_id=d.model_id,
             ).model_dump(mode="json")
             key = f"default:{d.model_id}"
-            job, created = self.jobs.create("train_predictor", params, SYSTEM_OWNER, key)
-            if job.status in (FAILED, "cancelled"):  # an earlier start's attempt failed: try again
-                job, created = self.jobs.create("train_predictor", params, SYSTEM_OWNER, f"{key}:{time.time_ns()}")
+            # an earlier start's attempt that failed is tried again
+            job, created = self.jobs.create("train_predictor", params, SYSTEM_OWNER, key, retry_failed=True)
             d.status, d.job_id = "training", job.id
             log.info(
                 "no default predictor for %s/%s: %s training job %s (%s, %d cells)",

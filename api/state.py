@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -77,14 +76,13 @@ class ServiceState:
         """Queue a job and let the dispatcher know.
 
         A user's job counts against ``job_max_open_per_key`` (429 over it); the
-        service's own (``SYSTEM_OWNER``) does not. With ``retry_failed``, a job
-        found under ``idempotency_key`` that failed or was cancelled is queued
-        again under a fresh key (the service's jobs retry on the next need).
+        service's own (``SYSTEM_OWNER``) does not. ``retry_failed``: see
+        :meth:`JobStore.create` (the service's jobs retry on the next need).
         """
         max_open = None if owner == SYSTEM_OWNER else self.settings.job_max_open_per_key
-        job, created = self.jobs.create(kind, params, owner, idempotency_key, max_open=max_open)
-        if retry_failed and idempotency_key and job.status in ("failed", "cancelled"):
-            job, created = self.jobs.create(kind, params, owner, f"{idempotency_key}:{time.time_ns()}", max_open=max_open)
+        job, created = self.jobs.create(
+            kind, params, owner, idempotency_key, max_open=max_open, retry_failed=retry_failed
+        )
         if created:
             self.wake_jobs(kind)
         return job

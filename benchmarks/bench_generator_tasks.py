@@ -203,21 +203,10 @@ def timing(args) -> list[dict]:
 
 def _invalid_reasons(gen, sp, states) -> dict[str, int]:
     """Why invalid samples are invalid: a node row without exactly one type, or what the space refused."""
-    from archgen.errors import InvalidArchitectureError
-
     out: dict[str, int] = {}
-    m = gen.mask_.to(torch.float32)
     for z in states:
-        x, adj = gen.layout_.split((z * (1 - m) + (z > 0.5).float() * m)[None])
-        counts = x[0][gen.x_mask_.any(dim=1)].sum(dim=1)
-        if not torch.all(counts == 1):
-            why = "a node row without exactly one operation"
-        else:
-            try:
-                sp.validate(sp.from_dense(adj[0], x[0]))
-                why = "other"
-            except InvalidArchitectureError as e:
-                why = str(e).split(": ", 1)[-1][:60]
+        why = gen.read_sample(sp, z)
+        why = why[:60] if isinstance(why, str) else "other"
         out[why] = out.get(why, 0) + 1
     return out
 

@@ -24,8 +24,8 @@ score:
   published value (rejection), and the share of raw samples that met it before
   rejection is reported.
 
-Surrogates are cached in the process (the service answers repeated requests
-without refitting). Each architecture comes back with the surrogate's
+The loaded generator and the fitted surrogates are cached in the process (the
+service answers repeated requests without reloading or refitting). Each architecture comes back with the surrogate's
 predicted accuracy (when guided by the task's labels), the transfer ranking
 score (with ``transfer_from``), its constrained quantities and parameters as
 published, and its measured accuracy (the table's value).
@@ -95,7 +95,8 @@ class GenerateResult:
     drawn: int = 0
     valid: int = 0
     met_before_rejection: float | None = None
-    seen: list[str] = field(default_factory=list)
+    #: Share of the returned architectures the generator was not trained on.
+    novelty: float = 0.0
 
     @property
     def validity(self) -> float:
@@ -105,19 +106,11 @@ class GenerateResult:
     def uniqueness(self) -> float:
         return len({g.architecture for g in self.items}) / max(1, len(self.items))
 
-    @property
-    def novelty(self) -> float:
-        """Share of the returned architectures the generator was not trained on."""
-        seen = set(self.seen)
-        return float(np.mean([g.architecture not in seen for g in self.items])) if self.items else 0.0
-
     def summary(self) -> dict[str, Any]:
-        """JSON form (``seen`` left out; validity, uniqueness and novelty added)."""
+        """JSON form (validity and uniqueness added)."""
         from dataclasses import asdict
 
-        out = asdict(self)
-        out.pop("seen")
-        return out | {"validity": self.validity, "uniqueness": self.uniqueness, "novelty": self.novelty}
+        return asdict(self) | {"validity": self.validity, "uniqueness": self.uniqueness}
 
 
 def generator_id(space: str, epochs: int, seed: int) -> str:
@@ -194,31 +187,30 @@ class Bound:
     description: str
 
 
+def _same_network_tasks(table: BenchmarkTable, task: str) -> list[str]:
+    """``task`` and the table's tasks on the same images (whose hardware measurements are the task's), in order."""
+    return [t for t in (task, *sorted(SAME_IMAGES.get((table.space, task), ()))) if t in table.tasks()]
+
+
 def _column(table: BenchmarkTable, task: str, metric: str) -> tuple[str, str] | None:
     """``(task, metric)`` where the table publishes ``metric`` for ``task`` (NB201: CIFAR-10's for cifar10-valid)."""
-    for t in (task, *(sorted(SAME_IMAGES.get((table.space, task), ())))):
-        if t in table.tasks() and metric in table.metrics(t):
-            return t, metric
-    return None
+    return next(((t, metric) for t in _same_network_tasks(table, task) if metric in table.metrics(t)), None)
 
 
 def devices(table: BenchmarkTable, task: str) -> dict[str, tuple[str, str]]:
     """Devices with published latency for ``task``: name -> ``(task, metric)`` (HW-NAS-Bench first, then HELP)."""
     out: dict[str, tuple[str, str]] = {}
-    tasks = [task, *sorted(SAME_IMAGES.get((table.space, task), ()))]
+    tasks = _same_network_tasks(table, task)
     for t in tasks:
-        if t not in table.tasks():
-            continue
         for m in table.metrics(t):
             if m.startswith("hw_") and m.endswith("_latency"):
                 out.setdefault(m[3:-8], (t, m))
         if table.space == "nasbench_graph" and "latency" in table.metrics(t):
             out.setdefault("published", (t, "latency"))
     for t in tasks:
-        if t in table.tasks():
-            for m in table.metrics(t):
-                if m.startswith("latency_"):
-                    out.setdefault(m[8:], (t, m))
+        for m in table.metrics(t):
+            if m.startswith("latency_"):
+                out.setdefault(m[8:], (t, m))
     return out
 
 
@@ -262,7 +254,7 @@ def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
 
 
 class _SurrogateCache:
-    """Fitted surrogates by key, least recently used dropped first (thread-safe)."""
+    """Loaded generators and fitted surrogates by key, least recently used dropped first (thread-safe)."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
@@ -281,10 +273,6 @@ class _SurrogateCache:
                 self._items.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 SURROGATES = _SurrogateCache()
 
@@ -297,17 +285,14 @@ def _fit_one(gen: DiffusionGenerator, archs: list[Arch], y: np.ndarray, seed: in
     return scratch.surrogates_[OBJECTIVE]
 
 
-def transfer_labels(
-    table: BenchmarkTable, space: str, task: str, sources: tuple[str, ...], cells: int, seed: int
-) -> tuple[list[Arch], np.ndarray]:
-    """``cells`` random cells labelled by the mean of the source tasks' standardised targets.
+def check_sources(table: BenchmarkTable, space: str, task: str, sources: tuple[str, ...]) -> None:
+    """Refuse transfer sources that are unknown, or whose labels are the task's own.
 
     Raises:
         GeneratorInputError: a source that is the task itself or on the task's images.
         UnknownNameError: an unknown source task.
     """
     from archgen.errors import UnknownNameError
-    from archgen.predictors.training import default_target
 
     banned = {task} | SAME_IMAGES.get((space, task), set())
     for s in sources:
@@ -317,6 +302,19 @@ def transfer_labels(
             raise GeneratorInputError(
                 f"transfer_from may not name {s!r}: its labels are {task}'s own (same task or same images)"
             )
+
+
+def transfer_labels(
+    table: BenchmarkTable, space: str, task: str, sources: tuple[str, ...], cells: int, seed: int
+) -> tuple[list[Arch], np.ndarray]:
+    """``cells`` random cells labelled by the mean of the source tasks' standardised targets.
+
+    Raises:
+        GeneratorInputError, UnknownNameError: see :func:`check_sources`.
+    """
+    from archgen.predictors.training import default_target
+
+    check_sources(table, space, task, sources)
     cols = []
     for s in sources:
         v = np.asarray(table.column(*default_target(table, s)), dtype=np.float64)
@@ -371,7 +369,7 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
     if params.transfer_from is not None:
         if params.guidance_scale == 0:
             raise GeneratorInputError("transfer_from needs guidance_scale > 0")
-        transfer_labels(table, params.space, params.task, params.transfer_from, 8, params.seed)
+        check_sources(table, params.space, params.task, params.transfer_from)
     return table, bounds
 
 
@@ -401,18 +399,26 @@ def generate(
     transfer = params.transfer_from is not None
     say(f"generator for {params.space} (trained once, then loaded from the store)")
     report = on_progress or (lambda _f, _m: None)
-    base, gid = space_generator(
-        data,
-        store,
-        params.space,
-        epochs=params.epochs,
-        steps=params.steps,
-        seed=params.generator_seed,
-        on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
-    )
+    gid = generator_id(params.space, params.epochs, params.generator_seed)
+
+    def load() -> tuple[DiffusionGenerator, frozenset[str]]:
+        gen, _ = space_generator(
+            data,
+            store,
+            params.space,
+            epochs=params.epochs,
+            steps=params.steps,
+            seed=params.generator_seed,
+            on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
+        )
+        return gen, frozenset(_seen(gen))
+
+    # loaded (and its training cells read) once per process; every request works on a copy
+    base, seen = SURROGATES.get((str(store.root), gid), load)
     report(0.5, "guidance surrogates")
     gen = copy.copy(base)
     gen.surrogates_ = {}
+    gen.steps = params.steps
     archs, y = table_archs(table, *target)
     measured = dict(zip(archs, y, strict=True))
     sp = table.search_space
@@ -424,13 +430,13 @@ def generate(
         src = params.transfer_from
         xa, xy = transfer_labels(table, params.space, params.task, src, cells, params.seed)
         say(f"transfer: surrogate and ranking predictor on {len(xa)} cells labelled by {', '.join(src)} only")
-        key = (gid, "transfer", params.space, params.task, src, cells, params.seed)
+        key = (str(store.root), gid, "transfer", params.space, params.task, src, cells, params.seed)
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, xa, xy, params.seed, 100, 256))
         ranker = SURROGATES.get((*key, "ranker"), lambda: _ranker(table, params, data))
     elif params.guidance_scale > 0:
         pick = np.random.default_rng(params.seed).choice(len(archs), min(cells, len(archs)), replace=False)
         say(f"surrogate on {len(pick)} labelled cells of {'/'.join(target)}")
-        key = (gid, "task", params.space, target, cells, params.seed)
+        key = (str(store.root), gid, "task", params.space, target, cells, params.seed)
         la, ly = [archs[i] for i in pick], y[pick]
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, la, ly, params.seed, 300, 128))
 
@@ -444,7 +450,7 @@ def generate(
             rows = np.flatnonzero(np.isfinite(cols[b.name]))
             pick = np.random.default_rng(params.seed + 7).choice(rows, min(CONSTRAINT_CELLS, len(rows)), replace=False)
             ca, cy = [sp.from_index(int(i)) for i in pick], cols[b.name][pick]
-            key = (gid, "bound", params.space, b.task, b.metric, params.seed)
+            key = (str(store.root), gid, "bound", params.space, b.task, b.metric, params.seed)
             gen.surrogates_[b.name] = SURROGATES.get(
                 key, lambda ca=ca, cy=cy: _fit_one(base, ca, cy, params.seed, 100, 256)
             )
@@ -488,7 +494,6 @@ def generate(
         drawn=stats["drawn"],
         valid=stats["valid"],
         met_before_rejection=stats["met"] / max(1, stats["valid"]) if bounds else None,
-        seen=_seen(base),
     )
     predicted: list[float | None] = [None] * len(out)
     if params.guidance_scale > 0 and not transfer:
@@ -501,6 +506,7 @@ def generate(
         m = measured.get(a)
         values = {k: (float(c[idx[i]]) if idx[i] >= 0 and np.isfinite(c[idx[i]]) else None) for k, c in cols.items()}
         result.items.append(Generated(sp.format(a), p, s, None if m is None else float(m), values))
+    result.novelty = float(np.mean([g.architecture not in seen for g in result.items])) if result.items else 0.0
     return result
 
 

@@ -121,6 +121,7 @@ class JobStore:
         *,
         priority: int | None = None,
         max_open: int | None = None,
+        retry_failed: bool = False,
     ) -> tuple[JobRecord, bool]:
         """Queue a job; with ``idempotency_key``, return the owner's existing job for that key.
 
@@ -128,6 +129,10 @@ class JobStore:
             priority: Higher is claimed first (default: :data:`USER_PRIORITY`, or
                 :data:`SYSTEM_PRIORITY` for :data:`SYSTEM_OWNER`).
             max_open: Refuse when ``owner`` already has this many queued or running jobs.
+            retry_failed: With ``idempotency_key``: when the newest job for it
+                failed or was cancelled, queue a new one (under ``KEY:retry-N``)
+                instead of returning it; a retry still queued or running is
+                returned, so repeated calls queue one retry, not one each.
 
         Returns:
             ``(job, created)``; ``created`` is ``False`` when an existing job was returned.
@@ -137,6 +142,8 @@ class JobStore:
             JobQuotaError: ``owner`` is at ``max_open``.
         """
         digest = request_hash(kind, params)
+        if idempotency_key is not None and retry_failed:
+            idempotency_key = self._retry_key(owner, idempotency_key)
         if idempotency_key is not None:
             existing = self._by_key(owner, idempotency_key)
             if existing is not None:
@@ -177,6 +184,25 @@ class JobStore:
                 raise
             return self._same_request(existing, digest, idempotency_key or ""), False
         return self.get(row["id"]), True
+
+    def _retry_key(self, owner: str, key: str) -> str:
+        """``key`` itself, or its newest ``KEY:retry-N``; the next one when that job failed or was cancelled."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(jobs.c.idempotency_key, jobs.c.status).where(
+                    jobs.c.owner == owner,
+                    sa.or_(
+                        jobs.c.idempotency_key == key,
+                        jobs.c.idempotency_key.startswith(f"{key}:retry-", autoescape=True),
+                    ),
+                )
+            ).all()
+        tries = {r[0]: r[1] for r in rows}
+        n = max((int(k.rsplit("-", 1)[1]) for k in tries if k != key and k.rsplit("-", 1)[1].isdigit()), default=0)
+        newest = key if n == 0 else f"{key}:retry-{n}"
+        if tries.get(newest) in (FAILED, CANCELLED):
+            return f"{key}:retry-{n + 1}"
+        return newest
 
     def _same_request(self, job: JobRecord, digest: str, key: str) -> JobRecord:
         if job.request_sha256 != digest:

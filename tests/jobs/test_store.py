@@ -35,6 +35,26 @@ def test_idempotent_create(store: JobStore) -> None:
         store.create("k", {"x": 2}, "alice", "key-1")
 
 
+def test_retry_failed_queues_one_retry_per_failure(store: JobStore) -> None:
+    """The service's own jobs (default models, a space's generator) are tried again after a failure, once."""
+    first, created = store.create("k", {}, "system", "default:x_1%", retry_failed=True)
+    assert created
+    again, created = store.create("k", {}, "system", "default:x_1%", retry_failed=True)
+    assert not created and again.id == first.id  # queued: returned as it is
+    _, token = store.claim_next()
+    store.finish(first.id, token, FAILED, error="boom")
+    retry, created = store.create("k", {}, "system", "default:x_1%", retry_failed=True)
+    assert created and retry.id != first.id and retry.idempotency_key == "default:x_1%:retry-1"
+    same, created = store.create("k", {}, "system", "default:x_1%", retry_failed=True)
+    assert not created and same.id == retry.id  # one retry, not one per call
+    _, token = store.claim_next()
+    store.finish(retry.id, token, FAILED, error="boom")
+    second, created = store.create("k", {}, "system", "default:x_1%", retry_failed=True)
+    assert created and second.idempotency_key == "default:x_1%:retry-2"
+    plain, created = store.create("k", {}, "system", "default:x_1%")
+    assert not created and plain.id == first.id  # without retry_failed, the key's own job
+
+
 def test_claim_is_exclusive_and_writes_are_fenced(store: JobStore) -> None:
     job, _ = store.create("k", {}, "alice")
     claimed = store.claim_next()

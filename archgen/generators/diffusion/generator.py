@@ -406,7 +406,13 @@ class DiffusionGenerator(Generator):
         return [self._decode(space, xi) for xi in x], x
 
     def _decode(self, space, z: torch.Tensor) -> Arch | None:
-        """Threshold at 0.5 (DiffusionNAG), then the space's own reading of the dense form, else ``None``.
+        """The architecture a sample reads as, or ``None`` where it is invalid (see :meth:`read_sample`)."""
+        read = self.read_sample(space, z)
+        return read if isinstance(read, Arch) else None
+
+    def read_sample(self, space, z: torch.Tensor) -> Arch | str:
+        """Threshold at 0.5 (DiffusionNAG), then the space's own reading of the dense form: the :class:`Arch`, or
+        why the sample is invalid.
 
         Each free node row needs exactly one free entry above 0.5; where the
         space pads its dense form (NB101) a row with none is padding, which
@@ -422,12 +428,12 @@ class DiffusionGenerator(Generator):
         rows = self.x_mask_.any(dim=1)
         counts = x[rows].sum(dim=1)
         if not torch.all((counts == 1) | ((counts == 0) & self.pads_)):
-            return None
+            return "a node row without exactly one operation"
         try:
             arch = space.from_dense(adj, x)
             space.validate(arch)
-        except InvalidArchitectureError:
-            return None
+        except InvalidArchitectureError as e:
+            return str(e).split(": ", 1)[-1]
         return arch
 
     def _sample(self, n: int, rng: np.random.Generator, guidance: Guidance | None) -> list[Arch]:
