@@ -145,6 +145,11 @@ class GenerateRequest(_Body):
     transfer_from: list[Name] | None = Field(
         None, min_length=1, max_length=8, description="Guide by these other tasks' labels only (none of the task's)."
     )
+    guide_by: Literal["table", "zero-cost"] = Field(
+        "table",
+        description="table: the task's published accuracy on `labelled` cells; zero-cost: no label, the zero-cost "
+        "vote computed on the task's images for `labelled` cells (always a job: the proxies take about 1 s a cell).",
+    )
     labelled: int | None = Field(
         None, ge=8, le=15_625, description="Cells the accuracy surrogate learns from (156; 2,000 with transfer)."
     )
@@ -158,7 +163,9 @@ class GenerateRequest(_Body):
 
 class GeneratedArchitecture(BaseModel):
     architecture: str
-    predicted: float | None = Field(description="The accuracy surrogate's prediction (guided by the task's labels).")
+    predicted: float | None = Field(
+        description="The objective surrogate's prediction: accuracy (task's labels) or the zero-cost vote in [0, 1]."
+    )
     score: float | None = Field(description="Transfer: the ranking predictor's score (standardised source accuracy).")
     measured: float | None = Field(description="The task's published value of the target, where the table has it.")
     values: dict[str, float | None] = Field(description="Published parameters and constrained quantities.")

@@ -46,7 +46,7 @@ async def generate_route(
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
-    """Generate architectures (DiffusionNAG-style score-based graph diffusion, NB201).
+    """Generate architectures (DiffusionNAG-style score-based graph diffusion: NB201, NB101, NAS-Bench-Graph).
 
     Guidance: a noise-aware surrogate of the task's accuracy (``labelled`` table
     cells), or of other tasks' labels only (``transfer_from``; the pool is then
@@ -54,10 +54,11 @@ async def generate_route(
     FLOPs, latency on a device) are followed by gradient and met by every
     returned architecture by its published value. Each architecture comes with
     its predicted and published accuracy and constrained values; the batch with
-    validity, uniqueness and novelty.
+    validity, uniqueness and novelty. ``guide_by: "zero-cost"`` guides without
+    any label, by the zero-cost vote computed on the task's images.
 
     Answered inline for ``n`` up to the service's ``generate_inline`` once the
-    space's generator is trained; otherwise a job (202 + ``Location``) whose
+    space's generator is trained (zero-cost guidance: always a job); otherwise a job (202 + ``Location``) whose
     result has this body. The first request for a space queues the service's
     job that trains its generator (minutes on a CPU).
     """
@@ -76,6 +77,7 @@ async def generate_route(
             guidance_scale=req.guidance_scale,
             labelled=req.labelled,
             transfer_from=tuple(req.transfer_from) if req.transfer_from else None,
+            guide_by=req.guide_by,
             max_params=c.max_params,
             max_flops=c.max_flops,
             max_latency_ms=c.max_latency_ms,
@@ -91,7 +93,7 @@ async def generate_route(
         raise ApiError(422, "invalid_input", f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
     check_request(params, state.data)  # 404 / 422 before any job exists
     ready = _ensure_generator(state, params)
-    if not ready or params.n > state.settings.generate_inline:
+    if not ready or params.n > state.settings.generate_inline or params.guide_by == "zero-cost":
         job = state.submit_job("generate", params.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(generate, params, state.data, state.models.store)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,17 +13,27 @@ from archgen.cli.common import JsonOpt, _ctx, _emit
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command to the main app."""
+    """Add this module's commands to the main app (``generate``; ``bench generator`` on the bench group)."""
+    from archgen.cli.predictors import bench_app
+
     app.command("generate")(generate)
+    bench_app.command("generator")(bench_generator)
 
 
 def generate(
     space: Annotated[
-        str, typer.Option("--space", help="Search space (the diffusion generator supports nb201 and nb101).")
+        str, typer.Option("--space", help="Search space: nb201, nb101 or nasbench_graph.")
     ] = "nb201",
     task: Annotated[str, typer.Option("--task", help="Task whose accuracy guidance raises.")] = "cifar10",
     n: Annotated[int, typer.Option("-n", "--n", help="Architectures to return.")] = 100,
     guidance: Annotated[float, typer.Option("--guidance", help="Guidance scale (0: unguided).")] = 20.0,
+    guide_by: Annotated[
+        str,
+        typer.Option(
+            "--guide-by",
+            help="table: the task's published accuracy; zero-cost: no label, the zero-cost vote on the task's images.",
+        ),
+    ] = "table",
     labelled: Annotated[
         int | None,
         typer.Option(
@@ -60,7 +72,8 @@ def generate(
 
     The space's generator is trained on first use (no labels) and kept in the
     model store. Guidance trains a noise-aware surrogate on LABELLED cells of the
-    task's table, or of other tasks' tables only with --transfer-from (the pool
+    task's table, on their zero-cost vote on the task's images with --guide-by
+    zero-cost (no label), or of other tasks' tables only with --transfer-from (the pool
     is then ranked by a LightGBM on the same labels). Budgets on parameters,
     FLOPs and latency on a device are followed by gradient and met by every
     architecture printed. Prints each architecture with the surrogate's
@@ -79,6 +92,7 @@ def generate(
             task=task,
             n=n,
             guidance_scale=guidance,
+            guide_by=guide_by,
             labelled=labelled,
             transfer_from=transfer_from,
             max_params=max_params,
@@ -127,3 +141,83 @@ def generate(
         row += "".join(f" {fmt(g.values.get(k), 16)}" for k in names)
         lines.append(f"{row}  {g.architecture}")
     _emit(result.summary(), as_json, "\n".join(lines))
+
+
+def bench_generator(
+    part: Annotated[
+        str,
+        typer.Option(
+            "--part",
+            help="quality (unguided quality and guided accuracy per task, a generator per draw on half the table), "
+            "zero-cost (guidance without labels), constraints, transfer, timing (NB201 through the generate pipeline) "
+            "or nb101.",
+        ),
+    ] = "quality",
+    space: Annotated[str, typer.Option("--space", help="Space of the quality part: nb201 or nasbench_graph.")] = "nb201",
+    tasks: Annotated[
+        str, typer.Option("--tasks", help="Tasks of the quality part's guided rows, comma-separated.")
+    ] = "cifar10",
+    draws: Annotated[int, typer.Option("--draws", min=1, max=100, help="Draws (seeds).")] = 3,
+    first_seed: Annotated[int, typer.Option("--first-seed", min=0, help="First draw's seed (development: 0-2).")] = 100,
+    samples: Annotated[int, typer.Option("--samples", min=10, max=100_000, help="Unguided samples per draw.")] = 1000,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, max=2000, help="Generator training epochs.")] = 200,
+    steps: Annotated[int, typer.Option("--steps", min=1, max=2000, help="Sampling steps (quality part).")] = 200,
+    method: Annotated[str, typer.Option("--method", help="Sampler of the quality part: pc, euler or ode.")] = "pc",
+    labelled: Annotated[int, typer.Option("--labelled", min=8, max=15_625, help="Cells the surrogate learns from.")] = 156,
+    scales: Annotated[str, typer.Option("--scales", help="Guidance scales, comma-separated.")] = "0,1,5,20",
+    constraint_scale: Annotated[float, typer.Option("--constraint-scale", min=0)] = 30.0,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads.")] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Model store for the space's generator (default: the service's; trained once)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write PART_runs.json, PART_summary.csv and PART_summary.png here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Benchmark the diffusion generator on published tables (mean ± std over draws; see BENCHMARKS.md)."""
+    import os
+    import platform
+
+    import torch
+
+    from archgen.generators.base import GeneratorInputError
+    from archgen.generators.benchmark import PARTS, BenchOptions, format_summary, run, summarize, write_outputs
+
+    if part not in PARTS:
+        raise GeneratorInputError(f"--part must be one of {', '.join(PARTS)}, got {part!r}")
+    if method not in ("pc", "euler", "ode"):
+        raise GeneratorInputError(f"--method must be pc, euler or ode, got {method!r}")
+    try:
+        scale_list = tuple(float(v) for v in scales.split(",") if v.strip())
+    except ValueError:
+        raise GeneratorInputError(f"--scales must be numbers separated by commas, got {scales!r}") from None
+    if not scale_list or any(not 0 <= v <= 1000 for v in scale_list):
+        raise GeneratorInputError(f"--scales must be numbers in [0, 1000], got {scales!r}")
+    opts = BenchOptions(
+        space=space,
+        tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
+        draws=draws,
+        first_seed=first_seed,
+        samples=samples,
+        epochs=epochs,
+        steps=steps,
+        method=method,
+        labelled=labelled,
+        scales=scale_list,
+        constraint_scale=constraint_scale,
+        threads=threads or torch.get_num_threads(),
+        store=store,
+    )
+    t0 = time.time()
+    rows = run(part, _ctx.workspace(), opts, log=lambda m: typer.echo(m, err=True))
+    meta = (
+        f"generator benchmark {part} ({space if part == 'quality' else 'nb201' if part != 'nb101' else 'nb101'}), "
+        f"draws {first_seed}-{first_seed + draws - 1}, epochs {epochs}, {time.strftime('%Y-%m-%d')}, "
+        f"{platform.node()}, {os.cpu_count()} cores, torch threads {opts.threads}, {time.time() - t0:.0f} s"
+    )
+    summary = summarize(rows)
+    files = write_outputs(rows, out, part, meta) if out is not None else []
+    text = format_summary(summary) + f"\n{meta}" + "".join(f"\nwrote {p}" for p in files)
+    _emit({"meta": meta, "summary": summary, "files": [str(p) for p in files]}, as_json, text)

@@ -11,6 +11,10 @@ score:
 * **accuracy on the task**: the surrogate is trained on ``labelled`` random
   cells of the task's table (the predictors' target,
   :func:`archgen.predictors.training.default_target`);
+* **zero-cost** (``guide_by="zero-cost"``, no label at all): the surrogate is
+  trained on the label-free zero-cost vote (:data:`ZC_VOTE` proxies, mean
+  percentile, :class:`~archgen.predictors.zc_ensemble.ZCVotePredictor`) computed
+  on the task's images for ``labelled`` random cells, for a task without a table;
 * **transfer** (``transfer_from``): trained only on *other* tasks' labels (the
   mean of their standardised targets on ``labelled`` random cells; never the
   task itself or a task on the same images), as DiffusionNAG's meta-predictor;
@@ -45,7 +49,7 @@ import numpy as np
 from archgen.artifacts import ArtifactRecord, ArtifactStore
 from archgen.generators.base import GeneratorInputError, Guidance, get_generator
 from archgen.generators.diffusion import DiffusionGenerator
-from archgen.generators.diffusion.generator import OBJECTIVE
+from archgen.generators.diffusion.generator import OBJECTIVE, VALIDITY
 from archgen.generators.params import GenerateParams
 
 if TYPE_CHECKING:
@@ -55,10 +59,14 @@ if TYPE_CHECKING:
 
 #: Random cells whose published measurement trains a constraint's surrogate.
 CONSTRAINT_CELLS = 2000
-#: Spaces whose table enumerates every architecture (the generator trains on all of them).
-ENUMERATED = ("nb201",)
+#: Spaces whose table enumerates every architecture (the generator trains on all of them; NAS-Bench-Graph's
+#: holds one row per class of equivalent cells, 26,206).
+ENUMERATED = ("nb201", "nasbench_graph")
 #: Cells drawn from the space's sampler to train the generator of a space its table does not enumerate.
 SAMPLED_CELLS = 20_000
+#: Unguided samples the space's generator draws after training to fit its validity surrogate (kept only where
+#: at least ``MIN_INVALID`` of them are invalid: NB101).
+VALIDITY_SAMPLES = 3000
 #: Tasks trained on the same images (their labels are the task's own, never a transfer source).
 SAME_IMAGES = {("nb201", "cifar10"): {"cifar10-valid"}, ("nb201", "cifar10-valid"): {"cifar10"}}
 
@@ -69,7 +77,8 @@ class Generated:
 
     Attributes:
         architecture: Its string form.
-        predicted: The accuracy surrogate's prediction for it (guided by the task's labels).
+        predicted: The objective surrogate's prediction for it: accuracy (guided by the task's labels), or
+            the zero-cost vote, a percentile in [0, 1] (``guide_by="zero-cost"``).
         score: The transfer ranking predictor's score (standardised source accuracy).
         measured: The task's published accuracy (the target's table value).
         values: Published values of its parameters and every constrained quantity.
@@ -151,7 +160,9 @@ def space_generator(
             if gid not in store.ids():
                 table = data.table(space)
                 archs = training_cells(data, space, seed)
-                gen = get_generator("diffusion", epochs=epochs, steps=steps, seed=seed)
+                gen = get_generator(
+                    "diffusion", epochs=epochs, steps=steps, seed=seed, validity_samples=VALIDITY_SAMPLES
+                )
                 assert isinstance(gen, DiffusionGenerator)
                 gen.on_progress = on_progress
                 gen.fit(archs)
@@ -341,6 +352,29 @@ def _ranker(table: BenchmarkTable, params: GenerateParams, data: Workspace):
     return get_predictor("lgbm", data=data, **kwargs).fit(archs, y)
 
 
+#: Proxies of the zero-cost vote that guides without labels (the predictors' default vote, one per family).
+ZC_VOTE = ("synflow", "jacov", "nwot", "params")
+
+
+def zero_cost_labels(
+    data: Workspace, space: str, task: str, cells: int, seed: int, on_cell: Callable[[int, int], None] | None = None
+) -> tuple[list[Arch], np.ndarray]:
+    """``cells`` random cells of the space, each labelled by its zero-cost vote on the task's images (no table).
+
+    The proxies are computed on the built networks and a CIFAR-10 mini-batch
+    (cached on disk per cell); the vote is each cell's mean percentile among
+    the ``cells``. ``on_cell(done, total)`` follows the computation.
+    """
+    from archgen.predictors.base import get_predictor
+    from archgen.predictors.zerocost import score_archs
+
+    rng = np.random.default_rng(seed)
+    archs = list(dict.fromkeys(data.space(space).sample(2 * cells, rng)))[:cells]
+    score_archs(archs, task, ZC_VOTE, data=data, on_cell=on_cell)  # fills the cache, with progress
+    vote = get_predictor("zc_vote", data=data, task=task, proxies=ZC_VOTE, source="computed")
+    return archs, np.asarray(vote.predict(archs), dtype=np.float64)
+
+
 def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTable, list[Bound]]:
     """Everything about a request that can be checked in milliseconds (the HTTP route does, before any job).
 
@@ -366,6 +400,22 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
             f"constraints are met by published values, which the {params.space} table has for {table.num_rows} "
             "cells only: not available on this space yet"
         )
+    if params.guide_by == "zero-cost":
+        from archgen.predictors.zerocost import IMAGE_TASKS, SUPPORTED_SPACES
+
+        if params.guidance_scale == 0:
+            raise GeneratorInputError("guide_by='zero-cost' needs guidance_scale > 0")
+        if params.transfer_from is not None:
+            raise GeneratorInputError("guide_by='zero-cost' and transfer_from exclude each other")
+        if params.space not in SUPPORTED_SPACES:
+            raise GeneratorInputError(
+                f"zero-cost guidance builds the networks, which archgen can for {', '.join(SUPPORTED_SPACES)} only"
+            )
+        if params.task not in IMAGE_TASKS:
+            raise GeneratorInputError(
+                f"zero-cost guidance computes the proxies on the task's images; archgen has images for "
+                f"{', '.join(IMAGE_TASKS)}, not {params.task!r}"
+            )
     if params.transfer_from is not None:
         if params.guidance_scale == 0:
             raise GeneratorInputError("transfer_from needs guidance_scale > 0")
@@ -417,7 +467,7 @@ def generate(
     base, seen = SURROGATES.get((str(store.root), gid), load)
     report(0.5, "guidance surrogates")
     gen = copy.copy(base)
-    gen.surrogates_ = {}
+    gen.surrogates_ = {k: v for k, v in base.surrogates_.items() if k == VALIDITY}  # the request's own go beside it
     gen.steps = params.steps
     archs, y = table_archs(table, *target)
     measured = dict(zip(archs, y, strict=True))
@@ -433,6 +483,15 @@ def generate(
         key = (str(store.root), gid, "transfer", params.space, params.task, src, cells, params.seed)
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, xa, xy, params.seed, 100, 256))
         ranker = SURROGATES.get((*key, "ranker"), lambda: _ranker(table, params, data))
+    elif params.guidance_scale > 0 and params.guide_by == "zero-cost":
+        say(f"zero-cost vote ({', '.join(ZC_VOTE)}) on {params.task}'s images for {cells} random cells (no labels)")
+        za, zy = zero_cost_labels(
+            data, params.space, params.task, cells, params.seed,
+            on_cell=lambda d, t: report(0.5 * d / max(t, 1), f"zero-cost scores: {d}/{t} cells"),
+        )  # fmt: skip
+        target = ("zc_vote", "+".join(ZC_VOTE))
+        key = (str(store.root), gid, "zero-cost", params.space, params.task, cells, params.seed)
+        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, za, zy, params.seed, 300, 128))
     elif params.guidance_scale > 0:
         pick = np.random.default_rng(params.seed).choice(len(archs), min(cells, len(archs)), replace=False)
         say(f"surrogate on {len(pick)} labelled cells of {'/'.join(target)}")
@@ -533,4 +592,5 @@ __all__ = [
     "generator_id",
     "space_generator",
     "transfer_labels",
+    "zero_cost_labels",
 ]

@@ -184,6 +184,25 @@ class SearchSpace(ABC):
             padded to 7 nodes). A generator noises and denoises only masked entries.
         """
 
+    def dense_derived(self) -> torch.Tensor:
+        """Free adjacency entries that follow from the rest of the dense form (boolean, ``[num_nodes, num_nodes]``).
+
+        NAS-Bench-Graph's edges into the output node are those from the nodes
+        no other node consumes: they vary between architectures but carry no
+        choice of their own. A generator models only the other free entries and
+        reads its samples with :meth:`read_dense`. Default: none.
+        """
+        adj_mask, _ = self.dense_mask()
+        return torch.zeros_like(adj_mask)
+
+    def read_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
+        """:meth:`from_dense` with the entries of :meth:`dense_derived` ignored (rebuilt from the others).
+
+        Raises:
+            InvalidArchitectureError: the other entries do not form an architecture of the space.
+        """
+        return self.from_dense(adj, x)
+
     def to_dense_batch(self, archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor]:
         """Dense encodings of many architectures: ``adj`` ``[B, N, N]`` and ``x`` ``[B, N, T]``."""
         if not archs:

@@ -207,7 +207,8 @@ class NASBenchGraphSearchSpace(SearchSpace):
             x[k, 2 + op] = 1
         return adj, x
 
-    def from_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
+    def read_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
+        """Each op node's one input and operation; the output edges are ignored (they follow from the inputs)."""
         n = NUM_NODES + 2
         if tuple(adj.shape) != (n, n) or tuple(x.shape) != (n, len(NODE_TYPES)):
             raise InvalidArchitectureError("<dense>", f"expected adj {(n, n)} and x {(n, len(NODE_TYPES))}")
@@ -218,12 +219,22 @@ class NASBenchGraphSearchSpace(SearchSpace):
         for k in range(1, NUM_NODES + 1):
             srcs = adj[:k, k].nonzero().flatten().tolist()
             if len(srcs) != 1:
-                raise InvalidArchitectureError("<dense>", f"node {k} must have exactly one input")
+                raise InvalidArchitectureError("<dense>", f"node {k} must have exactly one input, found {len(srcs)}")
             links.append(srcs[0])
-        arch = self.make(links, [t - 2 for t in types[1:-1]])
+        return self.make(links, [t - 2 for t in types[1:-1]])
+
+    def from_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
+        arch = self.read_dense(adj, x)
         if not torch.equal((adj != 0).float(), self.to_dense(arch)[0]):
             raise InvalidArchitectureError("<dense>", "output edges do not match the unconsumed nodes")
         return arch
+
+    def dense_derived(self) -> torch.Tensor:
+        """The edges into the output node (from every node no other node consumes)."""
+        n = NUM_NODES + 2
+        out = torch.zeros(n, n, dtype=torch.bool)
+        out[1 : NUM_NODES + 1, n - 1] = True
+        return out
 
     def dense_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Each op node picks one earlier node as input and one of :data:`OPS`; which op nodes feed the output

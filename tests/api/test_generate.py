@@ -58,10 +58,39 @@ def test_more_than_the_inline_limit_is_a_job(service: Service, first: dict) -> N
     assert job["status"] == "succeeded" and len(job["result"]["items"]) == 12 and job["progress"] == 1.0
 
 
+def test_zero_cost_guidance_uses_no_label_and_is_a_job(service: Service, first: dict) -> None:
+    body = {"n": 3, "labelled": 8, "guide_by": "zero-cost", **FAST}
+    r = service.client.post("/v1/generate", json=body, headers=service.auth)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"], timeout=600)
+    assert job["status"] == "succeeded", job
+    res = job["result"]
+    assert res["guided"] and res["target"].startswith("zc_vote/") and len(res["items"]) == 3
+    assert all(g["predicted"] is not None and g["measured"] is not None for g in res["items"])
+
+
+def test_nasbench_graph_generates_canonical_cells(service: Service) -> None:
+    body = {"space": "nasbench_graph", "task": "cora", "n": 3, "guidance_scale": 0, **FAST}
+    r = service.client.post("/v1/generate", json=body, headers=service.auth)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"], timeout=600)
+    assert job["status"] == "succeeded", job
+    items = job["result"]["items"]
+    assert len(items) == 3 and all(g["measured"] is not None for g in items)  # every class has a table row
+    budget = {"constraints": {"max_params": 1.0}, "constraint_scale": 0}  # about the space's 30th percentile on cora
+    r = service.client.post("/v1/generate", json=body | budget, headers=service.auth)
+    assert r.status_code == 200, r.text  # the generator is trained now: inline
+    assert all(g["values"]["params"] <= 1.0 for g in r.json()["items"])
+
+
 @pytest.mark.parametrize(
     ("body", "status", "words"),
     [
-        ({"space": "nasbench_graph", "task": "cora"}, 422, "nasbench_graph"),
+        ({"guide_by": "zero-cost", "task": "cifar100"}, 422, "images"),
+        ({"guide_by": "zero-cost", "space": "nb101"}, 422, "builds the networks"),
+        ({"guide_by": "zero-cost", "transfer_from": ["cifar100"]}, 422, "exclude each other"),
+        ({"guide_by": "zero-cost", "guidance_scale": 0}, 422, "guidance_scale > 0"),
+        ({"guide_by": "oracle"}, 422, "guide_by"),
         ({"space": "nb101", "constraints": {"max_params": 1}}, 422, "500 cells only"),
         ({"task": "mnist"}, 404, "mnist"),
         ({"constraints": {"device": "pixel3"}}, 422, "max_latency_ms and device go together"),

@@ -35,7 +35,9 @@ def test_generate_guided_under_a_budget_then_reuses_the_stored_generator(
     [
         (["-n", "0"], "--n: Input should be greater than or equal to 1"),
         (["--task", "mnist"], "unknown task of space 'nb201' 'mnist'"),
-        (["--space", "nasbench_graph", "--task", "cora"], "nasbench_graph"),
+        (["--space", "nasbench_graph", "--task", "cora", "--max-flops", "1"], "publishes no FLOPs"),
+        (["--guide-by", "zero-cost", "--task", "cifar100"], "images"),
+        (["--guide-by", "psychic"], "--guide-by"),
         (["--space", "nb101", "--max-params", "1"], "500 cells only"),
         (["--max-params", "-1"], "--max-params"),
         (["--device", "pixel3"], "max_latency_ms and device go together"),
@@ -48,4 +50,21 @@ def test_bad_input_is_one_line_exit_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
 ) -> None:
     code, _, err = cli(capsys, "--home", str(tmp_path), "generate", *args, *TINY)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--part", "everything"], "--part must be one of quality"),
+        (["--scales", "1,x"], "--scales must be numbers"),
+        (["--scales", "-1"], "--scales must be numbers in [0, 1000]"),
+        (["--space", "nb101"], "part quality; NB101: part nb101"),
+        (["--tasks", "mnist"], "'mnist'"),
+    ],
+)
+def test_bench_generator_bad_input_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
+) -> None:
+    code, _, err = cli(capsys, "--home", str(tmp_path), "bench", "generator", *args)
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

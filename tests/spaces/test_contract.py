@@ -215,3 +215,18 @@ def test_build_network_or_a_typed_refusal(space) -> None:
     assert logits.shape == (2, 10)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):  # same generator seed, same weights
         assert torch.equal(pa, pb)
+
+
+def test_read_dense_rebuilds_the_derived_entries(space) -> None:
+    """Derived entries are free entries; reading ignores them and gives back the architecture."""
+    adj_mask, _ = space.dense_mask()
+    derived = space.dense_derived()
+    assert derived.dtype == torch.bool and derived.shape == adj_mask.shape
+    assert not (derived & ~adj_mask).any(), "a derived entry outside the free mask"
+    for arch in space.sample(50, np.random.default_rng(3)):
+        adj, x = space.to_dense(arch)
+        assert space.read_dense(adj, x) == arch
+        assert space.read_dense(adj * ~derived, x) == arch
+        if derived.any():
+            with pytest.raises(InvalidArchitectureError):
+                space.from_dense(adj * ~derived, x)

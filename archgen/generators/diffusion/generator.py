@@ -29,7 +29,26 @@ network reads the noised adjacency as node features and soft attention
 relations and predicts each clean entry (an x0-prediction, trained by
 cross-entropy and turned into noise for the sampler), samples are read at 0.5
 and whatever the space refuses (no input-output path, more than 9 edges,
-padding in the middle) is invalid. NAS-Bench-Graph is not supported yet.
+padding in the middle) is invalid. Entries the space derives from the others
+(:meth:`~archgen.spaces.base.SearchSpace.dense_derived`: NAS-Bench-Graph's edges
+into the output node) are not modelled; the space rebuilds them when a sample is
+read (:meth:`~archgen.spaces.base.SearchSpace.read_dense`), so a NAS-Bench-Graph
+sample is each op node's input (one entry of its adjacency column) and operation.
+
+Validity guidance (discriminator guidance, Kim et al., ICML 2023, on the
+sampler's own output): where a space's rules are global (NB101: at most 9 edges
+on input-output paths, the output reachable), entries denoised one by one break
+them in about 15% of samples. :meth:`DiffusionGenerator.fit_validity` draws
+unguided samples, labels each invalid (1) or valid (0), and trains a noise-aware
+surrogate of invalidity on them (:data:`VALIDITY`); sampling then follows the
+gradient of a soft penalty on it (``validity_scale``), like a constraint's. A
+sample is still read by the space's rules: nothing is repaired, and what stays
+invalid is counted.
+
+Where every training architecture is its space's canonical form (NAS-Bench-Graph's
+table holds one row per class), samples are read as canonical forms too: a
+sample equivalent to a training cell is that cell, so uniqueness and novelty
+count classes, as the benchmark does.
 """
 
 from __future__ import annotations
@@ -54,6 +73,10 @@ from archgen.rng import init_parameters_, torch_generator
 T_EPS = 1e-3
 #: Name of the surrogate whose prediction guidance raises (others are bounded quantities).
 OBJECTIVE = "objective"
+#: Name of the surrogate of invalidity (:meth:`DiffusionGenerator.fit_validity`), kept at 0 while sampling.
+VALIDITY = "invalid"
+#: Fewest invalid samples among the probe's for :meth:`DiffusionGenerator.fit_validity` to fit a surrogate.
+MIN_INVALID = 50
 
 
 @register_generator
@@ -71,10 +94,16 @@ class DiffusionGenerator(Generator):
             constraint-meeting) samples is an error.
         batch: Samples generated at once.
         seed: Seed of the weights and of the training noise.
+        validity_samples: After training, unguided samples drawn to fit the
+            validity surrogate (:meth:`fit_validity`; 0: none). The service's
+            generators use 3,000.
+        validity_scale: Strength of the validity surrogate's gradient while sampling.
     """
 
     name: ClassVar[str] = "diffusion"
-    capabilities: ClassVar[GeneratorCapabilities] = GeneratorCapabilities(spaces=("nb201", "nb101"), min_train=16)
+    capabilities: ClassVar[GeneratorCapabilities] = GeneratorCapabilities(
+        spaces=("nb201", "nb101", "nasbench_graph"), min_train=16
+    )
     paper: ClassVar[str] = (
         "An et al., DiffusionNAG: Predictor-guided Neural Architecture Generation with Diffusion Models, ICLR 2024; "
         "Song et al., Score-Based Generative Modeling through Stochastic Differential Equations, ICLR 2021"
@@ -100,6 +129,8 @@ class DiffusionGenerator(Generator):
         max_rounds: int = 50,
         batch: int = 1024,
         seed: int = 0,
+        validity_samples: int = 0,
+        validity_scale: float = 30.0,
     ) -> None:
         self.sde = sde
         self.dim = dim
@@ -115,6 +146,8 @@ class DiffusionGenerator(Generator):
         self.max_rounds = max_rounds
         self.batch = batch
         self.seed = seed
+        self.validity_samples = validity_samples
+        self.validity_scale = validity_scale
 
     # -- training ----------------------------------------------------------------
     def _check_params(self) -> None:
@@ -127,6 +160,10 @@ class DiffusionGenerator(Generator):
         for k in ("dim", "depth", "heads", "epochs", "batch_size", "steps", "pool", "max_rounds", "batch"):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
                 raise GeneratorInputError(f"{k} must be an integer >= 1, got {getattr(self, k)!r}")
+        if not isinstance(self.validity_samples, int) or self.validity_samples < 0:
+            raise GeneratorInputError(f"validity_samples must be an integer >= 0, got {self.validity_samples!r}")
+        if not 0 <= float(self.validity_scale) <= 1000:
+            raise GeneratorInputError(f"validity_scale must be in [0, 1000], got {self.validity_scale!r}")
         if self.dim % self.heads or self.dim % 2:
             raise GeneratorInputError(f"dim ({self.dim}) must be even and divisible by heads ({self.heads})")
 
@@ -135,8 +172,10 @@ class DiffusionGenerator(Generator):
 
         self._check_params()
         space = get_space(archs[0].space)
-        adj, x = space.to_dense_batch(archs)
+        self.derived_ = space.dense_derived()
+        adj, x = self._dense(space, archs)
         adj_mask, x_mask = space.dense_mask()
+        adj_mask = adj_mask & ~self.derived_
         diffuse = bool(adj_mask.any())
         layout = Layout(x.shape[2], None if diffuse else adj[0])
         data = layout.pack(x, adj)
@@ -178,7 +217,66 @@ class DiffusionGenerator(Generator):
         self.fixed_ = data[0] * (1 - m)
         self.train_loss_ = losses
         self.seen_ = set(archs)
+        self.canonical_ = all(space.canonical(a) == a for a in archs)
         self.surrogates_: dict[str, FittedSurrogate] = {}
+
+    def _dense(self, space, archs: list[Arch]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense forms of ``archs`` with the space's derived entries zeroed (they are not modelled)."""
+        adj, x = space.to_dense_batch(archs)
+        derived = getattr(self, "derived_", None)
+        if derived is not None and derived.any():
+            adj = adj * ~derived
+        return adj, x
+
+    def fit(self, archs):  # type: ignore[override]
+        """Train on ``archs`` (no labels), then fit the validity surrogate when ``validity_samples`` > 0."""
+        report = self.on_progress
+        if self.validity_samples > 0 and report is not None:  # training 0-0.9, the validity probe 0.9-1
+            self.on_progress = lambda f, m: report(0.9 * f, m)
+        try:
+            super().fit(archs)
+            if self.validity_samples > 0:
+                if report is not None:
+                    self.on_progress = lambda f, m: report(0.9 + 0.1 * f, m)
+                self.fit_validity(self.validity_samples)
+        finally:
+            self.on_progress = report
+        return self
+
+    def fit_validity(self, samples: int = 3000, *, epochs: int = 60, seed: int | None = None) -> DiffusionGenerator:
+        """Fit the noise-aware surrogate of invalidity on ``samples`` of the model's own unguided samples.
+
+        Each sample is read as :meth:`read_sample` reads it; the surrogate learns
+        1 for an invalid one, 0 for a valid one, from noised copies of the
+        thresholded states. Where fewer than :data:`MIN_INVALID` of them are
+        invalid (NB201, NAS-Bench-Graph), there is nothing to learn and no
+        surrogate is kept. Returns ``self``; ``validity_probe_`` holds the share
+        of invalid samples found.
+
+        Raises:
+            NotFittedError: before :meth:`fit`.
+        """
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(type(self).__name__)
+        seed = self.seed + 2 if seed is None else seed
+        gen = torch_generator(seed)
+        states, bad = [], []
+        for i in range(0, samples, self.batch):
+            if self.on_progress is not None:
+                self.on_progress(i / samples, f"validity probe: {i}/{samples} samples")
+            archs, z = self.generate(min(self.batch, samples - i), gen, use_validity=False)
+            m = self.mask_.to(z.dtype)
+            states.append(z * (1 - m) + (z > 0.5).to(z.dtype) * m)
+            bad += [0.0 if a is not None else 1.0 for a in archs]
+        y = torch.tensor(bad)
+        self.validity_probe_ = float(y.mean())
+        self.surrogates_.pop(VALIDITY, None)
+        if y.sum() >= MIN_INVALID:
+            self.surrogates_[VALIDITY] = fit_surrogate(
+                make_sde(self.sde), torch.cat(states), self.mask_, self.layout_, y,
+                dim=self.dim, depth=max(1, self.depth - 1), heads=self.heads, epochs=epochs, batch_size=256, seed=seed,
+            )  # fmt: skip
+        return self
 
     def _loss(self, zt: torch.Tensor, noise: torch.Tensor, z0: torch.Tensor, std: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Denoising score matching: noise MSE over the free entries; over free adjacency entries, cross-entropy of
@@ -244,7 +342,7 @@ class DiffusionGenerator(Generator):
         if not np.isfinite(y_arr).all():
             raise GeneratorInputError("guidance labels must be finite")
         space = get_space(self.space_)
-        adj, x = space.to_dense_batch(archs)
+        adj, x = self._dense(space, archs)
         self.surrogates_[name] = fit_surrogate(
             make_sde(self.sde),
             self.layout_.pack(x, adj),
@@ -273,7 +371,7 @@ class DiffusionGenerator(Generator):
         _, std = make_sde(self.sde).marginal(torch.zeros(1, 1, 1), torch.tensor([T_EPS]))
         out = []
         for i in range(0, len(archs), batch):
-            adj, x = space.to_dense_batch(archs[i : i + batch])
+            adj, x = self._dense(space, archs[i : i + batch])
             with torch.no_grad():
                 out.append(sur.predict(self.layout_.pack(x, adj), torch.log(std).expand(len(x))).numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
@@ -298,6 +396,7 @@ class DiffusionGenerator(Generator):
             "adj": self.adj_.numpy(),
             "x_mask": self.x_mask_.numpy().astype(np.uint8),
             "adj_mask": self.adj_mask_.numpy().astype(np.uint8),
+            "derived": self.derived_.numpy().astype(np.uint8),
             "fixed": self.fixed_.numpy(),
         }
         surrogates = {}
@@ -310,6 +409,8 @@ class DiffusionGenerator(Generator):
             "types": self.layout_.types,
             "diffuse_adj": self.layout_.diffuses_adjacency,
             "pads": self.pads_,
+            "canonical": self.canonical_,
+            "validity_probe": getattr(self, "validity_probe_", None),
             "surrogates": surrogates,
         }
         space = get_space(self.space_)
@@ -330,6 +431,12 @@ class DiffusionGenerator(Generator):
         self.adj_mask_ = (
             torch.as_tensor(state.arrays["adj_mask"]).bool() if "adj_mask" in state.arrays else torch.zeros(n, n, dtype=torch.bool)
         )
+        self.derived_ = (
+            torch.as_tensor(state.arrays["derived"]).bool() if "derived" in state.arrays else torch.zeros(n, n, dtype=torch.bool)
+        )
+        self.canonical_ = bool(state.meta.get("canonical", False))
+        if state.meta.get("validity_probe") is not None:
+            self.validity_probe_ = float(state.meta["validity_probe"])  # type: ignore[arg-type]
         self.layout_ = Layout(t, None if diffuse else self.adj_)
         self.mask_ = self.layout_.pack(self.x_mask_, self.adj_mask_)
         self.pads_ = bool(state.meta.get("pads", False))
@@ -347,12 +454,20 @@ class DiffusionGenerator(Generator):
         self.seen_text_ = state.texts.get("seen", "")
 
     # -- sampling ----------------------------------------------------------------
-    def score_fn(self, scale: float = 0.0, bounds: Mapping[str, float] | None = None, bound_scale: float = 10.0):
+    def score_fn(
+        self,
+        scale: float = 0.0,
+        bounds: Mapping[str, float] | None = None,
+        bound_scale: float = 10.0,
+        use_validity: bool = True,
+    ):
         """``score(x, t)`` of the fitted model plus the guidance gradient.
 
         The gradient (:func:`~archgen.generators.diffusion.guidance.guidance_gradient`)
         raises the objective surrogate at ``scale`` (when one is fitted) and keeps
-        each surrogate named in ``bounds`` under its value at ``bound_scale``.
+        each surrogate named in ``bounds`` under its value at ``bound_scale``;
+        with ``use_validity`` and a validity surrogate (:meth:`fit_validity`), it
+        also keeps predicted invalidity at 0 at ``validity_scale``.
 
         Raises:
             NotFittedError: a bound on a quantity without a fitted surrogate.
@@ -362,6 +477,14 @@ class DiffusionGenerator(Generator):
         kept = [(self._surrogate(k), float(v)) for k, v in (bounds or {}).items()]
         use = objective is not None or (kept and bound_scale > 0)
         guide = guidance_gradient(sde, objective, scale, kept, bound_scale) if use else None
+        validity = self.surrogates_.get(VALIDITY) if use_validity and self.validity_scale > 0 else None
+        if validity is not None:
+            keep_valid = guidance_gradient(sde, None, 0.0, [(validity, 0.0)], float(self.validity_scale))
+            if guide is None:
+                guide = keep_valid
+            else:
+                first = guide
+                guide = lambda x, t: first(x, t) + keep_valid(x, t)
 
         def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             _, std = sde.marginal(torch.zeros(len(t), 1, 1), t)
@@ -382,6 +505,7 @@ class DiffusionGenerator(Generator):
         bounds: Mapping[str, float] | None = None,
         bound_scale: float = 10.0,
         on_step: Callable[[int], None] | None = None,
+        use_validity: bool = True,
     ) -> tuple[list[Arch | None], torch.Tensor]:
         """``k`` raw samples, guided (:meth:`score_fn`): an :class:`Arch` each, or ``None`` where invalid.
 
@@ -393,7 +517,7 @@ class DiffusionGenerator(Generator):
         fixed = self.fixed_.expand(k, -1, -1).clone()
         x = sample(
             make_sde(self.sde),
-            self.score_fn(scale, bounds, bound_scale),
+            self.score_fn(scale, bounds, bound_scale, use_validity),
             fixed,
             self.mask_,
             steps=self.steps,
@@ -430,11 +554,11 @@ class DiffusionGenerator(Generator):
         if not torch.all((counts == 1) | ((counts == 0) & self.pads_)):
             return "a node row without exactly one operation"
         try:
-            arch = space.from_dense(adj, x)
+            arch = space.read_dense(adj, x)
             space.validate(arch)
         except InvalidArchitectureError as e:
             return str(e).split(": ", 1)[-1]
-        return arch
+        return space.canonical(arch) if self.canonical_ else arch
 
     def _sample(self, n: int, rng: np.random.Generator, guidance: Guidance | None) -> list[Arch]:
         gen = torch_generator(int(rng.integers(2**63 - 1)))
