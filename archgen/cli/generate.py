@@ -153,7 +153,7 @@ def bench_generator(
             "or nb101.",
         ),
     ] = "quality",
-    space: Annotated[str, typer.Option("--space", help="Space of the quality part: nb201 or nasbench_graph.")] = "nb201",
+    space: Annotated[str, typer.Option("--space", help="Space of the quality and constraints parts: nb201 or nasbench_graph.")] = "nb201",
     tasks: Annotated[
         str, typer.Option("--tasks", help="Tasks of the quality part's guided rows, comma-separated.")
     ] = "cifar10",
@@ -213,7 +213,7 @@ def bench_generator(
     t0 = time.time()
     rows = run(part, _ctx.workspace(), opts, log=lambda m: typer.echo(m, err=True))
     meta = (
-        f"generator benchmark {part} ({space if part == 'quality' else 'nb201' if part != 'nb101' else 'nb101'}), "
+        f"generator benchmark {part} ({space if part in ('quality', 'constraints') else 'nb101' if part == 'nb101' else 'nb201'}), "
         f"draws {first_seed}-{first_seed + draws - 1}, epochs {epochs}, {time.strftime('%Y-%m-%d')}, "
         f"{platform.node()}, {os.cpu_count()} cores, torch threads {opts.threads}, {time.time() - t0:.0f} s"
     )

@@ -50,11 +50,18 @@ if TYPE_CHECKING:
     from archgen.context import Workspace
 
 PARTS = ("quality", "zero-cost", "constraints", "transfer", "timing", "nb101")
-#: NB201 constraints of the ``constraints`` part: a budget at the space's 30th percentile of each column.
-CONSTRAINTS: dict[str, dict[str, Any]] = {
-    "params": {"max_params": ("cifar10", "params")},
-    "latency pixel3 (HW-NAS-Bench)": {"max_latency_ms": ("cifar10", "hw_pixel3_latency"), "device": "pixel3"},
-    "latency gold_6226 (HELP)": {"max_latency_ms": ("cifar10", "latency_gold_6226"), "device": "gold_6226"},
+#: Constraints of the ``constraints`` part per space: a budget at the space's 30th percentile of each column
+#: (``TASK`` stands for the part's task, the first of ``tasks``).
+CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
+    "nb201": {
+        "params": {"max_params": ("TASK", "params")},
+        "latency pixel3 (HW-NAS-Bench)": {"max_latency_ms": ("TASK", "hw_pixel3_latency"), "device": "pixel3"},
+        "latency gold_6226 (HELP)": {"max_latency_ms": ("TASK", "latency_gold_6226"), "device": "gold_6226"},
+    },
+    "nasbench_graph": {
+        "params": {"max_params": ("TASK", "params")},
+        "latency (NAS-Bench-Graph's published)": {"max_latency_ms": ("TASK", "latency"), "device": "published"},
+    },
 }
 #: NB201 transfer settings: task -> source tasks (never the task's own images).
 TRANSFER = {"cifar10": ("cifar100", "ImageNet16-120"), "cifar100": ("cifar10", "ImageNet16-120")}
@@ -201,29 +208,41 @@ def _setup(ws: Workspace, opts: BenchOptions, log: Log, space: str = "nb201") ->
 
 
 def constraints(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
-    """100 architectures guided toward CIFAR-10 accuracy (156 labelled cells) under one budget at a time
+    """100 architectures guided toward the task's accuracy (156 labelled cells; NB201 CIFAR-10 or a
+    NAS-Bench-Graph dataset, ``space`` and the first of ``tasks``) under one budget at a time
     (:data:`CONSTRAINTS`), with the constraint's gradient at scale 0 (rejection only) and at
     ``constraint_scale``: share of valid raw samples meeting it before rejection, share of the returned
     ones meeting it by the published value, raw draws, measured accuracy, uniqueness."""
     from archgen.generators.pipeline import GenerateParams, generate
 
-    store = _setup(ws, opts, log)
-    table = ws.table("nb201")
+    if opts.space not in CONSTRAINTS:
+        raise UnknownNameError("space of the constraints part", opts.space, list(CONSTRAINTS))
+    store = _setup(ws, opts, log, space=opts.space)
+    table = ws.table(opts.space)
+    task = opts.tasks[0]
+    if task not in table.tasks():
+        raise UnknownNameError(f"task of space {opts.space!r}", task, table.tasks())
     rows = []
-    for name, spec in CONSTRAINTS.items():
+    for name, spec in CONSTRAINTS[opts.space].items():
         kw: dict = {}
         for k, v in spec.items():
-            kw[k] = float(np.nanpercentile(np.asarray(table.column(*v), dtype=float), 30)) if k.startswith("max_") else v
+            if k.startswith("max_"):
+                column = np.asarray(table.column(task, v[1]), dtype=float)
+                kw[k] = float(np.nanpercentile(column, 30))
+            else:
+                kw[k] = v
         for seed in range(opts.first_seed, opts.first_seed + opts.draws):
             for cs in (0.0, opts.constraint_scale):
                 t0 = time.perf_counter()
-                r = generate(GenerateParams(n=100, seed=seed, constraint_scale=cs, **kw), ws, store)
+                params = GenerateParams(space=opts.space, task=task, n=100, seed=seed, constraint_scale=cs, **kw)
+                r = generate(params, ws, store)
                 col = next(iter(r.constraints))
                 budget = r.constraints[col]["max"]
                 vals = np.array([g.values[col] for g in r.items], dtype=float)
                 acc = np.array([g.measured for g in r.items], dtype=float)
                 row = {
-                    "part": "constraints", "constraint": name, "budget": budget, "seed": seed,
+                    "part": "constraints", "space": opts.space, "task": task, "constraint": name, "budget": budget,
+                    "seed": seed,
                     "constraint_scale": cs, "met_before_rejection": r.met_before_rejection,
                     "met_returned": float(np.mean(vals <= budget)), "drawn": r.drawn, "validity": r.validity,
                     "mean_acc": float(acc.mean()), "uniqueness": r.uniqueness, "wall_s": time.perf_counter() - t0,
@@ -451,7 +470,7 @@ _GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("mean_acc", "best_acc", "mean_test_acc", "best_test_acc", "top1_share", "top5_share", "wall_s"),
     ),
     "constraints": (
-        ("constraint", "budget", "constraint_scale"),
+        ("space", "task", "constraint", "budget", "constraint_scale"),
         ("met_before_rejection", "met_returned", "drawn", "mean_acc", "uniqueness"),
     ),
     "transfer": (("task", "source_mean_rank_of_optimum"), ("best_of_first_10", "mean_acc")),
