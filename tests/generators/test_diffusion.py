@@ -37,6 +37,22 @@ def test_score_net_shapes_and_relations() -> None:
     assert rel.shape == (3, 8, 8, 4) and torch.all(rel.sum(-1) == 1)  # exactly one relation per pair
 
 
+def test_score_net_permutation_behaviour() -> None:
+    """Attention sees the DAG only through relations, so without the position embedding the network is
+    permutation-equivariant; NB201's node positions carry meaning (its DAG is fixed), which the embedding adds."""
+    net = GraphScoreNet(8, 7, dim=16, depth=2, heads=2, generator=torch.Generator().manual_seed(0))
+    sp = get_space("nb201")
+    adj, x = sp.to_dense_batch(sp.sample(2, np.random.default_rng(1)))
+    x = x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))  # a noised state
+    perm = torch.randperm(8, generator=torch.Generator().manual_seed(3))
+    t = torch.tensor([0.1, -1.0])
+    with torch.no_grad():
+        moved = lambda: net(x[:, perm], adj[:, perm][:, :, perm], t)
+        assert not torch.allclose(moved(), net(x, adj, t)[:, perm], atol=1e-4)  # positions matter
+        net.pos.zero_()
+        torch.testing.assert_close(moved(), net(x, adj, t)[:, perm], atol=1e-5, rtol=1e-4)
+
+
 def test_training_lowers_the_loss_and_samples_follow_the_training_distribution(skewed) -> None:
     gen, _ = skewed
     assert gen.train_loss_[-1] < 0.6 * gen.train_loss_[0]
