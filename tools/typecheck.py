@@ -26,6 +26,7 @@ MODULES = (
     "archgen.predictors.base",
     "archgen.evaluators.base",
     "archgen.generators.base",
+    "archgen.search",
     "archgen.api",
 )
 

@@ -19,6 +19,7 @@ import typer
 
 from archgen.cli import generate as generate_cli
 from archgen.cli import predictors as predictors_cli
+from archgen.cli import search as search_cli
 from archgen.cli import serve as serve_cli
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.errors import ArchgenError
@@ -31,6 +32,7 @@ app.add_typer(space_app, name="space")
 
 predictors_cli.register(app)
 generate_cli.register(app)
+search_cli.register(app)
 serve_cli.register(app)
 
 

@@ -1,0 +1,184 @@
+"""The search benchmark (``archgen bench search``): every strategy in one harness on a benchmark table.
+
+Each (strategy, seed) runs :func:`~archgen.search.loop.run_search` with the
+same evaluator (a table lookup of ``task``/``metric`` at the full budget),
+the same budget, batch size and seed. The oracle is named in every row:
+``test_acc`` is the protocol of DiffusionNAG's Table 1 (TNAS, BANANAS...),
+``cifar10-valid``'s ``val_acc`` NASLib's. No strategy sees a label of the task
+before it pays for it (BO starts from random cells). Reported per strategy:
+median and mean evaluations to the table's optimum (a seed that never reaches it
+counts as ``inf`` for the median and is left out of the mean), the share of
+seeds that reach it, the best value at 10 / 25 / 50 / 100 / 150 evaluations,
+the relative improvement of the final best over the average random
+architecture (Yang et al., "NAS evaluation is frustratingly hard", ICLR 2020:
+``100 * (best - mean) / mean``), and wall time per search; the best-so-far
+regret curves with a band (PNG).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from archgen.errors import UnknownNameError
+from archgen.search.loop import run_search
+from archgen.search.strategies import get_strategy
+
+if TYPE_CHECKING:
+    from archgen.arch import Arch
+    from archgen.context import Workspace
+    from archgen.evaluators import BenchmarkEvaluator
+    from archgen.spaces.base import SearchSpace
+
+CHECKPOINTS = (10, 25, 50, 100, 150)
+
+
+def oracle(
+    ws: Workspace, space: str, task: str, metric: str | None
+) -> tuple[BenchmarkEvaluator, SearchSpace, list[Arch] | None]:
+    """The table evaluator of ``task``/``metric`` (default: the predictors' target) and the space's candidates."""
+    from archgen.evaluators import BenchmarkEvaluator
+    from archgen.generators.pipeline import ENUMERATED
+    from archgen.predictors.training import default_target
+
+    table = ws.table(space)
+    if task not in table.tasks():
+        raise UnknownNameError(f"task of space {space!r}", task, table.tasks())
+    t, m = default_target(table, task) if metric is None else (task, metric)
+    ev = BenchmarkEvaluator(table, t, m)
+    sp = table.search_space
+    cands = [sp.from_index(i) for i in range(table.num_rows)] if space in ENUMERATED else None
+    return ev, sp, cands
+
+
+def benchmark_search(
+    ws: Workspace,
+    space: str,
+    task: str,
+    strategies: Sequence[str],
+    *,
+    budget: int,
+    seeds: int,
+    first_seed: int = 100,
+    batch_size: int = 1,
+    metric: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[dict], dict[str, Any]]:
+    """Run every strategy for every seed; returns the run rows and what they were measured against."""
+    say = log or (lambda _m: None)
+    ev, sp, cands = oracle(ws, space, task, metric)
+    col = np.asarray(ev.table.column(ev.task, ev.column_name), dtype=float)
+    best = float(np.nanmax(col) if ev.maximize else np.nanmin(col))
+    meta = {
+        "space": space, "task": task, "oracle": f"{ev.task}/{ev.column_name}", "optimum": best,
+        "random_mean": float(np.nanmean(col)), "budget": budget, "batch_size": batch_size,
+        "seeds": f"{first_seed}-{first_seed + seeds - 1}",
+    }  # fmt: skip
+    rows = []
+    for name in strategies:
+        for seed in range(first_seed, first_seed + seeds):
+            ev.reset()
+            t0 = time.perf_counter()
+            h = run_search(sp, get_strategy(name), ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
+            curve = h.best_so_far()
+            row = {
+                "strategy": name, "seed": seed, "evals_to_optimum": h.evaluations_to(best),
+                "final_best": float(curve[-1]), "wall_s": time.perf_counter() - t0, "curve": curve.tolist(),
+            } | {f"best_at_{k}": float(curve[min(k, len(curve)) - 1]) for k in CHECKPOINTS if k <= budget}  # fmt: skip
+            rows.append(row)
+            say(json.dumps({k: v for k, v in row.items() if k != "curve"}))
+    return rows, meta
+
+
+def summarize(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
+    out = []
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        sel = [r for r in rows if r["strategy"] == name]
+        ev = np.array([np.inf if r["evals_to_optimum"] is None else r["evals_to_optimum"] for r in sel], dtype=float)
+        reached = np.isfinite(ev)
+        final = np.array([r["final_best"] for r in sel])
+        row: dict[str, Any] = {
+            "strategy": name, "oracle": meta["oracle"], "seeds": len(sel),
+            "median_evals_to_optimum": float(np.median(ev)),
+            "mean_evals_to_optimum_where_reached": float(ev[reached].mean()) if reached.any() else None,
+            "reached": float(reached.mean()),
+        }  # fmt: skip
+        for k in CHECKPOINTS:
+            key = f"best_at_{k}"
+            if key in sel[0]:
+                v = np.array([r[key] for r in sel])
+                row[key], row[key + "_std"] = float(v.mean()), float(v.std())
+        row["relative_improvement"] = float(100 * (final.mean() - meta["random_mean"]) / meta["random_mean"])
+        row["wall_s"] = float(np.mean([r["wall_s"] for r in sel]))
+        out.append(row)
+    return out
+
+
+def format_summary(summary: Sequence[dict], meta: dict[str, Any]) -> str:
+    cols = ["strategy", "median_evals_to_optimum", "mean_evals_to_optimum_where_reached", "reached"]
+    cols += [c for c in summary[0] if c.startswith("best_at_") and not c.endswith("_std")]
+    cols += ["relative_improvement", "wall_s"]
+    head = {"median_evals_to_optimum": "median evals", "mean_evals_to_optimum_where_reached": "mean evals (reached)",
+            "relative_improvement": "RI %", "wall_s": "wall s"}  # fmt: skip
+
+    def cell(r: dict, c: str) -> str:
+        v = r.get(c)
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            s = "inf" if np.isinf(v) else f"{v:.2f}"
+            return f"{s} ± {r[c + '_std']:.2f}" if c + "_std" in r else s
+        return str(v)
+
+    table = [[head.get(c, c) for c in cols]] + [[cell(r, c) for c in cols] for r in summary]
+    w = [max(len(x[i]) for x in table) for i in range(len(cols))]
+    lines = ["  ".join(x[i].rjust(w[i]) for i in range(len(cols))) for x in table]
+    return (
+        f"{meta['space']}/{meta['task']}, oracle {meta['oracle']} (optimum {meta['optimum']:.3f}, random mean "
+        f"{meta['random_mean']:.2f}), budget {meta['budget']}, batch {meta['batch_size']}, seeds {meta['seeds']}\n"
+        + "\n".join(lines)
+    )
+
+
+def plot_regret(rows: Sequence[dict], meta: dict[str, Any], path: Path) -> Path:
+    """Median regret (optimum - best so far) per strategy with its 25-75% band, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        curves = np.array([r["curve"] for r in rows if r["strategy"] == name], dtype=float)
+        regret = np.abs(meta["optimum"] - curves) + 1e-3
+        x = np.arange(1, regret.shape[1] + 1)
+        ax.plot(x, np.median(regret, axis=0), label=name)
+        ax.fill_between(x, np.quantile(regret, 0.25, axis=0), np.quantile(regret, 0.75, axis=0), alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(f"regret of {meta['oracle']} (median, 25-75%)")
+    ax.set_title(f"{meta['space']}/{meta['task']}, seeds {meta['seeds']}", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(rows: Sequence[dict], meta: dict[str, Any], out: Path) -> list[Path]:
+    """``runs.json`` (with the curves), ``summary.csv`` and ``regret.png`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows, meta)
+    runs, csv_path = out / "runs.json", out / "summary.csv"
+    runs.write_text(json.dumps({"meta": meta, "runs": list(rows)}))
+    with csv_path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in summary for k in r)))
+        w.writeheader()
+        w.writerows(summary)
+    return [runs, csv_path, plot_regret(rows, meta, out / "regret.png")]

@@ -1,0 +1,119 @@
+"""The search loop: a free function, like BoTorch's ``optimize_acqf``.
+
+``run_search`` asks a strategy for a batch, pays the evaluator for it, tells the
+strategy the values and records everything in a :class:`SearchHistory`, until
+the budget (a number of evaluations) is spent. With ``checkpoint``, the history
+is written after every batch; a later call with the same checkpoint, seed and
+settings resumes: the recorded batches are replayed into a fresh strategy (the
+strategy is a function of its seed and of what it is told, so it proposes the
+recorded batches again, which is checked), and only the rest is evaluated. The
+result equals an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from archgen.search.history import Evaluation, SearchHistory
+from archgen.search.strategies import SearchInputError, Strategy
+
+if TYPE_CHECKING:
+    from archgen.arch import Arch
+    from archgen.evaluators.base import Evaluator
+    from archgen.spaces.base import SearchSpace
+
+#: Most evaluations one search may spend.
+MAX_BUDGET = 100_000
+
+
+def run_search(
+    space: SearchSpace,
+    strategy: Strategy,
+    evaluator: Evaluator,
+    *,
+    budget: int,
+    batch_size: int = 1,
+    seed: int = 0,
+    candidates: Sequence[Arch] | None = None,
+    checkpoint: Path | None = None,
+    on_batch: Callable[[SearchHistory], None] | None = None,
+) -> SearchHistory:
+    """Search ``space`` with ``strategy``, paying ``evaluator`` for ``budget`` evaluations in batches.
+
+    Args:
+        space: The search space (with rows where ``candidates`` come from its table).
+        strategy: A fresh strategy (:func:`~archgen.search.strategies.get_strategy`).
+        evaluator: What each evaluation is paid to (its objective is maximised
+            or minimised as its ``maximize`` says).
+        budget: Evaluations to spend (a repeat is never proposed).
+        batch_size: Architectures proposed and evaluated together (q).
+        seed: The search's one source of randomness.
+        candidates: Every architecture of the space, where it is enumerated (strategies draw from them).
+        checkpoint: JSON file written after every batch; an unfinished one with the
+            same settings is resumed.
+        on_batch: Called with the history after every batch (progress; may raise to stop the search,
+            which keeps the checkpoint).
+
+    Raises:
+        SearchInputError: budget or batch size out of range, a checkpoint of another search, or a
+            strategy that does not re-propose its recorded batches.
+    """
+    if not isinstance(budget, int) or not 1 <= budget <= MAX_BUDGET:
+        raise SearchInputError(f"budget must be an integer in 1..{MAX_BUDGET}, got {budget!r}")
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= budget:
+        raise SearchInputError(f"batch_size must be an integer in 1..budget ({budget}), got {batch_size!r}")
+    if evaluator.space != space.name:
+        raise SearchInputError(f"the evaluator evaluates {evaluator.space!r}, not {space.name!r}")
+    sign = 1.0 if evaluator.maximize else -1.0
+    strategy.setup(space, np.random.default_rng(seed), candidates)
+    history = SearchHistory(space.name, strategy.name, evaluator.objective, evaluator.maximize, seed, budget, batch_size)
+    if checkpoint is not None and Path(checkpoint).exists():
+        history = _replay(Path(checkpoint), history, space, strategy, sign)
+    while len(history.evaluations) < budget:
+        t0 = time.perf_counter()
+        q = min(batch_size, budget - len(history.evaluations))
+        archs = strategy.ask(q)
+        if not archs:
+            break  # the space is exhausted
+        results = evaluator.evaluate(archs)
+        b = history.num_batches
+        for r in results:
+            history.evaluations.append(Evaluation(space.format(r.arch), r.value, r.cost, b, dict(r.values)))
+        strategy.tell(archs, [sign * r.value for r in results])
+        history.batch_seconds.append(time.perf_counter() - t0)
+        history.finished = len(history.evaluations) >= budget
+        if checkpoint is not None:
+            history.save(Path(checkpoint))
+        if on_batch is not None:
+            on_batch(history)
+    history.finished = True
+    if checkpoint is not None:
+        history.save(Path(checkpoint))
+    return history
+
+
+def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Strategy, sign: float) -> SearchHistory:
+    """Feed a checkpoint's batches to the fresh ``strategy`` (checking it proposes them again)."""
+    try:
+        old = SearchHistory.load(path)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise SearchInputError(f"checkpoint {path} is not a search history: {e}") from None
+    for key in ("space", "strategy", "objective", "maximize", "seed", "budget", "batch_size"):
+        if getattr(old, key) != getattr(fresh, key):
+            raise SearchInputError(
+                f"checkpoint {path} is of another search ({key} {getattr(old, key)!r}, not {getattr(fresh, key)!r})"
+            )
+    done = 0
+    for b in range(old.num_batches):
+        batch = [e for e in old.evaluations if e.batch == b]
+        archs = strategy.ask(min(old.batch_size, old.budget - done))  # the loop's own call
+        done += len(batch)
+        if [space.format(a) for a in archs] != [e.architecture for e in batch]:
+            raise SearchInputError(f"checkpoint {path}: batch {b} is not what the strategy proposes again")
+        strategy.tell(archs, [sign * e.value for e in batch])
+    return old

@@ -1,0 +1,336 @@
+"""Search strategies behind one ask/tell interface, so every method runs in the same harness.
+
+A strategy proposes architectures (:meth:`Strategy.ask`), never evaluates them:
+:func:`~archgen.search.loop.run_search` pays the evaluator and hands the values
+back (:meth:`Strategy.tell`). Every strategy draws its randomness from the one
+``numpy.random.Generator`` it is set up with, so a search is a function of its
+seed and of the values it is told (which is what lets a checkpoint resume by
+replay). Built in:
+
+* ``random``: uniform samples (from the enumerated candidates where given).
+* ``re``: regularized evolution (Real et al., AAAI 2019): tournament of
+  ``sample_size`` among the last ``population`` evaluated, mutate the winner.
+* ``ls``: local search (White et al., "Local search is state of the art for
+  NAS benchmarks", 2020): evaluate the neighbours of the best cell in random
+  order, move on improvement, restart at a random cell at a local optimum.
+* ``bo``: Bayesian optimisation with a BoTorch GP on the one-hot encoding and
+  an acquisition function (qLogNEI, qUCB or Thompson sampling) maximised over a
+  discrete candidate pool (``optimize_acqf_discrete``: sequential greedy with
+  the batch's earlier picks as pending points). No label of the task is used
+  before it is paid for: the first ``n_init`` cells are random.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from archgen.arch import Arch
+from archgen.errors import ArchgenError, UnknownNameError
+from archgen.registry import Registry
+
+if TYPE_CHECKING:
+    from archgen.spaces.base import SearchSpace
+
+
+class SearchInputError(ArchgenError, ValueError):
+    """A search request that cannot run (budget, batch size, strategy parameters)."""
+
+
+class Strategy(ABC):
+    """Interface of a search strategy (see the module docstring)."""
+
+    name: ClassVar[str]
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
+        """Start a search of ``space``; ``candidates``: every architecture (where the space is enumerated)."""
+        self.space = space
+        self.rng = rng
+        self.candidates = list(candidates) if candidates is not None else None
+        self.seen: set[Arch] = set()
+        self.archs: list[Arch] = []
+        self.y: list[float] = []
+
+    @abstractmethod
+    def ask(self, q: int) -> list[Arch]:
+        """``q`` distinct architectures not evaluated yet."""
+
+    def tell(self, archs: Sequence[Arch], values: Sequence[float]) -> None:
+        """Values of the architectures of the last :meth:`ask` (NaN: no value; larger is better)."""
+        for a, v in zip(archs, values, strict=True):
+            self.seen.add(a)
+            self.archs.append(a)
+            self.y.append(float(v))
+
+    # -- helpers -------------------------------------------------------------------------
+    def _random(self, q: int, exclude: set[Arch]) -> list[Arch]:
+        out: list[Arch] = []
+        if self.candidates is not None:
+            order = self.rng.permutation(len(self.candidates))
+            for i in order:
+                a = self.candidates[int(i)]
+                if a not in exclude and a not in out:
+                    out.append(a)
+                    if len(out) == q:
+                        break
+            return out
+        for _ in range(100 * q):
+            (a,) = self.space.sample(1, self.rng)
+            if a not in exclude and a not in out:
+                out.append(a)
+                if len(out) == q:
+                    break
+        return out
+
+    def _best_index(self) -> int | None:
+        y = np.array(self.y, dtype=float)
+        if not np.isfinite(y).any():
+            return None
+        return int(np.nanargmax(np.where(np.isfinite(y), y, -np.inf)))
+
+
+_STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
+
+
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    _STRATEGIES.add(cls.name, cls)
+    return cls
+
+
+def list_strategies() -> list[str]:
+    return _STRATEGIES.names()
+
+
+def get_strategy(name: str, **params: Any) -> Strategy:
+    """A new strategy by registered name (unknown names raise listing the valid ones)."""
+    try:
+        return _STRATEGIES.get(name)(**params)
+    except TypeError as e:
+        raise SearchInputError(f"strategy {name!r}: {e}") from None
+
+
+@register_strategy
+class RandomSearch(Strategy):
+    name = "random"
+
+    def ask(self, q: int) -> list[Arch]:
+        return self._random(q, self.seen)
+
+
+@register_strategy
+class RegularizedEvolution(Strategy):
+    """Args: population (the last evaluated cells that compete), sample_size (tournament size)."""
+
+    name = "re"
+
+    def __init__(self, population: int = 50, sample_size: int = 25) -> None:
+        if population < 2 or not 1 <= sample_size <= population:
+            raise SearchInputError(f"need population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}")
+        self.population = population
+        self.sample_size = sample_size
+
+    def ask(self, q: int) -> list[Arch]:
+        if len(self.archs) < self.population:
+            return self._random(min(q, self.population - len(self.archs)), self.seen)
+        pop = list(range(len(self.archs) - self.population, len(self.archs)))
+        out: list[Arch] = []
+        for _ in range(20 * q):
+            if len(out) == q:
+                break
+            entrants = self.rng.choice(pop, self.sample_size, replace=False)
+            y = np.array([self.y[i] for i in entrants])
+            parent = self.archs[int(entrants[int(np.nanargmax(np.where(np.isfinite(y), y, -np.inf)))])]
+            child = self.space.mutate(parent, self.rng)
+            if child not in self.seen and child not in out and self._known(child):
+                out.append(child)
+        return out or self._random(q, self.seen)
+
+    def _known(self, a: Arch) -> bool:
+        return self.candidates is None or a in self._candidate_set
+
+    def setup(
+        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
+    ) -> None:
+        super().setup(space, rng, candidates)
+        self._candidate_set = set(self.candidates) if self.candidates is not None else set()
+
+
+@register_strategy
+class LocalSearch(Strategy):
+    """Hill climbing over :meth:`SearchSpace.neighbors` with random restarts."""
+
+    name = "ls"
+
+    def setup(
+        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
+    ) -> None:
+        super().setup(space, rng, candidates)
+        self._candidate_set = set(self.candidates) if self.candidates is not None else None
+        self.current: Arch | None = None
+        self.current_value = -np.inf
+        self.queue: list[Arch] = []
+
+    def tell(self, archs: Sequence[Arch], values: Sequence[float]) -> None:
+        super().tell(archs, values)
+        for a, v in zip(archs, values, strict=True):
+            if self.current is None or (np.isfinite(v) and v > self.current_value):
+                self.current, self.current_value = a, (v if np.isfinite(v) else -np.inf)
+                self.queue = []  # moved: explore the new cell's neighbours
+
+    def ask(self, q: int) -> list[Arch]:
+        if self.current is None:
+            return self._random(1, self.seen)  # a (re)start is evaluated on its own
+        out: list[Arch] = []
+        while len(out) < q:
+            if not self.queue:
+                nbrs = [
+                    b for b in self.space.neighbors(self.current)
+                    if b not in self.seen and b not in out and (self._candidate_set is None or b in self._candidate_set)
+                ]  # fmt: skip
+                if not nbrs:
+                    if out:
+                        break
+                    self.current, self.current_value = None, -np.inf  # a local optimum: restart
+                    return self._random(1, self.seen)
+                self.queue = [nbrs[int(i)] for i in self.rng.permutation(len(nbrs))]
+            a = self.queue.pop(0)
+            if a not in self.seen and a not in out:
+                out.append(a)
+        return out
+
+
+ACQUISITIONS = ("qlognei", "qucb", "ts")
+
+
+@register_strategy
+class BayesianOptimization(Strategy):
+    """GP-based BO over a discrete pool (see the module docstring).
+
+    Args:
+        acquisition: ``qlognei`` (q log noisy expected improvement), ``qucb`` or ``ts`` (Thompson sampling).
+        n_init: Random cells evaluated before the first GP.
+        pool_size: Candidates scored per batch: the neighbours of the ``incumbents`` best cells and random
+            ones (from the enumerated space where given); the whole space if it has at most this many.
+        incumbents: Best cells whose neighbours enter the pool.
+        mc_samples: Quasi-Monte-Carlo samples of the acquisition.
+        beta: qUCB's exploration weight.
+        fit_iterations: Most L-BFGS iterations of a GP fit (each fit starts from the last one's
+            hyperparameters).
+    """
+
+    name = "bo"
+
+    def __init__(
+        self,
+        acquisition: str = "qlognei",
+        n_init: int = 10,
+        pool_size: int = 2000,
+        incumbents: int = 10,
+        mc_samples: int = 128,
+        beta: float = 2.0,
+        fit_iterations: int = 100,
+    ) -> None:
+        if acquisition not in ACQUISITIONS:
+            raise UnknownNameError("acquisition function", acquisition, ACQUISITIONS)
+        if n_init < 2 or pool_size < 1 or incumbents < 0 or mc_samples < 1 or beta < 0:
+            raise SearchInputError("need n_init >= 2, pool_size >= 1, incumbents >= 0, mc_samples >= 1, beta >= 0")
+        self.acquisition = acquisition
+        self.n_init = n_init
+        self.pool_size = pool_size
+        self.incumbents = incumbents
+        self.mc_samples = mc_samples
+        self.beta = beta
+        self.fit_iterations = fit_iterations
+
+    def setup(
+        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
+    ) -> None:
+        super().setup(space, rng, candidates)
+        self._candidate_set = set(self.candidates) if self.candidates is not None else None
+        self._warm: tuple[dict, dict] | None = None
+
+    def _pool(self) -> list[Arch]:
+        if self.candidates is not None and len(self.candidates) <= self.pool_size:
+            return [a for a in self.candidates if a not in self.seen]
+        pool: dict[Arch, None] = {}
+        y = np.array(self.y, dtype=float)
+        for i in np.argsort(-np.where(np.isfinite(y), y, -np.inf), kind="stable")[: self.incumbents]:
+            for b in self.space.neighbors(self.archs[int(i)]):
+                if b not in self.seen and (self._candidate_set is None or b in self._candidate_set):
+                    pool[b] = None
+        need = max(0, self.pool_size - len(pool))
+        for a in self._random(need, self.seen | set(pool)):
+            pool[a] = None
+        return list(pool)[: max(self.pool_size, len(pool))]
+
+    def ask(self, q: int) -> list[Arch]:
+        finite = np.isfinite(np.array(self.y, dtype=float))
+        if finite.sum() < self.n_init:
+            return self._random(min(q, self.n_init - int(finite.sum())) if finite.sum() else q, self.seen)
+        pool = self._pool()
+        if len(pool) <= q:
+            return pool
+        return self._acquire(pool, q)
+
+    def _acquire(self, pool: list[Arch], q: int) -> list[Arch]:
+        import torch
+        from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from botorch.models.transforms import Standardize
+        from botorch.optim import optimize_acqf_discrete
+        from botorch.sampling import SobolQMCNormalSampler
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        y = np.array(self.y, dtype=float)
+        ok = np.flatnonzero(np.isfinite(y))
+        X = torch.as_tensor(self.space.encode([self.archs[i] for i in ok]), dtype=torch.float64)
+        Y = torch.as_tensor(y[ok], dtype=torch.float64).unsqueeze(-1)
+        C = torch.as_tensor(self.space.encode(pool), dtype=torch.float64)
+        seed = int(self.rng.integers(2**31 - 1))
+        with torch.random.fork_rng():  # the fit's restarts draw from torch's global generator: keep it ours
+            torch.manual_seed(seed)
+            model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
+            if self._warm is not None:  # start from the last batch's hyperparameters: a few steps refit them
+                model.covar_module.load_state_dict(self._warm[0])
+                model.likelihood.load_state_dict(self._warm[1])
+            fit_gpytorch_mll(
+                ExactMarginalLogLikelihood(model.likelihood, model),
+                optimizer_kwargs={"options": {"maxiter": self.fit_iterations}},
+            )
+            self._warm = (model.covar_module.state_dict(), model.likelihood.state_dict())
+            if self.acquisition == "ts":
+                with torch.no_grad():
+                    post = model.posterior(C)
+                    draws = post.rsample(torch.Size([q])).squeeze(-1)  # [q, n]: one joint sample per pick
+                picked: list[int] = []
+                for d in draws:
+                    order = torch.argsort(d, descending=True).tolist()
+                    picked.append(next(i for i in order if i not in picked))
+                return [pool[i] for i in picked]
+            sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=seed)
+            acq: qLogNoisyExpectedImprovement | qUpperConfidenceBound
+            if self.acquisition == "qlognei":
+                acq = qLogNoisyExpectedImprovement(model, X, sampler=sampler, prune_baseline=True)
+            else:
+                acq = qUpperConfidenceBound(model, self.beta, sampler=sampler)
+            chosen, _ = optimize_acqf_discrete(acq, q, C, max_batch_size=2048, unique=True)
+        rows = {tuple(r.tolist()): i for i, r in enumerate(C)}
+        return [pool[rows[tuple(r.tolist())]] for r in chosen]
+
+
+__all__ = [
+    "ACQUISITIONS",
+    "BayesianOptimization",
+    "LocalSearch",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "SearchInputError",
+    "Strategy",
+    "get_strategy",
+    "list_strategies",
+    "register_strategy",
+]

@@ -1,0 +1,63 @@
+"""``archgen search`` and ``archgen bench search`` on the NB201 table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from archgen.search import SearchHistory
+from tests.cli.test_predictors_cli import cli
+
+
+def test_search_ends_with_the_best_architecture_and_resumes_from_its_checkpoint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ckpt = tmp_path / "s.json"
+    args = ["--home", str(tmp_path), "search", "--strategy", "re", "--budget", "24", "--batch-size", "3", "--seed", "4"]
+    code, out, err = cli(capsys, *args, "--checkpoint", str(ckpt), "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert len(res["evaluations"]) == 24 and res["oracle"] == "table:nb201/cifar10-valid/val_acc@200ep"
+    assert res["best_value"] == max(e["value"] for e in res["evaluations"])
+    assert SearchHistory.load(ckpt).finished
+    code, out, _ = cli(capsys, *args, "--checkpoint", str(ckpt), "--json")  # a finished checkpoint: replayed
+    assert code == 0 and json.loads(out)["best"] == res["best"]
+    code, out, _ = cli(capsys, *args)
+    assert code == 0 and res["best"] in out and "best" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--budget", "0"], "budget must be"),
+        (["--budget", "4", "--batch-size", "5"], "batch_size"),
+        (["--strategy", "magic"], "unknown strategy 'magic'"),
+        (["--task", "mnist"], "'mnist'"),
+        (["--metric", "speed"], "speed"),
+    ],
+)
+def test_search_bad_input_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
+) -> None:
+    code, _, err = cli(capsys, "--home", str(tmp_path), "search", *args)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bench_search_prints_the_table_and_writes_curves(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = cli(
+        capsys, "--home", str(tmp_path), "bench", "search", "--strategies", "random,ls", "--budget", "12",
+        "--seeds", "2", "--first-seed", "0", "--metric", "test_acc", "--out", str(out_dir),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "oracle cifar10/test_acc" in out and "RI %" in out
+    with (out_dir / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["strategy"] for r in rows] == ["random", "ls"] and all(0 <= float(r["reached"]) <= 1 for r in rows)
+    runs = json.loads((out_dir / "runs.json").read_text())["runs"]
+    assert len(runs) == 4 and all(len(r["curve"]) == 12 for r in runs) and (out_dir / "regret.png").stat().st_size > 0
+    code, _, err = cli(capsys, "--home", str(tmp_path), "bench", "search", "--strategies", "bo,nope")
+    assert code == 2 and "unknown strategy 'nope'" in err
