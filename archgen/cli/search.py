@@ -36,7 +36,7 @@ def _strategy_names(text: str) -> list[str]:
 def search(
     space: Annotated[str, typer.Option("--space", help="Search space with a table: nb201, nasbench_graph, nb101.")] = "nb201",
     task: Annotated[str, typer.Option("--task")] = "cifar10",
-    strategy: Annotated[str, typer.Option("--strategy", help="random, re, ls or bo.")] = "bo",
+    strategy: Annotated[str, typer.Option("--strategy", help="random, re, ls, bananas or bo.")] = "bo",
     budget: Annotated[int, typer.Option("--budget", help="Evaluations (table lookups) to spend.")] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Architectures per batch (q).")] = 1,
     metric: Annotated[
@@ -77,7 +77,7 @@ def search(
 def bench_search(
     space: Annotated[str, typer.Option("--space")] = "nb201",
     task: Annotated[str, typer.Option("--task")] = "cifar10",
-    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: random, re, ls, bo.")] = "bo,re,random,ls",
+    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: random, re, ls, bananas, bo.")] = "bo,re,random,ls",
     budget: Annotated[int, typer.Option("--budget", min=1, max=10_000)] = 150,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 1,
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=1000)] = 20,

@@ -13,6 +13,7 @@ replay). Built in:
 * ``ls``: local search (White et al., "Local search is state of the art for
   NAS benchmarks", 2020): evaluate the neighbours of the best cell in random
   order, move on improvement, restart at a random cell at a local optimum.
+* ``bananas``: BANANAS's ensemble of MLPs on the path encoding with independent Thompson sampling.
 * ``bo``: Bayesian optimisation with a BoTorch GP on the one-hot encoding and
   an acquisition function (qLogNEI, qUCB or Thompson sampling) maximised over a
   discrete candidate pool (``optimize_acqf_discrete``: sequential greedy with
@@ -200,6 +201,80 @@ class LocalSearch(Strategy):
             if a not in self.seen and a not in out:
                 out.append(a)
         return out
+
+
+@register_strategy
+class Bananas(Strategy):
+    """BANANAS (White et al., AAAI 2021): an ensemble of MLPs on the path encoding, independent Thompson
+    sampling over mutations of the best cells.
+
+    Args:
+        n_init: Random cells before the first ensemble.
+        ensemble: MLPs in the ensemble (each its own seed).
+        pool_size: Candidates per batch: mutations of the ``incumbents`` best cells, topped up at random.
+        incumbents: Best cells that are mutated.
+        encoding: ``"path"`` (BANANAS's) where the space has it, else ``"onehot"``.
+    """
+
+    name = "bananas"
+
+    def __init__(
+        self, n_init: int = 10, ensemble: int = 5, pool_size: int = 200, incumbents: int = 10, encoding: str = "path"
+    ) -> None:
+        if n_init < 2 or ensemble < 2 or pool_size < 1 or incumbents < 1:
+            raise SearchInputError("need n_init >= 2, ensemble >= 2, pool_size >= 1, incumbents >= 1")
+        if encoding not in ("path", "onehot"):
+            raise UnknownNameError("encoding", encoding, ("path", "onehot"))
+        self.n_init, self.ensemble, self.pool_size, self.incumbents = n_init, ensemble, pool_size, incumbents
+        self.encoding = encoding
+
+    def setup(
+        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
+    ) -> None:
+        super().setup(space, rng, candidates)
+        self._candidate_set = set(self.candidates) if self.candidates is not None else None
+        try:
+            space.encode(space.sample(1, np.random.default_rng(0)), self.encoding)  # type: ignore[arg-type]
+            self._kind = self.encoding
+        except ValueError:
+            self._kind = "onehot"
+
+    def ask(self, q: int) -> list[Arch]:
+        from sklearn.neural_network import MLPRegressor
+
+        y = np.array(self.y, dtype=float)
+        ok = np.flatnonzero(np.isfinite(y))
+        if len(ok) < self.n_init:
+            return self._random(min(q, self.n_init - len(ok)) if len(ok) else q, self.seen)
+        pool: dict[Arch, None] = {}
+        for i in ok[np.argsort(-y[ok], kind="stable")][: self.incumbents]:
+            for _ in range(max(1, self.pool_size // (2 * self.incumbents))):
+                b = self.space.mutate(self.archs[int(i)], self.rng)
+                if b not in self.seen and (self._candidate_set is None or b in self._candidate_set):
+                    pool[b] = None
+        for a in self._random(max(0, self.pool_size - len(pool)), self.seen | set(pool)):
+            pool[a] = None
+        cands = list(pool)
+        if len(cands) <= q:
+            return cands
+        X = self.space.encode([self.archs[i] for i in ok], self._kind)  # type: ignore[arg-type]
+        mu, sd = y[ok].mean(), y[ok].std() + 1e-9
+        C = self.space.encode(cands, self._kind)  # type: ignore[arg-type]
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        preds = []
+        for _ in range(self.ensemble):
+            net = MLPRegressor(hidden_layer_sizes=(20, 20, 20), learning_rate_init=0.01, max_iter=200,
+                               random_state=int(self.rng.integers(2**31 - 1)))  # fmt: skip
+            with warnings.catch_warnings():  # 200 Adam iterations, as BANANAS trains: not always converged
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                preds.append(net.fit(X, (y[ok] - mu) / sd).predict(C))
+        p = np.array(preds)
+        m, s = p.mean(axis=0), p.std(axis=0)
+        score = self.rng.normal(m, s + 1e-9)  # independent Thompson sampling, one draw per candidate
+        return [cands[int(i)] for i in np.argsort(-score, kind="stable")[:q]]
 
 
 ACQUISITIONS = ("qlognei", "qucb", "ts")

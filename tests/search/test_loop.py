@@ -17,7 +17,7 @@ SPACE = get_space("nb201")
 #: The toy space: NB201 cells whose six edges are each skip_connect (1) or nor_conv_3x3 (3): 64 cells.
 _EDGES = SPACE.sample(1, np.random.default_rng(0))[0].edges  # NB201's fixed DAG
 CANDIDATES = [Arch("nb201", tuple(1 + 2 * ((k >> e) & 1) for e in range(6)), _EDGES) for k in range(64)]
-PARAMS = {"re": {"population": 10, "sample_size": 5}, "bo": {"n_init": 6, "pool_size": 64}}
+PARAMS = {"re": {"population": 10, "sample_size": 5}, "bananas": {"n_init": 6, "pool_size": 64}, "bo": {"n_init": 6, "pool_size": 64}}
 
 
 class ToyEvaluator(Evaluator):
@@ -44,7 +44,7 @@ def test_toy_candidates_are_valid_and_distinct() -> None:
     assert len(set(CANDIDATES)) == 64 and all(SPACE.is_valid(a) for a in CANDIDATES)
 
 
-@pytest.mark.parametrize("name", ["random", "re", "ls", "bo"])
+@pytest.mark.parametrize("name", ["random", "re", "ls", "bananas", "bo"])
 def test_each_strategy_finds_the_optimum_of_a_toy_space(name: str) -> None:
     assert name in list_strategies()
     budget = 64 if name == "random" else 40
@@ -62,7 +62,7 @@ def test_minimising_evaluator_is_searched_the_right_way(name: str) -> None:
     assert h.best().value == -7 and not h.maximize and np.all(np.diff(h.best_so_far()) <= 0)
 
 
-@pytest.mark.parametrize("name", ["random", "re", "ls", "bo"])
+@pytest.mark.parametrize("name", ["random", "re", "ls", "bananas", "bo"])
 def test_batches_are_distinct_and_nothing_is_evaluated_twice(name: str) -> None:
     h = run_search(SPACE, get_strategy(name, **PARAMS.get(name, {})), ToyEvaluator(), budget=24, batch_size=4,
                    seed=1, candidates=CANDIDATES)  # fmt: skip
@@ -76,7 +76,7 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("name", ["re", "ls", "bo"])
+@pytest.mark.parametrize("name", ["re", "ls", "bananas", "bo"])
 def test_a_resumed_search_equals_an_uninterrupted_one(name: str, tmp_path) -> None:
     whole = run_search(SPACE, get_strategy(name, **PARAMS.get(name, {})), ToyEvaluator(), budget=30, batch_size=3,
                        seed=7, candidates=CANDIDATES)  # fmt: skip
