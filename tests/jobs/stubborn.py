@@ -19,11 +19,15 @@ from archgen.jobs.base import JobKind, job_kind_registry
 
 class Params(BaseModel):
     seconds: float = 600.0
+    #: A file the job creates once its one report has returned (past the report's own cancel check).
+    marker: str | None = None
 
 
 def stubborn(params: Params, ctx: JobContext) -> dict:
     """Reports once, then computes without reporting (a fit with no progress hook)."""
     ctx.progress(0.01, "started; will not report again")
+    if params.marker:
+        open(params.marker, "w").close()
     end = time.monotonic() + params.seconds
     while time.monotonic() < end:
         time.sleep(0.05)

@@ -60,12 +60,14 @@ def test_a_job_that_ignores_cancel_is_killed_after_the_grace_and_the_next_one_st
     settings = _settings(tmp_path, data_dir, cache_dir, worker_backend="local", workers=1, job_cancel_grace_s=1.0)
     store = JobStore(settings.db_url)
     with stubborn.registered():
-        long, _ = store.create("test_stubborn", {"seconds": 600}, "alice")
+        marker = tmp_path / "reported"
+        long, _ = store.create("test_stubborn", {"seconds": 600, "marker": str(marker)}, "alice")
         short, _ = store.create("test_quick", {}, "bob")
         manager = JobManager(settings, poll_s=0.05)
         manager.start()
         try:
-            wait_until(lambda: store.get(long.id).progress > 0, 120, 0.05, "the stubborn job to start")
+            # past its one report (whose cancel check would otherwise stop it cooperatively under load)
+            wait_until(marker.exists, 120, 0.05, "the stubborn job to start")
             store.request_cancel(long.id, "alice")
             wait_until(lambda: store.get(long.id).done, 30, 0.05, "the stubborn job to be stopped")
             wait_until(lambda: store.get(short.id).done, 120, 0.05, "the queued job to run")
