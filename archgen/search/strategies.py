@@ -51,6 +51,7 @@ class Strategy(ABC):
         self.space = space
         self.rng = rng
         self.candidates = list(candidates) if candidates is not None else None
+        self._candidate_set = set(self.candidates) if self.candidates is not None else None
         self.seen: set[Arch] = set()
         self.archs: list[Arch] = []
         self.y: list[float] = []
@@ -86,11 +87,9 @@ class Strategy(ABC):
                     break
         return out
 
-    def _best_index(self) -> int | None:
-        y = np.array(self.y, dtype=float)
-        if not np.isfinite(y).any():
-            return None
-        return int(np.nanargmax(np.where(np.isfinite(y), y, -np.inf)))
+    def _fresh(self, a: Arch) -> bool:
+        """Whether ``a`` may be proposed: not evaluated yet, and among the candidates where they are given."""
+        return a not in self.seen and (self._candidate_set is None or a in self._candidate_set)
 
 
 _STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
@@ -145,18 +144,9 @@ class RegularizedEvolution(Strategy):
             y = np.array([self.y[i] for i in entrants])
             parent = self.archs[int(entrants[int(np.nanargmax(np.where(np.isfinite(y), y, -np.inf)))])]
             child = self.space.mutate(parent, self.rng)
-            if child not in self.seen and child not in out and self._known(child):
+            if child not in out and self._fresh(child):
                 out.append(child)
         return out or self._random(q, self.seen)
-
-    def _known(self, a: Arch) -> bool:
-        return self.candidates is None or a in self._candidate_set
-
-    def setup(
-        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
-    ) -> None:
-        super().setup(space, rng, candidates)
-        self._candidate_set = set(self.candidates) if self.candidates is not None else set()
 
 
 @register_strategy
@@ -169,7 +159,6 @@ class LocalSearch(Strategy):
         self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
     ) -> None:
         super().setup(space, rng, candidates)
-        self._candidate_set = set(self.candidates) if self.candidates is not None else None
         self.current: Arch | None = None
         self.current_value = -np.inf
         self.queue: list[Arch] = []
@@ -187,10 +176,7 @@ class LocalSearch(Strategy):
         out: list[Arch] = []
         while len(out) < q:
             if not self.queue:
-                nbrs = [
-                    b for b in self.space.neighbors(self.current)
-                    if b not in self.seen and b not in out and (self._candidate_set is None or b in self._candidate_set)
-                ]  # fmt: skip
+                nbrs = [b for b in self.space.neighbors(self.current) if b not in out and self._fresh(b)]
                 if not nbrs:
                     if out:
                         break
@@ -232,7 +218,6 @@ class Bananas(Strategy):
         self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
     ) -> None:
         super().setup(space, rng, candidates)
-        self._candidate_set = set(self.candidates) if self.candidates is not None else None
         try:
             space.encode(space.sample(1, np.random.default_rng(0)), self.encoding)  # type: ignore[arg-type]
             self._kind = self.encoding
@@ -250,7 +235,7 @@ class Bananas(Strategy):
         for i in ok[np.argsort(-y[ok], kind="stable")][: self.incumbents]:
             for _ in range(max(1, self.pool_size // (2 * self.incumbents))):
                 b = self.space.mutate(self.archs[int(i)], self.rng)
-                if b not in self.seen and (self._candidate_set is None or b in self._candidate_set):
+                if self._fresh(b):
                     pool[b] = None
         for a in self._random(max(0, self.pool_size - len(pool)), self.seen | set(pool)):
             pool[a] = None
@@ -324,7 +309,6 @@ class BayesianOptimization(Strategy):
         self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
     ) -> None:
         super().setup(space, rng, candidates)
-        self._candidate_set = set(self.candidates) if self.candidates is not None else None
         self._warm: tuple[dict, dict] | None = None
 
     def _pool(self) -> list[Arch]:
@@ -334,12 +318,12 @@ class BayesianOptimization(Strategy):
         y = np.array(self.y, dtype=float)
         for i in np.argsort(-np.where(np.isfinite(y), y, -np.inf), kind="stable")[: self.incumbents]:
             for b in self.space.neighbors(self.archs[int(i)]):
-                if b not in self.seen and (self._candidate_set is None or b in self._candidate_set):
+                if self._fresh(b):
                     pool[b] = None
         need = max(0, self.pool_size - len(pool))
         for a in self._random(need, self.seen | set(pool)):
             pool[a] = None
-        return list(pool)[: max(self.pool_size, len(pool))]
+        return list(pool)
 
     def ask(self, q: int) -> list[Arch]:
         finite = np.isfinite(np.array(self.y, dtype=float))

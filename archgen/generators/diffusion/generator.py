@@ -223,10 +223,7 @@ class DiffusionGenerator(Generator):
     def _dense(self, space, archs: list[Arch]) -> tuple[torch.Tensor, torch.Tensor]:
         """Dense forms of ``archs`` with the space's derived entries zeroed (they are not modelled)."""
         adj, x = space.to_dense_batch(archs)
-        derived = getattr(self, "derived_", None)
-        if derived is not None and derived.any():
-            adj = adj * ~derived
-        return adj, x
+        return (adj * ~self.derived_ if self.derived_.any() else adj), x
 
     def fit(self, archs):  # type: ignore[override]
         """Train on ``archs`` (no labels), then fit the validity surrogate when ``validity_samples`` > 0."""
@@ -265,8 +262,7 @@ class DiffusionGenerator(Generator):
             if self.on_progress is not None:
                 self.on_progress(i / samples, f"validity probe: {i}/{samples} samples")
             archs, z = self.generate(min(self.batch, samples - i), gen, use_validity=False)
-            m = self.mask_.to(z.dtype)
-            states.append(z * (1 - m) + (z > 0.5).to(z.dtype) * m)
+            states.append(self._threshold(z))
             bad += [0.0 if a is not None else 1.0 for a in archs]
         y = torch.tensor(bad)
         self.validity_probe_ = float(y.mean())
@@ -474,17 +470,13 @@ class DiffusionGenerator(Generator):
         """
         sde = make_sde(self.sde)
         objective = self.surrogates_.get(OBJECTIVE) if scale > 0 else None
-        kept = [(self._surrogate(k), float(v)) for k, v in (bounds or {}).items()]
-        use = objective is not None or (kept and bound_scale > 0)
-        guide = guidance_gradient(sde, objective, scale, kept, bound_scale) if use else None
+        kept = [(self._surrogate(k), float(v), float(bound_scale)) for k, v in (bounds or {}).items()]
+        if bound_scale <= 0:
+            kept = []
         validity = self.surrogates_.get(VALIDITY) if use_validity and self.validity_scale > 0 else None
         if validity is not None:
-            keep_valid = guidance_gradient(sde, None, 0.0, [(validity, 0.0)], float(self.validity_scale))
-            if guide is None:
-                guide = keep_valid
-            else:
-                first = guide
-                guide = lambda x, t: first(x, t) + keep_valid(x, t)
+            kept.append((validity, 0.0, float(self.validity_scale)))
+        guide = guidance_gradient(sde, objective, scale, kept) if objective is not None or kept else None
 
         def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             _, std = sde.marginal(torch.zeros(len(t), 1, 1), t)
@@ -534,6 +526,11 @@ class DiffusionGenerator(Generator):
         read = self.read_sample(space, z)
         return read if isinstance(read, Arch) else None
 
+    def _threshold(self, z: torch.Tensor) -> torch.Tensor:
+        """States ``z`` (one or a batch) with each free entry read as 1 above 0.5, else 0 (DiffusionNAG's reading)."""
+        m = self.mask_.to(z.dtype)
+        return z * (1 - m) + (z > 0.5).to(z.dtype) * m
+
     def read_sample(self, space, z: torch.Tensor) -> Arch | str:
         """Threshold at 0.5 (DiffusionNAG), then the space's own reading of the dense form: the :class:`Arch`, or
         why the sample is invalid.
@@ -545,9 +542,7 @@ class DiffusionGenerator(Generator):
         refuses (e.g. no input-output path, too many edges) is invalid; a
         sample is never repaired into another architecture.
         """
-        m = self.mask_.to(z.dtype)
-        out = z * (1 - m) + (z > 0.5).to(z.dtype) * m
-        x, adj = self.layout_.split(out[None])
+        x, adj = self.layout_.split(self._threshold(z)[None])
         x, adj = x[0], adj[0]
         rows = self.x_mask_.any(dim=1)
         counts = x[rows].sum(dim=1)

@@ -120,21 +120,21 @@ def guidance_gradient(
     sde: SDE,
     objective: FittedSurrogate | None,
     scale: float,
-    bounds: list[tuple[FittedSurrogate, float]],
-    bound_scale: float,
+    bounds: list[tuple[FittedSurrogate, float, float]],
     temperature: float = 0.1,
 ):
     """``grad(x, t)`` of the guidance log-density: objective raised, upper bounds kept.
 
     With ``u(x, t)`` the objective surrogate's standardised prediction and, per
-    bound ``c <= B``, ``v(x, t)`` its surrogate's standardised prediction and
+    bound ``(surrogate, B, w)`` meaning ``c <= B`` kept at strength ``w``,
+    ``v(x, t)`` its surrogate's standardised prediction and
     ``b = (B - mu) / sd``, the gradient of
 
-        scale * u(x, t) - bound_scale * sum_bounds T * softplus((v(x, t) - b) / T)
+        scale * u(x, t) - sum_bounds w * T * softplus((v(x, t) - b) / T)
 
-    with temperature ``T`` (in the bound's std units). The penalty's gradient is
-    ``bound_scale * sigmoid((v - b) / T) * grad v``: nothing well inside the
-    budget, a push of ``bound_scale`` toward it above it (a soft version of the
+    with temperature ``T`` (in the bound's std units), in one backward pass. The
+    penalty's gradient is ``w * sigmoid((v - b) / T) * grad v``: nothing well
+    inside the budget, a push of ``w`` toward it above it (a soft version of the
     likelihood of meeting the bound, as in constrained classifier guidance).
     """
 
@@ -146,10 +146,10 @@ def guidance_gradient(
             total = torch.zeros((), dtype=x.dtype)
             if objective is not None and scale > 0:
                 total = total + scale * objective.standardised(xg, log_std).sum()
-            for sur, budget in bounds:
+            for sur, budget, weight in bounds:
                 b = (budget - sur.mu) / sur.sd
                 v = sur.standardised(xg, log_std)
-                total = total - bound_scale * temperature * torch.nn.functional.softplus((v - b) / temperature).sum()
+                total = total - weight * temperature * torch.nn.functional.softplus((v - b) / temperature).sum()
             (g,) = torch.autograd.grad(total, xg)
         return g
 
