@@ -33,6 +33,7 @@ from archgen.generators.base import GeneratorInputError
 from archgen.jobs import IdempotencyConflictError, JobNotFoundError, JobQuotaError, JobStateError
 from archgen.jobs.base import JobParamsError
 from archgen.logs import request_id
+from archgen.search.strategies import SearchInputError
 
 log = logging.getLogger("archgen.api")
 
@@ -66,6 +67,7 @@ _MAP: list[tuple[type[Exception], int, str]] = [
     (UnsupportedSpaceError, 422, "unsupported_space"),
     (PredictorInputError, 422, "invalid_input"),
     (GeneratorInputError, 422, "invalid_input"),
+    (SearchInputError, 422, "invalid_input"),
     (IdempotencyConflictError, 409, "idempotency_conflict"),
     (JobQuotaError, 429, "too_many_jobs"),
     (JobStateError, 409, "conflict"),

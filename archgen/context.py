@@ -82,6 +82,10 @@ class Workspace:
         self._lock = threading.RLock()
         self._memo: dict[Any, Any] = {}
 
+    def __reduce__(self) -> tuple:
+        # a copy in another process (a Ray worker) is that process's workspace of the same paths
+        return (workspace, (self.paths,))
+
     def __repr__(self) -> str:
         return f"Workspace(data_dir={str(self.paths.data_dir)!r}, cache_dir={str(self.paths.cache_dir)!r})"
 

@@ -141,6 +141,15 @@ class Settings(BaseSettings):
             (its others wait in the queue while other keys' jobs start).
         job_max_open_per_key: Queued plus running jobs one API key may have;
             a submission over it is refused with 429.
+        search_max_open_per_key: Searches (``POST /v1/searches``) one API key may have queued or
+            running; they count against this instead of ``job_max_open_per_key`` (a batch of searches is
+            one request). How many run at once is ``job_max_running_per_key``.
+        search_max_budget_per_key: Most evaluations one key's queued and running searches may ask for
+            together (a request over it is refused whole, with 429).
+        search_max_batch: Most searches in one request.
+        search_workers: Threads that evaluate a search's batch at once.
+        search_ray_address: A Ray cluster a search's evaluations run on (``local``: one started in the
+            worker); ``None``: the worker's threads.
         quick_defaults: On a first start, fit a quick LightGBM default per task in
             seconds and serve it (declared as such) until the default job finishes.
         log_level: Logging level of ``archgen serve``.
@@ -179,6 +188,11 @@ class Settings(BaseSettings):
     job_max_runtime_s: float = Field(6 * 3600.0, gt=0, allow_inf_nan=False)
     job_max_running_per_key: int = Field(1, ge=1)
     job_max_open_per_key: int = Field(20, ge=1)
+    search_max_open_per_key: int = Field(100, ge=1)
+    search_max_budget_per_key: int = Field(50_000, ge=1)
+    search_max_batch: int = Field(100, ge=1, le=10_000)
+    search_workers: int = Field(4, ge=1, le=256)
+    search_ray_address: str | None = None
     quick_defaults: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True

@@ -25,10 +25,11 @@ def _strategy_names(text: str) -> list[str]:
     from archgen.search.strategies import SearchInputError
 
     names = [s.strip() for s in text.replace(" ", ",").split(",") if s.strip()]
-    unknown = [n for n in names if n not in list_strategies()]
+    unknown = [n for n in names if n.partition("+")[0] not in list_strategies()]
     if not names or unknown:
         raise SearchInputError(
             f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(list_strategies())}"
+            " (bo and mobo take a prior: bo+zero-cost, bo+transfer)"
         )
     return names
 
@@ -36,48 +37,81 @@ def _strategy_names(text: str) -> list[str]:
 def search(
     space: Annotated[str, typer.Option("--space", help="Search space with a table: nb201, nasbench_graph, nb101.")] = "nb201",
     task: Annotated[str, typer.Option("--task")] = "cifar10",
-    strategy: Annotated[str, typer.Option("--strategy", help="random, re, ls, bananas or bo.")] = "bo",
+    strategy: Annotated[str, typer.Option("--strategy", help="bo, mobo, robot, bananas, re, ls or random.")] = "bo",
     budget: Annotated[int, typer.Option("--budget", help="Evaluations (table lookups) to spend.")] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Architectures per batch (q).")] = 1,
     metric: Annotated[
         str | None, typer.Option("--metric", help="Objective column of TASK (default: the predictors' target).")
     ] = None,
+    prior: Annotated[
+        str | None,
+        typer.Option("--prior", help="zero-cost (published label-free measurements) or transfer (other tasks' labels)."),
+    ] = None,
+    acquisition: Annotated[str, typer.Option("--acquisition", help="bo: qlognei, qucb or ts.")] = "qlognei",
+    minimize: Annotated[
+        str | None, typer.Option("--minimize", help="A second objective (mobo, random): latency, params or flops.")
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="Device of the published latency (--minimize latency).")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Threads evaluating a batch at once.")] = 1,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Evaluate on a Ray cluster (auto, ray://host:port, local).")
+    ] = None,
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="JSON written after every batch; an unfinished one resumes.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a benchmark table for the best architecture (evaluations are table lookups, charged their epochs)."""
+    from pydantic import ValidationError
     from tqdm import tqdm
 
-    from archgen.search import get_strategy, run_search
-    from archgen.search.benchmark import oracle
+    from archgen.search import Workers
+    from archgen.search.service import SearchParams, check_search, execute_search
+    from archgen.search.strategies import SearchInputError
 
-    (name,) = _strategy_names(strategy)
-    ev, sp, cands = oracle(_ctx.workspace(), space, task, metric)
+    try:
+        params = SearchParams(
+            space=space, task=task, metric=metric, strategy=strategy, prior=prior, acquisition=acquisition,  # type: ignore[arg-type]
+            budget=budget, batch_size=batch_size, minimize=minimize, device=device, seed=seed,  # type: ignore[arg-type]
+        )  # fmt: skip
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "input"
+        raise SearchInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
+    ev, _ = check_search(params, _ctx.workspace())  # names and combinations, before any work
     t0 = time.perf_counter()
-    with tqdm(total=budget, desc=f"{name} search", unit="eval", disable=as_json or not sys.stderr.isatty()) as bar:
-        h = run_search(
-            sp, get_strategy(name), ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands,
-            checkpoint=checkpoint, on_batch=lambda h: bar.update(len(h.evaluations) - bar.n),
+    with (
+        Workers(workers, ray_address=ray_address) as pool,
+        tqdm(total=budget, desc=f"{strategy} search", unit="eval", disable=as_json or not sys.stderr.isatty()) as bar,
+    ):
+        h = execute_search(
+            params, _ctx.workspace(), checkpoint=checkpoint, workers=pool if workers > 1 or ray_address else None,
+            on_batch=lambda h: bar.update(len(h.evaluations) - bar.n),
         )  # fmt: skip
     best = h.best()
     summary = h.to_dict() | {"best": None if best is None else best.architecture, "best_value": None if best is None else best.value,
                              "oracle": ev.source, "wall_s": time.perf_counter() - t0}  # fmt: skip
+    if h.objectives:
+        summary["front"] = [h.evaluations[i].architecture for i in h.front()]
     text = (
-        f"{len(h.evaluations)} evaluations of {ev.source} ({name}, batch {batch_size}, seed {seed}, "
+        f"{len(h.evaluations)} evaluations of {ev.source} ({strategy}, batch {batch_size}, seed {seed}, "
         f"{summary['wall_s']:.1f} s); best {best.value:.3f} after {h.evaluations_to(best.value)}: {best.architecture}"
         if best is not None
         else "no evaluation returned a value"
     )
+    if h.objectives:
+        text += f"\nPareto front ({' vs '.join(n for n, _ in h.objectives)}): {len(summary['front'])} architectures"
+        for i in h.front():
+            e = h.evaluations[i]
+            text += f"\n  {e.value:.3f}  " + "  ".join(f"{n} {e.values.get(n, float('nan')):.4g}" for n, _ in h.objectives[1:]) + f"  {e.architecture}"
     _emit(summary, as_json, text)
 
 
 def bench_search(
     space: Annotated[str, typer.Option("--space")] = "nb201",
     task: Annotated[str, typer.Option("--task")] = "cifar10",
-    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: random, re, ls, bananas, bo.")] = "bo,re,random,ls",
+    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: random, re, ls, bananas, bo, robot; bo+zero-cost or bo+transfer add a prior.")] = "bo,re,random,ls",
     budget: Annotated[int, typer.Option("--budget", min=1, max=10_000)] = 150,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 1,
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=1000)] = 20,

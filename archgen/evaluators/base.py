@@ -79,6 +79,13 @@ class Evaluator(ABC):
             ArchitectureListError: an element is not an architecture of :attr:`space`
                 or is invalid there (names its position).
         """
+        archs = self.check(archs)
+        if not archs:
+            return []
+        return self.account(self._evaluate(archs), archs)
+
+    def check(self, archs: Sequence[Arch]) -> list[Arch]:
+        """``archs`` as a list, each checked to be a valid architecture of :attr:`space` (see :meth:`evaluate`)."""
         from archgen.spaces import get_space
 
         archs = list(archs)
@@ -90,15 +97,26 @@ class Evaluator(ABC):
                 space.validate(a)
             except InvalidArchitectureError as e:
                 raise ArchitectureListError(k, e) from None
-        if not archs:
-            return []
-        results = self._evaluate(archs)
+        return archs
+
+    def account(self, results: list[EvalResult], archs: Sequence[Arch]) -> list[EvalResult]:
+        """Count checked ``archs``' results (computed here or by :meth:`_evaluate` on a copy elsewhere, e.g. a
+        Ray worker) and charge their cost; returns them as charged (subclasses may waive repeats)."""
         if len(results) != len(archs):
             raise RuntimeError(f"{type(self).__name__} returned {len(results)} results for {len(archs)} architectures")
         with self._lock:
             self.queries += len(archs)
             self.total_cost += math.fsum(r.cost for r in results)
         return results
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)  # a copy sent to another process gets its own
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @abstractmethod
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from archgen.arch import Arch
 from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
-from archgen.predictors.base import Predictor
+
+if TYPE_CHECKING:  # importing the predictors imports torch: a worker evaluating a table needs neither
+    from archgen.predictors.base import Predictor
 
 
 @register_evaluator

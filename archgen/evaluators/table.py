@@ -7,6 +7,7 @@ trained network reached, and is charged the training it would have cost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -92,6 +93,7 @@ class BenchmarkEvaluator(Evaluator):
         self.column_name = metric + chosen.suffix
         self._column = table.column(task, self.column_name)  # raises naming the task or metric
         self._extra = {m: table.column(task, m) for m in extra_metrics}
+        self.extra_metrics = tuple(extra_metrics)
         info = table.info[(task, self.column_name)]
         if maximize is None:
             maximize = info.higher_is_better if info.higher_is_better is not None else True
@@ -101,18 +103,42 @@ class BenchmarkEvaluator(Evaluator):
         self._seen: set[int] = set()
         self.source = f"table:{table.space}/{task}/{self.column_name}@{self.fidelity}ep"
 
+    def _rows(self, archs: list[Arch]) -> np.ndarray:
+        if "_index" in self.__dict__:  # a copy in another process (see __getstate__)
+            return np.array([self._index[(a.ops, a.edges)] for a in archs], dtype=np.int64)
+        return self.table.search_space.indices(archs)
+
+    def __getstate__(self) -> dict:
+        """A copy for another process (a Ray worker): the columns it reads and each cell's row, not the table
+        and its workspace (a worker would otherwise load the whole table to look a few cells up)."""
+        state = super().__getstate__()
+        sp = self.table.search_space
+        archs = [sp.from_index(i) for i in range(self.table.num_rows)]
+        state["_index"] = {(a.ops, a.edges): i for i, a in enumerate(archs)}
+        state["table"] = None
+        return state
+
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
-        rows = self.table.search_space.indices(archs)
+        rows = self._rows(archs)
         out = []
         for a, r in zip(archs, rows.tolist(), strict=True):
+            value = float(self._column[r])
+            values = {self.objective: value, **{m: float(c[r]) for m, c in self._extra.items()}}
+            out.append(EvalResult(a, value, values, self.fidelity * self.cost_per_epoch, self.source, None, self.fidelity))
+        return out
+
+    def account(self, results: list[EvalResult], archs: Sequence[Arch]) -> list[EvalResult]:
+        """Charge each architecture once, unless ``charge_repeats`` (repeats cost 0)."""
+        from dataclasses import replace
+
+        rows = self.table.search_space.indices(list(archs)).tolist()
+        out = []
+        for res, r in zip(results, rows, strict=True):
             with self._lock:
                 repeat = r in self._seen
                 self._seen.add(r)
-            cost = 0.0 if repeat and not self.charge_repeats else self.fidelity * self.cost_per_epoch
-            value = float(self._column[r])
-            values = {self.objective: value, **{m: float(c[r]) for m, c in self._extra.items()}}
-            out.append(EvalResult(a, value, values, cost, self.source, None, self.fidelity))
-        return out
+            out.append(replace(res, cost=0.0) if repeat and not self.charge_repeats else res)
+        return super().account(out, archs)
 
     def reset(self) -> None:
         super().reset()

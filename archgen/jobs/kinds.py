@@ -19,6 +19,7 @@ from archgen.generators.params import GenerateParams
 from archgen.jobs.base import JobContext, register_job
 from archgen.jobs.monitor import JobFitMonitor
 from archgen.predictors.training import TrainPredictorParams
+from archgen.search.service import SearchParams
 
 log = logging.getLogger("archgen.jobs")
 
@@ -145,3 +146,31 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict[str, Any]:
     paths = ctx.settings.paths
     result = run(params, workspace(paths), ArtifactStore(paths.model_dir), on_progress=ctx.progress)
     return result.summary()
+
+
+@register_job("search", "Search a benchmark table for the best architecture (BO and baselines)", SearchParams)
+def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
+    """Run :func:`archgen.search.service.execute_search`; the history (``history.json`` in the job's work
+    directory) is written after every batch and a resumed run replays it, so it ends as an uninterrupted one."""
+    from archgen.context import workspace
+    from archgen.search.parallel import Workers
+    from archgen.search.service import execute_search, report
+
+    data = workspace(ctx.settings.paths)
+    path = ctx.workdir / SEARCH_HISTORY
+
+    def on_batch(h: Any) -> None:
+        best = h.best()
+        msg = f"{len(h.evaluations)}/{h.budget} evaluations" + ("" if best is None else f", best {best.value:.3f}")
+        ctx.checkpoint({"evaluations": len(h.evaluations)}, len(h.evaluations) / h.budget, msg)
+
+    s = ctx.settings
+    with Workers(s.search_workers, ray_address=s.search_ray_address) as workers:
+        h = execute_search(params, data, checkpoint=path, on_batch=on_batch, workers=workers)
+    out = report(h, limit=0)
+    out.pop("history")
+    return out | {"resumed": ctx.resumed}
+
+
+#: File of a search job's history in its work directory.
+SEARCH_HISTORY = "history.json"

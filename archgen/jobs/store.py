@@ -265,6 +265,12 @@ class JobStore:
             q = sa.select(sa.func.count()).where(jobs.c.owner == owner, jobs.c.status.in_([QUEUED, RUNNING]))
             return int(c.execute(q).scalar() or 0)
 
+    def open_of(self, owner: str, kind: str) -> tuple[JobRecord, ...]:
+        """``owner``'s queued and running jobs of ``kind``."""
+        q = sa.select(jobs).where(jobs.c.owner == owner, jobs.c.kind == kind, jobs.c.status.in_([QUEUED, RUNNING]))
+        with self.engine.connect() as c:
+            return tuple(_row(r) for r in c.execute(q))
+
     def running_by_owner(self) -> dict[str, int]:
         """Running jobs per owner."""
         with self.engine.connect() as c:

@@ -28,12 +28,13 @@ import numpy as np
 
 from archgen.errors import UnknownNameError
 from archgen.search.loop import run_search
-from archgen.search.strategies import get_strategy
+from archgen.search.strategies import SearchInputError, get_strategy
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
     from archgen.context import Workspace
     from archgen.evaluators import BenchmarkEvaluator
+    from archgen.search.priors import Prior
     from archgen.spaces.base import SearchSpace
 
 CHECKPOINTS = (10, 25, 50, 100, 150)
@@ -80,20 +81,71 @@ def benchmark_search(
         "random_mean": float(np.nanmean(col)), "budget": budget, "batch_size": batch_size,
         "seeds": f"{first_seed}-{first_seed + seeds - 1}",
     }  # fmt: skip
+    test = _test_column(ev)
     rows = []
-    for name in strategies:
+    priors: dict[str, str] = {}
+    for spec in strategies:
+        name, prior = parse_spec(spec, ev.table, task)
+        if prior is not None:
+            priors[spec] = prior.describe()
         for seed in range(first_seed, first_seed + seeds):
             ev.reset()
             t0 = time.perf_counter()
-            h = run_search(sp, get_strategy(name), ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
+            strategy = get_strategy(name, prior=prior) if prior is not None else get_strategy(name)
+            h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
             curve = h.best_so_far()
             row = {
-                "strategy": name, "seed": seed, "evals_to_optimum": h.evaluations_to(best),
+                "strategy": spec, "seed": seed, "evals_to_optimum": h.evaluations_to(best),
                 "final_best": float(curve[-1]), "wall_s": time.perf_counter() - t0, "curve": curve.tolist(),
+                "labels": "yes (transfer)" if prior is not None and prior.uses_labels else "none",
             } | {f"best_at_{k}": float(curve[min(k, len(curve)) - 1]) for k in CHECKPOINTS if k <= budget}  # fmt: skip
+            if test is not None:  # NASLib's protocol: the test accuracy of the incumbent by the oracle
+                inc = _incumbents(h)
+                row |= {f"incumbent_test_at_{k}": float(test[sp.indices([sp.parse(inc[min(k, len(inc)) - 1])])[0]])
+                        for k in CHECKPOINTS if k <= budget}  # fmt: skip
             rows.append(row)
             say(json.dumps({k: v for k, v in row.items() if k != "curve"}))
+    meta["priors"] = priors
     return rows, meta
+
+
+def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None]:
+    """``"bo"`` or ``"bo+zero-cost"`` / ``"bo+transfer"``: a strategy and the prior it is given."""
+    from archgen.search.priors import PRIORS, build_prior
+    from archgen.search.strategies import list_strategies
+
+    name, _, prior = spec.partition("+")
+    if name not in list_strategies():
+        raise UnknownNameError("search strategy", name, list_strategies())
+    if not prior:
+        return name, None
+    if name not in PRIOR_STRATEGIES:
+        raise SearchInputError(f"strategy {name!r} takes no prior (those that do: {', '.join(PRIOR_STRATEGIES)})")
+    if prior not in PRIORS:
+        raise UnknownNameError("prior", prior, PRIORS)
+    return name, build_prior(table, task, prior)
+
+
+#: Strategies that take a ``prior``.
+PRIOR_STRATEGIES = ("bo", "mobo", "robot")
+
+
+def _test_column(ev: BenchmarkEvaluator) -> np.ndarray | None:
+    """The task's test accuracy when the oracle is another column (cifar10-valid's validation accuracy)."""
+    if ev.column_name == "test_acc" or "test_acc" not in ev.table.metrics(ev.task):
+        return None
+    return np.asarray(ev.table.column(ev.task, "test_acc"), dtype=float)
+
+
+def _incumbents(h: Any) -> list[str]:
+    """The best architecture (by the oracle) after each evaluation."""
+    out, best, arch = [], -np.inf, ""
+    sign = 1.0 if h.maximize else -1.0
+    for e in h.evaluations:
+        if np.isfinite(e.value) and sign * e.value > best:
+            best, arch = sign * e.value, e.architecture
+        out.append(arch or e.architecture)
+    return out
 
 
 def summarize(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
@@ -109,9 +161,11 @@ def summarize(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
             "mean_evals_to_optimum_where_reached": float(ev[reached].mean()) if reached.any() else None,
             "reached": float(reached.mean()),
         }  # fmt: skip
+        row["labels"] = sel[0].get("labels", "none")
         for k in CHECKPOINTS:
-            key = f"best_at_{k}"
-            if key in sel[0]:
+            for key in (f"best_at_{k}", f"incumbent_test_at_{k}"):
+                if key not in sel[0]:
+                    continue
                 v = np.array([r[key] for r in sel])
                 row[key], row[key + "_std"] = float(v.mean()), float(v.std())
         row["relative_improvement"] = float(100 * (final.mean() - meta["random_mean"]) / meta["random_mean"])
@@ -121,10 +175,10 @@ def summarize(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
 
 
 def format_summary(summary: Sequence[dict], meta: dict[str, Any]) -> str:
-    cols = ["strategy", "median_evals_to_optimum", "mean_evals_to_optimum_where_reached", "reached"]
-    cols += [c for c in summary[0] if c.startswith("best_at_") and not c.endswith("_std")]
+    cols = ["strategy", "labels", "median_evals_to_optimum", "mean_evals_to_optimum_where_reached", "reached"]
+    cols += [c for c in summary[0] if c.startswith(("best_at_", "incumbent_test_at_")) and not c.endswith("_std")]
     cols += ["relative_improvement", "wall_s"]
-    head = {"median_evals_to_optimum": "median evals", "mean_evals_to_optimum_where_reached": "mean evals (reached)",
+    head = {"median_evals_to_optimum": "median evals", "labels": "labels of other tasks", "mean_evals_to_optimum_where_reached": "mean evals (reached)",
             "relative_improvement": "RI %", "wall_s": "wall s"}  # fmt: skip
 
     def cell(r: dict, c: str) -> str:
@@ -139,10 +193,12 @@ def format_summary(summary: Sequence[dict], meta: dict[str, Any]) -> str:
     table = [[head.get(c, c) for c in cols]] + [[cell(r, c) for c in cols] for r in summary]
     w = [max(len(x[i]) for x in table) for i in range(len(cols))]
     lines = ["  ".join(x[i].rjust(w[i]) for i in range(len(cols))) for x in table]
+    priors = "".join(f"\n{k}: {v}" for k, v in meta.get("priors", {}).items())
     return (
         f"{meta['space']}/{meta['task']}, oracle {meta['oracle']} (optimum {meta['optimum']:.3f}, random mean "
         f"{meta['random_mean']:.2f}), budget {meta['budget']}, batch {meta['batch_size']}, seeds {meta['seeds']}\n"
         + "\n".join(lines)
+        + priors
     )
 
 

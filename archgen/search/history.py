@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ class SearchHistory:
         evaluations: Every evaluation, in the order they were paid for.
         batch_seconds: Wall time of each batch (proposal and evaluation).
         finished: Whether the budget was spent (a checkpoint of an interrupted search is not).
+        objectives: A multi-objective search's objectives, ``[name, maximize]`` each (the first is
+            :attr:`objective`); empty for a single objective.
     """
 
     space: str
@@ -51,6 +54,7 @@ class SearchHistory:
     evaluations: list[Evaluation] = field(default_factory=list)
     batch_seconds: list[float] = field(default_factory=list)
     finished: bool = False
+    objectives: list[list[Any]] = field(default_factory=list)
 
     @property
     def num_batches(self) -> int:
@@ -84,6 +88,20 @@ class SearchHistory:
                 return k
         return None
 
+    def objective_matrix(self) -> np.ndarray:
+        """``[n, m]`` values of the objectives, each signed so that larger is better (NaN where missing)."""
+        objs = self.objectives or [[self.objective, self.maximize]]
+        out = np.full((len(self.evaluations), len(objs)), np.nan)
+        for i, e in enumerate(self.evaluations):
+            for j, (name, maximize) in enumerate(objs):
+                v = e.value if j == 0 else e.values.get(name, math.nan)
+                out[i, j] = v if maximize else -v
+        return out
+
+    def front(self) -> list[int]:
+        """Indices of the evaluations on the Pareto front of :attr:`objectives` (no NaN; first of duplicates)."""
+        return pareto_front(self.objective_matrix())
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -102,3 +120,37 @@ class SearchHistory:
     @classmethod
     def load(cls, path: Path) -> SearchHistory:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def pareto_front(Y: np.ndarray) -> list[int]:
+    """Rows of ``Y`` (``[n, m]``, larger is better) that no other row dominates; rows with NaN never are."""
+    Y = np.asarray(Y, dtype=float)
+    ok = np.flatnonzero(np.isfinite(Y).all(axis=1))
+    out: list[int] = []
+    seen: set[tuple[float, ...]] = set()
+    for i in ok[np.lexsort(-Y[ok].T[::-1])] if len(ok) else ok:
+        key = tuple(Y[i].tolist())
+        if key in seen:
+            continue
+        if not any(np.all(Y[j] >= Y[i]) and np.any(Y[j] > Y[i]) for j in out):
+            out.append(int(i))
+            seen.add(key)
+    return sorted(out)
+
+
+def hypervolume(Y: np.ndarray, ref: Sequence[float]) -> float:
+    """Hypervolume dominated by the rows of ``Y`` (``[n, 2]``, larger is better) above the point ``ref``."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim != 2 or Y.shape[1] != 2:
+        raise ValueError("hypervolume is computed for two objectives")
+    P = Y[pareto_front(Y)]
+    P = P[(P[:, 0] > ref[0]) & (P[:, 1] > ref[1])]
+    if not len(P):
+        return 0.0
+    P = P[np.argsort(-P[:, 0])]  # first objective descending: the second ascends along the front
+    hv, prev = 0.0, ref[1]
+    for a, b in P:
+        if b > prev:
+            hv += (a - ref[0]) * (b - prev)
+            prev = b
+    return float(hv)

@@ -25,6 +25,7 @@ from archgen.search.strategies import SearchInputError, Strategy
 if TYPE_CHECKING:
     from archgen.arch import Arch
     from archgen.evaluators.base import Evaluator
+    from archgen.search.parallel import Workers
     from archgen.spaces.base import SearchSpace
 
 #: Most evaluations one search may spend.
@@ -42,6 +43,8 @@ def run_search(
     candidates: Sequence[Arch] | None = None,
     checkpoint: Path | None = None,
     on_batch: Callable[[SearchHistory], None] | None = None,
+    objectives: Sequence[tuple[str, bool]] | None = None,
+    workers: Workers | None = None,
 ) -> SearchHistory:
     """Search ``space`` with ``strategy``, paying ``evaluator`` for ``budget`` evaluations in batches.
 
@@ -58,6 +61,11 @@ def run_search(
             same settings is resumed.
         on_batch: Called with the history after every batch (progress; may raise to stop the search,
             which keeps the checkpoint).
+        objectives: A multi-objective search: ``(name, maximize)`` pairs, the evaluator's objective first,
+            the others among the values it returns (e.g. a published latency); the strategy must
+            handle several objectives (``Strategy.multi_objective``) and the history keeps the front.
+        workers: Where a batch's evaluations run (:class:`~archgen.search.parallel.Workers`: threads
+            of this process, or Ray tasks); default: one after the other here. The result is the same.
 
     Raises:
         SearchInputError: budget or batch size out of range, a checkpoint of another search, or a
@@ -69,22 +77,25 @@ def run_search(
         raise SearchInputError(f"batch_size must be an integer in 1..budget ({budget}), got {batch_size!r}")
     if evaluator.space != space.name:
         raise SearchInputError(f"the evaluator evaluates {evaluator.space!r}, not {space.name!r}")
-    sign = 1.0 if evaluator.maximize else -1.0
+    objs = _objectives(evaluator, strategy, objectives)
+    signs = np.array([1.0 if m else -1.0 for _, m in objs])
     strategy.setup(space, np.random.default_rng(seed), candidates)
     history = SearchHistory(space.name, strategy.name, evaluator.objective, evaluator.maximize, seed, budget, batch_size)
+    if len(objs) > 1:
+        history.objectives = [[n, m] for n, m in objs]
     if checkpoint is not None and Path(checkpoint).exists():
-        history = _replay(Path(checkpoint), history, space, strategy, sign)
+        history = _replay(Path(checkpoint), history, space, strategy, signs)
     while len(history.evaluations) < budget:
         t0 = time.perf_counter()
         q = min(batch_size, budget - len(history.evaluations))
         archs = strategy.ask(q)
         if not archs:
             break  # the space is exhausted
-        results = evaluator.evaluate(archs)
+        results = evaluator.evaluate(archs) if workers is None else workers.evaluate(evaluator, archs)
         b = history.num_batches
         for r in results:
             history.evaluations.append(Evaluation(space.format(r.arch), r.value, r.cost, b, dict(r.values)))
-        strategy.tell(archs, [sign * r.value for r in results])
+        strategy.tell(archs, _told(history.evaluations[-len(results):], objs, signs))
         history.batch_seconds.append(time.perf_counter() - t0)
         history.finished = len(history.evaluations) >= budget
         if checkpoint is not None:
@@ -97,13 +108,41 @@ def run_search(
     return history
 
 
-def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Strategy, sign: float) -> SearchHistory:
+def _objectives(
+    evaluator: Evaluator, strategy: Strategy, objectives: Sequence[tuple[str, bool]] | None
+) -> list[tuple[str, bool]]:
+    if not objectives:
+        return [(evaluator.objective, evaluator.maximize)]
+    objs = [(str(n), bool(m)) for n, m in objectives]
+    if objs[0][0] != evaluator.objective:
+        raise SearchInputError(f"the first objective must be the evaluator's ({evaluator.objective!r}), not {objs[0][0]!r}")
+    if len({n for n, _ in objs}) != len(objs):
+        raise SearchInputError(f"objectives repeat a name: {[n for n, _ in objs]}")
+    if len(objs) > 1 and not strategy.multi_objective:
+        from archgen.search.strategies import get_strategy, list_strategies
+
+        multi = [n for n in list_strategies() if type(get_strategy(n)).multi_objective]
+        raise SearchInputError(
+            f"strategy {strategy.name!r} optimises one objective; with several use one of: {', '.join(multi)}"
+        )
+    return objs
+
+
+def _told(evals: Sequence[Evaluation], objs: Sequence[tuple[str, bool]], signs: np.ndarray) -> list[float] | np.ndarray:
+    """What a strategy is told: the signed objective, or a ``[q, m]`` matrix of signed objectives."""
+    if len(objs) == 1:
+        return [float(signs[0] * e.value) for e in evals]
+    Y = np.array([[e.value if j == 0 else e.values.get(n, np.nan) for j, (n, _) in enumerate(objs)] for e in evals])
+    return Y * signs
+
+
+def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Strategy, signs: np.ndarray) -> SearchHistory:
     """Feed a checkpoint's batches to the fresh ``strategy`` (checking it proposes them again)."""
     try:
         old = SearchHistory.load(path)
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise SearchInputError(f"checkpoint {path} is not a search history: {e}") from None
-    for key in ("space", "strategy", "objective", "maximize", "seed", "budget", "batch_size"):
+    for key in ("space", "strategy", "objective", "maximize", "seed", "budget", "batch_size", "objectives"):
         if getattr(old, key) != getattr(fresh, key):
             raise SearchInputError(
                 f"checkpoint {path} is of another search ({key} {getattr(old, key)!r}, not {getattr(fresh, key)!r})"
@@ -115,5 +154,6 @@ def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Stra
         done += len(batch)
         if [space.format(a) for a in archs] != [e.architecture for e in batch]:
             raise SearchInputError(f"checkpoint {path}: batch {b} is not what the strategy proposes again")
-        strategy.tell(archs, [sign * e.value for e in batch])
+        objs = [(n, m) for n, m in old.objectives] or [(old.objective, old.maximize)]
+        strategy.tell(archs, _told(batch, objs, signs))
     return old

@@ -34,6 +34,7 @@ from archgen.errors import ArchgenError, UnknownNameError
 from archgen.registry import Registry
 
 if TYPE_CHECKING:
+    from archgen.search.priors import Prior
     from archgen.spaces.base import SearchSpace
 
 
@@ -45,6 +46,8 @@ class Strategy(ABC):
     """Interface of a search strategy (see the module docstring)."""
 
     name: ClassVar[str]
+    #: Whether :meth:`tell` takes several objectives (a ``[q, m]`` matrix, each larger-is-better).
+    multi_objective: ClassVar[bool] = False
 
     def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
         """Start a search of ``space``; ``candidates``: every architecture (where the space is enumerated)."""
@@ -55,17 +58,25 @@ class Strategy(ABC):
         self.seen: set[Arch] = set()
         self.archs: list[Arch] = []
         self.y: list[float] = []
+        self.Y: list[np.ndarray] = []
 
     @abstractmethod
     def ask(self, q: int) -> list[Arch]:
         """``q`` distinct architectures not evaluated yet."""
 
-    def tell(self, archs: Sequence[Arch], values: Sequence[float]) -> None:
-        """Values of the architectures of the last :meth:`ask` (NaN: no value; larger is better)."""
-        for a, v in zip(archs, values, strict=True):
+    def tell(self, archs: Sequence[Arch], values: Sequence[float] | np.ndarray) -> None:
+        """Values of the architectures of the last :meth:`ask` (NaN: no value; larger is better).
+
+        With several objectives, ``values`` is a ``[q, m]`` array (kept in :attr:`Y`; :attr:`y` holds the
+        first objective).
+        """
+        arr = np.asarray(values, dtype=float)
+        rows = arr.reshape(len(archs), -1)
+        for a, r in zip(archs, rows, strict=True):
             self.seen.add(a)
             self.archs.append(a)
-            self.y.append(float(v))
+            self.y.append(float(r[0]))
+            self.Y.append(r)
 
     # -- helpers -------------------------------------------------------------------------
     def _random(self, q: int, exclude: set[Arch]) -> list[Arch]:
@@ -115,6 +126,7 @@ def get_strategy(name: str, **params: Any) -> Strategy:
 @register_strategy
 class RandomSearch(Strategy):
     name = "random"
+    multi_objective = True  # it reads no value
 
     def ask(self, q: int) -> list[Arch]:
         return self._random(q, self.seen)
@@ -163,7 +175,7 @@ class LocalSearch(Strategy):
         self.current_value = -np.inf
         self.queue: list[Arch] = []
 
-    def tell(self, archs: Sequence[Arch], values: Sequence[float]) -> None:
+    def tell(self, archs: Sequence[Arch], values: Sequence[float] | np.ndarray) -> None:
         super().tell(archs, values)
         for a, v in zip(archs, values, strict=True):
             if self.current is None or (np.isfinite(v) and v > self.current_value):
@@ -279,6 +291,13 @@ class BayesianOptimization(Strategy):
         beta: qUCB's exploration weight.
         fit_iterations: Most L-BFGS iterations of a GP fit (each fit starts from the last one's
             hyperparameters).
+        prior: Features that use no label of the task (:func:`archgen.search.priors.build_prior`):
+            appended to the encoding, and the first ``n_init`` cells are drawn from the ``prior_top``
+            cells its score ranks highest instead of the whole space; the pool also holds those cells.
+        prior_top: Cells at the top of the prior's score the first cells are drawn from (at most
+            ``n_init``: exactly its top ``n_init``). Default: 100 for a label-free prior (a weak
+            ranking: the first cells are spread over its top), ``n_init`` for a transfer prior (other
+            tasks' accuracies rank cells well: its top cells are evaluated first).
     """
 
     name = "bo"
@@ -292,6 +311,8 @@ class BayesianOptimization(Strategy):
         mc_samples: int = 128,
         beta: float = 2.0,
         fit_iterations: int = 100,
+        prior: Prior | None = None,
+        prior_top: int | None = None,
     ) -> None:
         if acquisition not in ACQUISITIONS:
             raise UnknownNameError("acquisition function", acquisition, ACQUISITIONS)
@@ -304,12 +325,39 @@ class BayesianOptimization(Strategy):
         self.mc_samples = mc_samples
         self.beta = beta
         self.fit_iterations = fit_iterations
+        if prior_top is None:
+            prior_top = n_init if prior is not None and prior.uses_labels else 100
+        if prior_top < 1:
+            raise SearchInputError(f"prior_top must be >= 1, got {prior_top}")
+        self.prior = prior
+        self.prior_top = prior_top
 
     def setup(
         self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
     ) -> None:
         super().setup(space, rng, candidates)
         self._warm: tuple[dict, dict] | None = None
+        self._ranked: list[Arch] = []
+        if self.prior is not None:
+            if self.prior.space != space.name:
+                raise SearchInputError(f"the prior is of space {self.prior.space!r}, not {space.name!r}")
+            order = np.argsort(-self.prior.score, kind="stable")
+            self._ranked = [a for a in (space.from_index(int(i)) for i in order[: 5 * self.prior_top]) if self._fresh(a)]
+
+    def _encode(self, archs: Sequence[Arch]) -> np.ndarray:
+        x = self.space.encode(archs)
+        if self.prior is None:
+            return x
+        return np.concatenate([x, self.prior.rows(self.space.indices(archs))], axis=1)
+
+    def _initial(self, q: int) -> list[Arch]:
+        """Cells before the first GP: random, or drawn from the top of the prior's score."""
+        if self.prior is None:
+            return self._random(q, self.seen)
+        top = [a for a in self._ranked[: max(self.prior_top, self.n_init)] if a not in self.seen]
+        if len(top) < q:
+            return top + self._random(q - len(top), self.seen | set(top))
+        return [top[int(i)] for i in self.rng.choice(len(top), q, replace=False)]
 
     def _pool(self) -> list[Arch]:
         if self.candidates is not None and len(self.candidates) <= self.pool_size:
@@ -320,6 +368,11 @@ class BayesianOptimization(Strategy):
             for b in self.space.neighbors(self.archs[int(i)]):
                 if self._fresh(b):
                     pool[b] = None
+        for a in self._ranked:
+            if len(pool) >= self.pool_size // 2:
+                break
+            if a not in self.seen:
+                pool[a] = None
         need = max(0, self.pool_size - len(pool))
         for a in self._random(need, self.seen | set(pool)):
             pool[a] = None
@@ -328,39 +381,45 @@ class BayesianOptimization(Strategy):
     def ask(self, q: int) -> list[Arch]:
         finite = np.isfinite(np.array(self.y, dtype=float))
         if finite.sum() < self.n_init:
-            return self._random(min(q, self.n_init - int(finite.sum())) if finite.sum() else q, self.seen)
+            return self._initial(min(q, self.n_init - int(finite.sum())) if finite.sum() else q)
         pool = self._pool()
         if len(pool) <= q:
             return pool
         return self._acquire(pool, q)
 
-    def _acquire(self, pool: list[Arch], q: int) -> list[Arch]:
-        import torch
-        from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
+    def _fit(self, X: Any, Y: Any) -> Any:
+        """A GP on ``X`` -> ``Y`` (one output per column), started from the last fit's hyperparameters."""
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from botorch.models.transforms import Standardize
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
+        if self._warm is not None:  # start from the last batch's hyperparameters: a few steps refit them
+            model.covar_module.load_state_dict(self._warm[0])
+            model.likelihood.load_state_dict(self._warm[1])
+        fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(model.likelihood, model),
+            optimizer_kwargs={"options": {"maxiter": self.fit_iterations}},
+        )
+        self._warm = (model.covar_module.state_dict(), model.likelihood.state_dict())
+        return model
+
+    def _acquire(self, pool: list[Arch], q: int) -> list[Arch]:
+        import torch
+        from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
         from botorch.optim import optimize_acqf_discrete
         from botorch.sampling import SobolQMCNormalSampler
-        from gpytorch.mlls import ExactMarginalLogLikelihood
 
         y = np.array(self.y, dtype=float)
         ok = np.flatnonzero(np.isfinite(y))
-        X = torch.as_tensor(self.space.encode([self.archs[i] for i in ok]), dtype=torch.float64)
+        X = torch.as_tensor(self._encode([self.archs[i] for i in ok]), dtype=torch.float64)
         Y = torch.as_tensor(y[ok], dtype=torch.float64).unsqueeze(-1)
-        C = torch.as_tensor(self.space.encode(pool), dtype=torch.float64)
+        C = torch.as_tensor(self._encode(pool), dtype=torch.float64)
         seed = int(self.rng.integers(2**31 - 1))
         with torch.random.fork_rng():  # the fit's restarts draw from torch's global generator: keep it ours
             torch.manual_seed(seed)
-            model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
-            if self._warm is not None:  # start from the last batch's hyperparameters: a few steps refit them
-                model.covar_module.load_state_dict(self._warm[0])
-                model.likelihood.load_state_dict(self._warm[1])
-            fit_gpytorch_mll(
-                ExactMarginalLogLikelihood(model.likelihood, model),
-                optimizer_kwargs={"options": {"maxiter": self.fit_iterations}},
-            )
-            self._warm = (model.covar_module.state_dict(), model.likelihood.state_dict())
+            model = self._fit(X, Y)
             if self.acquisition == "ts":
                 with torch.no_grad():
                     post = model.posterior(C)

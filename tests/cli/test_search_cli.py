@@ -32,9 +32,14 @@ def test_search_ends_with_the_best_architecture_and_resumes_from_its_checkpoint(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--budget", "0"], "budget must be"),
+        (["--budget", "0"], "--budget: Input should be greater than or equal to 1"),
         (["--budget", "4", "--batch-size", "5"], "batch_size"),
-        (["--strategy", "magic"], "unknown strategy 'magic'"),
+        (["--strategy", "magic"], "unknown search strategy 'magic'"),
+        (["--strategy", "mobo", "--minimize", "latency", "--device", "abacus"], "device with published latency"),
+        (["--strategy", "bo", "--minimize", "params"], "optimises one objective"),
+        (["--prior", "oracle"], "--prior"),
+        (["--strategy", "robot"], "needs prior='zero-cost'"),
+        (["--ray-address", "ray://127.0.0.1:1", "--budget", "4"], "cannot reach the Ray cluster"),
         (["--task", "mnist"], "'mnist'"),
         (["--metric", "speed"], "speed"),
     ],

@@ -1,0 +1,192 @@
+"""Searches as durable jobs: submit one or a batch, follow their progress, history and front, cancel."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter, ValidationError
+
+from archgen.api.errors import ApiError
+from archgen.api.routes.common import job_json
+from archgen.api.schemas import ErrorResponse, Job
+from archgen.api.state import Key, ServiceState, State
+from archgen.jobs import JobQuotaError, JobRecord
+from archgen.search.service import SearchParams
+
+router = APIRouter(prefix="/v1", tags=["searches"])
+
+_SUBMIT = threading.Lock()  # the per-key limits are checked and the jobs created as one step
+_ONE = TypeAdapter(SearchParams)
+
+
+def _parse(body: Any, most: int) -> list[SearchParams]:
+    """One search, a list of them, or ``{"searches": [...]}``; errors name the search and the field."""
+    if isinstance(body, dict) and set(body) == {"searches"}:
+        body = body["searches"]
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise ApiError(422, "invalid_input", "no search given: send one search or a non-empty list")
+    if len(items) > most:
+        raise ApiError(
+            413, "too_many_searches", f"{len(items)} searches in one request; at most {most} (ARCHGEN_SEARCH_MAX_BATCH)"
+        )
+    out = []
+    for k, item in enumerate(items):
+        try:
+            out.append(_ONE.validate_python(item))
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(map(str, err["loc"])) or "body"
+            prefix = f"searches[{k}]." if isinstance(body, list) else ""
+            raise ApiError(422, "invalid_input", f"{prefix}{where}: {err['msg']}") from None
+    return out
+
+
+def _check_limits(state: ServiceState, owner: str, searches: list[SearchParams]) -> None:
+    s = state.settings
+    open_ = state.jobs.open_of(owner, "search")
+    if len(open_) + len(searches) > s.search_max_open_per_key:
+        raise JobQuotaError(
+            f"this key has {len(open_)} searches queued or running and asks for {len(searches)} more; at most "
+            f"{s.search_max_open_per_key} (ARCHGEN_SEARCH_MAX_OPEN_PER_KEY): wait for some to finish or cancel some"
+        )
+    pending = sum(int(j.params.get("budget", 0)) for j in open_)
+    asked = sum(p.budget for p in searches)
+    if pending + asked > s.search_max_budget_per_key:
+        raise JobQuotaError(
+            f"this key's queued and running searches hold {pending} evaluations and these ask for {asked}; at most "
+            f"{s.search_max_budget_per_key} together (ARCHGEN_SEARCH_MAX_BUDGET_PER_KEY)"
+        )
+
+
+def _search_json(job: JobRecord) -> dict:
+    return job_json(job) | {"location": f"/v1/searches/{job.id}"}
+
+
+@router.post(
+    "/searches",
+    status_code=202,
+    responses={
+        202: {"description": "The searches' jobs, in the order given (`searches`); poll each `location`."},
+        404: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
+    },
+)
+def submit_searches(
+    state: State,
+    key: Key,
+    body: Annotated[
+        Any,
+        Body(
+            description="One search (fields of SearchParams: space, task, metric, strategy, prior, acquisition, "
+            "budget, batch_size, minimize, device, seed), a list of them, or {\"searches\": [...]}",
+            examples=[
+                {"space": "nb201", "task": "cifar10", "strategy": "bo", "prior": "zero-cost", "budget": 100, "seed": 0}
+            ],
+        ),
+    ],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Queue searches (a batch: one per task, per seed, per constraint) as durable jobs; 202 with their ids.
+
+    Every search is checked before any is queued (unknown names 404, bad combinations 422, limits 429):
+    a request is queued whole or not at all. Strategies: ``bo`` (BoTorch GP; ``prior``: ``zero-cost``
+    uses published label-free measurements, ``transfer`` other tasks' labels), ``mobo`` (qLogNEHVI with
+    ``minimize``: ``latency`` on a ``device``, ``params`` or ``flops``; the result holds the front),
+    ``robot`` (with ``prior: zero-cost``), ``bananas``, ``re``, ``ls``, ``random``.
+    """
+    from archgen.api.errors import domain_error_response
+    from archgen.errors import ArchgenError
+    from archgen.search.service import check_search
+
+    searches = _parse(body, state.settings.search_max_batch)
+    for k, p in enumerate(searches):
+        try:
+            check_search(p, state.data)
+        except ArchgenError as e:
+            if len(searches) == 1:
+                raise
+            resp = domain_error_response(e)  # the same status and body, naming the search
+            err = json.loads(bytes(resp.body))["error"]
+            extra = {n: v for n, v in err.items() if n not in ("code", "message")}
+            raise ApiError(resp.status_code, err["code"], f"searches[{k}]: {err['message']}", **extra) from None
+    with _SUBMIT:
+        _check_limits(state, key.id, searches)
+        jobs = []
+        for k, p in enumerate(searches):
+            ikey = None if idempotency_key is None else (idempotency_key if len(searches) == 1 else f"{idempotency_key}:{k}")
+            job, created = state.jobs.create("search", p.model_dump(mode="json"), key.id, ikey)
+            if created:
+                state.wake_jobs("search")
+            jobs.append(job)
+    headers = {"Location": f"/v1/searches/{jobs[0].id}"} if len(jobs) == 1 else {}
+    return JSONResponse({"searches": [_search_json(j) for j in jobs]}, status_code=202, headers=headers)
+
+
+def _history(state: ServiceState, job: JobRecord) -> Any:
+    from archgen.jobs.kinds import SEARCH_HISTORY
+    from archgen.search.history import SearchHistory
+
+    path = state.settings.job_dir / job.id / SEARCH_HISTORY
+    if not path.is_file():
+        return None
+    try:
+        return SearchHistory.load(path)
+    except (OSError, ValueError, TypeError, KeyError, json.JSONDecodeError):
+        return None  # being replaced at this moment (writes are atomic): the next poll reads it
+
+
+def _search(state: ServiceState, job_id: str, owner: str) -> JobRecord:
+    job = state.jobs.get(job_id, owner)
+    if job.kind != "search":
+        raise ApiError(404, "not_found", f"job {job_id} is not a search (it is a {job.kind!r} job: GET /v1/jobs/{job_id})")
+    return job
+
+
+@router.get("/searches/{job_id}", responses={404: {"model": ErrorResponse}})
+def get_search(
+    job_id: str,
+    state: State,
+    key: Key,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> dict:
+    """Status and progress; the best architecture so far, the best-so-far curve, one page of the history
+    (``offset``, ``limit``) and, for two objectives, the current front."""
+    from archgen.search.service import report
+
+    job = _search(state, job_id, key.id)
+    h = _history(state, job)
+    return _search_json(job) | {"search": None if h is None else report(h, offset=offset, limit=limit)}
+
+
+@router.get(
+    "/searches/{job_id}/plot.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+)
+def plot_search(job_id: str, state: State, key: Key) -> Response:
+    """The best-so-far curve (or, for two objectives, the evaluated points and the front) as PNG."""
+    from archgen.search.service import plot
+
+    job = _search(state, job_id, key.id)
+    h = _history(state, job)
+    if h is None or not h.evaluations:
+        raise ApiError(409, "not_started", f"search {job_id} has no evaluation yet (status {job.status}); poll it")
+    buf = io.BytesIO()
+    plot(h, buf)
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+@router.delete("/searches/{job_id}", response_model=Job, responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+def cancel_search(job_id: str, state: State, key: Key) -> dict:
+    """Cancel: a queued search at once, a running one after its current batch (409 if it has finished)."""
+    _search(state, job_id, key.id)
+    return job_json(state.jobs.request_cancel(job_id, key.id))

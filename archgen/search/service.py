@@ -1,0 +1,238 @@
+"""A search as a request: its parameters, the checks done before any job exists, the run, its report.
+
+The HTTP route (``POST /v1/searches``), the ``search`` job kind and the CLI
+share :class:`SearchParams`, :func:`check_search` (milliseconds: names,
+ranges, combinations), :func:`execute_search` (the search itself, on a
+benchmark-table evaluator, with a checkpoint after every batch) and
+:func:`report` (progress, best so far, a page of the history, the front).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from archgen.errors import UnknownNameError
+from archgen.search.strategies import SearchInputError
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+    from archgen.evaluators import BenchmarkEvaluator
+    from archgen.search.history import SearchHistory
+    from archgen.search.parallel import Workers
+    from archgen.search.priors import Prior
+
+#: Second objectives of a multi-objective search (minimised).
+SECOND_OBJECTIVES = ("latency", "params", "flops")
+
+
+class SearchParams(BaseModel):
+    """One search (validated at the edge: CLI, HTTP, job).
+
+    Attributes:
+        space, task: The benchmark table searched.
+        metric: Objective column of the task (default: the predictors' target, e.g. NB201 CIFAR-10's
+            ``cifar10-valid``/``val_acc``; ``test_acc`` is the published protocol of DiffusionNAG's table).
+        strategy: ``bo``, ``mobo``, ``robot``, ``bananas``, ``re``, ``ls`` or ``random``.
+        prior: ``zero-cost`` (label-free) or ``transfer`` (other tasks' labels), for bo/mobo/robot.
+        acquisition: BO's acquisition function.
+        budget: Evaluations to pay for; batch_size: how many per batch (q).
+        minimize: A second objective, minimised: ``latency`` (with ``device``), ``params`` or ``flops``.
+        device: Device of the published latency.
+        seed: The search's seed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    space: str = Field("nb201", min_length=1, max_length=64)
+    task: str = Field("cifar10", min_length=1, max_length=64)
+    metric: str | None = Field(None, min_length=1, max_length=64)
+    strategy: str = Field("bo", min_length=1, max_length=32)
+    prior: Literal["zero-cost", "transfer"] | None = None
+    acquisition: Literal["qlognei", "qucb", "ts"] = "qlognei"
+    budget: int = Field(100, ge=1, le=100_000)
+    batch_size: int = Field(4, ge=1, le=1024)
+    minimize: Literal["latency", "params", "flops"] | None = None
+    device: str | None = Field(None, min_length=1, max_length=64)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+def _second(params: SearchParams, evaluator_task: str, data: Workspace) -> tuple[str, str] | None:
+    """``(task, metric)`` of the second objective."""
+    from archgen.generators.pipeline import _column, devices
+
+    if params.minimize is None:
+        if params.device is not None:
+            raise SearchInputError("device is the latency objective's: give minimize='latency' with it")
+        return None
+    table = data.table(params.space)
+    if params.minimize == "latency":
+        if params.device is None:
+            raise SearchInputError("minimize='latency' needs a device (a published latency's)")
+        known = devices(table, params.task)
+        if params.device not in known:
+            raise UnknownNameError(
+                f"device with published latency for {params.space}/{params.task}", params.device, sorted(known)
+            )
+        return known[params.device]
+    if params.device is not None:
+        raise SearchInputError(f"device goes with minimize='latency', not {params.minimize!r}")
+    col = _column(table, params.task, params.minimize)
+    if col is None:
+        raise SearchInputError(f"{params.space}/{params.task} publishes no {params.minimize}")
+    return col
+
+
+def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvaluator, Prior | None]:
+    """Everything checkable before running: returns the evaluator and the prior.
+
+    Raises:
+        UnknownNameError: unknown space, task, metric, strategy or device.
+        SearchInputError: batch larger than the budget, a prior the strategy takes not, several
+            objectives for a one-objective strategy, a strategy that needs a prior without one.
+    """
+    from archgen.evaluators import BenchmarkEvaluator
+    from archgen.predictors.training import default_target
+    from archgen.search.benchmark import PRIOR_STRATEGIES
+    from archgen.search.priors import build_prior
+    from archgen.search.strategies import _STRATEGIES
+
+    table = data.table(params.space)
+    if params.task not in table.tasks():
+        raise UnknownNameError(f"task of space {params.space!r}", params.task, table.tasks())
+    cls = _STRATEGIES.get(params.strategy)  # unknown names raise listing the valid ones
+    if params.batch_size > params.budget:
+        raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
+    if params.prior is not None and params.strategy not in PRIOR_STRATEGIES:
+        raise SearchInputError(f"strategy {params.strategy!r} takes no prior (those that do: {', '.join(PRIOR_STRATEGIES)})")
+    if params.strategy == "robot" and params.prior != "zero-cost":
+        raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
+    t, m = default_target(table, params.task) if params.metric is None else (params.task, params.metric)
+    second = _second(params, t, data)
+    if second is not None and not cls.multi_objective:
+        multi = [n for n in _STRATEGIES.names() if _STRATEGIES.get(n).multi_objective]
+        raise SearchInputError(f"strategy {params.strategy!r} optimises one objective; with minimize use: {', '.join(multi)}")
+    if second is not None and second[0] != t:
+        # the evaluator reads one task's columns: a latency published under a sibling task (cifar10 for
+        # cifar10-valid) is of the same networks, so the search runs on that task's objective column too
+        if m not in table.metrics(second[0]):
+            raise SearchInputError(f"{second[0]}/{second[1]} and {t}/{m} are not published for one task")
+        t = second[0]
+    ev = BenchmarkEvaluator(table, t, m, extra_metrics=() if second is None else (second[1],))
+    prior = build_prior(table, params.task, params.prior) if params.prior is not None else None
+    return ev, prior
+
+
+def strategy_of(params: SearchParams, prior: Prior | None) -> Any:
+    from archgen.search.strategies import get_strategy
+
+    kw: dict[str, Any] = {}
+    if params.strategy == "bo":
+        kw["acquisition"] = params.acquisition
+    if prior is not None:
+        kw["prior"] = prior
+    return get_strategy(params.strategy, **kw)
+
+
+def execute_search(
+    params: SearchParams,
+    data: Workspace,
+    *,
+    checkpoint: Path | None = None,
+    on_batch: Callable[[SearchHistory], None] | None = None,
+    workers: Workers | None = None,
+) -> SearchHistory:
+    """Run the search (resuming from ``checkpoint`` where it holds an unfinished one)."""
+    from archgen.generators.pipeline import ENUMERATED
+    from archgen.search.loop import run_search
+
+    ev, prior = check_search(params, data)
+    sp = ev.table.search_space
+    cands = [sp.from_index(i) for i in range(ev.table.num_rows)] if params.space in ENUMERATED else None
+    objectives = None
+    if ev.extra_metrics:
+        (second,) = ev.extra_metrics
+        objectives = [(ev.objective, ev.maximize), (second, False)]
+    return run_search(
+        sp, strategy_of(params, prior), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,
+        candidates=cands, checkpoint=checkpoint, on_batch=on_batch, objectives=objectives, workers=workers,
+    )  # fmt: skip
+
+
+def report(history: SearchHistory, *, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+    """A search's state: counts, best so far, the front (several objectives) and one page of evaluations."""
+    best = history.best()
+    evals = history.evaluations
+    page = evals[offset : offset + limit]
+    out: dict[str, Any] = {
+        "evaluations": len(evals),
+        "budget": history.budget,
+        "batches": history.num_batches,
+        "finished": history.finished,
+        "cost": float(np.nansum([e.cost for e in evals])) if evals else 0.0,
+        "best": None
+        if best is None
+        else {"architecture": best.architecture, "value": best.value, "at": history.evaluations_to(best.value)},
+        "best_so_far": [None if not np.isfinite(v) else float(v) for v in history.best_so_far().tolist()],
+        "history": {"offset": offset, "limit": limit, "total": len(evals), "items": [_item(offset + k, e) for k, e in enumerate(page)]},
+    }
+    if history.objectives:
+        out["objectives"] = [{"name": n, "maximize": m} for n, m in history.objectives]
+        out["front"] = [
+            {"architecture": evals[i].architecture,
+             "values": {n: _num(evals[i].value if j == 0 else evals[i].values.get(n, np.nan))
+                        for j, (n, _m) in enumerate(history.objectives)}}
+            for i in history.front()
+        ]  # fmt: skip
+    return out
+
+
+def _item(index: int, e: Any) -> dict[str, Any]:
+    values = {n: _num(v) for n, v in e.values.items()}
+    return {"index": index, "architecture": e.architecture, "value": _num(e.value), "values": values, "cost": e.cost,
+            "batch": e.batch}  # fmt: skip
+
+
+def _num(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def plot(history: SearchHistory, path: Path | BinaryIO) -> Path | BinaryIO:
+    """The best-so-far curve, or the evaluated points and their front (several objectives), as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if history.objectives:
+        Y = history.objective_matrix()
+        names = [n for n, _ in history.objectives]
+        sign = np.array([1.0 if m else -1.0 for _, m in history.objectives])
+        V = Y * sign
+        ax.scatter(V[:, 1], V[:, 0], s=12, alpha=0.5, label="evaluated")
+        F = V[history.front()]
+        F = F[np.argsort(F[:, 1])]
+        ax.step(F[:, 1], F[:, 0], where="post", color="C3", label="front")
+        ax.scatter(F[:, 1], F[:, 0], color="C3", s=20)
+        ax.set_xlabel(names[1])
+        ax.set_ylabel(names[0])
+    else:
+        v = history.best_so_far()
+        ax.plot(np.arange(1, len(v) + 1), v, label=history.strategy)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel(f"best {history.objective} so far")
+    ax.set_title(f"{history.space} {history.strategy} seed {history.seed}: {len(history.evaluations)}/{history.budget}",
+                 fontsize=9)  # fmt: skip
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
+__all__ = ["SECOND_OBJECTIVES", "SearchParams", "check_search", "execute_search", "plot", "report", "strategy_of"]
