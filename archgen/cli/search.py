@@ -118,20 +118,38 @@ def bench_search(
     first_seed: Annotated[int, typer.Option("--first-seed", min=0, help="Development used seeds 0-2.")] = 100,
     metric: Annotated[str | None, typer.Option("--metric", help="Oracle column of TASK (e.g. test_acc).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write runs.json, summary.csv and regret.png here.")] = None,
+    minimize: Annotated[
+        str | None,
+        typer.Option("--minimize", help="Multi-objective: latency (with --device), params or flops; reports hypervolume."),
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="Device of the published latency.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every strategy in one harness: evaluations to the optimum, best value at 10-150, RI, wall time."""
+    """Every strategy in one harness: evaluations to the optimum, best value at 10-150, RI, wall time (with
+    --minimize: the hypervolume of each run's front over the true front's)."""
     import os
     import platform
 
-    from archgen.search.benchmark import benchmark_search, format_summary, summarize, write_outputs
+    from archgen.search.benchmark import (
+        benchmark_multiobjective,
+        benchmark_search,
+        format_summary,
+        summarize,
+        write_outputs,
+    )
 
     names = _strategy_names(strategies)
     t0 = time.time()
-    rows, meta = benchmark_search(
-        _ctx.workspace(), space, task, names, budget=budget, seeds=seeds, first_seed=first_seed,
-        batch_size=batch_size, metric=metric, log=lambda m: typer.echo(m, err=True),
-    )  # fmt: skip
+    common: dict = dict(budget=budget, seeds=seeds, first_seed=first_seed, batch_size=batch_size, metric=metric,
+                        log=lambda m: typer.echo(m, err=True))  # fmt: skip
+    if minimize is not None or device is not None:
+        if minimize not in ("latency", "params", "flops"):
+            from archgen.search.strategies import SearchInputError
+
+            raise SearchInputError(f"--minimize must be latency, params or flops, got {minimize!r}")
+        rows, meta = benchmark_multiobjective(_ctx.workspace(), space, task, names, minimize=minimize, device=device, **common)
+    else:
+        rows, meta = benchmark_search(_ctx.workspace(), space, task, names, **common)
     meta["machine"] = f"{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s"
     summary = summarize(rows, meta)
     files = write_outputs(rows, meta, out) if out is not None else []

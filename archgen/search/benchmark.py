@@ -148,7 +148,111 @@ def _incumbents(h: Any) -> list[str]:
     return out
 
 
+def benchmark_multiobjective(
+    ws: Workspace,
+    space: str,
+    task: str,
+    strategies: Sequence[str],
+    *,
+    minimize: str,
+    device: str | None,
+    budget: int,
+    seeds: int,
+    first_seed: int = 100,
+    batch_size: int = 1,
+    metric: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[dict], dict[str, Any]]:
+    """Accuracy against ``minimize`` (latency on ``device``, params, flops): each run's hypervolume over the true
+    front's (the whole table's), at the checkpoints, against two reference points fixed in advance: the
+    space's nadir (its worst value of each objective: every architecture counts) and its median of each
+    (only the better half of each objective counts: the part of the front a user asks for)."""
+    from archgen.generators.pipeline import ENUMERATED
+    from archgen.search.history import pareto_front
+    from archgen.search.multiobjective import hypervolume_ratio
+    from archgen.search.service import SearchParams, check_search
+
+    say = log or (lambda _m: None)
+    if space not in ENUMERATED:
+        raise SearchInputError(f"the true front needs an enumerated space ({', '.join(ENUMERATED)}), not {space!r}")
+    ev, _ = check_search(
+        SearchParams(space=space, task=task, metric=metric, strategy="mobo", minimize=minimize, device=device,
+                     budget=budget, batch_size=batch_size), ws)  # fmt: skip
+    (second,) = ev.extra_metrics
+    sp = ev.table.search_space
+    cands = [sp.from_index(i) for i in range(ev.table.num_rows)]
+    table_Y = np.stack([np.asarray(ev.table.column(ev.task, ev.column_name), dtype=float),
+                        -np.asarray(ev.table.column(ev.task, second), dtype=float)], axis=1)  # fmt: skip
+    ok = np.isfinite(table_Y).all(axis=1)
+    refs = {"nadir": table_Y[ok].min(axis=0), "median": np.median(table_Y[ok], axis=0)}
+    objectives = [(ev.objective, True), (second, False)]
+    meta = {
+        "space": space, "task": task, "oracle": f"{ev.task}/{ev.column_name} vs {second} (minimised)",
+        "budget": budget, "batch_size": batch_size, "seeds": f"{first_seed}-{first_seed + seeds - 1}",
+        "references": {k: v.tolist() for k, v in refs.items()}, "true_front_size": len(pareto_front(table_Y)),
+        "multi_objective": True,
+    }  # fmt: skip
+    rows, priors = [], {}
+    for spec in strategies:
+        name, prior = parse_spec(spec, ev.table, task)
+        if prior is not None:
+            priors[spec] = prior.describe()
+        for seed in range(first_seed, first_seed + seeds):
+            ev.reset()
+            t0 = time.perf_counter()
+            strategy = get_strategy(name, prior=prior) if prior is not None else get_strategy(name)
+            h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands,
+                           objectives=objectives)  # fmt: skip
+            Y = h.objective_matrix()
+            row: dict[str, Any] = {"strategy": spec, "seed": seed, "wall_s": time.perf_counter() - t0,
+                                   "front_size": len(h.front())}  # fmt: skip
+            for ref_name, ref in refs.items():
+                for k in CHECKPOINTS:
+                    if k <= budget:
+                        row[f"hv_{ref_name}_at_{k}"] = hypervolume_ratio(Y[:k], table_Y, ref.tolist())
+            rows.append(row)
+            say(json.dumps(row))
+    meta["priors"] = priors
+    return rows, meta
+
+
+def summarize_multiobjective(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
+    out = []
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        sel = [r for r in rows if r["strategy"] == name]
+        row: dict[str, Any] = {"strategy": name, "seeds": len(sel)}
+        for key in (k for k in sel[0] if k.startswith("hv_")):
+            v = np.array([r[key] for r in sel])
+            row[key], row[key + "_std"] = float(v.mean()), float(v.std())
+        row["front_size"] = float(np.mean([r["front_size"] for r in sel]))
+        row["wall_s"] = float(np.mean([r["wall_s"] for r in sel]))
+        out.append(row)
+    return out
+
+
+def format_multiobjective(summary: Sequence[dict], meta: dict[str, Any]) -> str:
+    cols = ["strategy"] + [c for c in summary[0] if c.startswith("hv_") and not c.endswith("_std")] + ["front_size", "wall_s"]
+
+    def cell(r: dict, c: str) -> str:
+        v = r[c]
+        if isinstance(v, float):
+            return f"{v:.3f} ± {r[c + '_std']:.3f}" if c + "_std" in r else f"{v:.1f}"
+        return str(v)
+
+    table = [cols] + [[cell(r, c) for c in cols] for r in summary]
+    w = [max(len(x[i]) for x in table) for i in range(len(cols))]
+    lines = ["  ".join(x[i].rjust(w[i]) for i in range(len(cols))) for x in table]
+    refs = ", ".join(f"{k} {np.round(v, 4).tolist()}" for k, v in meta["references"].items())
+    return (
+        f"{meta['space']}/{meta['task']}, {meta['oracle']}: hypervolume / true front's ({meta['true_front_size']} "
+        f"cells) above the reference points ({refs}; second objective negated), budget {meta['budget']}, batch "
+        f"{meta['batch_size']}, seeds {meta['seeds']}\n" + "\n".join(lines)
+    )
+
+
 def summarize(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
+    if meta.get("multi_objective"):
+        return summarize_multiobjective(rows, meta)
     out = []
     for name in dict.fromkeys(r["strategy"] for r in rows):
         sel = [r for r in rows if r["strategy"] == name]
@@ -175,6 +279,8 @@ def summarize(rows: Sequence[dict], meta: dict[str, Any]) -> list[dict]:
 
 
 def format_summary(summary: Sequence[dict], meta: dict[str, Any]) -> str:
+    if meta.get("multi_objective"):
+        return format_multiobjective(summary, meta)
     cols = ["strategy", "labels", "median_evals_to_optimum", "mean_evals_to_optimum_where_reached", "reached"]
     cols += [c for c in summary[0] if c.startswith(("best_at_", "incumbent_test_at_")) and not c.endswith("_std")]
     cols += ["relative_improvement", "wall_s"]
@@ -237,4 +343,6 @@ def write_outputs(rows: Sequence[dict], meta: dict[str, Any], out: Path) -> list
         w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in summary for k in r)))
         w.writeheader()
         w.writerows(summary)
+    if meta.get("multi_objective"):
+        return [runs, csv_path]
     return [runs, csv_path, plot_regret(rows, meta, out / "regret.png")]

@@ -294,6 +294,10 @@ class BayesianOptimization(Strategy):
         prior: Features that use no label of the task (:func:`archgen.search.priors.build_prior`):
             appended to the encoding, and the first ``n_init`` cells are drawn from the ``prior_top``
             cells its score ranks highest instead of the whole space; the pool also holds those cells.
+        surrogate: ``"gp"`` (BoTorch's ``SingleTaskGP``) or a registered archgen predictor with uncertainty
+            (``lgbm``, ``gnn``, ``stack``...), refitted on the search's evaluations every batch and used
+            through :class:`~archgen.search.surrogates.PredictorModel`.
+        surrogate_params: Parameters of that predictor (default ``zc="none"``: no table features).
         prior_top: Cells at the top of the prior's score the first cells are drawn from (at most
             ``n_init``: exactly its top ``n_init``). Default: 100 for a label-free prior (a weak
             ranking: the first cells are spread over its top), ``n_init`` for a transfer prior (other
@@ -313,9 +317,22 @@ class BayesianOptimization(Strategy):
         fit_iterations: int = 100,
         prior: Prior | None = None,
         prior_top: int | None = None,
+        surrogate: str = "gp",
+        surrogate_params: dict[str, Any] | None = None,
     ) -> None:
         if acquisition not in ACQUISITIONS:
             raise UnknownNameError("acquisition function", acquisition, ACQUISITIONS)
+        if surrogate != "gp":
+            from archgen.predictors.base import list_predictors, predictor_class
+
+            usable = ["gp", *(n for n in list_predictors() if predictor_class(n).capabilities.has_uncertainty)]
+            if surrogate not in usable:
+                raise UnknownNameError("surrogate with uncertainty", surrogate, usable)
+            least = predictor_class(surrogate).capabilities.min_train
+            if n_init < least:
+                raise SearchInputError(f"n_init ({n_init}) is below what surrogate {surrogate!r} fits on ({least})")
+        self.surrogate = surrogate
+        self.surrogate_params = {"zc": "none", **(surrogate_params or {})} if surrogate != "gp" else {}
         if n_init < 2 or pool_size < 1 or incumbents < 0 or mc_samples < 1 or beta < 0:
             raise SearchInputError("need n_init >= 2, pool_size >= 1, incumbents >= 0, mc_samples >= 1, beta >= 0")
         self.acquisition = acquisition
@@ -405,6 +422,22 @@ class BayesianOptimization(Strategy):
         self._warm = (model.covar_module.state_dict(), model.likelihood.state_dict())
         return model
 
+    def _predictor_model(self, archs: list[Arch], y: np.ndarray, pool: list[Arch], X: Any, C: Any, seed: int) -> Any:
+        """The surrogate predictor fitted on the evaluations, as a BoTorch model over observed and pool rows."""
+        import torch
+
+        from archgen.predictors.base import get_predictor
+        from archgen.search.surrogates import PredictorModel
+
+        params = dict(self.surrogate_params)
+        if "random_state" in get_predictor(self.surrogate, **params).get_params():
+            params.setdefault("random_state", seed)
+        try:
+            pred = get_predictor(self.surrogate, **params).fit(archs, y)
+        except ArchgenError as e:
+            raise SearchInputError(f"surrogate {self.surrogate!r}: {e}") from None
+        return PredictorModel(pred, [*archs, *pool], torch.cat([X, C]))
+
     def _acquire(self, pool: list[Arch], q: int) -> list[Arch]:
         import torch
         from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
@@ -419,7 +452,10 @@ class BayesianOptimization(Strategy):
         seed = int(self.rng.integers(2**31 - 1))
         with torch.random.fork_rng():  # the fit's restarts draw from torch's global generator: keep it ours
             torch.manual_seed(seed)
-            model = self._fit(X, Y)
+            if self.surrogate == "gp":
+                model = self._fit(X, Y)
+            else:
+                model = self._predictor_model([self.archs[i] for i in ok], y[ok], pool, X, C, seed)
             if self.acquisition == "ts":
                 with torch.no_grad():
                     post = model.posterior(C)
