@@ -84,29 +84,37 @@ def benchmark_search(
     test = _test_column(ev)
     rows = []
     priors: dict[str, str] = {}
-    for spec in strategies:
+    for spec, prior, seed, strategy in _runs(strategies, ev, task, range(first_seed, first_seed + seeds), priors):
+        t0 = time.perf_counter()
+        h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
+        curve = h.best_so_far()
+        row = {
+            "strategy": spec, "seed": seed, "evals_to_optimum": h.evaluations_to(best),
+            "final_best": float(curve[-1]), "wall_s": time.perf_counter() - t0, "curve": curve.tolist(),
+            "labels": "yes (transfer)" if prior is not None and prior.uses_labels else "none",
+        } | {f"best_at_{k}": float(curve[min(k, len(curve)) - 1]) for k in CHECKPOINTS if k <= budget}  # fmt: skip
+        if test is not None:  # NASLib's protocol: the test accuracy of the incumbent by the oracle
+            inc = _incumbents(h)
+            row |= {f"incumbent_test_at_{k}": float(test[sp.indices([sp.parse(inc[min(k, len(inc)) - 1])])[0]])
+                    for k in CHECKPOINTS if k <= budget}  # fmt: skip
+        rows.append(row)
+        say(json.dumps({k: v for k, v in row.items() if k != "curve"}))
+    meta["priors"] = priors
+    return rows, meta
+
+
+def _runs(
+    specs: Sequence[str], ev: BenchmarkEvaluator, task: str, seeds: Sequence[int], priors: dict[str, str]
+) -> Any:
+    """``(spec, prior, seed, fresh strategy)`` for every run, the evaluator reset before each; ``priors``
+    collects each prior's description."""
+    for spec in specs:
         name, prior = parse_spec(spec, ev.table, task)
         if prior is not None:
             priors[spec] = prior.describe()
-        for seed in range(first_seed, first_seed + seeds):
+        for seed in seeds:
             ev.reset()
-            t0 = time.perf_counter()
-            strategy = get_strategy(name, prior=prior) if prior is not None else get_strategy(name)
-            h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
-            curve = h.best_so_far()
-            row = {
-                "strategy": spec, "seed": seed, "evals_to_optimum": h.evaluations_to(best),
-                "final_best": float(curve[-1]), "wall_s": time.perf_counter() - t0, "curve": curve.tolist(),
-                "labels": "yes (transfer)" if prior is not None and prior.uses_labels else "none",
-            } | {f"best_at_{k}": float(curve[min(k, len(curve)) - 1]) for k in CHECKPOINTS if k <= budget}  # fmt: skip
-            if test is not None:  # NASLib's protocol: the test accuracy of the incumbent by the oracle
-                inc = _incumbents(h)
-                row |= {f"incumbent_test_at_{k}": float(test[sp.indices([sp.parse(inc[min(k, len(inc)) - 1])])[0]])
-                        for k in CHECKPOINTS if k <= budget}  # fmt: skip
-            rows.append(row)
-            say(json.dumps({k: v for k, v in row.items() if k != "curve"}))
-    meta["priors"] = priors
-    return rows, meta
+            yield spec, prior, seed, (get_strategy(name, prior=prior) if prior is not None else get_strategy(name))
 
 
 def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None]:
@@ -179,6 +187,10 @@ def benchmark_multiobjective(
         SearchParams(space=space, task=task, metric=metric, strategy="mobo", minimize=minimize, device=device,
                      budget=budget, batch_size=batch_size), ws)  # fmt: skip
     (second,) = ev.extra_metrics
+    for spec in strategies:  # before any run
+        name = spec.partition("+")[0]
+        if not type(get_strategy(name)).multi_objective:
+            raise SearchInputError(f"strategy {name!r} optimises one objective; with --minimize use mobo or random")
     sp = ev.table.search_space
     cands = [sp.from_index(i) for i in range(ev.table.num_rows)]
     table_Y = np.stack([np.asarray(ev.table.column(ev.task, ev.column_name), dtype=float),
@@ -192,26 +204,21 @@ def benchmark_multiobjective(
         "references": {k: v.tolist() for k, v in refs.items()}, "true_front_size": len(pareto_front(table_Y)),
         "multi_objective": True,
     }  # fmt: skip
-    rows, priors = [], {}
-    for spec in strategies:
-        name, prior = parse_spec(spec, ev.table, task)
-        if prior is not None:
-            priors[spec] = prior.describe()
-        for seed in range(first_seed, first_seed + seeds):
-            ev.reset()
-            t0 = time.perf_counter()
-            strategy = get_strategy(name, prior=prior) if prior is not None else get_strategy(name)
-            h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands,
-                           objectives=objectives)  # fmt: skip
-            Y = h.objective_matrix()
-            row: dict[str, Any] = {"strategy": spec, "seed": seed, "wall_s": time.perf_counter() - t0,
-                                   "front_size": len(h.front())}  # fmt: skip
-            for ref_name, ref in refs.items():
-                for k in CHECKPOINTS:
-                    if k <= budget:
-                        row[f"hv_{ref_name}_at_{k}"] = hypervolume_ratio(Y[:k], table_Y, ref.tolist())
-            rows.append(row)
-            say(json.dumps(row))
+    rows: list[dict] = []
+    priors: dict[str, str] = {}
+    for spec, _prior, seed, strategy in _runs(strategies, ev, task, range(first_seed, first_seed + seeds), priors):
+        t0 = time.perf_counter()
+        h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands,
+                       objectives=objectives)  # fmt: skip
+        Y = h.objective_matrix()
+        row: dict[str, Any] = {"strategy": spec, "seed": seed, "wall_s": time.perf_counter() - t0,
+                               "front_size": len(h.front())}  # fmt: skip
+        for ref_name, ref in refs.items():
+            for k in CHECKPOINTS:
+                if k <= budget:
+                    row[f"hv_{ref_name}_at_{k}"] = hypervolume_ratio(Y[:k], table_Y, ref.tolist())
+        rows.append(row)
+        say(json.dumps(row))
     meta["priors"] = priors
     return rows, meta
 

@@ -66,3 +66,19 @@ def test_bench_search_prints_the_table_and_writes_curves(capsys: pytest.CaptureF
     assert len(runs) == 4 and all(len(r["curve"]) == 12 for r in runs) and (out_dir / "regret.png").stat().st_size > 0
     code, _, err = cli(capsys, "--home", str(tmp_path), "bench", "search", "--strategies", "bo,nope")
     assert code == 2 and "unknown strategy 'nope'" in err
+
+
+def test_bench_search_multi_objective_reports_hypervolume(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "mo"
+    args = ["--home", str(tmp_path), "bench", "search", "--strategies", "random,bo+zero-cost", "--budget", "8",
+            "--seeds", "1", "--first-seed", "0", "--metric", "test_acc"]  # fmt: skip
+    code, _, err = cli(capsys, *args, "--minimize", "latency", "--device", "pixel3")
+    assert code == 2 and "optimises one objective" in err  # bo is one-objective: refused before any run
+    code, out, err = cli(capsys, *args[:5], "random", *args[6:], "--minimize", "latency", "--device", "pixel3",
+                         "--out", str(out_dir))  # fmt: skip
+    assert code == 0, err
+    assert "hypervolume / true front's" in out and "hv_median_at_10" not in out  # budget 8 < 10: no column at 10
+    rows = json.loads((out_dir / "runs.json").read_text())["runs"]
+    assert len(rows) == 1 and rows[0]["front_size"] >= 1
+    code, _, err = cli(capsys, *args, "--minimize", "speed")
+    assert code == 2 and "--minimize must be" in err
