@@ -104,3 +104,38 @@ def test_a_zero_cost_job_scores_and_checkpoints(settings: Settings) -> None:
     res = done.result
     assert res["results"][0]["architecture"] == 123 and set(res["results"][0]["scores"]) == {"params", "synflow"}
     assert res["cells"] == 1 and done.checkpoint == {"cells_scored": 1}
+
+
+def test_a_search_job_killed_mid_search_resumes_to_the_uninterrupted_result(settings: Settings) -> None:
+    from archgen.context import workspace
+    from archgen.jobs.kinds import SEARCH_HISTORY, search
+    from archgen.search.service import SearchParams, execute_search
+
+    params = SearchParams(task="cifar10", metric="test_acc", strategy="re", budget=24, batch_size=4, seed=3)
+    whole = execute_search(params, workspace(settings.paths))
+    store = JobStore(settings.db_url)
+    job, _ = store.create("search", params.model_dump(mode="json"), "alice")
+    _, token = store.claim_next()
+    ctx = JobContext(store, store.get(job.id), token, settings, threading.Event())
+    original = ctx.checkpoint
+
+    def checkpoint_then_die(state, progress=None, message=None):
+        original(state, progress, message)
+        if state["evaluations"] >= 8:
+            raise Died
+
+    ctx.checkpoint = checkpoint_then_die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        search(params, ctx)
+    assert store.get(job.id).checkpoint == {"evaluations": 8}
+    assert (settings.job_dir / job.id / SEARCH_HISTORY).is_file()
+    store.requeue_stale(lease_s=0, max_failures=3)
+    run_to_end(settings, job.id)
+    done = store.get(job.id)
+    assert done.status == SUCCEEDED, done.error
+    assert done.result["resumed"] and done.result["evaluations"] == 24
+    assert done.result["best_so_far"] == whole.best_so_far().tolist()
+    from archgen.search import SearchHistory
+
+    resumed = SearchHistory.load(settings.job_dir / job.id / SEARCH_HISTORY)
+    assert [e.architecture for e in resumed.evaluations] == [e.architecture for e in whole.evaluations]
