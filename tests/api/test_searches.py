@@ -106,3 +106,27 @@ def test_cancel_a_running_search_and_only_searches_are_searches(service: Service
         r = service.client.get(f"/v1/searches/{other[0]['id']}", headers=service.auth)
         assert r.status_code == 404 and "not a search" in r.json()["error"]["message"]
     assert service.client.get("/v1/searches/0123abc", headers=service.auth).status_code == 404
+
+
+def test_per_key_limits_on_open_searches_and_their_budget(tmp_path, data_dir, cache_dir) -> None:
+    from fastapi.testclient import TestClient
+
+    from archgen.api import create_app
+    from archgen.api.keys import KeyStore
+    from tests.api.conftest import service_settings
+
+    settings = service_settings(tmp_path, data_dir, cache_dir, default_models=(), search_max_open_per_key=3,
+                                search_max_budget_per_key=100)  # fmt: skip
+    _, a = KeyStore(settings.db_url).create("a")
+    _, b = KeyStore(settings.db_url).create("b")
+    with TestClient(create_app(settings, run_jobs=False)) as client:  # nothing runs: every search stays queued
+        post = lambda key, body: client.post("/v1/searches", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert post(a, [SMALL, SMALL]).status_code == 202
+        r = post(a, [SMALL, SMALL])
+        assert r.status_code == 429 and "ARCHGEN_SEARCH_MAX_OPEN_PER_KEY" in r.json()["error"]["message"]
+        r = post(a, {**SMALL, "budget": 80})
+        assert r.status_code == 429 and "hold 24 evaluations" in r.json()["error"]["message"]
+        assert post(a, SMALL).status_code == 202  # the third
+        assert post(b, {**SMALL, "budget": 100}).status_code == 202  # another key's limits are its own
+        jobs = client.get("/v1/jobs", params={"kind": "search"}, headers={"Authorization": f"Bearer {a}"}).json()
+        assert len(jobs["jobs"]) == 3
