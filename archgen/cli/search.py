@@ -25,7 +25,7 @@ def _strategy_names(text: str) -> list[str]:
     from archgen.search.strategies import SearchInputError
 
     names = [s.strip() for s in text.replace(" ", ",").split(",") if s.strip()]
-    unknown = [n for n in names if n.partition("+")[0] not in list_strategies()]
+    unknown = [n for n in names if n.partition("+")[0].partition("@")[0] not in list_strategies()]
     if not names or unknown:
         raise SearchInputError(
             f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(list_strategies())}"
@@ -52,6 +52,10 @@ def search(
         str | None, typer.Option("--minimize", help="A second objective (mobo, random): latency, params or flops.")
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="Device of the published latency (--minimize latency).")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="mobo's reference point in the objectives' units, e.g. 90,12 (accuracy, ms)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Threads evaluating a batch at once.")] = 1,
     ray_address: Annotated[
@@ -71,9 +75,14 @@ def search(
     from archgen.search.strategies import SearchInputError
 
     try:
+        ref = None if reference is None else tuple(float(v) for v in reference.split(","))
+    except ValueError:
+        raise SearchInputError(f"--reference takes two numbers separated by a comma, got {reference!r}") from None
+    try:
         params = SearchParams(
             space=space, task=task, metric=metric, strategy=strategy, prior=prior, acquisition=acquisition,  # type: ignore[arg-type]
             budget=budget, batch_size=batch_size, minimize=minimize, device=device, seed=seed,  # type: ignore[arg-type]
+            reference=ref,  # type: ignore[arg-type]
         )  # fmt: skip
     except ValidationError as e:
         err = e.errors()[0]

@@ -188,9 +188,11 @@ def benchmark_multiobjective(
                      budget=budget, batch_size=batch_size), ws)  # fmt: skip
     (second,) = ev.extra_metrics
     for spec in strategies:  # before any run
-        name = spec.partition("+")[0]
+        name, _, ref = spec.partition("+")[0].partition("@")
         if not type(get_strategy(name)).multi_objective:
             raise SearchInputError(f"strategy {name!r} optimises one objective; with --minimize use mobo or random")
+        if ref and (name != "mobo" or ref not in ("nadir", "median")):
+            raise SearchInputError(f"{spec!r}: only mobo takes a reference point, @nadir or @median")
     sp = ev.table.search_space
     cands = [sp.from_index(i) for i in range(ev.table.num_rows)]
     table_Y = np.stack([np.asarray(ev.table.column(ev.task, ev.column_name), dtype=float),
@@ -206,7 +208,13 @@ def benchmark_multiobjective(
     }  # fmt: skip
     rows: list[dict] = []
     priors: dict[str, str] = {}
-    for spec, _prior, seed, strategy in _runs(strategies, ev, task, range(first_seed, first_seed + seeds), priors):
+    plain = [spec.partition("@")[0] for spec in strategies]
+    runs = _runs(plain, ev, task, range(first_seed, first_seed + seeds), priors)
+    for i, (spec, _prior, seed, strategy) in enumerate(runs):
+        given = strategies[i // seeds].partition("@")[2]
+        if given:  # "mobo@median": the acquisition's reference point is that reference (the user's region)
+            strategy.ref_point = refs[given].tolist()
+            spec = strategies[i // seeds]
         t0 = time.perf_counter()
         h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands,
                        objectives=objectives)  # fmt: skip

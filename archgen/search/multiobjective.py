@@ -29,13 +29,23 @@ class MultiObjectiveBO(BayesianOptimization):
     Args: as :class:`~archgen.search.strategies.BayesianOptimization` (``acquisition`` is fixed; a
         smaller pool and fewer samples by default: hypervolume improvement costs more per candidate),
         and the objectives come from :func:`~archgen.search.loop.run_search`'s ``objectives``.
+        ref_point: The reference point of the hypervolume, one value per objective, each signed so that
+            larger is better (a minimised latency of 10 ms is -10): only what beats it on every objective
+            counts. Default: BoTorch's ``infer_reference_point`` of the observed values.
     """
 
     name = "mobo"
     multi_objective = True
 
-    def __init__(self, *, pool_size: int = 500, mc_samples: int = 64, **kwargs: Any) -> None:
+    def __init__(
+        self, *, pool_size: int = 500, mc_samples: int = 64, ref_point: Sequence[float] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__("qlognei", pool_size=pool_size, mc_samples=mc_samples, **kwargs)
+        if ref_point is not None:
+            ref_point = [float(v) for v in ref_point]
+            if not all(np.isfinite(ref_point)):
+                raise SearchInputError(f"ref_point must be finite, got {ref_point}")
+        self.ref_point = ref_point
 
     def _front_rows(self) -> list[int]:
         Y = np.array(self.Y, dtype=float).reshape(len(self.Y), -1)
@@ -73,7 +83,7 @@ class MultiObjectiveBO(BayesianOptimization):
             model = self._fit(X, Yt)
             acq = qLogNoisyExpectedHypervolumeImprovement(
                 model,
-                ref_point=infer_reference_point(Yt).tolist(),
+                ref_point=self.ref_point if self.ref_point is not None else infer_reference_point(Yt).tolist(),
                 X_baseline=X,
                 sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=seed),
                 prune_baseline=True,

@@ -43,6 +43,9 @@ class SearchParams(BaseModel):
         budget: Evaluations to pay for; batch_size: how many per batch (q).
         minimize: A second objective, minimised: ``latency`` (with ``device``), ``params`` or ``flops``.
         device: Device of the published latency.
+        reference: mobo's reference point in the objectives' own units, e.g. ``(90.0, 12.0)``: only
+            architectures above 90% accuracy and under 12 ms count toward the hypervolume (default:
+            inferred from the observed values).
         seed: The search's seed.
     """
 
@@ -58,6 +61,7 @@ class SearchParams(BaseModel):
     batch_size: int = Field(4, ge=1, le=1024)
     minimize: Literal["latency", "params", "flops"] | None = None
     device: str | None = Field(None, min_length=1, max_length=64)
+    reference: tuple[float, float] | None = None
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
@@ -113,6 +117,11 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
     t, m = default_target(table, params.task) if params.metric is None else (params.task, params.metric)
     second = _second(params, t, data)
+    if params.reference is not None:
+        if params.strategy != "mobo" or second is None:
+            raise SearchInputError("reference is mobo's hypervolume reference point: give it with strategy='mobo' and minimize")
+        if not all(np.isfinite(params.reference)):
+            raise SearchInputError(f"reference must be finite, got {list(params.reference)}")
     if second is not None and not cls.multi_objective:
         multi = [n for n in _STRATEGIES.names() if _STRATEGIES.get(n).multi_objective]
         raise SearchInputError(f"strategy {params.strategy!r} optimises one objective; with minimize use: {', '.join(multi)}")
@@ -127,12 +136,15 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
     return ev, prior
 
 
-def strategy_of(params: SearchParams, prior: Prior | None) -> Any:
+def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True) -> Any:
+    """The strategy of ``params`` (``maximize``: the direction of the evaluator's objective)."""
     from archgen.search.strategies import get_strategy
 
     kw: dict[str, Any] = {}
     if params.strategy == "bo":
         kw["acquisition"] = params.acquisition
+    if params.reference is not None:  # the loop signs the objectives (larger is better): the second is minimised
+        kw["ref_point"] = [float(params.reference[0]) * (1 if maximize else -1), -float(params.reference[1])]
     if prior is not None:
         kw["prior"] = prior
     return get_strategy(params.strategy, **kw)
@@ -158,7 +170,7 @@ def execute_search(
         (second,) = ev.extra_metrics
         objectives = [(ev.objective, ev.maximize), (second, False)]
     return run_search(
-        sp, strategy_of(params, prior), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,
+        sp, strategy_of(params, prior, ev.maximize), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,
         candidates=cands, checkpoint=checkpoint, on_batch=on_batch, objectives=objectives, workers=workers,
     )  # fmt: skip
 

@@ -17,7 +17,7 @@ def batch(service: Service) -> list[dict]:
     body = {"searches": [
         {**SMALL, "strategy": "bo", "prior": "zero-cost", "seed": 1},
         {**SMALL, "strategy": "random", "seed": 1},
-        {**SMALL, "strategy": "mobo", "minimize": "latency", "device": "pixel3", "seed": 2},
+        {**SMALL, "strategy": "mobo", "minimize": "latency", "device": "pixel3", "seed": 2, "reference": [85.0, 20.0]},
     ]}  # fmt: skip
     r = service.client.post("/v1/searches", json=body, headers=service.auth)
     assert r.status_code == 202, r.text
@@ -71,6 +71,8 @@ def test_bad_searches_are_refused_whole_with_the_problem_named(service: Service)
         ({**SMALL, "budget": float("nan")}, 422, "budget"),
         ([{**SMALL}, {**SMALL, "device": "pixel3"}], 422, "searches\\[1\\]"),
         ([], 422, "no search"),
+        ({**SMALL, "strategy": "bo", "reference": [90, 10]}, 422, "reference is mobo's"),
+        ({**SMALL, "strategy": "mobo", "minimize": "params", "reference": [90]}, 422, "reference"),
         ({**SMALL, "budget": 60_000}, 429, "ARCHGEN_SEARCH_MAX_BUDGET_PER_KEY"),
         ([SMALL] * 101, 413, "at most 100"),
     ]

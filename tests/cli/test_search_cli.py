@@ -39,6 +39,8 @@ def test_search_ends_with_the_best_architecture_and_resumes_from_its_checkpoint(
         (["--strategy", "bo", "--minimize", "params"], "optimises one objective"),
         (["--prior", "oracle"], "--prior"),
         (["--strategy", "robot"], "needs prior='zero-cost'"),
+        (["--strategy", "mobo", "--minimize", "params", "--reference", "90,x"], "--reference takes two numbers"),
+        (["--strategy", "mobo", "--minimize", "params", "--reference", "90,1,2"], "--reference"),
         (["--ray-address", "ray://127.0.0.1:1", "--budget", "4"], "cannot reach the Ray cluster"),
         (["--task", "mnist"], "'mnist'"),
         (["--metric", "speed"], "speed"),

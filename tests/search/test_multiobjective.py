@@ -107,3 +107,15 @@ def test_objective_checks_name_the_problem() -> None:
         run("mobo", [("size", False), ("score", True)])
     with pytest.raises(SearchInputError, match="repeat"):
         run("mobo", [("score", True), ("score", False)])
+
+
+def test_a_given_reference_point_focuses_the_front_and_bad_ones_are_refused() -> None:
+    objs = [("score", True), ("size", False)]
+    ref = [5.0, -4.5]  # score above 5 with at most 4 convolutions: the accurate end of the toy front
+    h = run_search(SPACE, get_strategy("mobo", n_init=6, pool_size=64, ref_point=ref), TwoObjectives(), budget=24,
+                   batch_size=4, seed=1, candidates=CANDIDATES, objectives=objs)  # fmt: skip
+    Y = h.objective_matrix()
+    table = _all_values()
+    assert hypervolume_ratio(Y, table, ref) > 0.5  # most of the region asked for is found
+    with pytest.raises(SearchInputError, match="ref_point must be finite"):
+        get_strategy("mobo", ref_point=[1.0, float("nan")])
