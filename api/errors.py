@@ -91,8 +91,9 @@ def error_response(
     return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
 
-def domain_error_response(exc: Exception) -> JSONResponse:
-    """The response for a domain exception (see :data:`_MAP`)."""
+def domain_error_response(exc: Exception, prefix: str = "") -> JSONResponse:
+    """The response for a domain exception (see :data:`_MAP`); ``prefix`` goes before its message (e.g. which
+    item of a request it is about)."""
     for cls, status, code in _MAP:
         if isinstance(exc, cls):
             extra: dict[str, Any] = {}
@@ -104,7 +105,7 @@ def domain_error_response(exc: Exception) -> JSONResponse:
                 extra["limit"] = exc.limit
             if status >= 500:
                 log.error("%s: %s", type(exc).__name__, exc)
-            return error_response(status, code, str(exc), **extra)
+            return error_response(status, code, prefix + str(exc), **extra)
     raise TypeError(f"not a domain error: {exc!r}")
 
 

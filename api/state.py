@@ -72,14 +72,16 @@ class ServiceState:
         idempotency_key: str | None = None,
         *,
         retry_failed: bool = False,
+        limit_open: bool = True,
     ) -> JobRecord:
         """Queue a job and let the dispatcher know.
 
         A user's job counts against ``job_max_open_per_key`` (429 over it); the
-        service's own (``SYSTEM_OWNER``) does not. ``retry_failed``: see
-        :meth:`JobStore.create` (the service's jobs retry on the next need).
+        service's own (``SYSTEM_OWNER``) does not, nor one submitted with
+        ``limit_open=False`` (a kind with limits of its own: searches).
+        ``retry_failed``: see :meth:`JobStore.create` (the service's jobs retry on the next need).
         """
-        max_open = None if owner == SYSTEM_OWNER else self.settings.job_max_open_per_key
+        max_open = None if owner == SYSTEM_OWNER or not limit_open else self.settings.job_max_open_per_key
         job, created = self.jobs.create(
             kind, params, owner, idempotency_key, max_open=max_open, retry_failed=retry_failed
         )

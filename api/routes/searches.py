@@ -110,22 +110,14 @@ def submit_searches(
     for k, p in enumerate(searches):
         try:
             check_search(p, state.data)
-        except ArchgenError as e:
-            if len(searches) == 1:
-                raise
-            resp = domain_error_response(e)  # the same status and body, naming the search
-            err = json.loads(bytes(resp.body))["error"]
-            extra = {n: v for n, v in err.items() if n not in ("code", "message")}
-            raise ApiError(resp.status_code, err["code"], f"searches[{k}]: {err['message']}", **extra) from None
+        except ArchgenError as e:  # the same status and body, naming the search of a batch
+            return domain_error_response(e, prefix="" if len(searches) == 1 else f"searches[{k}]: ")
     with _SUBMIT:
         _check_limits(state, key.id, searches)
         jobs = []
         for k, p in enumerate(searches):
             ikey = None if idempotency_key is None else (idempotency_key if len(searches) == 1 else f"{idempotency_key}:{k}")
-            job, created = state.jobs.create("search", p.model_dump(mode="json"), key.id, ikey)
-            if created:
-                state.wake_jobs("search")
-            jobs.append(job)
+            jobs.append(state.submit_job("search", p.model_dump(mode="json"), key.id, ikey, limit_open=False))
     headers = {"Location": f"/v1/searches/{jobs[0].id}"} if len(jobs) == 1 else {}
     return JSONResponse({"searches": [_search_json(j) for j in jobs]}, status_code=202, headers=headers)
 

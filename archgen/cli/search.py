@@ -152,9 +152,10 @@ def bench_search(
     common: dict = dict(budget=budget, seeds=seeds, first_seed=first_seed, batch_size=batch_size, metric=metric,
                         log=lambda m: typer.echo(m, err=True))  # fmt: skip
     if minimize is not None or device is not None:
-        if minimize not in ("latency", "params", "flops"):
-            from archgen.search.strategies import SearchInputError
+        from archgen.search.service import SECOND_OBJECTIVES
+        from archgen.search.strategies import SearchInputError
 
+        if minimize not in SECOND_OBJECTIVES:
             raise SearchInputError(f"--minimize must be latency, params or flops, got {minimize!r}")
         rows, meta = benchmark_multiobjective(_ctx.workspace(), space, task, names, minimize=minimize, device=device, **common)
     else:

@@ -100,7 +100,7 @@ class BenchmarkEvaluator(Evaluator):
         self.maximize = bool(maximize)
         self.cost_per_epoch = float(cost_per_epoch)
         self.charge_repeats = charge_repeats
-        self._seen: set[int] = set()
+        self._seen: set[Arch] = set()  # an architecture is its row: charged once
         self.source = f"table:{table.space}/{task}/{self.column_name}@{self.fidelity}ep"
 
     def _rows(self, archs: list[Arch]) -> np.ndarray:
@@ -131,12 +131,11 @@ class BenchmarkEvaluator(Evaluator):
         """Charge each architecture once, unless ``charge_repeats`` (repeats cost 0)."""
         from dataclasses import replace
 
-        rows = self.table.search_space.indices(list(archs)).tolist()
         out = []
-        for res, r in zip(results, rows, strict=True):
+        for res, a in zip(results, archs, strict=True):
             with self._lock:
-                repeat = r in self._seen
-                self._seen.add(r)
+                repeat = a in self._seen
+                self._seen.add(a)
             out.append(replace(res, cost=0.0) if repeat and not self.charge_repeats else res)
         return super().account(out, archs)
 

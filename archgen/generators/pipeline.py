@@ -203,7 +203,7 @@ def _same_network_tasks(table: BenchmarkTable, task: str) -> list[str]:
     return [t for t in (task, *sorted(SAME_IMAGES.get((table.space, task), ()))) if t in table.tasks()]
 
 
-def _column(table: BenchmarkTable, task: str, metric: str) -> tuple[str, str] | None:
+def published_column(table: BenchmarkTable, task: str, metric: str) -> tuple[str, str] | None:
     """``(task, metric)`` where the table publishes ``metric`` for ``task`` (NB201: CIFAR-10's for cifar10-valid)."""
     return next(((t, metric) for t in _same_network_tasks(table, task) if metric in table.metrics(t)), None)
 
@@ -225,6 +225,16 @@ def devices(table: BenchmarkTable, task: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def device_column(table: BenchmarkTable, task: str, device: str) -> tuple[str, str]:
+    """``(task, metric)`` of ``device``'s published latency for ``task`` (unknown devices raise listing the known)."""
+    from archgen.errors import UnknownNameError
+
+    known = devices(table, task)
+    if device not in known:
+        raise UnknownNameError(f"device with published latency for {table.space}/{task}", device, sorted(known))
+    return known[device]
+
+
 def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
     """The request's constraints as table columns.
 
@@ -233,7 +243,6 @@ def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
             a quantity the table does not publish for the task.
         UnknownNameError: an unknown device.
     """
-    from archgen.errors import UnknownNameError
 
     out = []
     for name, budget, unit, what in (
@@ -242,19 +251,14 @@ def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
     ):
         if budget is None:
             continue
-        col = _column(table, params.task, name)
+        col = published_column(table, params.task, name)
         if col is None:
             raise GeneratorInputError(f"{table.space}/{params.task} publishes no {what}: max_{name} cannot be checked")
         out.append(Bound(name, *col, budget, unit, f"{what} (millions), as published"))
     if (params.max_latency_ms is None) != (params.device is None):
         raise GeneratorInputError("max_latency_ms and device go together: give both or neither")
     if params.max_latency_ms is not None and params.device is not None:
-        known = devices(table, params.task)
-        if params.device not in known:
-            raise UnknownNameError(
-                f"device with published latency for {table.space}/{params.task}", params.device, sorted(known)
-            )
-        t, m = known[params.device]
+        t, m = device_column(table, params.task, params.device)
         src = "HW-NAS-Bench" if m.startswith("hw_") else ("HELP" if m.startswith("latency_") else "published")
         out.append(
             Bound(
@@ -500,7 +504,7 @@ def generate(
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, la, ly, params.seed, 300, 128))
 
     cols = {b.name: np.asarray(table.column(b.task, b.metric), dtype=np.float64) for b in bounds}
-    pcol = _column(table, params.task, "params")
+    pcol = published_column(table, params.task, "params")
     if pcol is not None and "params" not in cols:
         cols["params"] = np.asarray(table.column(*pcol), dtype=np.float64)
     for b in bounds:

@@ -120,22 +120,19 @@ def _runs(
 def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None]:
     """``"bo"`` or ``"bo+zero-cost"`` / ``"bo+transfer"``: a strategy and the prior it is given."""
     from archgen.search.priors import PRIORS, build_prior
-    from archgen.search.strategies import list_strategies
+    from archgen.search.strategies import list_strategies, strategy_class
 
     name, _, prior = spec.partition("+")
-    if name not in list_strategies():
-        raise UnknownNameError("search strategy", name, list_strategies())
+    cls = strategy_class(name)  # unknown names raise listing the valid ones
     if not prior:
         return name, None
-    if name not in PRIOR_STRATEGIES:
-        raise SearchInputError(f"strategy {name!r} takes no prior (those that do: {', '.join(PRIOR_STRATEGIES)})")
+    if not cls.takes_prior:
+        raise SearchInputError(
+            f"strategy {name!r} takes no prior (those that do: {', '.join(list_strategies(takes_prior=True))})"
+        )
     if prior not in PRIORS:
         raise UnknownNameError("prior", prior, PRIORS)
     return name, build_prior(table, task, prior)
-
-
-#: Strategies that take a ``prior``.
-PRIOR_STRATEGIES = ("bo", "mobo", "robot")
 
 
 def _test_column(ev: BenchmarkEvaluator) -> np.ndarray | None:
@@ -179,6 +176,7 @@ def benchmark_multiobjective(
     from archgen.search.history import pareto_front
     from archgen.search.multiobjective import hypervolume_ratio
     from archgen.search.service import SearchParams, check_search
+    from archgen.search.strategies import list_strategies, strategy_class
 
     say = log or (lambda _m: None)
     if space not in ENUMERATED:
@@ -189,8 +187,11 @@ def benchmark_multiobjective(
     (second,) = ev.extra_metrics
     for spec in strategies:  # before any run
         name, _, ref = spec.partition("+")[0].partition("@")
-        if not type(get_strategy(name)).multi_objective:
-            raise SearchInputError(f"strategy {name!r} optimises one objective; with --minimize use mobo or random")
+        if not strategy_class(name).multi_objective:
+            raise SearchInputError(
+                f"strategy {name!r} optimises one objective; with --minimize use one of: "
+                f"{', '.join(list_strategies(multi_objective=True))}"
+            )
         if ref and (name != "mobo" or ref not in ("nadir", "median")):
             raise SearchInputError(f"{spec!r}: only mobo takes a reference point, @nadir or @median")
     sp = ev.table.search_space

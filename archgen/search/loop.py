@@ -119,11 +119,11 @@ def _objectives(
     if len({n for n, _ in objs}) != len(objs):
         raise SearchInputError(f"objectives repeat a name: {[n for n, _ in objs]}")
     if len(objs) > 1 and not strategy.multi_objective:
-        from archgen.search.strategies import get_strategy, list_strategies
+        from archgen.search.strategies import list_strategies
 
-        multi = [n for n in list_strategies() if type(get_strategy(n)).multi_objective]
         raise SearchInputError(
-            f"strategy {strategy.name!r} optimises one objective; with several use one of: {', '.join(multi)}"
+            f"strategy {strategy.name!r} optimises one objective; with several use one of: "
+            f"{', '.join(list_strategies(multi_objective=True))}"
         )
     return objs
 
@@ -147,6 +147,7 @@ def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Stra
             raise SearchInputError(
                 f"checkpoint {path} is of another search ({key} {getattr(old, key)!r}, not {getattr(fresh, key)!r})"
             )
+    objs = [(n, m) for n, m in old.objectives] or [(old.objective, old.maximize)]
     done = 0
     for b in range(old.num_batches):
         batch = [e for e in old.evaluations if e.batch == b]
@@ -154,6 +155,5 @@ def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Stra
         done += len(batch)
         if [space.format(a) for a in archs] != [e.architecture for e in batch]:
             raise SearchInputError(f"checkpoint {path}: batch {b} is not what the strategy proposes again")
-        objs = [(n, m) for n, m in old.objectives] or [(old.objective, old.maximize)]
         strategy.tell(archs, _told(batch, objs, signs))
     return old

@@ -89,8 +89,7 @@ class MultiObjectiveBO(BayesianOptimization):
                 prune_baseline=True,
             )
             chosen, _ = optimize_acqf_discrete(acq, q, C, max_batch_size=512, unique=True)
-        rows = {tuple(r.tolist()): i for i, r in enumerate(C)}
-        return [pool[rows[tuple(r.tolist())]] for r in chosen]
+        return self._picked(pool, C, chosen)
 
 
 def true_front(Y: np.ndarray) -> np.ndarray:

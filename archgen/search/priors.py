@@ -33,7 +33,6 @@ from archgen.errors import UnknownNameError
 from archgen.search.strategies import SearchInputError
 
 if TYPE_CHECKING:
-    from archgen.arch import Arch
     from archgen.datasets.tables import BenchmarkTable
 
 #: Kinds of prior; ``transfer`` uses other tasks' labels.
@@ -97,23 +96,19 @@ def _percentile(col: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fill_by_class(table: BenchmarkTable, col: np.ndarray) -> np.ndarray:
-    """Missing values take the median of their class's published ones (NB201: cells with dead edges)."""
+def _fill_by_class(col: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Missing values take the median of their class's published ones (NB201: cells with dead edges);
+    ``classes``: each row's equivalence class (:func:`archgen.predictors.features.table_class_ids`)."""
     col = np.asarray(col, dtype=np.float64).copy()
     missing = ~np.isfinite(col)
     if not missing.any():
         return col
-    sp = table.search_space
-    classes: dict[Arch, list[int]] = {}
-    for i in range(table.num_rows):
-        classes.setdefault(sp.canonical(sp.from_index(i)), []).append(i)
-    for ids in classes.values():
-        have = [col[i] for i in ids if np.isfinite(col[i])]
-        if have and any(missing[i] for i in ids):
-            med = float(np.median(have))
-            for i in ids:
-                if missing[i]:
-                    col[i] = med
+    order = np.argsort(classes, kind="stable")
+    bounds = np.flatnonzero(np.diff(classes[order])) + 1
+    for rows in np.split(order, bounds):  # the rows of one class
+        gap = missing[rows]
+        if gap.any() and not gap.all():
+            col[rows[gap]] = float(np.median(col[rows[~gap]]))
     return col
 
 
@@ -164,9 +159,15 @@ def build_prior(table: BenchmarkTable, task: str, kind: str) -> Prior:
             used_images |= {t, *SAME_IMAGES.get((table.space, t), ())}  # one column per set of images
             m = "test_acc" if "test_acc" in table.metrics(t) else default_target(table, t)[1]
             cols.append((t, m, True, True))
+    from archgen.predictors.features import table_class_ids
+
+    classes: np.ndarray | None = None  # computed on the first column that needs it
     feats, scored, used = [], [], []
     for t, m, higher, in_score in cols:
-        col = _fill_by_class(table, np.asarray(table.column(t, m), dtype=np.float64))
+        col = np.asarray(table.column(t, m), dtype=np.float64)
+        if not np.isfinite(col).all():
+            classes = table_class_ids(table) if classes is None else classes
+            col = _fill_by_class(col, classes)
         if np.isfinite(col).mean() < MIN_COVERAGE:
             continue
         p = _percentile(col if higher else -col)

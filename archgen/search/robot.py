@@ -42,6 +42,7 @@ class RoBoT(Strategy):
     """
 
     name = "robot"
+    takes_prior = True
 
     def __init__(
         self, prior: Prior | None = None, bo_queries: int = 20, n_init: int = 4, weight_samples: int = 1024

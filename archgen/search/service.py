@@ -65,9 +65,9 @@ class SearchParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-def _second(params: SearchParams, evaluator_task: str, data: Workspace) -> tuple[str, str] | None:
+def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
     """``(task, metric)`` of the second objective."""
-    from archgen.generators.pipeline import _column, devices
+    from archgen.generators.pipeline import device_column, published_column
 
     if params.minimize is None:
         if params.device is not None:
@@ -77,15 +77,10 @@ def _second(params: SearchParams, evaluator_task: str, data: Workspace) -> tuple
     if params.minimize == "latency":
         if params.device is None:
             raise SearchInputError("minimize='latency' needs a device (a published latency's)")
-        known = devices(table, params.task)
-        if params.device not in known:
-            raise UnknownNameError(
-                f"device with published latency for {params.space}/{params.task}", params.device, sorted(known)
-            )
-        return known[params.device]
+        return device_column(table, params.task, params.device)
     if params.device is not None:
         raise SearchInputError(f"device goes with minimize='latency', not {params.minimize!r}")
-    col = _column(table, params.task, params.minimize)
+    col = published_column(table, params.task, params.minimize)
     if col is None:
         raise SearchInputError(f"{params.space}/{params.task} publishes no {params.minimize}")
     return col
@@ -101,30 +96,33 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
     """
     from archgen.evaluators import BenchmarkEvaluator
     from archgen.predictors.training import default_target
-    from archgen.search.benchmark import PRIOR_STRATEGIES
     from archgen.search.priors import build_prior
-    from archgen.search.strategies import _STRATEGIES
+    from archgen.search.strategies import list_strategies, strategy_class
 
     table = data.table(params.space)
     if params.task not in table.tasks():
         raise UnknownNameError(f"task of space {params.space!r}", params.task, table.tasks())
-    cls = _STRATEGIES.get(params.strategy)  # unknown names raise listing the valid ones
+    cls = strategy_class(params.strategy)  # unknown names raise listing the valid ones
     if params.batch_size > params.budget:
         raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
-    if params.prior is not None and params.strategy not in PRIOR_STRATEGIES:
-        raise SearchInputError(f"strategy {params.strategy!r} takes no prior (those that do: {', '.join(PRIOR_STRATEGIES)})")
+    if params.prior is not None and not cls.takes_prior:
+        raise SearchInputError(
+            f"strategy {params.strategy!r} takes no prior (those that do: {', '.join(list_strategies(takes_prior=True))})"
+        )
     if params.strategy == "robot" and params.prior != "zero-cost":
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
     t, m = default_target(table, params.task) if params.metric is None else (params.task, params.metric)
-    second = _second(params, t, data)
+    second = _second(params, data)
     if params.reference is not None:
         if params.strategy != "mobo" or second is None:
             raise SearchInputError("reference is mobo's hypervolume reference point: give it with strategy='mobo' and minimize")
         if not all(np.isfinite(params.reference)):
             raise SearchInputError(f"reference must be finite, got {list(params.reference)}")
     if second is not None and not cls.multi_objective:
-        multi = [n for n in _STRATEGIES.names() if _STRATEGIES.get(n).multi_objective]
-        raise SearchInputError(f"strategy {params.strategy!r} optimises one objective; with minimize use: {', '.join(multi)}")
+        raise SearchInputError(
+            f"strategy {params.strategy!r} optimises one objective; with minimize use: "
+            f"{', '.join(list_strategies(multi_objective=True))}"
+        )
     if second is not None and second[0] != t:
         # the evaluator reads one task's columns: a latency published under a sibling task (cifar10 for
         # cifar10-valid) is of the same networks, so the search runs on that task's objective column too
@@ -132,7 +130,10 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
             raise SearchInputError(f"{second[0]}/{second[1]} and {t}/{m} are not published for one task")
         t = second[0]
     ev = BenchmarkEvaluator(table, t, m, extra_metrics=() if second is None else (second[1],))
-    prior = build_prior(table, params.task, params.prior) if params.prior is not None else None
+    prior = None
+    if params.prior is not None:  # built once per workspace: a batch of searches checks each one in the request
+        kind = params.prior
+        prior = data.memo(("search-prior", params.space, params.task, kind), lambda: build_prior(table, params.task, kind))
     return ev, prior
 
 

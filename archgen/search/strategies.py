@@ -48,6 +48,8 @@ class Strategy(ABC):
     name: ClassVar[str]
     #: Whether :meth:`tell` takes several objectives (a ``[q, m]`` matrix, each larger-is-better).
     multi_objective: ClassVar[bool] = False
+    #: Whether the constructor takes a ``prior`` (:class:`~archgen.search.priors.Prior`).
+    takes_prior: ClassVar[bool] = False
 
     def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
         """Start a search of ``space``; ``candidates``: every architecture (where the space is enumerated)."""
@@ -111,8 +113,19 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
-def list_strategies() -> list[str]:
-    return _STRATEGIES.names()
+def list_strategies(*, multi_objective: bool | None = None, takes_prior: bool | None = None) -> list[str]:
+    """Registered names; ``multi_objective`` / ``takes_prior``: only those that do (or do not)."""
+    return [
+        n
+        for n in _STRATEGIES.names()
+        if (multi_objective is None or _STRATEGIES.get(n).multi_objective == multi_objective)
+        and (takes_prior is None or _STRATEGIES.get(n).takes_prior == takes_prior)
+    ]
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The registered class (unknown names raise :class:`UnknownNameError` listing the valid ones)."""
+    return _STRATEGIES.get(name)
 
 
 def get_strategy(name: str, **params: Any) -> Strategy:
@@ -305,6 +318,7 @@ class BayesianOptimization(Strategy):
     """
 
     name = "bo"
+    takes_prior = True
 
     def __init__(
         self,
@@ -472,6 +486,11 @@ class BayesianOptimization(Strategy):
             else:
                 acq = qUpperConfidenceBound(model, self.beta, sampler=sampler)
             chosen, _ = optimize_acqf_discrete(acq, q, C, max_batch_size=2048, unique=True)
+        return self._picked(pool, C, chosen)
+
+    @staticmethod
+    def _picked(pool: list[Arch], C: Any, chosen: Any) -> list[Arch]:
+        """The pool's architectures whose encodings (rows of ``C``) ``optimize_acqf_discrete`` chose."""
         rows = {tuple(r.tolist()): i for i, r in enumerate(C)}
         return [pool[rows[tuple(r.tolist())]] for r in chosen]
 
@@ -487,4 +506,5 @@ __all__ = [
     "get_strategy",
     "list_strategies",
     "register_strategy",
+    "strategy_class",
 ]

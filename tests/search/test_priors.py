@@ -82,14 +82,13 @@ def test_transfer_prior_starts_from_its_top_cells_exactly(ws) -> None:
 def test_every_registered_strategy_runs_in_the_same_harness(ws) -> None:
     """Contract: every registered strategy spends the budget on distinct cells, with or without a prior."""
     from archgen.search import list_strategies
-    from archgen.search.benchmark import PRIOR_STRATEGIES
 
     sp = ws.space("nb201")
     prior = _toy_prior(sp, 0.05)
     small = {"re": {"population": 8, "sample_size": 4}, "bananas": {"n_init": 6, "pool_size": 32},
              "bo": {"n_init": 6, "pool_size": 32}, "mobo": {"n_init": 6, "pool_size": 32}, "robot": {"bo_queries": 6}}  # fmt: skip
     for name in list_strategies():
-        for with_prior in (False, True) if name in PRIOR_STRATEGIES else (False,):
+        for with_prior in (False, True) if name in list_strategies(takes_prior=True) else (False,):
             if name == "robot" and not with_prior:
                 continue  # robot needs its metrics (refused without: see test_prior_errors_name_the_problem)
             kw = small.get(name, {}) | ({"prior": prior} if with_prior else {})
