@@ -86,7 +86,7 @@ def submit_searches(
         Any,
         Body(
             description="One search (fields of SearchParams: space, task, metric, strategy, prior, acquisition, "
-            "budget, batch_size, minimize, device, seed), a list of them, or {\"searches\": [...]}",
+            "budget, batch_size, minimize, device, reference, generator, seed), a list of them, or {\"searches\": [...]}",
             examples=[
                 {"space": "nb201", "task": "cifar10", "strategy": "bo", "prior": "zero-cost", "budget": 100, "seed": 0}
             ],
@@ -98,7 +98,8 @@ def submit_searches(
 
     Every search is checked before any is queued (unknown names 404, bad combinations 422, limits 429):
     a request is queued whole or not at all. Strategies: ``bo`` (BoTorch GP; ``prior``: ``zero-cost``
-    uses published label-free measurements, ``transfer`` other tasks' labels), ``mobo`` (qLogNEHVI with
+    uses published label-free measurements, ``transfer`` other tasks' labels; ``generator: true`` adds cells of
+    the space's diffusion generator, guided by the search's own evaluations, to its pool), ``mobo`` (qLogNEHVI with
     ``minimize``: ``latency`` on a ``device``, ``params`` or ``flops``; the result holds the front),
     ``robot`` (with ``prior: zero-cost``), ``bananas``, ``re``, ``ls``, ``random``.
     """

@@ -29,7 +29,7 @@ def _strategy_names(text: str) -> list[str]:
     if not names or unknown:
         raise SearchInputError(
             f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(list_strategies())}"
-            " (bo and mobo take a prior: bo+zero-cost, bo+transfer)"
+            " (bo and mobo take a prior: bo+zero-cost, bo+transfer; bo+generator adds the generator's cells)"
         )
     return names
 
@@ -56,6 +56,11 @@ def search(
         str | None,
         typer.Option("--reference", help="mobo's reference point in the objectives' units, e.g. 90,12 (accuracy, ms)."),
     ] = None,
+    generator: Annotated[
+        bool,
+        typer.Option("--generator", help="bo: the space's diffusion generator, guided by the search's evaluations, "
+                     "adds cells to the candidate pool (trained on first use)."),
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Threads evaluating a batch at once.")] = 1,
     ray_address: Annotated[
@@ -82,7 +87,7 @@ def search(
         params = SearchParams(
             space=space, task=task, metric=metric, strategy=strategy, prior=prior, acquisition=acquisition,  # type: ignore[arg-type]
             budget=budget, batch_size=batch_size, minimize=minimize, device=device, seed=seed,  # type: ignore[arg-type]
-            reference=ref,  # type: ignore[arg-type]
+            reference=ref, generator=generator,  # type: ignore[arg-type]
         )  # fmt: skip
     except ValidationError as e:
         err = e.errors()[0]
@@ -96,7 +101,7 @@ def search(
     ):
         h = execute_search(
             params, _ctx.workspace(), checkpoint=checkpoint, workers=pool if workers > 1 or ray_address else None,
-            on_batch=lambda h: bar.update(len(h.evaluations) - bar.n),
+            on_batch=lambda h: bar.update(len(h.evaluations) - bar.n), generator_epochs=_ctx.settings().generator_epochs,
         )  # fmt: skip
     best = h.best()
     summary = h.to_dict() | {"best": None if best is None else best.architecture, "best_value": None if best is None else best.value,
@@ -120,7 +125,8 @@ def search(
 def bench_search(
     space: Annotated[str, typer.Option("--space")] = "nb201",
     task: Annotated[str, typer.Option("--task")] = "cifar10",
-    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: random, re, ls, bananas, bo, robot; bo+zero-cost or bo+transfer add a prior.")] = "bo,re,random,ls",
+    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: random, re, ls, bananas, bo, robot; bo+zero-cost or bo+transfer add a prior, "
+                                           "bo+generator the guided diffusion generator's cells to its pool.")] = "bo,re,random,ls",
     budget: Annotated[int, typer.Option("--budget", min=1, max=10_000)] = 150,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 1,
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=1000)] = 20,
@@ -132,6 +138,11 @@ def bench_search(
         typer.Option("--minimize", help="Multi-objective: latency (with --device), params or flops; reports hypervolume."),
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="Device of the published latency.")] = None,
+    generator_store: Annotated[
+        Path | None,
+        typer.Option("--generator-store", help="Model store holding the space's diffusion generator for +generator "
+                     "(default: the service's; trained there on first use)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every strategy in one harness: evaluations to the optimum, best value at 10-150, RI, wall time (with
@@ -159,7 +170,8 @@ def bench_search(
             raise SearchInputError(f"--minimize must be latency, params or flops, got {minimize!r}")
         rows, meta = benchmark_multiobjective(_ctx.workspace(), space, task, names, minimize=minimize, device=device, **common)
     else:
-        rows, meta = benchmark_search(_ctx.workspace(), space, task, names, **common)
+        rows, meta = benchmark_search(_ctx.workspace(), space, task, names, store=generator_store,
+                                      generator_epochs=_ctx.settings().generator_epochs, **common)  # fmt: skip
     meta["machine"] = f"{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s"
     summary = summarize(rows, meta)
     files = write_outputs(rows, meta, out) if out is not None else []

@@ -200,7 +200,7 @@ def _setup(ws: Workspace, opts: BenchOptions, log: Log, space: str = "nb201") ->
     from archgen.artifacts import ArtifactStore
     from archgen.generators.pipeline import space_generator
 
-    store = ArtifactStore(opts.store) if opts.store is not None else ws.models()
+    store = ArtifactStore(opts.store) if opts.store is not None else ws.models
     t0 = time.perf_counter()
     space_generator(ws, store, space, epochs=opts.epochs, steps=200, seed=0)
     log(f"generator ready in {time.perf_counter() - t0:.0f} s")

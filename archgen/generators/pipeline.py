@@ -37,7 +37,6 @@ published, and its measured accuracy (the table's value).
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -49,7 +48,7 @@ import numpy as np
 from archgen.artifacts import ArtifactRecord, ArtifactStore
 from archgen.generators.base import GeneratorInputError, Guidance, get_generator
 from archgen.generators.diffusion import DiffusionGenerator
-from archgen.generators.diffusion.generator import OBJECTIVE, VALIDITY
+from archgen.generators.diffusion.generator import OBJECTIVE
 from archgen.generators.params import GenerateParams
 
 if TYPE_CHECKING:
@@ -292,9 +291,28 @@ class _SurrogateCache:
 SURROGATES = _SurrogateCache()
 
 
+def shared_generator(
+    data: Workspace,
+    store: ArtifactStore,
+    space: str,
+    *,
+    epochs: int,
+    seed: int = 0,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> tuple[DiffusionGenerator, frozenset[str]]:
+    """The space's generator (:func:`space_generator`: trained on first use) and the string forms of its training
+    cells, loaded once per process and store. Shared: work on :meth:`DiffusionGenerator.request_copy`."""
+
+    def load() -> tuple[DiffusionGenerator, frozenset[str]]:
+        gen, _ = space_generator(data, store, space, epochs=epochs, steps=200, seed=seed, on_progress=on_progress)
+        return gen, frozenset(_seen(gen))
+
+    return SURROGATES.get((str(store.root), generator_id(space, epochs, seed)), load)  # type: ignore[no-any-return]
+
+
 def _fit_one(gen: DiffusionGenerator, archs: list[Arch], y: np.ndarray, seed: int, epochs: int, batch_size: int):
     """Fit a surrogate on a scratch copy of ``gen`` and return it (``gen`` itself is left as it was)."""
-    scratch = copy.copy(gen)
+    scratch = gen.request_copy()
     scratch.surrogates_ = {}
     scratch.fit_guidance(archs, y, epochs=epochs, seed=seed, batch_size=batch_size)
     return scratch.surrogates_[OBJECTIVE]
@@ -455,23 +473,12 @@ def generate(
     report = on_progress or (lambda _f, _m: None)
     gid = generator_id(params.space, params.epochs, params.generator_seed)
 
-    def load() -> tuple[DiffusionGenerator, frozenset[str]]:
-        gen, _ = space_generator(
-            data,
-            store,
-            params.space,
-            epochs=params.epochs,
-            steps=params.steps,
-            seed=params.generator_seed,
-            on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
-        )
-        return gen, frozenset(_seen(gen))
-
-    # loaded (and its training cells read) once per process; every request works on a copy
-    base, seen = SURROGATES.get((str(store.root), gid), load)
+    base, seen = shared_generator(
+        data, store, params.space, epochs=params.epochs, seed=params.generator_seed,
+        on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
+    )  # fmt: skip
     report(0.5, "guidance surrogates")
-    gen = copy.copy(base)
-    gen.surrogates_ = {k: v for k, v in base.surrogates_.items() if k == VALIDITY}  # the request's own go beside it
+    gen = base.request_copy()  # the request's own surrogates go beside the validity one
     gen.steps = params.steps
     archs, y = table_archs(table, *target)
     measured = dict(zip(archs, y, strict=True))
@@ -594,6 +601,7 @@ __all__ = [
     "devices",
     "generate",
     "generator_id",
+    "shared_generator",
     "space_generator",
     "transfer_labels",
     "zero_cost_labels",

@@ -166,7 +166,10 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
 
     s = ctx.settings
     with Workers(s.search_workers, ray_address=s.search_ray_address) as workers:
-        h = execute_search(params, data, checkpoint=path, on_batch=on_batch, workers=workers)
+        h = execute_search(
+            params, data, checkpoint=path, on_batch=on_batch, workers=workers, generator_epochs=s.generator_epochs,
+            on_progress=lambda _f, m: ctx.progress(0.0, m),  # training the generator, before the first evaluation
+        )  # fmt: skip
     out = report(h, limit=0)
     out.pop("history")
     return out | {"resumed": ctx.resumed}

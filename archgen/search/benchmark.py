@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from archgen.arch import Arch
     from archgen.context import Workspace
     from archgen.evaluators import BenchmarkEvaluator
+    from archgen.generators.base import Generator
     from archgen.search.priors import Prior
     from archgen.spaces.base import SearchSpace
 
@@ -70,10 +71,16 @@ def benchmark_search(
     batch_size: int = 1,
     metric: str | None = None,
     log: Callable[[str], None] | None = None,
+    store: Path | None = None,
+    generator_epochs: int = 200,
 ) -> tuple[list[dict], dict[str, Any]]:
-    """Run every strategy for every seed; returns the run rows and what they were measured against."""
+    """Run every strategy for every seed; returns the run rows and what they were measured against.
+    ``store``/``generator_epochs``: where the diffusion generator of ``+generator`` specs is (trained once)."""
     say = log or (lambda _m: None)
     ev, sp, cands = oracle(ws, space, task, metric)
+    for spec in strategies:  # every spec's names before the generator loads (or trains)
+        parse_spec(spec, ev.table, task)
+    generator = search_generator(ws, space, strategies, store, generator_epochs)
     col = np.asarray(ev.table.column(ev.task, ev.column_name), dtype=float)
     best = float(np.nanmax(col) if ev.maximize else np.nanmin(col))
     meta = {
@@ -84,7 +91,7 @@ def benchmark_search(
     test = _test_column(ev)
     rows = []
     priors: dict[str, str] = {}
-    for spec, prior, seed, strategy in _runs(strategies, ev, task, range(first_seed, first_seed + seeds), priors):
+    for spec, prior, seed, strategy in _runs(strategies, ev, task, range(first_seed, first_seed + seeds), priors, generator):
         t0 = time.perf_counter()
         h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
         curve = h.best_so_far()
@@ -104,35 +111,61 @@ def benchmark_search(
 
 
 def _runs(
-    specs: Sequence[str], ev: BenchmarkEvaluator, task: str, seeds: Sequence[int], priors: dict[str, str]
+    specs: Sequence[str],
+    ev: BenchmarkEvaluator,
+    task: str,
+    seeds: Sequence[int],
+    priors: dict[str, str],
+    generator: Generator | None = None,
 ) -> Any:
     """``(spec, prior, seed, fresh strategy)`` for every run, the evaluator reset before each; ``priors``
-    collects each prior's description."""
-    for spec in specs:
-        name, prior = parse_spec(spec, ev.table, task)
+    collects each prior's description; ``generator`` serves the specs with ``+generator``."""
+    parsed = [(spec, *parse_spec(spec, ev.table, task)) for spec in specs]  # every spec checked before any run
+    for spec, name, prior, generated in parsed:
+        if generated and generator is None:
+            raise SearchInputError(f"{spec!r} needs the space's diffusion generator")
+        kw: dict[str, Any] = {"generator": generator} if generated else {}
         if prior is not None:
             priors[spec] = prior.describe()
+            kw["prior"] = prior
         for seed in seeds:
             ev.reset()
-            yield spec, prior, seed, (get_strategy(name, prior=prior) if prior is not None else get_strategy(name))
+            yield spec, prior, seed, get_strategy(name, **kw)
 
 
-def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None]:
-    """``"bo"`` or ``"bo+zero-cost"`` / ``"bo+transfer"``: a strategy and the prior it is given."""
+def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None, bool]:
+    """``"bo"``, ``"bo+zero-cost"`` / ``"bo+transfer"`` (a prior), ``"bo+generator"`` (the guided generator's cells
+    join the pool), or both (``"bo+zero-cost+generator"``): the strategy, its prior, whether it takes the generator."""
     from archgen.search.priors import PRIORS, build_prior
     from archgen.search.strategies import list_strategies, strategy_class
 
-    name, _, prior = spec.partition("+")
+    name, *extras = spec.split("+")
     cls = strategy_class(name)  # unknown names raise listing the valid ones
-    if not prior:
-        return name, None
+    generated = "generator" in extras
+    if generated and name != "bo":
+        raise SearchInputError(f"{spec!r}: only bo draws candidates from the generator")
+    rest = [e for e in extras if e != "generator"]
+    if not rest:
+        return name, None, generated
     if not cls.takes_prior:
         raise SearchInputError(
             f"strategy {name!r} takes no prior (those that do: {', '.join(list_strategies(takes_prior=True))})"
         )
-    if prior not in PRIORS:
-        raise UnknownNameError("prior", prior, PRIORS)
-    return name, build_prior(table, task, prior)
+    if len(rest) > 1 or rest[0] not in PRIORS:
+        raise UnknownNameError("prior", "+".join(rest), PRIORS)
+    return name, build_prior(table, task, rest[0]), generated
+
+
+def search_generator(ws: Workspace, space: str, specs: Sequence[str], store: Path | None, epochs: int) -> Generator | None:
+    """The space's diffusion generator where a spec asks for it (``+generator``), else ``None``: loaded from
+    ``store`` (default: the service's model store), trained there on first use."""
+    if not any("generator" in s.split("+")[1:] for s in specs):
+        return None
+    from archgen.artifacts import ArtifactStore
+    from archgen.generators.pipeline import shared_generator
+
+    gen, _ = shared_generator(ws, ArtifactStore(store) if store is not None else ws.models, space, epochs=epochs)
+    return gen
 
 
 def _test_column(ev: BenchmarkEvaluator) -> np.ndarray | None:

@@ -46,6 +46,8 @@ class SearchParams(BaseModel):
         reference: mobo's reference point in the objectives' own units, e.g. ``(90.0, 12.0)``: only
             architectures above 90% accuracy and under 12 ms count toward the hypervolume (default:
             inferred from the observed values).
+        generator: bo only: the space's diffusion generator (trained on its cells, no labels; on first use), guided
+            by a surrogate of the search's own evaluations, adds cells to the candidate pool.
         seed: The search's seed.
     """
 
@@ -62,6 +64,7 @@ class SearchParams(BaseModel):
     minimize: Literal["latency", "params", "flops"] | None = None
     device: str | None = Field(None, min_length=1, max_length=64)
     reference: tuple[float, float] | None = None
+    generator: bool = False
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
@@ -109,6 +112,15 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
         raise SearchInputError(
             f"strategy {params.strategy!r} takes no prior (those that do: {', '.join(list_strategies(takes_prior=True))})"
         )
+    if params.generator:
+        from archgen.generators.diffusion import DiffusionGenerator
+
+        if params.strategy != "bo":
+            raise SearchInputError(f"generator adds candidates to bo's pool, not {params.strategy!r}'s")
+        if params.space not in DiffusionGenerator.capabilities.spaces:
+            raise SearchInputError(
+                f"the diffusion generator supports {', '.join(DiffusionGenerator.capabilities.spaces)}, not {params.space!r}"
+            )
     if params.strategy == "robot" and params.prior != "zero-cost":
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
     t, m = default_target(table, params.task) if params.metric is None else (params.task, params.metric)
@@ -137,11 +149,16 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
     return ev, prior
 
 
-def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True) -> Any:
-    """The strategy of ``params`` (``maximize``: the direction of the evaluator's objective)."""
+def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True, generator: Any = None) -> Any:
+    """The strategy of ``params`` (``maximize``: the direction of the evaluator's objective; ``generator``: the
+    space's diffusion generator where ``params.generator``)."""
     from archgen.search.strategies import get_strategy
 
     kw: dict[str, Any] = {}
+    if params.generator:
+        if generator is None:
+            raise SearchInputError("generator=True needs the space's diffusion generator")
+        kw["generator"] = generator
     if params.strategy == "bo":
         kw["acquisition"] = params.acquisition
     if params.reference is not None:  # the loop signs the objectives (larger is better): the second is minimised
@@ -158,12 +175,21 @@ def execute_search(
     checkpoint: Path | None = None,
     on_batch: Callable[[SearchHistory], None] | None = None,
     workers: Workers | None = None,
+    generator_epochs: int = 200,
+    on_progress: Callable[[float, str], None] | None = None,
 ) -> SearchHistory:
-    """Run the search (resuming from ``checkpoint`` where it holds an unfinished one)."""
-    from archgen.generators.pipeline import ENUMERATED
+    """Run the search (resuming from ``checkpoint`` where it holds an unfinished one).
+
+    With ``params.generator`` the space's generator (``generator_epochs``, seed 0: the one ``/v1/generate`` uses)
+    is loaded from the workspace's model store, or trained there first (``on_progress(fraction, message)``).
+    """
+    from archgen.generators.pipeline import ENUMERATED, shared_generator
     from archgen.search.loop import run_search
 
     ev, prior = check_search(params, data)
+    generator = None
+    if params.generator:
+        generator, _ = shared_generator(data, data.models, params.space, epochs=generator_epochs, on_progress=on_progress)
     sp = ev.table.search_space
     cands = [sp.from_index(i) for i in range(ev.table.num_rows)] if params.space in ENUMERATED else None
     objectives = None
@@ -171,7 +197,7 @@ def execute_search(
         (second,) = ev.extra_metrics
         objectives = [(ev.objective, ev.maximize), (second, False)]
     return run_search(
-        sp, strategy_of(params, prior, ev.maximize), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,
+        sp, strategy_of(params, prior, ev.maximize, generator), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,
         candidates=cands, checkpoint=checkpoint, on_batch=on_batch, objectives=objectives, workers=workers,
     )  # fmt: skip
 

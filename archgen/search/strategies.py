@@ -34,6 +34,7 @@ from archgen.errors import ArchgenError, UnknownNameError
 from archgen.registry import Registry
 
 if TYPE_CHECKING:
+    from archgen.generators.base import Generator
     from archgen.search.priors import Prior
     from archgen.spaces.base import SearchSpace
 
@@ -315,6 +316,12 @@ class BayesianOptimization(Strategy):
             ``n_init``: exactly its top ``n_init``). Default: 100 for a label-free prior (a weak
             ranking: the first cells are spread over its top), ``n_init`` for a transfer prior (other
             tasks' accuracies rank cells well: its top cells are evaluated first).
+        generator: A fitted diffusion generator of the space (trained on its cells, no labels:
+            :func:`archgen.generators.pipeline.shared_generator`). Every ``generator_every`` evaluations its
+            noise-aware surrogate is refitted on the search's own evaluations (``generator_epochs``) and
+            ``generator_samples`` cells sampled along its gradient (scale ``generator_scale``, Euler,
+            ``generator_steps`` steps; DiffusionNAG's guided generation) join the pool. The generator
+            passed in is not changed (the strategy works on a copy).
     """
 
     name = "bo"
@@ -333,7 +340,26 @@ class BayesianOptimization(Strategy):
         prior_top: int | None = None,
         surrogate: str = "gp",
         surrogate_params: dict[str, Any] | None = None,
+        generator: Generator | None = None,
+        generator_samples: int = 100,
+        generator_every: int = 16,
+        generator_scale: float = 20.0,
+        generator_epochs: int = 100,
+        generator_steps: int = 20,
     ) -> None:
+        if generator is not None:
+            if not hasattr(generator, "fit_guidance") or not getattr(generator, "fitted_", False):
+                raise SearchInputError("generator must be a fitted diffusion generator (it follows a surrogate's gradient)")
+            if min(generator_samples, generator_every, generator_epochs, generator_steps) < 1 or generator_scale < 0:
+                raise SearchInputError(
+                    "need generator_samples, generator_every, generator_epochs, generator_steps >= 1, generator_scale >= 0"
+                )
+        self.generator = generator
+        self.generator_samples = generator_samples
+        self.generator_every = generator_every
+        self.generator_scale = generator_scale
+        self.generator_epochs = generator_epochs
+        self.generator_steps = generator_steps
         if acquisition not in ACQUISITIONS:
             raise UnknownNameError("acquisition function", acquisition, ACQUISITIONS)
         if surrogate != "gp":
@@ -369,6 +395,14 @@ class BayesianOptimization(Strategy):
         super().setup(space, rng, candidates)
         self._warm: tuple[dict, dict] | None = None
         self._ranked: list[Arch] = []
+        self._generated: list[Arch] = []
+        self._generated_at = -1  # finite evaluations when the generator last sampled
+        self._gen: Any = None
+        if self.generator is not None:
+            if getattr(self.generator, "space_", None) != space.name:
+                raise SearchInputError(f"the generator is of space {getattr(self.generator, 'space_', None)!r}, not {space.name!r}")
+            self._gen = self.generator.request_copy()  # type: ignore[attr-defined]
+            self._gen.method, self._gen.steps, self._gen.pool = "euler", self.generator_steps, 4
         if self.prior is not None:
             if self.prior.space != space.name:
                 raise SearchInputError(f"the prior is of space {self.prior.space!r}, not {space.name!r}")
@@ -399,6 +433,9 @@ class BayesianOptimization(Strategy):
             for b in self.space.neighbors(self.archs[int(i)]):
                 if self._fresh(b):
                     pool[b] = None
+        for a in self._guided():
+            if self._fresh(a):
+                pool[a] = None
         for a in self._ranked:
             if len(pool) >= self.pool_size // 2:
                 break
@@ -408,6 +445,23 @@ class BayesianOptimization(Strategy):
         for a in self._random(need, self.seen | set(pool)):
             pool[a] = None
         return list(pool)
+
+    def _guided(self) -> list[Arch]:
+        """The generator's cells, sampled again along a surrogate of the evaluations every ``generator_every``."""
+        if self._gen is None:
+            return []
+        y = np.array(self.y, dtype=float)
+        ok = np.flatnonzero(np.isfinite(y))
+        if len(ok) < 8 or (self._generated_at >= 0 and len(ok) - self._generated_at < self.generator_every):
+            return self._generated
+        from archgen.generators.base import Guidance
+
+        archs = [self.archs[int(i)] for i in ok]
+        self._gen.fit_guidance(archs, y[ok], epochs=self.generator_epochs, seed=int(self.rng.integers(2**31 - 1)))
+        guide = Guidance(scale=self.generator_scale, score=lambda a: self._gen.guidance_mean(list(a)))
+        self._generated = list(dict.fromkeys(self._gen.sample(self.generator_samples, rng=self.rng, guidance=guide)))
+        self._generated_at = len(ok)
+        return self._generated
 
     def ask(self, q: int) -> list[Arch]:
         finite = np.isfinite(np.array(self.y, dtype=float))

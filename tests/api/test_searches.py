@@ -67,6 +67,7 @@ def test_bad_searches_are_refused_whole_with_the_problem_named(service: Service)
         ({**SMALL, "strategy": "bo", "minimize": "params"}, 422, "one objective"),
         ({**SMALL, "strategy": "re", "prior": "zero-cost"}, 422, "takes no prior"),
         ({**SMALL, "strategy": "robot"}, 422, "zero-cost"),
+        ({**SMALL, "strategy": "re", "generator": True}, 422, "bo's pool"),
         ({**SMALL, "task": "mnist"}, 404, "mnist"),
         ({**SMALL, "budget": float("nan")}, 422, "budget"),
         ([{**SMALL}, {**SMALL, "device": "pixel3"}], 422, "searches\\[1\\]"),

@@ -68,6 +68,10 @@ def test_bench_search_prints_the_table_and_writes_curves(capsys: pytest.CaptureF
     assert len(runs) == 4 and all(len(r["curve"]) == 12 for r in runs) and (out_dir / "regret.png").stat().st_size > 0
     code, _, err = cli(capsys, "--home", str(tmp_path), "bench", "search", "--strategies", "bo,nope")
     assert code == 2 and "unknown strategy 'nope'" in err
+    code, _, err = cli(capsys, "--home", str(tmp_path), "bench", "search", "--strategies", "bo,re+generator")
+    assert code == 2 and "only bo draws candidates from the generator" in err  # before the generator loads
+    code, _, err = cli(capsys, "--home", str(tmp_path), "bench", "search", "--strategies", "bo+zero-cost+transfer")
+    assert code == 2 and "prior" in err
 
 
 def test_bench_search_multi_objective_reports_hypervolume(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

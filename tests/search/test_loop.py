@@ -124,3 +124,69 @@ def test_bad_requests_name_the_problem(tmp_path) -> None:
     with pytest.raises(SearchInputError, match="another search"):
         run(budget=4, seed=2, checkpoint=other)
     assert json.loads(other.read_text())["seed"] == 1  # the other search's record is left as it was
+
+
+@pytest.fixture(scope="module")
+def small_generator():
+    """A small diffusion generator fitted (no labels) on 2,000 random NB201 cells (about a third of its samples valid)."""
+    from archgen.generators import get_generator
+
+    cells = list(dict.fromkeys(SPACE.sample(2000, np.random.default_rng(0))))
+    small = {"epochs": 30, "steps": 20, "dim": 32, "depth": 2, "heads": 4, "batch_size": 128}
+    return get_generator("diffusion", **small).fit(cells)
+
+
+GEN = {"n_init": 8, "pool_size": 24, "incumbents": 1, "generator_samples": 12, "generator_every": 8,
+       "generator_epochs": 20, "generator_steps": 20}  # fmt: skip
+
+
+def test_bo_pools_the_generators_guided_cells_and_leaves_the_generator_alone(small_generator) -> None:
+    bo = get_strategy("bo", generator=small_generator, **GEN)
+    pools: list[list[Arch]] = []
+    acquire = bo._acquire
+    bo._acquire = lambda pool, q: pools.append(pool) or acquire(pool, q)  # type: ignore[method-assign]
+    h = run_search(SPACE, bo, ToyEvaluator(), budget=28, batch_size=4, seed=5)  # the whole space: 15,625 cells
+    assert len(h.evaluations) == 28 and len({e.architecture for e in h.evaluations}) == 28
+    assert bo._generated_at >= 16, "the generator sampled again after generator_every more evaluations"
+    assert bo._generated and all(SPACE.is_valid(a) for a in bo._generated)
+    seen = {SPACE.parse(e.architecture) for e in h.evaluations}
+    last = set(pools[-1])
+    assert all(a in last or a in seen for a in bo._generated[:5]), "guided cells join the pool"
+    assert small_generator.surrogates_.get("objective") is None, "the strategy guided its own copy"
+
+
+def test_bo_with_the_generator_resumes_to_the_uninterrupted_result(small_generator, tmp_path) -> None:
+    run = lambda **kw: run_search(SPACE, get_strategy("bo", generator=small_generator, **GEN), ToyEvaluator(),
+                                  budget=24, batch_size=4, seed=2, **kw)  # fmt: skip
+    whole = run()
+    ckpt = tmp_path / "search.json"
+
+    def stop(h: SearchHistory) -> None:
+        if h.num_batches == 4:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run(checkpoint=ckpt, on_batch=stop)
+    resumed = run(checkpoint=ckpt)
+    assert [e.architecture for e in resumed.evaluations] == [e.architecture for e in whole.evaluations]
+
+
+def test_generator_pool_errors_name_the_problem(small_generator) -> None:
+    from archgen.generators import get_generator
+
+    with pytest.raises(SearchInputError, match="fitted diffusion generator"):
+        get_strategy("bo", generator=get_generator("diffusion"))
+    with pytest.raises(SearchInputError, match="generator_samples"):
+        get_strategy("bo", generator=small_generator, generator_samples=0)
+    with pytest.raises(SearchInputError, match="generator is of space"):
+        get_strategy("bo", generator=small_generator).setup(get_space("nasbench_graph"), np.random.default_rng(0))
+
+
+def test_a_search_request_hands_bo_the_generator(small_generator) -> None:
+    from archgen.search.service import SearchParams, strategy_of
+
+    bo = strategy_of(SearchParams(strategy="bo", generator=True), None, True, generator=small_generator)
+    assert bo.generator is small_generator
+    assert strategy_of(SearchParams(strategy="bo"), None, True, generator=small_generator).generator is None
+    with pytest.raises(SearchInputError, match="needs the space's diffusion generator"):
+        strategy_of(SearchParams(strategy="bo", generator=True), None, True)

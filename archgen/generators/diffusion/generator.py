@@ -380,6 +380,16 @@ class DiffusionGenerator(Generator):
             )
         return sur
 
+    def request_copy(self) -> DiffusionGenerator:
+        """A copy sharing the trained score network (and validity surrogate) with its own guidance surrogates and
+        sampling settings: fitting guidance or changing ``steps``/``method`` on it leaves this generator as it is
+        (one loaded generator serves concurrent requests and searches)."""
+        import copy
+
+        out = copy.copy(self)
+        out.surrogates_ = {k: v for k, v in getattr(self, "surrogates_", {}).items() if k == VALIDITY}
+        return out
+
     # -- persistence --------------------------------------------------------------
     def get_state(self) -> ArtifactState:
         """Weights of the score network (and of the surrogate when fitted), the DAG, mask and fixed entries."""
