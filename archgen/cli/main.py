@@ -21,6 +21,7 @@ from archgen.cli import generate as generate_cli
 from archgen.cli import predictors as predictors_cli
 from archgen.cli import search as search_cli
 from archgen.cli import serve as serve_cli
+from archgen.cli import supernets as supernets_cli
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.errors import ArchgenError
 
@@ -34,6 +35,7 @@ predictors_cli.register(app)
 generate_cli.register(app)
 search_cli.register(app)
 serve_cli.register(app)
+supernets_cli.register(app)
 
 
 @app.callback()

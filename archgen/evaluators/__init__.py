@@ -2,11 +2,12 @@
 
 Importing this package registers the built-in evaluators: ``table`` (a
 benchmark table's published value at a fidelity, with a simulated cost) and
-``predictor`` (a fitted predictor's mean and std). Supernet and training
-evaluators register here later.
+``predictor`` (a fitted predictor's mean and std) and ``supernet`` (a path of a
+trained weight-sharing supernet, :mod:`archgen.supernets`).
 """
 
 from archgen.evaluators import predictor as _predictor  # noqa: F401  (registers)
+from archgen.evaluators import supernet as _supernet  # noqa: F401  (registers)
 from archgen.evaluators import table as _table  # noqa: F401  (registers)
 from archgen.evaluators.base import (
     EvalResult,
@@ -16,6 +17,7 @@ from archgen.evaluators.base import (
     register_evaluator,
 )
 from archgen.evaluators.predictor import PredictorEvaluator
+from archgen.evaluators.supernet import SupernetEvaluator
 from archgen.evaluators.table import BenchmarkEvaluator
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "EvalResult",
     "Evaluator",
     "PredictorEvaluator",
+    "SupernetEvaluator",
     "evaluator_class",
     "list_evaluators",
     "register_evaluator",

@@ -9,7 +9,7 @@ pooling and a linear classifier. Its parameter count matches the published
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -90,6 +90,19 @@ class ResidualReduction(nn.Module):
         return self.conv_b(self.conv_a(x)) + self.downsample(x)
 
 
+def skeleton(C: int, N: int, cell: Callable[[int], nn.Module]) -> tuple[nn.Sequential, list[nn.Module], int]:
+    """NB201's stem, its stage layers (``N`` cells ``cell(width)`` per stage at ``C``, ``2C``, ``4C``, residual
+    reductions between stages) and the last width (shared by the network and the supernet)."""
+    stem = nn.Sequential(nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
+    layers: list[nn.Module] = []
+    widths = [C, 2 * C, 4 * C]
+    for stage, width in enumerate(widths):
+        if stage > 0:
+            layers.append(ResidualReduction(widths[stage - 1], width))
+        layers.extend(cell(width) for _ in range(N))
+    return stem, layers, widths[-1]
+
+
 class NB201Network(nn.Module):
     """Stem, 3 stages of ``N`` cells with reductions between them, BN-ReLU, pooling, classifier.
 
@@ -107,17 +120,11 @@ class NB201Network(nn.Module):
         super().__init__()
         if num_classes < 1 or C < 1 or N < 1:
             raise ValueError(f"num_classes, C and N must be >= 1, got {num_classes}, {C}, {N}")
-        self.stem = nn.Sequential(nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
-        layers: list[nn.Module] = []
-        widths = [C, 2 * C, 4 * C]
-        for stage, width in enumerate(widths):
-            if stage > 0:
-                layers.append(ResidualReduction(widths[stage - 1], width))
-            layers.extend(NB201Cell(ops, width) for _ in range(N))
+        self.stem, layers, width = skeleton(C, N, lambda w: NB201Cell(ops, w))
         self.cells = nn.Sequential(*layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=False))
+        self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=False))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(widths[-1], num_classes)
+        self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.lastact(self.cells(self.stem(x)))

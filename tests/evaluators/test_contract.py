@@ -28,8 +28,17 @@ def _predictor(ws) -> Evaluator:
     return evaluator_class("predictor")(pred, objective="val_acc", cost=0.5, source="test-lgbm")
 
 
+def _supernet(ws) -> Evaluator:
+    from archgen.supernets import OneShotSupernet
+
+    train, held = ws.cifar10("test").split(0.5, seed=0)  # CIFAR-10 images, a tiny supernet trained for seconds
+    train = train.subset(np.arange(512))
+    sn = OneShotSupernet(C=4, N=1, resolution=8, epochs=1, batch_size=64, calib_batches=2, eval_images=128).fit(train)
+    return evaluator_class("supernet")(sn, train, held, source="test-supernet")
+
+
 #: How to build each registered evaluator on real data: a new evaluator must add itself here.
-FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor}
+FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor, "supernet": _supernet}
 
 
 @pytest.fixture(params=NAMES)
