@@ -17,7 +17,18 @@ from archgen.api.errors import install_error_handlers
 from archgen.api.keys import KeyStore
 from archgen.api.metrics import ServiceMetrics
 from archgen.api.middleware import ServiceMiddleware
-from archgen.api.routes import generate, health, jobs, lookup, predict, predictors, searches, spaces, zero_cost
+from archgen.api.routes import (
+    generate,
+    health,
+    jobs,
+    lookup,
+    predict,
+    predictors,
+    searches,
+    spaces,
+    trainings,
+    zero_cost,
+)
 from archgen.api.security import Authenticator, TokenBucket
 from archgen.api.serving import ModelService
 from archgen.api.state import ServiceState, require_key
@@ -141,7 +152,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.public)
-    for module in (health, spaces, predict, zero_cost, lookup, predictors, generate, searches, jobs):
+    for module in (health, spaces, predict, zero_cost, lookup, predictors, generate, searches, trainings, jobs):
         app.include_router(module.router, dependencies=[Depends(require_key)])
 
     @app.get("/metrics", include_in_schema=False)

@@ -147,6 +147,7 @@ class Settings(BaseSettings):
         search_max_budget_per_key: Most evaluations one key's queued and running searches may ask for
             together (a request over it is refused whole, with 429).
         search_max_batch: Most searches in one request.
+        training_max_epochs: Most epochs a ``POST /v1/trainings`` request may ask for (NB201's schedule is 200).
         search_workers: Threads that evaluate a search's batch at once.
         search_ray_address: A Ray cluster a search's evaluations run on (``local``: one started in the
             worker); ``None``: the worker's threads.
@@ -191,6 +192,7 @@ class Settings(BaseSettings):
     search_max_open_per_key: int = Field(100, ge=1)
     search_max_budget_per_key: int = Field(50_000, ge=1)
     search_max_batch: int = Field(100, ge=1, le=10_000)
+    training_max_epochs: int = Field(200, ge=1, le=1000)
     search_workers: int = Field(4, ge=1, le=256)
     search_ray_address: str | None = None
     quick_defaults: bool = True

@@ -3,12 +3,14 @@
 Importing this package registers the built-in evaluators: ``table`` (a
 benchmark table's published value at a fidelity, with a simulated cost) and
 ``predictor`` (a fitted predictor's mean and std) and ``supernet`` (a path of a
-trained weight-sharing supernet, :mod:`archgen.supernets`).
+trained weight-sharing supernet, :mod:`archgen.supernets`) and ``training`` (trained
+from scratch, :mod:`archgen.training`).
 """
 
 from archgen.evaluators import predictor as _predictor  # noqa: F401  (registers)
 from archgen.evaluators import supernet as _supernet  # noqa: F401  (registers)
 from archgen.evaluators import table as _table  # noqa: F401  (registers)
+from archgen.evaluators import training as _training  # noqa: F401  (registers)
 from archgen.evaluators.base import (
     EvalResult,
     Evaluator,
@@ -19,6 +21,7 @@ from archgen.evaluators.base import (
 from archgen.evaluators.predictor import PredictorEvaluator
 from archgen.evaluators.supernet import SupernetEvaluator
 from archgen.evaluators.table import BenchmarkEvaluator
+from archgen.evaluators.training import TrainingEvaluator
 
 __all__ = [
     "BenchmarkEvaluator",
@@ -26,6 +29,7 @@ __all__ = [
     "Evaluator",
     "PredictorEvaluator",
     "SupernetEvaluator",
+    "TrainingEvaluator",
     "evaluator_class",
     "list_evaluators",
     "register_evaluator",

@@ -37,7 +37,8 @@ class SupernetEvaluator(Evaluator):
     ) -> None:
         import torch
 
-        from archgen.supernets.training import SupernetInputError, prepare_images
+        from archgen.supernets.training import SupernetInputError
+        from archgen.training.data import prepare_images
 
         super().__init__()
         supernet._check_fitted()

@@ -20,6 +20,7 @@ from archgen.jobs.base import JobContext, register_job
 from archgen.jobs.monitor import JobFitMonitor
 from archgen.predictors.training import TrainPredictorParams
 from archgen.search.service import SearchParams
+from archgen.training.trainer import TrainingParams
 
 log = logging.getLogger("archgen.jobs")
 
@@ -177,3 +178,14 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
 
 #: File of a search job's history in its work directory.
 SEARCH_HISTORY = "history.json"
+
+
+@register_job("train", "Train one architecture from scratch on a task's images; keep its weights", TrainingParams)
+def train(params: TrainingParams, ctx: JobContext) -> dict[str, Any]:
+    """Run :func:`archgen.training.trainer.train_architecture` in the job's work directory: its checkpoint makes a
+    resumed run continue where the last one stopped; the weights stay there for download."""
+    from archgen.context import workspace
+    from archgen.training.trainer import train_architecture
+
+    result = train_architecture(params, workspace(ctx.settings.paths), ctx.workdir, on_progress=ctx.progress)
+    return result | {"resumed": ctx.resumed}

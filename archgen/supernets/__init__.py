@@ -7,6 +7,6 @@ budget) and scores paths (batch-norm recalibration, held-out accuracy).
 """
 
 from archgen.supernets.nb201 import NB201Supernet
-from archgen.supernets.training import SAMPLINGS, OneShotSupernet, SupernetInputError, prepare_images
+from archgen.supernets.training import SAMPLINGS, OneShotSupernet, SupernetInputError
 
-__all__ = ["SAMPLINGS", "NB201Supernet", "OneShotSupernet", "SupernetInputError", "prepare_images"]
+__all__ = ["SAMPLINGS", "NB201Supernet", "OneShotSupernet", "SupernetInputError"]

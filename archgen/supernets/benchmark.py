@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.stats import kendalltau, rankdata
 
-from archgen.supernets.training import OneShotSupernet, prepare_images
+from archgen.supernets.training import OneShotSupernet
+from archgen.training.data import prepare_images
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -148,10 +149,9 @@ def benchmark_supernet(
 
 def _trained(ckpt: Path) -> float:
     """Training seconds recorded in a checkpoint (0 without one)."""
-    if not ckpt.is_file():
-        return 0.0
-    with np.load(ckpt, allow_pickle=False) as z:
-        return float(json.loads(z["meta"].tobytes().decode())["train_seconds"])
+    from archgen.training.checkpoint import read_meta
+
+    return float(read_meta(ckpt)["train_seconds"]) if ckpt.is_file() else 0.0
 
 
 def format_supernet(rows: list[dict], meta: dict[str, Any]) -> str:

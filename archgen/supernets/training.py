@@ -21,7 +21,7 @@ Path sampling during training (``sampling``):
 
 Training is durable: with a ``checkpoint`` file it writes the weights, the
 optimiser's buffers, the step and the generator states every
-``checkpoint_every`` seconds (an ``.npz`` without pickle), and a run given the
+``checkpoint_every`` seconds (:mod:`archgen.training.checkpoint`: an ``.npz`` without pickle), and a run given the
 same file resumes where it stopped, ending as an uninterrupted run with the same
 seed would. ``time_budget`` stops training early (the schedule is the one of
 ``epochs``: a stopped run is a prefix of the full one).
@@ -29,8 +29,6 @@ seed would. ``time_budget`` stops training early (the schedule is the one of
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,6 +45,8 @@ from archgen.errors import ArchgenError, NotFittedError
 from archgen.rng import init_parameters_, torch_generator
 from archgen.spaces.nb201 import EDGES, OPS
 from archgen.supernets.nb201 import NB201Supernet
+from archgen.training.checkpoint import load_checkpoint, save_checkpoint
+from archgen.training.data import augment, cosine_lr, prepare_images
 
 if TYPE_CHECKING:
     from archgen.datasets.images import ImageArrayDataset
@@ -57,31 +57,6 @@ SAMPLINGS = ("uniform", "fair")
 
 class SupernetInputError(ArchgenError, ValueError):
     """Parameters or data a supernet cannot use (bad sizes, too few images, a checkpoint of another run)."""
-
-
-def prepare_images(ds: ImageArrayDataset, resolution: int, batch: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised images at ``resolution`` (area-averaged down, bilinear up) and their labels.
-
-    Returns:
-        ``x`` float32 ``[n, 3, resolution, resolution]``, ``y`` int64 ``[n]``.
-    """
-    xs = []
-    for i in range(0, len(ds), batch):
-        x = ds._tensor(np.arange(i, min(i + batch, len(ds))))
-        if x.shape[-1] != resolution or x.shape[-2] != resolution:
-            mode = "area" if x.shape[-1] > resolution else "bilinear"
-            x = F.interpolate(x, size=(resolution, resolution), mode=mode)
-        xs.append(x)
-    return torch.cat(xs), torch.from_numpy(np.asarray(ds.labels, dtype=np.int64))
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator, pad: int) -> torch.Tensor:
-    """Random crop (zero padding ``pad``, one shift per batch) and a horizontal flip per image."""
-    if pad > 0:
-        dx, dy = (int(v) for v in torch.randint(-pad, pad + 1, (2,), generator=gen))
-        x = torch.roll(F.pad(x, (pad, pad, pad, pad)), shifts=(dy, dx), dims=(2, 3))[..., pad:-pad, pad:-pad]
-    flip = torch.rand(x.shape[0], generator=gen) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
 class OneShotSupernet:
@@ -202,7 +177,8 @@ class OneShotSupernet:
         written to ``checkpoint`` first).
 
         Raises:
-            SupernetInputError: fewer images than a batch, or a checkpoint of another run.
+            SupernetInputError: fewer images than a batch.
+            CheckpointError: ``checkpoint`` is not a checkpoint, or one of another run.
         """
         self._check_params()
         if clock not in ("wall", "cpu"):
@@ -218,16 +194,15 @@ class OneShotSupernet:
         if checkpoint is not None and Path(checkpoint).is_file():
             self._resume(Path(checkpoint), len(x))
         self.finished_ = False
-        sched_lr = lambda s: 0.5 * self.lr * (1 + np.cos(np.pi * s / total))
         started, last_save, last_report = now_s(), now_s(), 0.0
         base_seconds = self.train_seconds_
         self.net_.train()
         try:
             while self.step_ < total:
                 for g in self._opt.param_groups:
-                    g["lr"] = sched_lr(self.step_)
+                    g["lr"] = cosine_lr(self.lr, self.step_, total)
                 idx = torch.from_numpy(self._rng.choice(len(x), self.batch_size, replace=False))
-                xb = _augment(x[idx], self._gen, self.pad)
+                xb = augment(x[idx], self._gen, self.pad)
                 yb = y[idx]
                 self._opt.zero_grad(set_to_none=True)
                 for ops in self._paths():
@@ -257,36 +232,13 @@ class OneShotSupernet:
         return self
 
     def _save(self, path: Path, n_images: int) -> None:
-        arrays = {f"net.{k}": v.detach().numpy().copy() for k, v in self.net_.state_dict().items()}
-        names = dict(self.net_.named_parameters())
-        ids = {id(p): n for n, p in names.items()}
-        for group in self._opt.param_groups:
-            for p in group["params"]:
-                buf = self._opt.state.get(p, {}).get("momentum_buffer")
-                if buf is not None:
-                    arrays[f"opt.{ids[id(p)]}"] = buf.numpy().copy()
         meta = {"params": self.get_params(), "n_images": n_images, "num_classes": self.num_classes_,
                 "step": self.step_, "train_seconds": self.train_seconds_,
                 "rng": self._rng.bit_generator.state, "gen": self._gen.get_state().tolist()}  # fmt: skip
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        save_checkpoint(path, self.net_, self._opt, meta)
 
     def _resume(self, path: Path, n_images: int) -> None:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (OSError, ValueError, KeyError) as e:
-            raise SupernetInputError(f"{path} is not a supernet checkpoint ({e})") from None
-        if meta.get("params") != json.loads(json.dumps(self.get_params())) or meta.get("n_images") != n_images:
-            raise SupernetInputError(f"{path} is the checkpoint of another run (other parameters or training images)")
-        self.net_.load_state_dict({k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")})
-        names = dict(self.net_.named_parameters())
-        for k, v in arrays.items():
-            if k.startswith("opt."):
-                self._opt.state[names[k[4:]]]["momentum_buffer"] = torch.from_numpy(v).clone()
+        meta = load_checkpoint(path, self.net_, self._opt, {"params": self.get_params(), "n_images": n_images})
         self.step_ = int(meta["step"])
         self.train_seconds_ = float(meta["train_seconds"])
         self._rng.bit_generator.state = meta["rng"]
@@ -368,7 +320,7 @@ class OneShotSupernet:
         self.fitted_ = True
 
 
-__all__ = ["SAMPLINGS", "OneShotSupernet", "SupernetInputError", "prepare_images"]
+__all__ = ["SAMPLINGS", "OneShotSupernet", "SupernetInputError"]
 
 
 def _restore_supernet(kind: str, params: dict[str, Any], state: ArtifactState, record: Any, data: Any) -> OneShotSupernet:

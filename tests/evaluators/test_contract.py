@@ -37,8 +37,17 @@ def _supernet(ws) -> Evaluator:
     return evaluator_class("supernet")(sn, train, held, source="test-supernet")
 
 
+def _training(ws) -> Evaluator:
+    import tempfile
+    from pathlib import Path
+
+    tiny = {"epochs": 1, "batch_size": 64, "C": 4, "N": 1, "resolution": 8, "train_images": 256}
+    return evaluator_class("training")(ws, "cifar10", workdir=Path(tempfile.mkdtemp()), **tiny)
+
+
 #: How to build each registered evaluator on real data: a new evaluator must add itself here.
-FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor, "supernet": _supernet}
+FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor, "supernet": _supernet,
+                                                    "training": _training}  # fmt: skip
 
 
 @pytest.fixture(params=NAMES)

@@ -12,6 +12,7 @@ from archgen.errors import NotFittedError
 from archgen.spaces import get_space
 from archgen.spaces.nb201 import EDGES, OPS
 from archgen.supernets import OneShotSupernet, SupernetInputError
+from archgen.training.checkpoint import CheckpointError
 
 SPACE = get_space("nb201")
 EDGES_OF = SPACE.sample(1, np.random.default_rng(0))[0].edges
@@ -69,11 +70,11 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path) -> None:
     assert resumed.finished_ and resumed.step_ == whole.step_
     for (k, a), b in zip(whole.net_.state_dict().items(), resumed.net_.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=k)
-    with pytest.raises(SupernetInputError, match="another run"):
+    with pytest.raises(CheckpointError, match="another run"):
         OneShotSupernet(epochs=4, **TINY).fit(train, checkpoint=ckpt)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not an npz")
-    with pytest.raises(SupernetInputError, match="not a supernet checkpoint"):
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
         OneShotSupernet(epochs=3, **TINY).fit(train, checkpoint=bad)
 
 

@@ -1,0 +1,65 @@
+"""``archgen train ARCH --task NAME``: train one architecture from scratch and keep its weights."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archgen.cli.common import JsonOpt, _ctx, _emit
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` to the app."""
+    app.command("train")(train)
+
+
+def train(
+    arch: Annotated[str, typer.Argument(help="The NB201 cell, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|...|'.")],
+    task: Annotated[str, typer.Option("--task", help="cifar10 (test accuracy) or cifar10-valid (held-out half).")] = "cifar10",
+    epochs: Annotated[int, typer.Option("--epochs", help="NB201's schedule: 200.")] = 200,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
+    lr: Annotated[float, typer.Option("--lr")] = 0.1,
+    width: Annotated[int, typer.Option("--width", help="C: width of the first stage (NB201: 16).")] = 16,
+    depth: Annotated[int, typer.Option("--depth", help="N: cells per stage (NB201: 5).")] = 5,
+    resolution: Annotated[int, typer.Option("--resolution")] = 32,
+    train_images: Annotated[int | None, typer.Option("--train-images", help="Train on a stratified subset.")] = None,
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="No random crops and flips.")] = False,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for weights.npz, provenance.json and the checkpoint (resumes).")
+    ] = Path("archgen-training"),
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=256)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train ARCH on TASK's images (progress bar; a checkpoint in --out resumes an interrupted run) and keep the
+    weights (numpy .npz of the state dict, no pickle) with their provenance."""
+    from pydantic import ValidationError
+    from tqdm import tqdm
+
+    from archgen.training.trainer import TrainingInputError, TrainingParams, train_architecture
+
+    try:
+        params = TrainingParams(arch=arch, task=task, epochs=epochs, batch_size=batch_size, lr=lr, C=width, N=depth,
+                                resolution=resolution, train_images=train_images, augment=not no_augment, seed=seed)  # fmt: skip
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = {"C": "width", "N": "depth"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "input"
+        raise TrainingInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    with tqdm(total=1000, desc="training", unit="‰", disable=as_json or not sys.stderr.isatty()) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(int(fraction * 1000) - bar.n)
+
+        result = train_architecture(params, _ctx.workspace(), out, on_progress=progress)
+    text = (f"{result['arch']} on {result['task']}: test accuracy {result['test_acc']:.2f}% after {result['epochs']} "
+            f"epochs ({result['seconds']:.0f} s, {result['params']:,} parameters)\nweights {out / result['weights']} "
+            f"(sha256 {result['weights_sha256'][:16]}...), provenance {out / 'provenance.json'}")  # fmt: skip
+    _emit(result, as_json, text)

@@ -1,0 +1,238 @@
+"""Train one architecture from scratch on a task's images: the training evaluator's loop.
+
+:class:`TrainingParams` is the request (validated at the edge: CLI, HTTP, job);
+:func:`train_architecture` runs it: the NB201 network of the cell
+(:class:`~archgen.spaces.nb201_network.NB201Network`), SGD with Nesterov
+momentum and cosine annealing, random crops and flips; by default NB201's
+schedule (Dong & Yang, ICLR 2020: 200 epochs, batch 256, lr 0.1, weight decay
+5e-4, C = 16, N = 5, 32x32 images). Its work directory holds a checkpoint
+(written every ``checkpoint_every`` seconds and at each epoch's end; a
+resumed run continues from it and ends as an uninterrupted one with the same
+seed would) and, at the end, ``weights.npz`` (the state dict, no pickle) and
+``provenance.json`` (architecture, task, parameters, images' checksum,
+versions, accuracy, the weights' SHA-256).
+
+Tasks: ``cifar10`` (the 50,000 training images; accuracy on the 10,000 test
+images) and ``cifar10-valid`` (a stratified half of the training images; accuracy
+on the other half, as NB201's ``cifar10-valid``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from archgen.errors import ArchgenError, UnknownNameError
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+    from archgen.datasets.images import ImageArrayDataset
+
+#: Tasks with images the training evaluator can train on.
+TRAINING_TASKS = ("cifar10", "cifar10-valid")
+#: Files a finished training leaves in its work directory.
+WEIGHTS = "weights.npz"
+PROVENANCE = "provenance.json"
+CHECKPOINT = "checkpoint.npz"
+
+
+class TrainingInputError(ArchgenError, ValueError):
+    """A training request that cannot run (an architecture of another space, too few images...)."""
+
+
+class TrainingParams(BaseModel):
+    """One training run.
+
+    Attributes:
+        arch: The NB201 cell, e.g. ``|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|...|``.
+        task: ``cifar10`` or ``cifar10-valid`` (module docstring).
+        epochs, batch_size, lr, momentum, weight_decay: The schedule (NB201's by default).
+        C, N: Width of the first stage and cells per stage (NB201: 16, 5).
+        resolution: Image side (32: CIFAR's own).
+        augment: Random crops (padding 4) and horizontal flips.
+        train_images: Train on this many of the task's training images (a stratified subset; default all).
+        seed: Initial weights, batch order and augmentation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: str = Field(min_length=1, max_length=512)
+    task: str = Field("cifar10", min_length=1, max_length=64)
+    epochs: int = Field(200, ge=1, le=1000)
+    batch_size: int = Field(256, ge=1, le=4096)
+    lr: float = Field(0.1, gt=0, le=10)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0, le=1)
+    C: int = Field(16, ge=1, le=128)
+    N: int = Field(5, ge=1, le=10)
+    resolution: int = Field(32, ge=8, le=64)
+    augment: bool = True
+    train_images: int | None = Field(None, ge=1, le=1_000_000)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+def task_images(data: Workspace, task: str, train_images: int | None = None) -> tuple[ImageArrayDataset, ImageArrayDataset]:
+    """``(train, test)`` images of a training task (module docstring).
+
+    Raises:
+        UnknownNameError: a task without images here.
+    """
+    if task not in TRAINING_TASKS:
+        raise UnknownNameError("task with images to train on", task, TRAINING_TASKS)
+    return data.memo(("training-images", task, train_images), lambda: _task_images(data, task, train_images))  # type: ignore[no-any-return]
+
+
+def _task_images(data: Workspace, task: str, train_images: int | None) -> tuple[ImageArrayDataset, ImageArrayDataset]:
+    if task == "cifar10":
+        train, test = data.cifar10("train"), data.cifar10("test")
+    else:
+        train, test = data.cifar10("train").split(0.5, seed=0)
+    if train_images is not None and train_images < len(train):
+        _, train = train.split(train_images / len(train), seed=1)  # a stratified subset of about that size
+    return train, test
+
+
+def _evaluate(net: Any, x: Any, y: Any, batch: int = 1000) -> float:
+    import torch
+
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            correct += int((net(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+    return 100.0 * correct / max(len(x), 1)
+
+
+def train_architecture(
+    params: TrainingParams,
+    data: Workspace,
+    workdir: Path,
+    *,
+    on_progress: Callable[[float, str], None] | None = None,
+    checkpoint_every: float = 60.0,
+) -> dict[str, Any]:
+    """Train ``params.arch`` on ``params.task`` (resuming from ``workdir``'s checkpoint); returns the result.
+
+    ``on_progress(fraction, message)`` follows the steps (it may raise to stop: the checkpoint is written first).
+    The result holds the test accuracy, the final training loss, seconds, the parameter count and the weights'
+    file name and SHA-256; ``workdir`` keeps ``weights.npz`` and ``provenance.json``.
+
+    Raises:
+        UnknownNameError: unknown task.
+        InvalidArchitectureError: ``arch`` is not an NB201 cell.
+        CheckpointError: ``workdir`` holds the checkpoint of another run.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from archgen.rng import init_parameters_, torch_generator
+    from archgen.spaces import get_space
+    from archgen.spaces.nb201_network import NB201Network, count_parameters
+    from archgen.training.checkpoint import load_checkpoint, save_checkpoint
+    from archgen.training.data import augment, cosine_lr, prepare_images
+
+    arch = get_space("nb201").parse(params.arch)  # InvalidArchitectureError names the problem
+    train, test = task_images(data, params.task, params.train_images)
+    if len(train) < params.batch_size:
+        raise TrainingInputError(f"batch_size ({params.batch_size}) is larger than the {len(train)} training images")
+    workdir.mkdir(parents=True, exist_ok=True)
+    x, y = prepare_images(train, params.resolution)
+    xt, yt = prepare_images(test, params.resolution)
+    net = NB201Network(arch.ops, len(train.classes), C=params.C, N=params.N)
+    init_parameters_(net, torch_generator(params.seed))
+    opt = torch.optim.SGD(net.parameters(), lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay,
+                          nesterov=params.momentum > 0)  # fmt: skip
+    rng = np.random.default_rng(params.seed)
+    gen = torch_generator(params.seed + 1)
+    steps_per_epoch = max(1, len(x) // params.batch_size)
+    total = params.epochs * steps_per_epoch
+    step, seconds, loss_sum, loss_n = 0, 0.0, 0.0, 0
+    order = rng.permutation(len(x))
+    ckpt = workdir / CHECKPOINT
+    images_sha = hashlib.sha256(np.ascontiguousarray(train.images[:: max(1, len(train) // 997)]).tobytes()).hexdigest()
+    expect = {"params": params.model_dump(mode="json"), "images": images_sha}
+    if ckpt.is_file():
+        meta = load_checkpoint(ckpt, net, opt, expect)
+        step, seconds = int(meta["step"]), float(meta["seconds"])
+        rng.bit_generator.state = meta["rng"]
+        gen.set_state(torch.tensor(meta["gen"], dtype=torch.uint8))
+        order = np.asarray(meta["order"], dtype=np.int64)
+
+    def save() -> None:
+        save_checkpoint(ckpt, net, opt, expect | {"step": step, "seconds": seconds, "rng": rng.bit_generator.state,
+                                                  "gen": gen.get_state().tolist(), "order": order.tolist()})  # fmt: skip
+
+    started, last_save, last_report = time.monotonic(), time.monotonic(), 0.0
+    base = seconds
+    net.train()
+    try:
+        while step < total:
+            k = step % steps_per_epoch
+            if k == 0 and step > 0:
+                order = rng.permutation(len(x))
+            idx = torch.from_numpy(order[k * params.batch_size : (k + 1) * params.batch_size])
+            xb = augment(x[idx], gen, 4 * params.resolution // 32) if params.augment else x[idx]
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(params.lr, step, total)
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(xb), y[idx])
+            loss.backward()
+            opt.step()
+            loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+            step += 1
+            now = time.monotonic()
+            seconds = base + now - started
+            if now - last_save >= checkpoint_every or step % steps_per_epoch == 0:
+                save()
+                last_save = now
+            if on_progress is not None and (now - last_report >= 1.0 or step == total):
+                last_report = now
+                on_progress(step / total, f"epoch {step // steps_per_epoch + (step % steps_per_epoch > 0)}/"
+                            f"{params.epochs}, step {step}/{total}, loss {loss_sum / loss_n:.3f}")  # fmt: skip
+                loss_sum, loss_n = 0.0, 0
+    except BaseException:
+        save()
+        raise
+    acc = _evaluate(net, xt, yt)
+    state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    weights = workdir / WEIGHTS
+    tmp = workdir / (WEIGHTS + ".tmp.npz")
+    np.savez(tmp, **state)
+    tmp.replace(weights)
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    result = {
+        "arch": get_space("nb201").format(arch), "task": params.task, "test_acc": acc, "epochs": params.epochs,
+        "steps": total, "seconds": seconds, "params": count_parameters(net), "train_images": len(x),
+        "test_images": len(xt), "weights": WEIGHTS, "weights_sha256": sha,
+    }  # fmt: skip
+    prov = result | {"request": params.model_dump(mode="json"), "images_sha256_sample": images_sha,
+                     "versions": {"torch": torch.__version__, "numpy": np.__version__},
+                     "format": "numpy .npz of NB201Network(ops, num_classes, C, N).state_dict(), no pickle"}  # fmt: skip
+    (workdir / PROVENANCE).write_text(json.dumps(prov, indent=1))
+    ckpt.unlink(missing_ok=True)
+    return result
+
+
+def load_weights(path: Path) -> dict[str, Any]:
+    """A saved ``weights.npz`` as a torch state dict (no pickle)."""
+    import torch
+
+    with np.load(path, allow_pickle=False) as z:
+        return {k: torch.from_numpy(z[k]) for k in z.files}
+
+
+__all__ = [
+    "TRAINING_TASKS",
+    "TrainingInputError",
+    "TrainingParams",
+    "load_weights",
+    "task_images",
+    "train_architecture",
+]
