@@ -1,10 +1,25 @@
-"""What several routes share: job responses."""
+"""What several routes share: job responses, jobs of one kind."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi.responses import JSONResponse
 
+from archgen.api.errors import ApiError
 from archgen.jobs import JobRecord
+
+if TYPE_CHECKING:
+    from archgen.api.state import ServiceState
+
+
+def job_of_kind(state: ServiceState, job_id: str, owner: str, kind: str, noun: str) -> JobRecord:
+    """``owner``'s job ``job_id`` where it is of ``kind`` (a resource such as a search is one kind of job);
+    404 otherwise, naming the job's kind and where to find it."""
+    job = state.jobs.get(job_id, owner)
+    if job.kind != kind:
+        raise ApiError(404, "not_found", f"job {job_id} is not a {noun} (it is a {job.kind!r} job: GET /v1/jobs/{job_id})")
+    return job
 
 
 def job_summary(job: JobRecord) -> dict:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from archgen.api.errors import ApiError
-from archgen.api.routes.common import job_json
+from archgen.api.routes.common import job_json, job_of_kind
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs import JobQuotaError, JobRecord
@@ -137,10 +137,7 @@ def _history(state: ServiceState, job: JobRecord) -> Any:
 
 
 def _search(state: ServiceState, job_id: str, owner: str) -> JobRecord:
-    job = state.jobs.get(job_id, owner)
-    if job.kind != "search":
-        raise ApiError(404, "not_found", f"job {job_id} is not a search (it is a {job.kind!r} job: GET /v1/jobs/{job_id})")
-    return job
+    return job_of_kind(state, job_id, owner, "search", "search")
 
 
 @router.get("/searches/{job_id}", responses={404: {"model": ErrorResponse}})

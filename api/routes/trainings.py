@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
 from archgen.api.errors import ApiError
-from archgen.api.routes.common import job_json
+from archgen.api.routes.common import job_json, job_of_kind
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs import JobRecord
@@ -23,10 +23,7 @@ def _training_json(job: JobRecord) -> dict:
 
 
 def _training(state: ServiceState, job_id: str, owner: str) -> JobRecord:
-    job = state.jobs.get(job_id, owner)
-    if job.kind != "train":
-        raise ApiError(404, "not_found", f"job {job_id} is not a training (it is a {job.kind!r} job: GET /v1/jobs/{job_id})")
-    return job
+    return job_of_kind(state, job_id, owner, "train", "training")
 
 
 @router.post(

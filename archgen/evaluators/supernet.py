@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
 from archgen.arch import Arch
 from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
 
@@ -35,23 +33,11 @@ class SupernetEvaluator(Evaluator):
     def __init__(
         self, supernet: OneShotSupernet, calib: ImageArrayDataset, heldout: ImageArrayDataset, *, source: str | None = None
     ) -> None:
-        import torch
-
-        from archgen.supernets.training import SupernetInputError
-        from archgen.training.data import prepare_images
-
         super().__init__()
         supernet._check_fitted()
         self.supernet = supernet
         self.space = supernet.space
-        r, b, k = supernet.resolution, supernet.batch_size, supernet.calib_batches
-        xc, _ = prepare_images(calib, r)
-        if len(xc) < b * k:
-            raise SupernetInputError(f"need {b * k} calibration images, got {len(xc)}")
-        pick = np.random.default_rng(supernet.seed + 2).choice(len(xc), b * k, replace=False)
-        self._xc = xc[torch.from_numpy(pick)].view(k, b, *xc.shape[1:])
-        xh, yh = prepare_images(heldout, r)
-        self._xh, self._yh = xh[: supernet.eval_images], yh[: supernet.eval_images]
+        self._xc, self._xh, self._yh = supernet.scoring_tensors(calib, heldout)
         self.source = f"supernet:{source or supernet.name}"
         self._cache: dict[Arch, float] = {}
 

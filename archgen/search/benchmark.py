@@ -78,9 +78,8 @@ def benchmark_search(
     ``store``/``generator_epochs``: where the diffusion generator of ``+generator`` specs is (trained once)."""
     say = log or (lambda _m: None)
     ev, sp, cands = oracle(ws, space, task, metric)
-    for spec in strategies:  # every spec's names before the generator loads (or trains)
-        parse_spec(spec, ev.table, task)
-    generator = search_generator(ws, space, strategies, store, generator_epochs)
+    parsed = parse_specs(strategies, ev.table, task)  # every spec's names before the generator loads (or trains)
+    generator = search_generator(ws, space, store, generator_epochs) if any(p[3] for p in parsed) else None
     col = np.asarray(ev.table.column(ev.task, ev.column_name), dtype=float)
     best = float(np.nanmax(col) if ev.maximize else np.nanmin(col))
     meta = {
@@ -91,7 +90,7 @@ def benchmark_search(
     test = _test_column(ev)
     rows = []
     priors: dict[str, str] = {}
-    for spec, prior, seed, strategy in _runs(strategies, ev, task, range(first_seed, first_seed + seeds), priors, generator):
+    for spec, prior, seed, strategy in _runs(parsed, ev, range(first_seed, first_seed + seeds), priors, generator):
         t0 = time.perf_counter()
         h = run_search(sp, strategy, ev, budget=budget, batch_size=batch_size, seed=seed, candidates=cands)
         curve = h.best_so_far()
@@ -111,16 +110,14 @@ def benchmark_search(
 
 
 def _runs(
-    specs: Sequence[str],
+    parsed: Sequence[tuple[str, str, Prior | None, bool]],
     ev: BenchmarkEvaluator,
-    task: str,
     seeds: Sequence[int],
     priors: dict[str, str],
     generator: Generator | None = None,
 ) -> Any:
-    """``(spec, prior, seed, fresh strategy)`` for every run, the evaluator reset before each; ``priors``
-    collects each prior's description; ``generator`` serves the specs with ``+generator``."""
-    parsed = [(spec, *parse_spec(spec, ev.table, task)) for spec in specs]  # every spec checked before any run
+    """``(spec, prior, seed, fresh strategy)`` for every run of the :func:`parse_specs` output, the evaluator
+    reset before each; ``priors`` collects each prior's description; ``generator`` serves ``+generator`` specs."""
     for spec, name, prior, generated in parsed:
         if generated and generator is None:
             raise SearchInputError(f"{spec!r} needs the space's diffusion generator")
@@ -133,6 +130,11 @@ def _runs(
             yield spec, prior, seed, get_strategy(name, **kw)
 
 
+def parse_specs(specs: Sequence[str], table: Any, task: str) -> list[tuple[str, str, Prior | None, bool]]:
+    """``(spec, *parse_spec(spec))`` of every spec, all checked (and their priors built) before any run."""
+    return [(spec, *parse_spec(spec, table, task)) for spec in specs]
+
+
 def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None, bool]:
     """``"bo"``, ``"bo+zero-cost"`` / ``"bo+transfer"`` (a prior), ``"bo+generator"`` (the guided generator's cells
     join the pool), or both (``"bo+zero-cost+generator"``): the strategy, its prior, whether it takes the generator."""
@@ -142,8 +144,9 @@ def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None, boo
     name, *extras = spec.split("+")
     cls = strategy_class(name)  # unknown names raise listing the valid ones
     generated = "generator" in extras
-    if generated and name != "bo":
-        raise SearchInputError(f"{spec!r}: only bo draws candidates from the generator")
+    if generated and not cls.takes_generator:
+        takers = " and ".join(list_strategies(takes_generator=True))
+        raise SearchInputError(f"{spec!r}: only {takers} draws candidates from the generator")
     rest = [e for e in extras if e != "generator"]
     if not rest:
         return name, None, generated
@@ -156,11 +159,9 @@ def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None, boo
     return name, build_prior(table, task, rest[0]), generated
 
 
-def search_generator(ws: Workspace, space: str, specs: Sequence[str], store: Path | None, epochs: int) -> Generator | None:
-    """The space's diffusion generator where a spec asks for it (``+generator``), else ``None``: loaded from
-    ``store`` (default: the service's model store), trained there on first use."""
-    if not any("generator" in s.split("+")[1:] for s in specs):
-        return None
+def search_generator(ws: Workspace, space: str, store: Path | None, epochs: int) -> Generator:
+    """The space's diffusion generator for ``+generator`` specs: loaded from ``store`` (default: the service's
+    model store), trained there on first use."""
     from archgen.artifacts import ArtifactStore
     from archgen.generators.pipeline import shared_generator
 
@@ -243,7 +244,7 @@ def benchmark_multiobjective(
     rows: list[dict] = []
     priors: dict[str, str] = {}
     plain = [spec.partition("@")[0] for spec in strategies]
-    runs = _runs(plain, ev, task, range(first_seed, first_seed + seeds), priors)
+    runs = _runs(parse_specs(plain, ev.table, task), ev, range(first_seed, first_seed + seeds), priors)
     for i, (spec, _prior, seed, strategy) in enumerate(runs):
         given = strategies[i // seeds].partition("@")[2]
         if given:  # "mobo@median": the acquisition's reference point is that reference (the user's region)

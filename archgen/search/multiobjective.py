@@ -36,6 +36,7 @@ class MultiObjectiveBO(BayesianOptimization):
 
     name = "mobo"
     multi_objective = True
+    takes_generator = False  # its pool is bo's, but the generator's cells were measured for bo only
 
     def __init__(
         self, *, pool_size: int = 500, mc_samples: int = 64, ref_point: Sequence[float] | None = None, **kwargs: Any

@@ -115,8 +115,11 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
     if params.generator:
         from archgen.generators.diffusion import DiffusionGenerator
 
-        if params.strategy != "bo":
-            raise SearchInputError(f"generator adds candidates to bo's pool, not {params.strategy!r}'s")
+        if not cls.takes_generator:
+            raise SearchInputError(
+                f"generator adds candidates to {' or '.join(list_strategies(takes_generator=True))}'s pool, "
+                f"not {params.strategy!r}'s"
+            )
         if params.space not in DiffusionGenerator.capabilities.spaces:
             raise SearchInputError(
                 f"the diffusion generator supports {', '.join(DiffusionGenerator.capabilities.spaces)}, not {params.space!r}"

@@ -51,6 +51,8 @@ class Strategy(ABC):
     multi_objective: ClassVar[bool] = False
     #: Whether the constructor takes a ``prior`` (:class:`~archgen.search.priors.Prior`).
     takes_prior: ClassVar[bool] = False
+    #: Whether the constructor takes a ``generator`` whose guided samples join its candidates.
+    takes_generator: ClassVar[bool] = False
 
     def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
         """Start a search of ``space``; ``candidates``: every architecture (where the space is enumerated)."""
@@ -114,13 +116,15 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
-def list_strategies(*, multi_objective: bool | None = None, takes_prior: bool | None = None) -> list[str]:
-    """Registered names; ``multi_objective`` / ``takes_prior``: only those that do (or do not)."""
+def list_strategies(
+    *, multi_objective: bool | None = None, takes_prior: bool | None = None, takes_generator: bool | None = None
+) -> list[str]:
+    """Registered names; ``multi_objective`` / ``takes_prior`` / ``takes_generator``: only those that do (or do not)."""
+    wanted = {"multi_objective": multi_objective, "takes_prior": takes_prior, "takes_generator": takes_generator}
     return [
         n
         for n in _STRATEGIES.names()
-        if (multi_objective is None or _STRATEGIES.get(n).multi_objective == multi_objective)
-        and (takes_prior is None or _STRATEGIES.get(n).takes_prior == takes_prior)
+        if all(v is None or getattr(_STRATEGIES.get(n), k) == v for k, v in wanted.items())
     ]
 
 
@@ -326,6 +330,7 @@ class BayesianOptimization(Strategy):
 
     name = "bo"
     takes_prior = True
+    takes_generator = True
 
     def __init__(
         self,

@@ -27,7 +27,6 @@ import numpy as np
 from scipy.stats import kendalltau, rankdata
 
 from archgen.supernets.training import OneShotSupernet
-from archgen.training.data import prepare_images
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -45,7 +44,6 @@ def probe_steps_per_second(params: dict[str, Any], n_images: int = 2048, steps: 
     """Training steps per second (``clock``: CPU or wall seconds) of a supernet with ``params`` on this machine
     (random images; the first 3 steps are not timed)."""
     import torch
-    import torch.nn.functional as F
 
     sn = OneShotSupernet(**params)
     sn._build(10)
@@ -57,10 +55,7 @@ def probe_steps_per_second(params: dict[str, Any], n_images: int = 2048, steps: 
         if s == 3:
             t0 = now()
         idx = torch.from_numpy(sn._rng.choice(n_images, sn.batch_size, replace=False))
-        sn._opt.zero_grad()
-        for ops in sn._paths():
-            F.cross_entropy(sn.net_(x[idx], ops), y[idx]).backward()
-        sn._opt.step()
+        sn._step(x[idx], y[idx])
     return steps / (now() - t0)
 
 
@@ -101,13 +96,7 @@ def benchmark_supernet(
         sn0 = OneShotSupernet(**params)
         params["epochs"] = max(1, int(minutes * 60 * rate * sn0.batch_size / len(train)))
         say(f"probe: {rate:.2f} steps/s -> {params['epochs']} epochs in {minutes} min")
-    sn = OneShotSupernet(**params)
-    r = sn.resolution
-    xc_all, _ = prepare_images(train, r)
-    pick = np.random.default_rng(sn.seed + 2).choice(len(xc_all), sn.batch_size * sn.calib_batches, replace=False)
-    xc = xc_all[pick].reshape(sn.calib_batches, sn.batch_size, *xc_all.shape[1:])
-    xh, yh = prepare_images(held, r)
-    xh, yh = xh[: sn.eval_images], yh[: sn.eval_images]
+    xc, xh, yh = OneShotSupernet(**params).scoring_tensors(train, held)
     prior = build_prior(table, "cifar10", "zero-cost")
 
     baselines: dict[str, dict[str, float]] = {}

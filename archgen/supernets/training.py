@@ -56,7 +56,7 @@ SAMPLINGS = ("uniform", "fair")
 
 
 class SupernetInputError(ArchgenError, ValueError):
-    """Parameters or data a supernet cannot use (bad sizes, too few images, a checkpoint of another run)."""
+    """Parameters or data a supernet cannot use (bad sizes, too few images, an architecture of another space)."""
 
 
 class OneShotSupernet:
@@ -202,13 +202,7 @@ class OneShotSupernet:
                 for g in self._opt.param_groups:
                     g["lr"] = cosine_lr(self.lr, self.step_, total)
                 idx = torch.from_numpy(self._rng.choice(len(x), self.batch_size, replace=False))
-                xb = augment(x[idx], self._gen, self.pad)
-                yb = y[idx]
-                self._opt.zero_grad(set_to_none=True)
-                for ops in self._paths():
-                    F.cross_entropy(self.net_(xb, ops), yb).backward()
-                nn.utils.clip_grad_norm_(self.net_.parameters(), 5.0)
-                self._opt.step()
+                self._step(augment(x[idx], self._gen, self.pad), y[idx])
                 self.step_ += 1
                 now = now_s()
                 self.train_seconds_ = base_seconds + (now - started)
@@ -230,6 +224,14 @@ class OneShotSupernet:
         self.net_.eval()
         self.fitted_ = True
         return self
+
+    def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        """One optimiser step on a batch: the sampled paths' gradients summed, clipped, applied."""
+        self._opt.zero_grad(set_to_none=True)
+        for ops in self._paths():
+            F.cross_entropy(self.net_(xb, ops), yb).backward()
+        nn.utils.clip_grad_norm_(self.net_.parameters(), 5.0)
+        self._opt.step()
 
     def _save(self, path: Path, n_images: int) -> None:
         meta = {"params": self.get_params(), "n_images": n_images, "num_classes": self.num_classes_,
@@ -273,6 +275,17 @@ class OneShotSupernet:
             ``(len(archs),)`` accuracies in percent.
         """
         self._check_fitted()
+        return self.estimate_prepared(archs, *self.scoring_tensors(calib, heldout), batch=batch)
+
+    def scoring_tensors(
+        self, calib: ImageArrayDataset, heldout: ImageArrayDataset
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What every path is scored on, prepared once: ``calib_batches`` x ``batch_size`` calibration images drawn
+        with ``seed`` (``[k, b, 3, r, r]``), the first ``eval_images`` held-out images and their labels.
+
+        Raises:
+            SupernetInputError: fewer calibration images than that.
+        """
         xc, _ = prepare_images(calib, self.resolution)
         need = self.calib_batches * self.batch_size
         if len(xc) < need:
@@ -280,8 +293,7 @@ class OneShotSupernet:
         pick = np.random.default_rng(self.seed + 2).choice(len(xc), need, replace=False)
         xc = xc[torch.from_numpy(pick)].view(self.calib_batches, self.batch_size, *xc.shape[1:])
         xh, yh = prepare_images(heldout, self.resolution)
-        xh, yh = xh[: self.eval_images], yh[: self.eval_images]
-        return self.estimate_prepared(archs, xc, xh, yh, batch=batch)
+        return xc, xh[: self.eval_images], yh[: self.eval_images]
 
     def estimate_prepared(
         self, archs: Sequence[Arch], xc: torch.Tensor, xh: torch.Tensor, yh: torch.Tensor, *, batch: int = 1000
@@ -320,9 +332,6 @@ class OneShotSupernet:
         self.fitted_ = True
 
 
-__all__ = ["SAMPLINGS", "OneShotSupernet", "SupernetInputError"]
-
-
 def _restore_supernet(kind: str, params: dict[str, Any], state: ArtifactState, record: Any, data: Any) -> OneShotSupernet:
     if kind != OneShotSupernet.name:
         raise SupernetInputError(f"unknown supernet kind {kind!r}; valid: {OneShotSupernet.name}")
@@ -338,3 +347,5 @@ def _register() -> None:
 
 
 _register()
+
+__all__ = ["SAMPLINGS", "OneShotSupernet", "SupernetInputError"]
