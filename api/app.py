@@ -26,6 +26,8 @@ from archgen.api.routes import (
     predictors,
     searches,
     spaces,
+    supernets,
+    tasks,
     trainings,
     zero_cost,
 )
@@ -149,10 +151,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.state.service = state
     _offline_docs(app)
     install_error_handlers(app)
-    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+        upload_limits={("POST", "/v1/tasks"): settings.task_max_upload_bytes},
+    )  # fmt: skip
 
     app.include_router(health.public)
-    for module in (health, spaces, predict, zero_cost, lookup, predictors, generate, searches, trainings, jobs):
+    for module in (health, spaces, predict, zero_cost, lookup, predictors, generate, searches, trainings, tasks, supernets,
+                   jobs):  # fmt: skip
         app.include_router(module.router, dependencies=[Depends(require_key)])
 
     @app.get("/metrics", include_in_schema=False)

@@ -57,12 +57,20 @@ class ServiceMiddleware:
         app: The wrapped ASGI app.
         metrics: Where request counts and latencies go.
         max_body_bytes: Largest body accepted.
+        upload_limits: Larger limits of upload routes (``{(method, path): bytes}``, e.g. a task's archive).
     """
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServiceMetrics,
+        max_body_bytes: int,
+        upload_limits: dict[tuple[str, str], int] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.upload_limits = dict(upload_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +88,7 @@ class ServiceMiddleware:
         t0 = time.perf_counter()
         status = 500
         started = False
-        limit = self.max_body_bytes
+        limit = self.upload_limits.get((scope.get("method", ""), scope.get("path", "")), self.max_body_bytes)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, started

@@ -145,10 +145,12 @@ class GenerateRequest(_Body):
     transfer_from: list[Name] | None = Field(
         None, min_length=1, max_length=8, description="Guide by these other tasks' labels only (none of the task's)."
     )
-    guide_by: Literal["table", "zero-cost"] = Field(
+    guide_by: Literal["table", "zero-cost", "supernet"] = Field(
         "table",
         description="table: the task's published accuracy on `labelled` cells; zero-cost: no label, the zero-cost "
-        "vote computed on the task's images for `labelled` cells (always a job: the proxies take about 1 s a cell).",
+        "vote computed on the task's images for `labelled` cells (always a job: the proxies take about 1 s a cell); "
+        "supernet: no label, the task's newest stored supernet's estimates of `labelled` cells (always a job; the "
+        "guide of a user task, which has no table).",
     )
     labelled: int | None = Field(
         None, ge=8, le=15_625, description="Cells the accuracy surrogate learns from (156; 2,000 with transfer)."

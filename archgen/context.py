@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from archgen.datasets.store import DataStore
     from archgen.datasets.tables import BenchmarkTable
     from archgen.spaces.base import SearchSpace
+    from archgen.tasks.store import TaskStore
 
 T = TypeVar("T")
 
@@ -38,7 +39,7 @@ class Paths:
         data_dir: Benchmark data (holds ``MANIFEST.sha256``); read only.
         cache_dir: Parsed tables, decoded images, computed zero-cost scores.
         home: Trained artifacts (``home/models``), job work files (``home/jobs``),
-            filled prediction tables (``home/predictions``), the default database.
+            filled prediction tables (``home/predictions``), user tasks (``home/tasks``), the default database.
     """
 
     data_dir: Path
@@ -59,6 +60,11 @@ class Paths:
     def job_dir(self) -> Path:
         """Work files of jobs (``job_dir/<job id>``)."""
         return self.home / "jobs"
+
+    @property
+    def task_dir(self) -> Path:
+        """Registered user tasks (labelled image folders, ``task_dir/<name>``)."""
+        return self.home / "tasks"
 
     @property
     def prediction_dir(self) -> Path:
@@ -129,6 +135,13 @@ class Workspace:
         from archgen.artifacts import ArtifactStore
 
         return self.memo("models", lambda: ArtifactStore(self.paths.model_dir))
+
+    @property
+    def tasks(self) -> TaskStore:
+        """The registered user tasks under ``home/tasks``."""
+        from archgen.tasks.store import TaskStore
+
+        return self.memo("tasks", lambda: TaskStore(self.paths.task_dir))
 
 
 _WORKSPACES: dict[Paths, Workspace] = {}

@@ -130,3 +130,19 @@ class TooManyArchitecturesError(ArchgenError, ValueError):
     def __init__(self, count: int, limit: int) -> None:
         self.count, self.limit = count, limit
         super().__init__(f"{count} architectures in one request; the limit is {limit}")
+
+
+class TaskError(ArchgenError, ValueError):
+    """A task that cannot be registered: a bad name, options, archive or image folder (the message says which)."""
+
+
+class TaskExistsError(ArchgenError):
+    """A task of that name is registered already."""
+
+
+class SupernetInputError(ArchgenError, ValueError):
+    """Parameters or data a supernet cannot use (bad sizes, too few images, an architecture of another space)."""
+
+
+class NoSupernetError(ArchgenError, LookupError):
+    """A task has no trained supernet yet (train one first)."""

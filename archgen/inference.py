@@ -344,15 +344,15 @@ class ZeroCostResult:
     cells_computed_by_this_run: int
 
 
-def check_zero_cost(space: str, task: str, proxies: Sequence[str]) -> None:
+def check_zero_cost(space: str, task: str, proxies: Sequence[str], data: Workspace) -> None:
     """Raise unless zero-cost proxies ``proxies`` can be computed for ``space``/``task`` (naming what cannot)."""
     from archgen.errors import UnsupportedSpaceError
-    from archgen.predictors.zerocost import IMAGE_TASKS, PROXIES, SUPPORTED_SPACES
+    from archgen.predictors.zerocost import PROXIES, SUPPORTED_SPACES
+    from archgen.tasks.images import check_image_task
 
     if space not in SUPPORTED_SPACES:
         raise UnsupportedSpaceError("zero-cost proxies", space, SUPPORTED_SPACES)
-    if task not in IMAGE_TASKS:
-        raise UnknownNameError("task with images for zero-cost proxies", task, IMAGE_TASKS)
+    check_image_task(data, task, "task with images for zero-cost proxies")
     for p in proxies:
         if p not in PROXIES:
             raise UnknownNameError("zero-cost proxy", p, PROXIES)
@@ -385,7 +385,7 @@ def zero_cost(
     from archgen.predictors.zerocost import score_archs
 
     proxies = list(dict.fromkeys(proxies))
-    check_zero_cost(batch.space.name, task, proxies)
+    check_zero_cost(batch.space.name, task, proxies, data)
     canon = batch.canonical()
     cells = len(set(canon))
     computed = 0

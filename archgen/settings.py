@@ -148,6 +148,11 @@ class Settings(BaseSettings):
             together (a request over it is refused whole, with 429).
         search_max_batch: Most searches in one request.
         training_max_epochs: Most epochs a ``POST /v1/trainings`` request may ask for (NB201's schedule is 200).
+        task_max_upload_bytes: Largest archive ``POST /v1/tasks`` accepts.
+        task_max_unpacked_bytes, task_max_images: Most bytes an uploaded archive may unpack to, and most images
+            a task may hold.
+        supernet_max_minutes: Longest training budget a ``POST /v1/supernets`` request may ask for.
+        supernet_inline_archs: Most architectures one ``POST /v1/predict`` of a user task scores (by its supernet).
         search_workers: Threads that evaluate a search's batch at once.
         search_ray_address: A Ray cluster a search's evaluations run on (``local``: one started in the
             worker); ``None``: the worker's threads.
@@ -193,6 +198,11 @@ class Settings(BaseSettings):
     search_max_budget_per_key: int = Field(50_000, ge=1)
     search_max_batch: int = Field(100, ge=1, le=10_000)
     training_max_epochs: int = Field(200, ge=1, le=1000)
+    task_max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    task_max_unpacked_bytes: int = Field(2 * 1024 * 1024 * 1024, ge=1024)
+    task_max_images: int = Field(200_000, ge=10)
+    supernet_max_minutes: float = Field(240.0, gt=0, le=24 * 60)
+    supernet_inline_archs: int = Field(256, ge=1, le=100_000)
     search_workers: int = Field(4, ge=1, le=256)
     search_ray_address: str | None = None
     quick_defaults: bool = True

@@ -10,6 +10,7 @@ from archgen.predictors import gnn as _gnn  # noqa: F401  (registers)
 from archgen.predictors import gp as _gp  # noqa: F401  (registers)
 from archgen.predictors import lgbm as _lgbm  # noqa: F401  (registers)
 from archgen.predictors import parzc as _parzc  # noqa: F401  (registers)
+from archgen.predictors import supernet as _supernet  # noqa: F401  (registers)
 from archgen.predictors import zc_ensemble as _zc_ensemble  # noqa: F401  (registers)
 from archgen.predictors.base import (
     Capabilities,

@@ -71,6 +71,8 @@ class StackedEnsemblePredictor(Predictor):
         folds: Cross-fitting folds (at least 2; fewer when the training set is small).
         prior_cells: Pseudo-count ``n_0`` of the equal weights the fitted weights shrink toward.
         weight_step: Grid step of the weight simplex.
+        supernet: Store id of a trained supernet of the task, for a ``supernet`` member (its estimates are then a
+            feature of the stack; without it the member trains its own supernet with its default settings).
         random_state: Seed (members get derived seeds).
     """
 
@@ -82,6 +84,7 @@ class StackedEnsemblePredictor(Predictor):
         "folds": Param("int", 2, 10, cost=True),
         "prior_cells": Param("float", 0, 1e6),
         "weight_step": Param("float", 0.01, 1.0),
+        "supernet": Param("str", optional=True),
     }
     paper = "Wolpert, Stacked Generalization, Neural Networks 5(2), 1992"
 
@@ -93,9 +96,11 @@ class StackedEnsemblePredictor(Predictor):
         folds: int = 3,
         prior_cells: int = 100,
         weight_step: float = 0.1,
+        supernet: str | None = None,
         random_state: int = 0,
     ) -> None:
         self.task = task
+        self.supernet = supernet
         self.zc = zc
         self.members = tuple(members)
         self.folds = folds
@@ -107,6 +112,8 @@ class StackedEnsemblePredictor(Predictor):
         from archgen.predictors.training import predictor_kwargs
 
         kwargs = predictor_kwargs(name, self.task or "", self.random_state * 101 + k, self.zc)
+        if name == "supernet" and self.supernet is not None:
+            kwargs["supernet"] = self.supernet
         return get_predictor(name, data=self.data, **kwargs)
 
     def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:

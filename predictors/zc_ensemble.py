@@ -42,9 +42,9 @@ from archgen.predictors.base import (
     PredictorState,
     register_predictor,
 )
+from archgen.predictors.calibration import CalibratedRidge
 from archgen.predictors.features import Standardizer, encoding_features, filled_table_columns, require_data
 from archgen.predictors.hyperparams import PROXY_NET, Param
-from archgen.predictors.metrics import coverage_scale
 from archgen.predictors.zerocost import PROXIES, ZCSettings, score_archs
 
 if TYPE_CHECKING:
@@ -281,49 +281,20 @@ class ZCLearnedPredictor(Predictor):
             parts.append(encoding_features(archs))
         return np.concatenate(parts, axis=1)
 
-    def _model(self):
-        from sklearn.linear_model import BayesianRidge
-
-        return BayesianRidge(max_iter=500)
-
     def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         X = self._raw(archs)
         self.std_ = Standardizer().fit(X)
-        Z = self.std_.transform(X)
-        # calibrate the predictive std on out-of-fold residuals
-        rng = np.random.default_rng(self.random_state)
-        folds = rng.permutation(len(y)) % 5
-        mu, sd = np.zeros(len(y)), np.zeros(len(y))
-        for f in range(5):
-            tr, te = folds != f, folds == f
-            m = self._model().fit(Z[tr], y[tr])
-            mu[te], sd[te] = m.predict(Z[te], return_std=True)
-        self.scale_ = coverage_scale(y, mu, np.maximum(sd, 1e-9))
-        model = self._model().fit(Z, y)
-        self.coef_, self.intercept_ = model.coef_, float(model.intercept_)
-        self.sigma_, self.alpha_ = model.sigma_, float(model.alpha_)
+        self.ridge_ = CalibratedRidge().fit(self.std_.transform(X), y, self.random_state)
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
-        Z = self.std_.transform(self._raw(archs))
-        mean = Z @ self.coef_ + self.intercept_
-        var = np.einsum("ij,jk,ik->i", Z, self.sigma_, Z) + 1.0 / self.alpha_
-        return mean, self.scale_ * np.sqrt(np.maximum(var, 0.0))
+        return self.ridge_.predict(self.std_.transform(self._raw(archs)))
 
     def get_state(self) -> PredictorState:
         self._require_fitted()
-        return PredictorState(
-            meta={
-                "intercept": self.intercept_,
-                "alpha": self.alpha_,
-                "scale": self.scale_,
-            },
-            arrays={"coef": self.coef_, "sigma": self.sigma_, **self.std_.get_arrays()},
-        )
+        meta, arrays = self.ridge_.get_state()
+        return PredictorState(meta=meta, arrays={**arrays, **self.std_.get_arrays()})
 
     def set_state(self, state: PredictorState) -> None:
-        self.coef_, self.sigma_ = state.arrays["coef"], state.arrays["sigma"]
         self.std_ = Standardizer.from_arrays(state.arrays)
-        self.intercept_ = float(state.meta["intercept"])
-        self.alpha_ = float(state.meta["alpha"])
-        self.scale_ = float(state.meta["scale"])
+        self.ridge_ = CalibratedRidge.from_state(state.meta, state.arrays)
         self.fitted_ = True

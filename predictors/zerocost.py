@@ -388,11 +388,33 @@ _CACHES: dict[tuple[str, str, str, ZCSettings], ZCCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def _minibatch(task: str, settings: ZCSettings, data: Workspace) -> tuple[torch.Tensor, torch.Tensor]:
-    def build() -> tuple[torch.Tensor, torch.Tensor]:
-        return data.cifar10("train").batch(settings.batch_size, np.random.default_rng(settings.seed))
+def image_source(task: str, data: Workspace) -> tuple[str, int]:
+    """``(images key, number of classes)`` of a task with images: CIFAR-10's tasks share the key ``cifar10`` (one
+    mini-batch of its training images); a user task's key holds its checksum (new images, new cache).
 
-    return data.memo(("zc-minibatch", task, settings.batch_size, settings.seed), build)
+    Raises:
+        UnknownNameError: a task without images (listing those with).
+    """
+    if task in IMAGE_TASKS:
+        return IMAGE_TASKS[task]
+    from archgen.tasks.images import check_image_task, task_images
+
+    check_image_task(data, task, "task with images for zero-cost proxies")
+    ti = task_images(data, task)
+    return ti.key, ti.num_classes
+
+
+def _minibatch(task: str, key: str, settings: ZCSettings, data: Workspace) -> tuple[torch.Tensor, torch.Tensor]:
+    def build() -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng(settings.seed)
+        if task in IMAGE_TASKS:
+            return data.cifar10("train").batch(settings.batch_size, rng)
+        from archgen.tasks.images import task_images
+
+        train = task_images(data, task).train
+        return train.batch(min(settings.batch_size, len(train)), rng)
+
+    return data.memo(("zc-minibatch", key, settings.batch_size, settings.seed), build)
 
 
 def warm_up(data: Workspace, task: str = "cifar10", settings: ZCSettings | None = None) -> None:
@@ -438,9 +460,9 @@ def uncached_cells(
     archs: Sequence[Arch], task: str, proxies: Sequence[str], settings: ZCSettings, data: Workspace
 ) -> int:
     """How many distinct cells :func:`score_archs` would have to compute (the rest are cached)."""
-    if not archs or task not in IMAGE_TASKS:
+    if not archs:
         return 0
-    image_task = IMAGE_TASKS[task][0]
+    image_task = image_source(task, data)[0]
     return len(_uncached(archs, image_task, list(dict.fromkeys(proxies)), settings, data.paths.cache_dir, [])[2])
 
 
@@ -460,7 +482,7 @@ def score_archs(
 
     Args:
         archs: NB201 cells.
-        task: A task with images (:data:`IMAGE_TASKS`).
+        task: A task with images (:data:`IMAGE_TASKS`, or a registered user task).
         proxies: Names from :data:`PROXIES`.
         settings: Batch size, width and seed.
         data: Workspace with the CIFAR-10 images; scores are cached under its cache directory.
@@ -485,13 +507,11 @@ def score_archs(
     for p in proxies:
         if p not in PROXIES:
             raise UnknownNameError("zero-cost proxy", p, PROXIES)
-    if task not in IMAGE_TASKS:
-        raise UnknownNameError("task with images for zero-cost proxies", task, IMAGE_TASKS)
+    image_task, num_classes = image_source(task, data)
     spaces = {a.space for a in archs}
     for s in spaces:
         if s not in SUPPORTED_SPACES:
             raise UnsupportedSpaceError("zero-cost proxies", s, SUPPORTED_SPACES)
-    image_task, num_classes = IMAGE_TASKS[task]
     out: dict[str, np.ndarray] = {p: np.full(len(archs), np.nan) for p in proxies}
     layers: list[np.ndarray] = []
     if not archs:
@@ -503,7 +523,7 @@ def score_archs(
     cols = [LAYER_STATS.index(s) for s in layer_stats]
     cache, canon, todo = _uncached(archs, image_task, proxies, settings, score_cache or data.paths.cache_dir, cols)
     if todo:
-        x, y = _minibatch(image_task, settings, data)
+        x, y = _minibatch(task, image_task, settings, data)
         it: Iterable[str] = todo
         if progress:
             from tqdm import tqdm

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from archgen.api.errors import ApiError
 from archgen.jobs import JobRecord
 
 if TYPE_CHECKING:
     from archgen.api.state import ServiceState
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def job_of_kind(state: ServiceState, job_id: str, owner: str, kind: str, noun: str) -> JobRecord:
@@ -20,6 +23,15 @@ def job_of_kind(state: ServiceState, job_id: str, owner: str, kind: str, noun: s
     if job.kind != kind:
         raise ApiError(404, "not_found", f"job {job_id} is not a {noun} (it is a {job.kind!r} job: GET /v1/jobs/{job_id})")
     return job
+
+
+def validated(model: type[M], body: dict) -> M:
+    """``body`` as the job kind's params model; a 422 naming the first bad field (``epochs: ...``)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ApiError(422, "invalid_input", f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}") from None
 
 
 def job_summary(job: JobRecord) -> dict:

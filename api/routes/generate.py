@@ -67,7 +67,8 @@ async def generate_route(
     from archgen.api.errors import ApiError
     from archgen.generators.pipeline import check_request, generate
 
-    state.check_task(req.space, req.task)  # 404 for unknown names, before anything else
+    if req.task not in state.data.tasks:  # a user task is checked by check_request
+        state.check_task(req.space, req.task)  # 404 for unknown names, before anything else
     c = req.constraints
     try:
         params = GenerateParams(
@@ -93,7 +94,7 @@ async def generate_route(
         raise ApiError(422, "invalid_input", f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
     check_request(params, state.data)  # 404 / 422 before any job exists
     ready = _ensure_generator(state, params)
-    if not ready or params.n > state.settings.generate_inline or params.guide_by == "zero-cost":
+    if not ready or params.n > state.settings.generate_inline or params.guide_by in ("zero-cost", "supernet"):
         job = state.submit_job("generate", params.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(generate, params, state.data, state.models.store)

@@ -62,6 +62,8 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     ``quick`` while a first start serves its quick LightGBM.
     """
     t0 = time.perf_counter()
+    if req.task in state.data.tasks:
+        return _predict_user_task(req, state)
     state.check_task(req.space, req.task)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_archs)
     served, stage = _model(state, req)
@@ -74,3 +76,34 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     state.metrics.predict_seconds.observe(time.perf_counter() - t0)
     body = {"target": target_info(state.data, served.record), "predictor": served_info(served, stage), "predictions": preds}
     return JSONResponse(body)
+
+
+def _predict_user_task(req: PredictRequest, state: ServiceState) -> JSONResponse:
+    """A user task (no table): :func:`archgen.supernets.service.supernet_predictions` of the task's supernet (the
+    newest stored one, or ``predictor``)."""
+    from archgen.supernets.service import supernet_predictions
+
+    if req.space != "nb201":
+        raise ApiError(422, "unsupported_space", f"user task {req.task!r} is predicted in nb201 (its supernet's), not {req.space!r}")
+    limit = state.settings.supernet_inline_archs
+    if len(req.architectures) > limit:
+        raise ApiError(413, "too_many_architectures",
+                       f"at most {limit} architectures per supernet prediction (about 8 a second on the CPU; "
+                       "ARCHGEN_SUPERNET_INLINE_ARCHS); split the request", limit=limit)  # fmt: skip
+    batch = parse_batch(state.space(req.space), req.architectures, limit)
+    res = supernet_predictions(state.data, req.task, batch.archs, model_id=req.predictor, uncertainty=req.uncertainty)
+    canon = batch.canonical(state.canonical)
+    stds = res.std if res.std is not None else [None] * len(res.mean)
+    preds = [{"architecture": g, "canonical": c, "mean": m, "std": s}
+             for g, c, m, s in zip(batch.given, canon, res.mean, stds, strict=True)]  # fmt: skip
+    state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
+    rec = res.record
+    target = {"space": req.space, "task": req.task, "column": f"{req.task}/supernet_acc", "dataset": req.task,
+              "metric": "supernet_acc", "unit": "%",
+              "description": f"held-out accuracy of the architecture's path through the task's supernet (inherited "
+                             f"weights, batch norm recalibrated) on {res.heldout_images} validation images: ranks "
+                             "architectures, below a trained network's accuracy"}  # fmt: skip
+    predictor = {"id": rec.id, "kind": rec.kind, "stage": "final",
+                 "trained_on": {"space": rec.space, "task": rec.task, "target": "/".join(rec.target), "architectures": 0},
+                 "heldout_kendall_tau": None}  # fmt: skip
+    return JSONResponse({"target": target, "predictor": predictor, "predictions": preds})

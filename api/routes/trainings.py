@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import ValidationError
 
 from archgen.api.errors import ApiError
-from archgen.api.routes.common import job_json, job_of_kind
+from archgen.api.routes.common import job_json, job_of_kind, validated
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs import JobRecord
@@ -37,7 +36,7 @@ def submit_training(
     body: Annotated[
         dict,
         Body(
-            description="TrainingParams: arch (NB201 cell), task (cifar10, cifar10-valid), epochs, batch_size, lr, "
+            description="TrainingParams: arch (NB201 cell), task (cifar10, cifar10-valid or a registered user task), epochs, batch_size, lr, "
             "momentum, weight_decay, C, N, resolution, augment, train_images, seed; NB201's schedule by default",
             examples=[{"arch": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
                        "task": "cifar10", "epochs": 200}],
@@ -48,15 +47,10 @@ def submit_training(
     """Queue the training of one architecture (a job: 202 with its id); poll ``location``, then download
     ``weights`` (numpy ``.npz`` of the network's state dict, no pickle) when it has succeeded."""
     from archgen.spaces import get_space
-    from archgen.training.trainer import TRAINING_TASKS
+    from archgen.tasks.images import check_image_task
 
-    try:
-        params = TrainingParams.model_validate(body)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise ApiError(422, "invalid_input", f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}") from None
-    if params.task not in TRAINING_TASKS:
-        raise ApiError(404, "not_found", f"no images to train on for task {params.task!r}; valid: {', '.join(TRAINING_TASKS)}")
+    params = validated(TrainingParams, body)
+    check_image_task(state.data, params.task, "task with images to train on")  # 404 listing those with images
     get_space("nb201").parse(params.arch)  # 422 naming the problem, before any job exists
     if params.epochs > state.settings.training_max_epochs:
         raise ApiError(422, "invalid_input", f"epochs: at most {state.settings.training_max_epochs} "

@@ -35,7 +35,7 @@ async def zero_cost_route(
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
-    """Zero-cost proxy scores (NB201, CIFAR-10 images).
+    """Zero-cost proxy scores (NB201; CIFAR-10 images, or a registered user task's training images).
 
     Answered inline (200) when at most ``zc_inline_cells`` of the cells are not
     cached yet; otherwise a job computes them (202 + ``Location``), and its
@@ -44,7 +44,7 @@ async def zero_cost_route(
     from archgen.predictors.zerocost import ZCSettings
 
     state.table(req.space)  # 404 for a space that does not exist at all
-    check_zero_cost(req.space, req.task, req.proxies)
+    check_zero_cost(req.space, req.task, req.proxies, state.data)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_zc_archs)
     zc = ZCSettings(batch_size=req.batch_size, C=req.width, seed=req.seed)
     proxies = list(dict.fromkeys(req.proxies))

@@ -31,7 +31,8 @@ def generate(
         str,
         typer.Option(
             "--guide-by",
-            help="table: the task's published accuracy; zero-cost: no label, the zero-cost vote on the task's images.",
+            help="table: the task's published accuracy; zero-cost: no label, the zero-cost vote on the task's images; "
+            "supernet: no label, the task's stored supernet's estimates (a user task's guide).",
         ),
     ] = "table",
     labelled: Annotated[

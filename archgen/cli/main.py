@@ -22,6 +22,7 @@ from archgen.cli import predictors as predictors_cli
 from archgen.cli import search as search_cli
 from archgen.cli import serve as serve_cli
 from archgen.cli import supernets as supernets_cli
+from archgen.cli import tasks as tasks_cli
 from archgen.cli import training as training_cli
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.errors import ArchgenError
@@ -38,6 +39,7 @@ search_cli.register(app)
 serve_cli.register(app)
 supernets_cli.register(app)
 training_cli.register(app)
+tasks_cli.register(app)
 
 
 @app.callback()

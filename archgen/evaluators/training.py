@@ -20,7 +20,7 @@ class TrainingEvaluator(Evaluator):
 
     Args:
         data: Workspace the task's images come from.
-        task: ``cifar10`` or ``cifar10-valid``.
+        task: ``cifar10``, ``cifar10-valid`` or a registered user task.
         workdir: Where each run's checkpoint and weights go (``<workdir>/<index>``; default: a temporary directory).
         **schedule: :class:`~archgen.training.trainer.TrainingParams` fields (epochs, batch_size, C, N, ...).
     """
@@ -30,13 +30,11 @@ class TrainingEvaluator(Evaluator):
     objective = "test_acc"
 
     def __init__(self, data: Workspace, task: str = "cifar10", *, workdir: Path | None = None, **schedule: Any) -> None:
-        from archgen.training.trainer import TRAINING_TASKS, TrainingParams
+        from archgen.tasks.images import check_image_task
+        from archgen.training.trainer import TrainingParams
 
         super().__init__()
-        if task not in TRAINING_TASKS:
-            from archgen.errors import UnknownNameError
-
-            raise UnknownNameError("task with images to train on", task, TRAINING_TASKS)
+        check_image_task(data, task, "task with images to train on")
         TrainingParams(arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", task=task, **schedule)  # checks the fields
         self.data, self.task, self.schedule = data, task, dict(schedule)
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="archgen-train-"))

@@ -22,7 +22,9 @@ class GenerateParams(BaseModel):
             published accuracy on ``labelled`` cells; ``"zero-cost"``, no label
             at all: the label-free zero-cost vote (``zc_vote``) computed on the
             task's images for ``labelled`` random cells (for a task without a
-            table, or a search that may not see the task's labels).
+            table, or a search that may not see the task's labels); ``"supernet"``,
+            no label either: the task's newest stored supernet's estimates of
+            ``labelled`` random cells (a user task's natural guide).
         labelled: Cells the accuracy surrogate is trained on (of the task; of
             the source tasks with ``transfer_from``); default 156 / 2,000.
         transfer_from: Guide by these other tasks' labels only (none of the task's).
@@ -45,7 +47,7 @@ class GenerateParams(BaseModel):
     task: str = Field("cifar10", min_length=1, max_length=64)
     n: int = Field(100, ge=1, le=10_000)
     guidance_scale: float = Field(20.0, ge=0, le=1000, allow_inf_nan=False)
-    guide_by: Literal["table", "zero-cost"] = "table"
+    guide_by: Literal["table", "zero-cost", "supernet"] = "table"
     labelled: int | None = Field(None, ge=8, le=15_625)
     transfer_from: tuple[str, ...] | None = Field(None, min_length=1, max_length=8)
     max_params: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)

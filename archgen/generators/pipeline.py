@@ -397,6 +397,30 @@ def zero_cost_labels(
     return archs, np.asarray(vote.predict(archs), dtype=np.float64)
 
 
+def table_task(table: BenchmarkTable, task: str) -> str:
+    """The table task whose published hardware values a task's constraints read: the task itself, or for a user
+    task (no table) CIFAR-10's (the same NB201 networks at 32x32; only the classifier's width differs)."""
+    return task if task in table.tasks() else "cifar10"
+
+
+def supernet_labels(
+    data: Workspace, space: str, task: str, cells: int, seed: int, on_cell: Callable[[int, int], None] | None = None
+) -> tuple[list[Arch], np.ndarray, str]:
+    """``cells`` random cells of the space labelled by the task's newest stored supernet (held-out accuracy of
+    each path after batch-norm recalibration; no label of the task), and the supernet's id."""
+    from archgen.supernets.service import supernet_evaluator
+
+    ev = supernet_evaluator(data, task)
+    rng = np.random.default_rng(seed)
+    archs = list(dict.fromkeys(data.space(space).sample(2 * cells, rng)))[:cells]
+    y = np.empty(len(archs))
+    for k, a in enumerate(archs):
+        y[k] = ev.evaluate([a])[0].value
+        if on_cell is not None:
+            on_cell(k + 1, len(archs))
+    return archs, y, ev.source.removeprefix("supernet:")
+
+
 def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTable, list[Bound]]:
     """Everything about a request that can be checked in milliseconds (the HTTP route does, before any job).
 
@@ -413,10 +437,19 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
     supported = DiffusionGenerator.capabilities.spaces
     if params.space not in supported:
         raise UnsupportedSpaceError("the diffusion generator", params.space, supported)
+    from archgen.tasks.images import is_user_task
+
     table = data.table(params.space)
-    if params.task not in table.tasks():
-        raise UnknownNameError(f"task of space {params.space!r}", params.task, table.tasks())
-    bounds = bounds_of(params, table)
+    user = params.task not in table.tasks()
+    if user and not is_user_task(data, params.task):
+        raise UnknownNameError(f"task of space {params.space!r}", params.task, [*table.tasks(), *data.tasks.names()])
+    if user and params.guidance_scale > 0 and params.guide_by == "table":
+        raise GeneratorInputError(
+            f"user task {params.task!r} has no table: guide by 'supernet' (its trained supernet) or 'zero-cost'"
+        )
+    if user and params.transfer_from is not None:
+        raise GeneratorInputError("transfer_from ranks by other tasks' labels of the table's tasks: not for user tasks")
+    bounds = bounds_of(params.model_copy(update={"task": table_task(table, params.task)}), table)
     if bounds and params.space not in ENUMERATED:
         raise GeneratorInputError(
             f"constraints are met by published values, which the {params.space} table has for {table.num_rows} "
@@ -433,10 +466,26 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
             raise GeneratorInputError(
                 f"zero-cost guidance builds the networks, which archgen can for {', '.join(SUPPORTED_SPACES)} only"
             )
-        if params.task not in IMAGE_TASKS:
+        if params.task not in IMAGE_TASKS and not user:
             raise GeneratorInputError(
                 f"zero-cost guidance computes the proxies on the task's images; archgen has images for "
-                f"{', '.join(IMAGE_TASKS)}, not {params.task!r}"
+                f"{', '.join(IMAGE_TASKS)} and the user tasks, not {params.task!r}"
+            )
+    if params.guide_by == "supernet":
+        from archgen.supernets.service import supernet_records
+
+        if params.guidance_scale == 0:
+            raise GeneratorInputError("guide_by='supernet' needs guidance_scale > 0")
+        if params.transfer_from is not None:
+            raise GeneratorInputError("guide_by='supernet' and transfer_from exclude each other")
+        if params.space != "nb201":
+            raise GeneratorInputError(f"supernets are of the nb201 space, not {params.space!r}")
+        if not supernet_records(data.models, params.task):
+            from archgen.errors import NoSupernetError
+
+            raise NoSupernetError(
+                f"task {params.task!r} has no trained supernet to guide by: train one first (POST /v1/supernets with "
+                f'{{"task": "{params.task}"}}, or `archgen supernets train --task {params.task}`)'
             )
     if params.transfer_from is not None:
         if params.guidance_scale == 0:
@@ -467,7 +516,8 @@ def generate(
 
     say = log or (lambda _m: None)
     table, bounds = check_request(params, data)
-    target = default_target(table, params.task)
+    user = params.task not in table.tasks()
+    target = ("supernet", "heldout_acc") if user else default_target(table, params.task)
     transfer = params.transfer_from is not None
     say(f"generator for {params.space} (trained once, then loaded from the store)")
     report = on_progress or (lambda _f, _m: None)
@@ -480,8 +530,10 @@ def generate(
     report(0.5, "guidance surrogates")
     gen = base.request_copy()  # the request's own surrogates go beside the validity one
     gen.steps = params.steps
-    archs, y = table_archs(table, *target)
-    measured = dict(zip(archs, y, strict=True))
+    measured: dict = {}
+    if not user:
+        archs, y = table_archs(table, *target)
+        measured = dict(zip(archs, y, strict=True))
     sp = table.search_space
     cells = params.labelled_cells()
 
@@ -503,6 +555,15 @@ def generate(
         target = ("zc_vote", "+".join(ZC_VOTE))
         key = (str(store.root), gid, "zero-cost", params.space, params.task, cells, params.seed)
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, za, zy, params.seed, 300, 128))
+    elif params.guidance_scale > 0 and params.guide_by == "supernet":
+        sa, sy, sid = supernet_labels(
+            data, params.space, params.task, cells, params.seed,
+            on_cell=lambda d, t: report(0.5 * d / max(t, 1), f"supernet estimates: {d}/{t} cells"),
+        )  # fmt: skip
+        say(f"supernet {sid}: held-out accuracy of {len(sa)} random cells' paths on {params.task} (no labels)")
+        target = ("supernet", sid)
+        key = (str(store.root), gid, "supernet", sid, params.space, params.task, cells, params.seed)
+        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, sa, sy, params.seed, 300, 128))
     elif params.guidance_scale > 0:
         pick = np.random.default_rng(params.seed).choice(len(archs), min(cells, len(archs)), replace=False)
         say(f"surrogate on {len(pick)} labelled cells of {'/'.join(target)}")
@@ -511,7 +572,7 @@ def generate(
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, la, ly, params.seed, 300, 128))
 
     cols = {b.name: np.asarray(table.column(b.task, b.metric), dtype=np.float64) for b in bounds}
-    pcol = published_column(table, params.task, "params")
+    pcol = published_column(table, table_task(table, params.task), "params")
     if pcol is not None and "params" not in cols:
         cols["params"] = np.asarray(table.column(*pcol), dtype=np.float64)
     for b in bounds:

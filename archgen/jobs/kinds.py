@@ -1,4 +1,5 @@
-"""The built-in job kinds: training a predictor, computing zero-cost scores.
+"""The built-in job kinds: training predictors, generators, supernets and architectures; zero-cost scores;
+generation; searches; registering an uploaded task.
 
 Each resumes from its checkpoint: a training job keeps every finished part of
 its fit (the whole model, each stack or ensemble member) in its work directory
@@ -20,6 +21,7 @@ from archgen.jobs.base import JobContext, register_job
 from archgen.jobs.monitor import JobFitMonitor
 from archgen.predictors.training import TrainPredictorParams
 from archgen.search.service import SearchParams
+from archgen.supernets.service import SupernetParams
 from archgen.training.trainer import TrainingParams
 
 log = logging.getLogger("archgen.jobs")
@@ -185,7 +187,86 @@ def train(params: TrainingParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.training.trainer.train_architecture` in the job's work directory: its checkpoint makes a
     resumed run continue where the last one stopped; the weights stay there for download."""
     from archgen.context import workspace
-    from archgen.training.trainer import train_architecture
+    from archgen.training.trainer import CHECKPOINT, train_architecture
 
+    resumed = ctx.resumed or (ctx.workdir / CHECKPOINT).is_file()
     result = train_architecture(params, workspace(ctx.settings.paths), ctx.workdir, on_progress=ctx.progress)
-    return result | {"resumed": ctx.resumed}
+    return result | {"resumed": resumed}
+
+
+class AddTaskParams(BaseModel):
+    """Parameters of an ``add_task`` job: register an uploaded archive of a labelled image folder.
+
+    Attributes:
+        name: The task's name.
+        upload: The archive's path (written by ``POST /v1/tasks``; removed when the task is registered).
+        upload_sha256: The archive's SHA-256 (recorded as the task's source; a resumed job that finds the task
+            registered from this archive returns it).
+        filename: The archive's name as the client gave it (recorded).
+        image_size, val_fraction, seed: See :meth:`archgen.tasks.store.TaskStore.add`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=48)
+    upload: str = Field(min_length=1, max_length=4096)
+    upload_sha256: str = Field(min_length=64, max_length=64)
+    filename: str | None = Field(None, max_length=255)
+    image_size: int = Field(32, ge=8, le=256)
+    val_fraction: float = Field(0.2, ge=0.05, le=0.5)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+@register_job("add_task", "Unpack and validate an uploaded image folder; register it as a task", AddTaskParams)
+def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
+    """Unpack the archive in the job's work directory (limits: ``task_max_unpacked_bytes``, ``task_max_images``),
+    validate and decode the folder, register it; the archive and the unpacked files are removed afterwards."""
+    from pathlib import Path
+
+    from archgen.context import workspace
+    from archgen.tasks.archive import extract_archive
+
+    s = ctx.settings
+    data = workspace(s.paths)
+    source = f"upload:{params.filename or 'archive'}:sha256:{params.upload_sha256}"
+    if params.name in data.tasks:
+        rec = data.tasks.record(params.name)
+        if rec.source == source:  # registered by an earlier attempt of this job
+            Path(params.upload).unlink(missing_ok=True)
+            return {"task": rec.summary(), "resumed": ctx.resumed}
+    unpacked = ctx.workdir / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    ctx.progress(0.0, "unpacking")
+    root = extract_archive(params.upload, unpacked, max_bytes=s.task_max_unpacked_bytes, max_members=s.task_max_images + 1000)
+    data.tasks.max_images = s.task_max_images
+
+    def on_image(done: int, total: int) -> None:
+        ctx.progress(0.05 + 0.9 * done / total, f"{done}/{total} images decoded")
+
+    try:
+        rec = data.tasks.add(params.name, root, image_size=params.image_size, val_fraction=params.val_fraction,
+                             seed=params.seed, source=source, on_image=on_image)  # fmt: skip
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+    Path(params.upload).unlink(missing_ok=True)
+    log.info("job %s: registered task %s (%d images, %d classes)", ctx.job_id, rec.name, rec.train + rec.validation,
+             rec.num_classes, extra={"job_id": ctx.job_id, "job_kind": "add_task"})  # fmt: skip
+    return {"task": rec.summary(), "resumed": ctx.resumed}
+
+
+@register_job("train_supernet", "Train a weight-sharing supernet on a task's images; store it", SupernetParams)
+def train_supernet(params: SupernetParams, ctx: JobContext) -> dict[str, Any]:
+    """Run :func:`archgen.supernets.service.train_supernet` in the job's work directory (its checkpoint makes a
+    resumed run continue where the last one stopped); the store id is ``params.model_id`` or derived from the job."""
+    from archgen.context import workspace
+    from archgen.supernets.service import SUPERNET_CHECKPOINT
+    from archgen.supernets.service import train_supernet as train
+
+    data = workspace(ctx.settings.paths)
+    mid = params.model_id or params.default_id(ctx.job_id[:8])
+    resumed = ctx.resumed or (ctx.workdir / SUPERNET_CHECKPOINT).is_file()
+    if mid in data.models.ids():  # stored by an earlier attempt of this job
+        rec, resumed = data.models.record(mid), True
+    else:
+        rec = train(params, data, data.models, ctx.workdir, model_id=mid, on_progress=ctx.progress)
+    return {"supernet_id": rec.id, "supernet": rec.summary(), "resumed": resumed}

@@ -206,6 +206,7 @@ def benchmark_multiobjective(
     front's (the whole table's), at the checkpoints, against two reference points fixed in advance: the
     space's nadir (its worst value of each objective: every architecture counts) and its median of each
     (only the better half of each objective counts: the part of the front a user asks for)."""
+    from archgen.evaluators import BenchmarkEvaluator
     from archgen.generators.pipeline import ENUMERATED
     from archgen.search.history import pareto_front
     from archgen.search.multiobjective import hypervolume_ratio
@@ -218,6 +219,8 @@ def benchmark_multiobjective(
     ev, _ = check_search(
         SearchParams(space=space, task=task, metric=metric, strategy="mobo", minimize=minimize, device=device,
                      budget=budget, batch_size=batch_size), ws)  # fmt: skip
+    if not isinstance(ev, BenchmarkEvaluator):
+        raise SearchInputError(f"the true front needs a benchmark table; {task!r} has none")
     (second,) = ev.extra_metrics
     for spec in strategies:  # before any run
         name, _, ref = spec.partition("+")[0].partition("@")

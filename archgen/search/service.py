@@ -21,7 +21,7 @@ from archgen.search.strategies import SearchInputError
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
-    from archgen.evaluators import BenchmarkEvaluator
+    from archgen.evaluators import Evaluator
     from archgen.search.history import SearchHistory
     from archgen.search.parallel import Workers
     from archgen.search.priors import Prior
@@ -34,7 +34,7 @@ class SearchParams(BaseModel):
     """One search (validated at the edge: CLI, HTTP, job).
 
     Attributes:
-        space, task: The benchmark table searched.
+        space, task: The benchmark table searched, or a registered user task (evaluated by its supernet).
         metric: Objective column of the task (default: the predictors' target, e.g. NB201 CIFAR-10's
             ``cifar10-valid``/``val_acc``; ``test_acc`` is the published protocol of DiffusionNAG's table).
         strategy: ``bo``, ``mobo``, ``robot``, ``bananas``, ``re``, ``ls`` or ``random``.
@@ -89,8 +89,34 @@ def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
     return col
 
 
-def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvaluator, Prior | None]:
+def _check_user_task(params: SearchParams, data: Workspace) -> tuple[Evaluator, None]:
+    """A search of a user task (no table): evaluated by the task's newest stored supernet, label-free throughout."""
+    from archgen.search.strategies import strategy_class
+    from archgen.supernets.service import supernet_evaluator
+
+    if params.space != "nb201":
+        raise SearchInputError(f"a user task is searched in the nb201 space (its supernet's), not {params.space!r}")
+    cls = strategy_class(params.strategy)
+    if params.batch_size > params.budget:
+        raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
+    for field, why in (("metric", "its objective is the supernet's held-out accuracy"),
+                       ("prior", "the priors read published columns of a benchmark table"),
+                       ("minimize", "a second objective reads a benchmark table's published values"),
+                       ("reference", "it has one objective")):  # fmt: skip
+        if getattr(params, field) is not None:
+            raise SearchInputError(f"{field} is not available for user task {params.task!r}: {why}")
+    if params.strategy == "robot":
+        raise SearchInputError("robot needs prior='zero-cost', which user tasks have not")
+    if params.generator and not cls.takes_generator:
+        raise SearchInputError(f"generator adds candidates to bo's pool, not {params.strategy!r}'s")
+    return supernet_evaluator(data, params.task), None
+
+
+def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prior | None]:
     """Everything checkable before running: returns the evaluator and the prior.
+
+    A benchmark task is evaluated by its table; a registered user task (no table) by its newest stored supernet
+    (:func:`archgen.supernets.service.supernet_evaluator`: ``NoSupernetError`` until one is trained).
 
     Raises:
         UnknownNameError: unknown space, task, metric, strategy or device.
@@ -101,10 +127,13 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[BenchmarkEvalua
     from archgen.predictors.training import default_target
     from archgen.search.priors import build_prior
     from archgen.search.strategies import list_strategies, strategy_class
+    from archgen.tasks.images import is_user_task
 
     table = data.table(params.space)
     if params.task not in table.tasks():
-        raise UnknownNameError(f"task of space {params.space!r}", params.task, table.tasks())
+        if is_user_task(data, params.task):
+            return _check_user_task(params, data)
+        raise UnknownNameError(f"task of space {params.space!r}", params.task, [*table.tasks(), *data.tasks.names()])
     cls = strategy_class(params.strategy)  # unknown names raise listing the valid ones
     if params.batch_size > params.budget:
         raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
@@ -193,11 +222,12 @@ def execute_search(
     generator = None
     if params.generator:
         generator, _ = shared_generator(data, data.models, params.space, epochs=generator_epochs, on_progress=on_progress)
-    sp = ev.table.search_space
-    cands = [sp.from_index(i) for i in range(ev.table.num_rows)] if params.space in ENUMERATED else None
+    sp = data.space(params.space)
+    cands = [sp.from_index(i) for i in range(data.table(params.space).num_rows)] if params.space in ENUMERATED else None
     objectives = None
-    if ev.extra_metrics:
-        (second,) = ev.extra_metrics
+    extra: tuple[str, ...] = getattr(ev, "extra_metrics", ())  # a table evaluator's second objective
+    if extra:
+        (second,) = extra
         objectives = [(ev.objective, ev.maximize), (second, False)]
     return run_search(
         sp, strategy_of(params, prior, ev.maximize, generator), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,

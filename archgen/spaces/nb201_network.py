@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from archgen.spaces.nb201 import EDGES, NUM_NODES, OPS
@@ -35,6 +36,29 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling, stride 1, padding 1, padded positions not counted (``nn.AvgPool2d(3, 1, 1,
+    count_include_pad=False)``), as a separable box filter: the same values to float rounding, and two to five
+    times faster on the CPU than PyTorch's pooling kernel at NB201's sizes (it dominated supernet scoring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._counts: dict[tuple[int, int, torch.dtype], torch.Tensor] = {}
+
+    @staticmethod
+    def _box(x: torch.Tensor) -> torch.Tensor:
+        p = F.pad(x, (1, 1, 1, 1))
+        h = p[..., :, :-2] + p[..., :, 1:-1] + p[..., :, 2:]
+        return h[..., :-2, :] + h[..., 1:-1, :] + h[..., 2:, :]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        key = (x.shape[-2], x.shape[-1], x.dtype)
+        counts = self._counts.get(key)
+        if counts is None or counts.device != x.device:
+            counts = self._counts[key] = self._box(torch.ones(1, 1, *key[:2], dtype=x.dtype, device=x.device))
+        return self._box(x) / counts
+
+
 def make_op(name: str, channels: int) -> nn.Module:
     """The module for one cell operation (stride 1, same width in and out)."""
     if name == "none":
@@ -46,7 +70,7 @@ def make_op(name: str, channels: int) -> nn.Module:
     if name == "nor_conv_3x3":
         return ReLUConvBN(channels, channels, 3, 1, 1)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3()
     raise ValueError(f"unknown NB201 operation {name!r}; valid: {', '.join(OPS)}")
 
 

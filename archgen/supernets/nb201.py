@@ -54,7 +54,10 @@ class SupernetCell(nn.Module):
         nodes = [x]
         for j in range(1, NUM_NODES):
             terms = [self.edges[k](nodes[i], ops[k]) for k, (i, jj) in enumerate(EDGES) if jj == j and ops[k] != NONE]
-            nodes.append(torch.stack(terms).sum(0) if len(terms) > 1 else terms[0] if terms else torch.zeros_like(x))
+            total = terms[0] if terms else torch.zeros_like(x)
+            for t in terms[1:]:
+                total = total + t
+            nodes.append(total)
         return nodes[-1]
 
 

@@ -41,7 +41,7 @@ from torch import nn
 
 from archgen.arch import Arch
 from archgen.artifacts import ArtifactState
-from archgen.errors import ArchgenError, NotFittedError
+from archgen.errors import NotFittedError, SupernetInputError
 from archgen.rng import init_parameters_, torch_generator
 from archgen.spaces.nb201 import EDGES, OPS
 from archgen.supernets.nb201 import NB201Supernet
@@ -53,10 +53,6 @@ if TYPE_CHECKING:
 
 #: Path sampling schemes of :class:`OneShotSupernet`.
 SAMPLINGS = ("uniform", "fair")
-
-
-class SupernetInputError(ArchgenError, ValueError):
-    """Parameters or data a supernet cannot use (bad sizes, too few images, an architecture of another space)."""
 
 
 class OneShotSupernet:

@@ -13,8 +13,9 @@ seed would) and, at the end, ``weights.npz`` (the state dict, no pickle) and
 versions, accuracy, the weights' SHA-256).
 
 Tasks: ``cifar10`` (the 50,000 training images; accuracy on the 10,000 test
-images) and ``cifar10-valid`` (a stratified half of the training images; accuracy
-on the other half, as NB201's ``cifar10-valid``).
+images), ``cifar10-valid`` (a stratified half of the training images; accuracy
+on the other half, as NB201's ``cifar10-valid``) and registered user tasks (their
+training split; accuracy on their validation split): :func:`archgen.tasks.task_images`.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from archgen.errors import ArchgenError, UnknownNameError
+from archgen.errors import ArchgenError
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
     from archgen.datasets.images import ImageArrayDataset
 
-#: Tasks with images the training evaluator can train on.
+#: Built-in tasks with images the training evaluator can train on (and every registered user task).
 TRAINING_TASKS = ("cifar10", "cifar10-valid")
 #: Files a finished training leaves in its work directory.
 WEIGHTS = "weights.npz"
@@ -52,7 +53,7 @@ class TrainingParams(BaseModel):
 
     Attributes:
         arch: The NB201 cell, e.g. ``|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|...|``.
-        task: ``cifar10`` or ``cifar10-valid`` (module docstring).
+        task: ``cifar10``, ``cifar10-valid`` or a registered user task (module docstring).
         epochs, batch_size, lr, momentum, weight_decay: The schedule (NB201's by default).
         C, N: Width of the first stage and cells per stage (NB201: 16, 5).
         resolution: Image side (32: CIFAR's own).
@@ -79,24 +80,20 @@ class TrainingParams(BaseModel):
 
 
 def task_images(data: Workspace, task: str, train_images: int | None = None) -> tuple[ImageArrayDataset, ImageArrayDataset]:
-    """``(train, test)`` images of a training task (module docstring).
+    """``(train, test)`` images of a training task (module docstring; :func:`archgen.tasks.task_images`).
 
     Raises:
-        UnknownNameError: a task without images here.
+        UnknownNameError: a task without images here (listing those with).
     """
-    if task not in TRAINING_TASKS:
-        raise UnknownNameError("task with images to train on", task, TRAINING_TASKS)
-    return data.memo(("training-images", task, train_images), lambda: _task_images(data, task, train_images))  # type: ignore[no-any-return]
+    from archgen.tasks.images import check_image_task
+    from archgen.tasks.images import task_images as resolve
 
-
-def _task_images(data: Workspace, task: str, train_images: int | None) -> tuple[ImageArrayDataset, ImageArrayDataset]:
-    if task == "cifar10":
-        train, test = data.cifar10("train"), data.cifar10("test")
-    else:
-        train, test = data.cifar10("train").split(0.5, seed=0)
-    if train_images is not None and train_images < len(train):
-        _, train = train.split(train_images / len(train), seed=1)  # a stratified subset of about that size
-    return train, test
+    check_image_task(data, task, "task with images to train on")
+    ti = resolve(data, task)
+    if train_images is None or train_images >= len(ti.train):
+        return ti.train, ti.heldout
+    key = ("training-images", ti.key, task, train_images)
+    return data.memo(key, lambda: (ti.train.split(train_images / len(ti.train), seed=1)[1], ti.heldout))  # type: ignore[no-any-return]
 
 
 def _evaluate(net: Any, x: Any, y: Any, batch: int = 1000) -> float:

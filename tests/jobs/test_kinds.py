@@ -139,3 +139,67 @@ def test_a_search_job_killed_mid_search_resumes_to_the_uninterrupted_result(sett
 
     resumed = SearchHistory.load(settings.job_dir / job.id / SEARCH_HISTORY)
     assert [e.architecture for e in resumed.evaluations] == [e.architecture for e in whole.evaluations]
+
+
+def test_a_supernet_job_killed_mid_training_resumes_to_the_uninterrupted_supernet(settings: Settings) -> None:
+    import numpy as np
+
+    from archgen.context import workspace
+    from archgen.jobs.kinds import train_supernet
+    from archgen.supernets.service import SUPERNET_CHECKPOINT, SupernetParams
+
+    params = SupernetParams(task="cifar10-valid", minutes=10, epochs=1, batch_size=64, C=4, N=1, resolution=8,
+                            calib_batches=1, eval_images=50, seed=3)  # fmt: skip
+    store = JobStore(settings.db_url)
+    job, _ = store.create("train_supernet", params.model_dump(mode="json"), "alice")
+    _, token = store.claim_next()
+    ctx = JobContext(store, store.get(job.id), token, settings, threading.Event())
+    calls = []
+
+    def progress_then_die(fraction, message=None):
+        calls.append(fraction)
+        if fraction > 0.3:
+            raise Died
+
+    ctx.progress = progress_then_die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        train_supernet(params, ctx)
+    assert (settings.job_dir / job.id / SUPERNET_CHECKPOINT).is_file()
+    store.requeue_stale(lease_s=0, max_failures=3)
+    run_to_end(settings, job.id)
+    done = store.get(job.id)
+    assert done.status == SUCCEEDED, done.error
+    assert done.result["resumed"] and done.result["supernet"]["heldout"]["finished"]
+    data = workspace(settings.paths)
+    resumed, _ = data.models.load(done.result["supernet_id"], artifact_type="supernet")
+    # the same run without the kill, in another store
+    from archgen.supernets.service import train_supernet as train
+
+    whole = train(params, data, ArtifactStore(settings.home / "other-models"), settings.home / "other-work",
+                  model_id="whole")  # fmt: skip
+    again, _ = ArtifactStore(settings.home / "other-models").load(whole.id, artifact_type="supernet")
+    for k, v in again.net_.state_dict().items():
+        np.testing.assert_allclose(resumed.net_.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings: Settings, tmp_path) -> None:
+    import hashlib
+
+    from archgen.jobs.kinds import AddTaskParams
+    from tests.tasks.folders import image_folder, zip_folder
+
+    raw = zip_folder(image_folder(ws, tmp_path / "pets", per_class=6))
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(raw)
+    params = AddTaskParams(name="pets", upload=str(upload), upload_sha256=hashlib.sha256(raw).hexdigest(), filename="p.zip")
+    store = JobStore(settings.db_url)
+    job, _ = store.create("add_task", params.model_dump(mode="json"), "alice")
+    run_to_end(settings, job.id)
+    done = store.get(job.id)
+    assert done.status == SUCCEEDED, done.error
+    assert done.result["task"]["images"] == 18 and not upload.exists()
+    assert not any((settings.job_dir / job.id).glob("unpacked*"))
+    # a second attempt of the same job (its worker died after registering) returns the task, registers nothing new
+    job2, _ = store.create("add_task", params.model_dump(mode="json"), "bob")
+    run_to_end(settings, job2.id)
+    assert store.get(job2.id).result["task"]["arrays_sha256"] == done.result["task"]["arrays_sha256"]

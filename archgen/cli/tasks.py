@@ -1,0 +1,129 @@
+"""``archgen tasks add|list|show|remove``: user tasks (labelled image folders); ``archgen supernets train|list``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archgen.cli.common import JsonOpt, _ctx, _emit
+
+tasks_app = typer.Typer(help="User tasks: a labelled image folder (DIR/<class>/*.jpg|png) registered under a name.",
+                        no_args_is_help=True)  # fmt: skip
+supernets_app = typer.Typer(help="Weight-sharing supernets of tasks (trained once, stored, then scoring).",
+                            no_args_is_help=True)  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``tasks`` and ``supernets`` groups."""
+    app.add_typer(tasks_app, name="tasks")
+    app.add_typer(supernets_app, name="supernets")
+
+
+def _bar(desc: str, disable: bool):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=1000, desc=desc, unit="‰", disable=disable or not sys.stderr.isatty())
+
+
+@tasks_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The task's name: lower-case letters, digits, '-' and '_'.")],
+    images: Annotated[Path, typer.Option("--images", help="The folder: one sub-folder of images per class.")],
+    image_size: Annotated[int, typer.Option("--image-size", help="Side the images are resized to.")] = 32,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Fraction of each class held out.")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the split.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate IMAGES (class folders, readable images, at least two classes of at least five images), decode it,
+    record its checksum and a stratified train/validation split, and register it as task NAME."""
+    store = _ctx.workspace().tasks
+    store.max_images = _ctx.settings().task_max_images
+    with _bar("decoding", as_json) as bar:
+        rec = store.add(name, images, image_size=image_size, val_fraction=val_fraction, seed=seed,
+                        on_image=lambda d, t: bar.update(int(1000 * d / t) - bar.n))  # fmt: skip
+    _emit(rec.summary(), as_json, f"task {rec.name}: {rec.num_classes} classes, {rec.train} training and "
+          f"{rec.validation} validation images ({rec.image_size}x{rec.image_size}); sha256 {rec.source_sha256[:16]}...")  # fmt: skip
+
+
+@tasks_app.command("list")
+def list_tasks(as_json: JsonOpt = False) -> None:
+    """Registered user tasks."""
+    recs = _ctx.workspace().tasks.records()
+    lines = [f"{r.name}: {r.num_classes} classes, {r.train}+{r.validation} images, from {r.source}" for r in recs]
+    _emit([r.summary() for r in recs], as_json, "\n".join(lines) or "no user tasks (archgen tasks add NAME --images DIR)")
+
+
+@tasks_app.command("show")
+def show(name: str, as_json: JsonOpt = False) -> None:
+    """One task's record: classes, counts, split, checksums."""
+    rec = _ctx.workspace().tasks.record(name)
+    d = rec.summary()
+    _emit(d, as_json, "\n".join(f"{k}: {v}" for k, v in d.items()))
+
+
+@tasks_app.command("remove")
+def remove(name: str) -> None:
+    """Delete task NAME (its images; stored supernets stay until deleted)."""
+    _ctx.workspace().tasks.remove(name)
+    typer.echo(f"removed task {name}")
+
+
+@supernets_app.command("train")
+def train(
+    task: Annotated[str, typer.Option("--task", help="cifar10, cifar10-valid or a user task.")],
+    minutes: Annotated[float, typer.Option("--minutes", help="Wall-time budget.")] = 30.0,
+    epochs: Annotated[int, typer.Option("--epochs", help="Length of the cosine schedule (cut by --minutes).")] = 300,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 128,
+    width: Annotated[int, typer.Option("--width", help="C: width of the first stage.")] = 8,
+    depth: Annotated[int, typer.Option("--depth", help="N: cells per stage.")] = 1,
+    resolution: Annotated[int, typer.Option("--resolution")] = 16,
+    sampling: Annotated[str, typer.Option("--sampling", help="uniform (SPOS) or fair (FairNAS).")] = "uniform",
+    calib_batches: Annotated[int, typer.Option("--calib-batches", help="Batch-norm recalibration batches per path.")] = 4,
+    eval_images: Annotated[int, typer.Option("--eval-images", help="Held-out images each path is scored on.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    model_id: Annotated[str | None, typer.Option("--id", help="Store id (default: derived from the request).")] = None,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Checkpoint directory (a rerun resumes).")] = Path(
+        "archgen-supernet"
+    ),
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=256)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train TASK's supernet (progress bar; a checkpoint in --workdir resumes an interrupted run) and store it."""
+    from pydantic import ValidationError
+
+    from archgen.errors import SupernetInputError
+    from archgen.supernets.service import SupernetParams, train_supernet
+
+    try:
+        params = SupernetParams(task=task, minutes=minutes, epochs=epochs, batch_size=batch_size, C=width, N=depth,
+                                resolution=resolution, sampling=sampling, calib_batches=calib_batches,
+                                eval_images=eval_images, seed=seed, model_id=model_id)  # type: ignore[arg-type]  # fmt: skip
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = {"C": "width", "N": "depth"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "input"
+        raise SupernetInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    ws = _ctx.workspace()
+    with _bar("training", as_json) as bar:
+        rec = train_supernet(params, ws, ws.models, workdir, model_id=params.model_id or params.default_id(),
+                             on_progress=lambda f, m: (bar.set_postfix_str(m, refresh=False), bar.update(int(f * 1000) - bar.n)))  # fmt: skip
+    h = rec.heldout
+    _emit(rec.summary(), as_json, f"stored supernet {rec.id} for {rec.task}: {h['steps']}/{h['scheduled_steps']} steps "
+          f"in {h['train_seconds']:.0f} s")  # fmt: skip
+
+
+@supernets_app.command("list")
+def list_supernets(task: Annotated[str | None, typer.Option("--task")] = None, as_json: JsonOpt = False) -> None:
+    """Stored supernets (of --task), newest first."""
+    from archgen.supernets.service import supernet_records
+
+    recs = supernet_records(_ctx.models(), task)
+    lines = [f"{r.id}: {r.task}, {r.heldout.get('steps')} steps, {r.heldout.get('train_seconds', 0):.0f} s, {r.created}"
+             for r in recs]  # fmt: skip
+    _emit([r.summary() for r in recs], as_json, "\n".join(lines) or "no stored supernets")

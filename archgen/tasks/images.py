@@ -1,0 +1,92 @@
+"""Which images a task name stands for: CIFAR-10's built-in tasks, or a registered user task.
+
+One resolver for every consumer (zero-cost proxies, the training evaluator, supernets), so that a task name
+means the same images everywhere:
+
+* ``cifar10``: train on CIFAR-10's 50,000 training images, measure on its 10,000 test images;
+* ``cifar10-valid``: a stratified half of the training images and the other half (NB201's ``cifar10-valid``);
+* a user task (:class:`~archgen.tasks.store.TaskStore`): its recorded train and validation split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archgen.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+    from archgen.datasets.images import ImageArrayDataset
+
+#: Tasks whose images ship with the benchmark data.
+BUILTIN_IMAGE_TASKS = ("cifar10", "cifar10-valid")
+
+
+@dataclass(frozen=True)
+class TaskImages:
+    """The images of one task.
+
+    Attributes:
+        name: The task.
+        train: Images to train (and recalibrate batch norm) on.
+        heldout: Images accuracy is measured on (never trained on).
+        key: Identifies the images in cache keys (a user task's includes its arrays' checksum).
+        user: Whether it is a user task (no benchmark table).
+    """
+
+    name: str
+    train: ImageArrayDataset
+    heldout: ImageArrayDataset
+    key: str
+    user: bool
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.train.classes)
+
+
+def image_task_names(data: Workspace) -> list[str]:
+    """Every task with images here: the built-in ones, then the registered user tasks."""
+    return [*BUILTIN_IMAGE_TASKS, *data.tasks.names()]
+
+
+def is_user_task(data: Workspace, task: str) -> bool:
+    """Whether ``task`` is a registered user task."""
+    return task not in BUILTIN_IMAGE_TASKS and task in data.tasks
+
+
+def check_image_task(data: Workspace, task: str, what: str = "task with images") -> None:
+    """Raise :class:`UnknownNameError` (listing the valid ones) unless ``task`` has images here."""
+    if task not in BUILTIN_IMAGE_TASKS and task not in data.tasks:
+        raise UnknownNameError(what, task, image_task_names(data))
+
+
+def task_images(data: Workspace, task: str) -> TaskImages:
+    """The images of ``task`` (module docstring); memoised per workspace and, for user tasks, per checksum.
+
+    Raises:
+        UnknownNameError: no such task (listing those with images).
+        DataError: a user task's arrays are missing or corrupt.
+    """
+    check_image_task(data, task)
+    if task in BUILTIN_IMAGE_TASKS:
+        return data.memo(("task-images", task), lambda: _builtin(data, task))
+    sha = data.tasks.record(task).arrays_sha256
+    return data.memo(("task-images", task, sha), lambda: _user(data, task, sha))
+
+
+def _builtin(data: Workspace, task: str) -> TaskImages:
+    if task == "cifar10":
+        train, held = data.cifar10("train"), data.cifar10("test")
+    else:
+        train, held = data.cifar10("train").split(0.5, seed=0)
+    return TaskImages(task, train, held, "cifar10", False)
+
+
+def _user(data: Workspace, task: str, sha: str) -> TaskImages:
+    train, val = data.tasks.datasets(task)
+    return TaskImages(task, train, val, f"task-{task}-{sha[:12]}", True)
+
+
+__all__ = ["BUILTIN_IMAGE_TASKS", "TaskImages", "check_image_task", "image_task_names", "is_user_task", "task_images"]

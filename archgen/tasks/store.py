@@ -1,0 +1,354 @@
+"""User tasks: a labelled image folder registered under a name, with a checksum and a recorded split.
+
+``archgen tasks add NAME --images DIR`` and ``POST /v1/tasks`` (an archive of the folder) call
+:meth:`TaskStore.add`. The folder is ``DIR/<class>/*.jpg|jpeg|png``: at least two class folders, each with at
+least :data:`MIN_PER_CLASS` readable images. Every image is decoded once, resized to ``image_size`` square
+(bilinear) and kept as ``uint8`` arrays in ``home/tasks/<NAME>/images.npz`` (pickle-free) beside ``task.json``:
+the classes, the counts, the SHA-256 of the source files (names and bytes, in sorted order) and of the arrays
+file, and the class-stratified train/validation split (``val_fraction``, ``seed``) as a boolean mask. Loading
+verifies the arrays' SHA-256, so a corrupt file is reported, never used.
+
+A task is written to a temporary directory and renamed into place: a failed or interrupted ``add`` leaves no
+task behind, and an existing task is never overwritten (remove it first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from archgen.errors import DataError, TaskError, TaskExistsError, UnknownNameError
+
+if TYPE_CHECKING:
+    from archgen.datasets.images import ImageArrayDataset
+
+#: Suffixes read as images (case-insensitive).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: Fewest images per class: at least one for training and one for validation, and a few to train on.
+MIN_PER_CLASS = 5
+#: Names of tasks with built-in images or tables; a user task may not take them.
+RESERVED = frozenset({"cifar10", "cifar10-valid", "cifar100", "imagenet16-120", "ImageNet16-120"})
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+#: Store format of ``task.json``.
+TASK_FORMAT = 1
+
+
+@dataclass
+class TaskRecord:
+    """What ``task.json`` holds.
+
+    Attributes:
+        name: The task's name.
+        classes: Class names (the sub-folders, sorted); labels index into it.
+        images_per_class: Image count of each class.
+        train, validation: Images in each part of the split.
+        image_size: Side the images were resized to.
+        val_fraction, split_seed: The stratified split's fraction and seed.
+        source: Where the images came from (the folder, or the uploaded archive's name).
+        source_sha256: SHA-256 over every source image's relative path and bytes, in sorted order.
+        arrays_sha256: SHA-256 of ``images.npz``.
+        skipped: Files ignored in the class folders (not images).
+        created: ISO 8601 UTC timestamp.
+    """
+
+    name: str
+    classes: list[str]
+    images_per_class: dict[str, int]
+    train: int
+    validation: int
+    image_size: int
+    val_fraction: float
+    split_seed: int
+    source: str
+    source_sha256: str
+    arrays_sha256: str
+    skipped: list[str] = field(default_factory=list)
+    created: str = ""
+    format: int = TASK_FORMAT
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def summary(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["images"] = self.train + self.validation
+        d["skipped"] = len(self.skipped)
+        return d
+
+
+def check_task_name(name: str) -> str:
+    """``name`` if it can name a user task (lower-case letters, digits, ``-``, ``_``; not a built-in task)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise TaskError(
+            f"invalid task name {name!r}: use 1-48 lower-case letters, digits, '-' and '_', starting with a letter or digit"
+        )
+    if name in RESERVED or name.lower() in {r.lower() for r in RESERVED}:
+        raise TaskError(f"task name {name!r} is a built-in task's; choose another")
+    return name
+
+
+def scan_folder(root: Path, max_images: int) -> tuple[list[str], list[tuple[int, Path]], list[str]]:
+    """The classes, the ``(label, file)`` images and the skipped files of a labelled folder (validated).
+
+    Raises:
+        TaskError: naming what is wrong (missing folder, images outside class folders, fewer than two
+            classes, an empty or too small class, too many images).
+    """
+    if not root.is_dir():
+        raise TaskError(f"image folder {root} does not exist or is not a folder")
+    loose = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if loose:
+        raise TaskError(
+            f"{root} holds images outside class folders ({', '.join(loose[:3])}{'...' if len(loose) > 3 else ''}): "
+            f"put each class's images in {root}/<class>/"
+        )
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes: list[str] = []
+    images: list[tuple[int, Path]] = []
+    skipped: list[str] = []
+    small: list[str] = []
+    for d in dirs:
+        files = sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith("."))
+        imgs = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        skipped += [str(p.relative_to(root)) for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        if not imgs:
+            raise TaskError(f"class folder {d.name!r} of {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        if len(imgs) < MIN_PER_CLASS:
+            small.append(f"{d.name} ({len(imgs)})")
+        images += [(len(classes), p) for p in imgs]
+        classes.append(d.name)
+        if len(images) > max_images:
+            raise TaskError(f"{root} holds more than {max_images} images (the limit); use fewer")
+    if len(classes) < 2:
+        raise TaskError(
+            f"{root} needs at least two class folders with images (<class>/*.jpg|png); found {len(classes)}"
+            + (f": {classes[0]}" if classes else "")
+        )
+    if small:
+        raise TaskError(f"every class needs at least {MIN_PER_CLASS} images; too few in: {', '.join(small)}")
+    return classes, images, skipped
+
+
+def _decode(root: Path, images: list[tuple[int, Path]], size: int, on_image: Callable[[int, int], None] | None):
+    from PIL import Image, UnidentifiedImageError
+
+    arr = np.empty((len(images), size, size, 3), dtype=np.uint8)
+    h = hashlib.sha256()
+    for k, (_, p) in enumerate(images):
+        raw = p.read_bytes()
+        h.update(str(p.relative_to(root)).encode() + b"\0" + hashlib.sha256(raw).digest())
+        try:
+            import io
+
+            with Image.open(io.BytesIO(raw)) as im:
+                arr[k] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
+        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+            raise TaskError(f"cannot read image {p.relative_to(root)}: {e}") from None
+        if on_image is not None and (k % 200 == 0 or k + 1 == len(images)):
+            on_image(k + 1, len(images))
+    return arr, h.hexdigest()
+
+
+def stratified_mask(labels: np.ndarray, num_classes: int, val_fraction: float, seed: int) -> np.ndarray:
+    """Boolean validation mask: ``round(n_c * val_fraction)`` (at least one, at most ``n_c - 1``) of each class."""
+    rng = np.random.default_rng(seed)
+    val = np.zeros(len(labels), dtype=bool)
+    for c in range(num_classes):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        k = min(max(1, round(len(idx) * val_fraction)), len(idx) - 1)
+        val[idx[:k]] = True
+    return val
+
+
+class TaskStore:
+    """User tasks under one directory (``home/tasks``): ``<name>/task.json`` and ``<name>/images.npz``.
+
+    Args:
+        root: The directory (created on the first ``add``).
+        max_images: Most images one task may hold.
+    """
+
+    def __init__(self, root: Path | str, *, max_images: int = 100_000) -> None:
+        self.root = Path(root)
+        self.max_images = max_images
+        self._lock = threading.Lock()
+        self._arrays: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def names(self) -> list[str]:
+        """Registered task names, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "task.json").is_file())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _NAME_RE.match(name) is not None and (self.root / name / "task.json").is_file()
+
+    def record(self, name: str) -> TaskRecord:
+        """The task's record.
+
+        Raises:
+            UnknownNameError: no such task (listing the registered ones).
+            DataError: an unreadable ``task.json``.
+        """
+        if name not in self:
+            raise UnknownNameError("task", name, self.names())
+        path = self.root / name / "task.json"
+        try:
+            d = json.loads(path.read_text())
+            return TaskRecord(**d)
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
+            raise DataError(f"task {name!r}: {path} is not a readable task record ({e}); remove and add it again") from None
+
+    def records(self) -> list[TaskRecord]:
+        return [self.record(n) for n in self.names()]
+
+    def add(
+        self,
+        name: str,
+        images: Path | str,
+        *,
+        image_size: int = 32,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        source: str | None = None,
+        on_image: Callable[[int, int], None] | None = None,
+    ) -> TaskRecord:
+        """Validate, decode and register the labelled folder ``images`` as task ``name``.
+
+        Args:
+            image_size: Side the images are resized to (8-256).
+            val_fraction: Fraction of each class held out for validation (0.05-0.5).
+            seed: Seed of the split.
+            source: What to record as the source (default: the folder's path).
+            on_image: ``on_image(done, total)`` while decoding (may raise to stop; nothing is registered).
+
+        Raises:
+            TaskError: a bad name or folder (naming the problem), or bad options.
+            TaskExistsError: the name is taken.
+        """
+        check_task_name(name)
+        if not 8 <= image_size <= 256:
+            raise TaskError(f"image_size must be in 8..256, got {image_size}")
+        if not 0.05 <= val_fraction <= 0.5:
+            raise TaskError(f"val_fraction must be in [0.05, 0.5], got {val_fraction}")
+        root = Path(images).expanduser().resolve()
+        if name in self:
+            raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
+        classes, files, skipped = scan_folder(root, self.max_images)
+        arr, source_sha = _decode(root, files, image_size, on_image)
+        labels = np.array([c for c, _ in files], dtype=np.int64)
+        val = stratified_mask(labels, len(classes), val_fraction, seed)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
+        try:
+            np.savez(tmp / "images.npz", images=arr, labels=labels, validation=val)
+            rec = TaskRecord(
+                name=name,
+                classes=classes,
+                images_per_class={c: int((labels == k).sum()) for k, c in enumerate(classes)},
+                train=int((~val).sum()),
+                validation=int(val.sum()),
+                image_size=image_size,
+                val_fraction=val_fraction,
+                split_seed=seed,
+                source=source or str(root),
+                source_sha256=source_sha,
+                arrays_sha256=_file_sha256(tmp / "images.npz"),
+                skipped=skipped[:1000],
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            (tmp / "task.json").write_text(json.dumps(asdict(rec), indent=1))
+            with self._lock:
+                if (self.root / name).exists():
+                    raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
+                os.rename(tmp, self.root / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return rec
+
+    def remove(self, name: str) -> None:
+        """Delete task ``name`` (``UnknownNameError`` if there is none)."""
+        if name not in self:
+            raise UnknownNameError("task", name, self.names())
+        trash = self.root / f".removed-{name}-{os.getpid()}-{threading.get_ident()}"
+        os.rename(self.root / name, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        with self._lock:
+            for k in [k for k in self._arrays if k[0] == name]:
+                del self._arrays[k]
+
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(images, labels, validation mask)`` of the task, verified against its record (memoised).
+
+        Raises:
+            DataError: the arrays file is missing, corrupt or does not match the record.
+        """
+        rec = self.record(name)
+        key = (name, rec.arrays_sha256)
+        with self._lock:
+            if key in self._arrays:
+                return self._arrays[key]
+        path = self.root / name / "images.npz"
+        if not path.is_file():
+            raise DataError(f"task {name!r} is incomplete: {path} is missing; remove and add it again")
+        sha = _file_sha256(path)
+        if sha != rec.arrays_sha256:
+            raise DataError(f"task {name!r} is corrupt: sha256 of {path} is {sha}, task.json records {rec.arrays_sha256}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                out = (z["images"], z["labels"], z["validation"])
+        except (ValueError, KeyError, OSError) as e:
+            raise DataError(f"task {name!r}: {path} cannot be read ({e})") from None
+        with self._lock:
+            self._arrays[key] = out
+        return out
+
+    def datasets(self, name: str) -> tuple[ImageArrayDataset, ImageArrayDataset]:
+        """``(train, validation)`` images of the task, normalised by the training part's per-channel mean and std."""
+        from archgen.datasets.images import ImageArrayDataset
+
+        rec = self.record(name)
+        images, labels, val = self.arrays(name)
+        tr = images[~val]
+        flat = tr.reshape(-1, 3).astype(np.float64) / 255.0
+        mean, std = tuple(flat.mean(0)), tuple(np.maximum(flat.std(0), 1e-6))
+        return (
+            ImageArrayDataset(tr, labels[~val], rec.classes, mean, std),
+            ImageArrayDataset(images[val], labels[val], rec.classes, mean, std),
+        )
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MIN_PER_CLASS",
+    "TaskError",
+    "TaskExistsError",
+    "TaskRecord",
+    "TaskStore",
+    "check_task_name",
+    "scan_folder",
+    "stratified_mask",
+]

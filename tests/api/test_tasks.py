@@ -1,0 +1,147 @@
+"""A user task over HTTP: upload (a job), listing, then its supernet, predictions, zero-cost scores, guided
+generation, a search and a training by the task's name; and the refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archgen.api import create_app
+from archgen.api.keys import KeyStore
+from tests.api.conftest import NB201_ARCH, Service, service_settings
+from tests.tasks.folders import image_folder, tar_folder, zip_folder
+
+TINY_SUPERNET = {"minutes": 0.05, "epochs": 2, "batch_size": 16, "C": 4, "N": 1, "resolution": 8,
+                 "calib_batches": 2, "eval_images": 30}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def folder(ws, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return image_folder(ws, tmp_path_factory.mktemp("upload") / "pets", per_class=25)
+
+
+@pytest.fixture(scope="module")
+def pets(service: Service, folder: Path) -> str:
+    """The task ``pets`` uploaded as a zip, with a tiny supernet trained."""
+    c, h = service.client, service.auth
+    r = c.post("/v1/tasks?name=pets&filename=pets.zip", content=zip_folder(folder), headers=h)
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["task"]["classes"] == ["cat", "dog", "ship"]
+    r = c.post("/v1/supernets", json={"task": "pets", **TINY_SUPERNET}, headers=h)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "succeeded", job
+    return "pets"
+
+
+def test_upload_registers_the_task_and_lists_it(service: Service, pets: str) -> None:
+    body = service.client.get("/v1/tasks", headers=service.auth).json()
+    assert body["builtin"] == ["cifar10", "cifar10-valid"]
+    (t,) = [t for t in body["tasks"] if t["name"] == pets]
+    assert t["images"] == 75 and t["train"] == 60 and t["validation"] == 15
+    assert t["source"].startswith("upload:pets.zip:sha256:")
+    one = service.client.get(f"/v1/tasks/{pets}", headers=service.auth).json()
+    assert one["supernets"] and one["supernets"][0]["task"] == pets
+    assert service.client.get("/v1/tasks/nope", headers=service.auth).status_code == 404
+
+
+def test_refusals_name_the_problem(service: Service, pets: str, folder: Path) -> None:
+    c, h = service.client, service.auth
+    r = c.post("/v1/tasks?name=Bad%20Name", content=b"x", headers=h)
+    assert r.status_code == 422 and "invalid task name" in r.json()["error"]["message"]
+    r = c.post(f"/v1/tasks?name={pets}", content=zip_folder(folder), headers=h)
+    assert r.status_code == 409 and "exists already" in r.json()["error"]["message"]
+    r = c.post("/v1/tasks?name=empty", content=b"", headers=h)
+    assert r.status_code == 422 and "empty" in r.json()["error"]["message"]
+    r = c.post("/v1/tasks?name=notzip", content=b"this is not an archive", headers=h)
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "failed" and "not a zip or tar" in job["error"]
+    r = c.post("/v1/supernets", json={"task": "nope"}, headers=h)
+    assert r.status_code == 404 and pets in r.json()["error"]["message"]
+    r = c.post("/v1/supernets", json={"task": pets}, headers=h)  # 60 images, batch 128
+    assert r.status_code == 422 and "lower batch_size" in r.json()["error"]["message"]
+    r = c.post("/v1/supernets", json={"task": pets, "minutes": 10_000}, headers=h)
+    assert r.status_code == 422
+    names = c.get("/v1/tasks", headers=h).json()["tasks"]
+    assert "notzip" not in [t["name"] for t in names]
+
+
+def test_a_tar_upload_works_too(service: Service, folder: Path) -> None:
+    r = service.client.post("/v1/tasks?name=pets-tar", content=tar_folder(folder), headers=service.auth)
+    assert service.wait_job(r.json()["id"])["status"] == "succeeded"
+
+
+def test_the_task_name_works_in_predict_zero_cost_and_training(service: Service, pets: str) -> None:
+    c, h = service.client, service.auth
+    r = c.post("/v1/predict", json={"task": pets, "architectures": [NB201_ARCH, 17]}, headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["target"]["metric"] == "supernet_acc" and body["predictor"]["kind"] == "nb201-supernet"
+    assert all(0 <= p["mean"] <= 100 and p["std"] > 0 for p in body["predictions"])
+    r = c.post("/v1/zero-cost", json={"task": pets, "architectures": [NB201_ARCH], "proxies": ["synflow", "nwot"]}, headers=h)
+    assert r.status_code == 200 and r.json()["results"][0]["scores"]["nwot"] is not None
+    r = c.post("/v1/trainings", json={"arch": NB201_ARCH, "task": pets, "epochs": 1, "batch_size": 16, "C": 4, "N": 1,
+                                      "resolution": 8}, headers=h)  # fmt: skip
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "succeeded" and job["result"]["test_images"] == 15
+
+
+def test_generation_and_a_search_guided_by_the_supernet(service: Service, pets: str) -> None:
+    c, h = service.client, service.auth
+    r = c.post("/v1/generate", json={"task": pets, "n": 4, "guide_by": "supernet", "labelled": 8, "steps": 5}, headers=h)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"], 300)
+    assert job["status"] == "succeeded", job
+    assert len(job["result"]["items"]) == 4 and all(i["predicted"] is not None for i in job["result"]["items"])
+    r = c.post("/v1/generate", json={"task": pets, "n": 4}, headers=h)  # guide_by table: the task has none
+    assert r.status_code == 422 and "no table" in r.json()["error"]["message"]
+    r = c.post("/v1/searches", json={"task": pets, "strategy": "bo", "budget": 8, "batch_size": 4}, headers=h)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["searches"][0]["id"], 300)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["evaluations"] == 8 and 0 <= job["result"]["best"]["value"] <= 100
+    r = c.post("/v1/searches", json={"task": pets, "strategy": "bo", "prior": "zero-cost", "budget": 8}, headers=h)
+    assert r.status_code == 422 and "prior" in r.json()["error"]["message"]
+
+
+def test_a_task_without_a_supernet_says_how_to_get_one(service: Service, folder: Path) -> None:
+    c, h = service.client, service.auth
+    r = c.post("/v1/tasks?name=bare", content=zip_folder(folder), headers=h)
+    assert service.wait_job(r.json()["id"])["status"] == "succeeded"
+    r = c.post("/v1/predict", json={"task": "bare", "architectures": [NB201_ARCH]}, headers=h)
+    assert r.status_code == 409 and "POST /v1/supernets" in r.json()["error"]["message"]
+    r = c.post("/v1/searches", json={"task": "bare", "strategy": "random", "budget": 4}, headers=h)
+    assert r.status_code == 409
+
+
+@pytest.fixture(scope="module")
+def small_limits(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, cache_dir: Path) -> Iterator[Service]:
+    settings = service_settings(tmp_path_factory.mktemp("limits"), data_dir, cache_dir, default_models=(),
+                                task_max_upload_bytes=4096, task_max_unpacked_bytes=50_000)  # fmt: skip
+    _, key = KeyStore(settings.db_url).create("tests")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield Service(client, settings, key)
+
+
+def test_upload_limits(small_limits: Service, folder: Path) -> None:
+    c, h = small_limits.client, small_limits.auth
+    r = c.post("/v1/tasks?name=big", content=b"\0" * 5000, headers=h)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    assert not list((small_limits.settings.paths.home / "uploads").glob("*"))  # the partial upload is gone
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:  # 100 kB of zeros compress to a few hundred bytes
+        z.writestr("a/1.png", b"\0" * 100_000)
+        z.writestr("b/1.png", b"\0" * 10)
+    r = c.post("/v1/tasks?name=bomb", content=buf.getvalue(), headers=h)
+    assert r.status_code == 202, r.text
+    job = small_limits.wait_job(r.json()["id"])
+    assert job["status"] == "failed" and "the limit is 50000" in job["error"]

@@ -1,0 +1,149 @@
+"""Registering a labelled image folder: validation errors name the problem, the split is recorded, nothing is
+left behind by a failed add, a corrupt file is detected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archgen.errors import DataError, TaskError, TaskExistsError, UnknownNameError
+from archgen.tasks import TaskStore, task_images
+from archgen.tasks.store import MIN_PER_CLASS, stratified_mask
+from tests.tasks.folders import image_folder
+
+
+@pytest.fixture(scope="module")
+def folder(ws, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return image_folder(ws, tmp_path_factory.mktemp("folder") / "pets", per_class=20)
+
+
+def test_add_records_classes_counts_checksums_and_split(folder: Path, tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "tasks")
+    rec = store.add("pets", folder, val_fraction=0.25, seed=3)
+    assert rec.classes == ["cat", "dog", "ship"]
+    assert rec.images_per_class == {"cat": 20, "dog": 20, "ship": 20}
+    assert (rec.train, rec.validation) == (45, 15)
+    assert len(rec.source_sha256) == len(rec.arrays_sha256) == 64
+    assert store.names() == ["pets"] and "pets" in store
+    train, val = store.datasets("pets")
+    assert len(train) == 45 and len(val) == 15
+    assert train.images.shape[1:] == (32, 32, 3)
+    for c in range(3):  # stratified: five of each class held out
+        assert (val.labels == c).sum() == 5
+    again = TaskStore(tmp_path / "again").add("pets", folder, val_fraction=0.25, seed=3)
+    assert again.source_sha256 == rec.source_sha256 and again.arrays_sha256 == rec.arrays_sha256
+
+
+def test_a_second_add_of_a_name_is_refused_and_keeps_the_first(folder: Path, tmp_path: Path) -> None:
+    store = TaskStore(tmp_path)
+    first = store.add("pets", folder)
+    with pytest.raises(TaskExistsError, match="exists already"):
+        store.add("pets", folder)
+    assert store.record("pets").arrays_sha256 == first.arrays_sha256
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("Pets", "invalid task name"), ("a/b", "invalid task name"), ("", "invalid task name"),
+     ("cifar10", "built-in"), ("x" * 49, "invalid task name")],
+)  # fmt: skip
+def test_bad_names_are_refused(name: str, words: str, folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(TaskError, match=words):
+        TaskStore(tmp_path).add(name, folder)
+
+
+def _copy(src: Path, dst: Path, classes: dict[str, int]) -> Path:
+    for c, n in classes.items():
+        (dst / c).mkdir(parents=True)
+        for p in sorted((src / c).iterdir())[:n]:
+            (dst / c / p.name).write_bytes(p.read_bytes())
+    return dst
+
+
+def test_folder_errors_name_the_problem(folder: Path, tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "tasks")
+    with pytest.raises(TaskError, match="does not exist"):
+        store.add("a", tmp_path / "missing")
+    one = _copy(folder, tmp_path / "one", {"cat": 10})
+    with pytest.raises(TaskError, match="at least two class folders"):
+        store.add("a", one)
+    loose = _copy(folder, tmp_path / "loose", {"cat": 10, "dog": 10})
+    (loose / "stray.png").write_bytes((loose / "cat" / sorted(p.name for p in (loose / "cat").iterdir())[0]).read_bytes())
+    with pytest.raises(TaskError, match="outside class folders.*stray.png"):
+        store.add("a", loose)
+    small = _copy(folder, tmp_path / "small", {"cat": 10, "dog": MIN_PER_CLASS - 1})
+    with pytest.raises(TaskError, match=r"at least 5 images; too few in: dog \(4\)"):
+        store.add("a", small)
+    empty = _copy(folder, tmp_path / "empty", {"cat": 10, "dog": 10})
+    (empty / "bird").mkdir()
+    (empty / "bird" / "notes.txt").write_text("x")
+    with pytest.raises(TaskError, match="'bird'.*holds no images"):
+        store.add("a", empty)
+    broken = _copy(folder, tmp_path / "broken", {"cat": 10, "dog": 10})
+    (broken / "dog" / "bad.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(TaskError, match="cannot read image dog/bad.jpg"):
+        store.add("a", broken)
+    assert store.names() == []
+    assert not (tmp_path / "tasks").exists() or not any((tmp_path / "tasks").iterdir())  # nothing half-written left
+
+
+def test_limits_and_options_are_checked(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(TaskError, match="more than 30 images"):
+        TaskStore(tmp_path, max_images=30).add("a", folder)
+    with pytest.raises(TaskError, match="val_fraction"):
+        TaskStore(tmp_path).add("a", folder, val_fraction=0.9)
+    with pytest.raises(TaskError, match="image_size"):
+        TaskStore(tmp_path).add("a", folder, image_size=4)
+
+
+def test_other_files_are_skipped_and_recorded(folder: Path, tmp_path: Path) -> None:
+    src = _copy(folder, tmp_path / "src", {"cat": 10, "dog": 10})
+    (src / "cat" / "README.txt").write_text("notes")
+    rec = TaskStore(tmp_path / "tasks").add("a", src)
+    assert rec.skipped == ["cat/README.txt"]
+    assert rec.train + rec.validation == 20
+
+
+def test_a_corrupt_arrays_file_is_reported_not_used(folder: Path, tmp_path: Path) -> None:
+    store = TaskStore(tmp_path)
+    store.add("pets", folder)
+    path = tmp_path / "pets" / "images.npz"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="corrupt"):
+        TaskStore(tmp_path).arrays("pets")
+
+
+def test_remove_and_unknown_names(folder: Path, tmp_path: Path) -> None:
+    store = TaskStore(tmp_path)
+    store.add("pets", folder)
+    store.remove("pets")
+    assert store.names() == []
+    with pytest.raises(UnknownNameError):
+        store.record("pets")
+    with pytest.raises(UnknownNameError):
+        store.remove("pets")
+
+
+def test_stratified_mask_holds_out_at_least_one_and_leaves_one() -> None:
+    labels = np.array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    val = stratified_mask(labels, 2, 0.2, seed=0)
+    assert val[labels == 0].sum() == 1 and val[labels == 1].sum() == 2
+
+
+def test_the_resolver_gives_a_user_task_its_split_and_a_keyed_cache(ws, folder: Path) -> None:
+    ws.tasks.add("resolver-pets", folder)
+    try:
+        ti = task_images(ws, "resolver-pets")
+        assert ti.user and ti.num_classes == 3
+        assert len(ti.train) + len(ti.heldout) == 60
+        assert ti.key.startswith("task-resolver-pets-")
+        builtin = task_images(ws, "cifar10-valid")
+        assert not builtin.user and len(builtin.train) == len(builtin.heldout) == 25_000
+        with pytest.raises(UnknownNameError, match="resolver-pets"):  # the valid names are listed
+            task_images(ws, "no-such-task")
+    finally:
+        ws.tasks.remove("resolver-pets")
