@@ -128,7 +128,8 @@ class ArtifactType:
 
 def _load_types() -> None:
     import archgen.generators
-    import archgen.predictors  # noqa: F401  (registers the "predictor" type)
+    import archgen.predictors
+    import archgen.supernets.training  # noqa: F401  (registers the "predictor", "generator" and "supernet" types)
 
 
 _TYPES: Registry[ArtifactType] = Registry("artifact type", load=_load_types)

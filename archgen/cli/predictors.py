@@ -211,7 +211,7 @@ def zc_score(
     space: Annotated[str, typer.Option("--space")] = "nb201",
     task: Annotated[
         str,
-        typer.Option("--task", help="Task whose images are used (cifar10, cifar10-valid)."),
+        typer.Option("--task", help="Task whose images are used (cifar10, cifar10-valid or a user task)."),
     ] = "cifar10",
     proxies: Annotated[
         list[str],

@@ -139,7 +139,7 @@ def train_supernet(
         params=sn.get_params(), seed=params.seed, train_archs=[],
         heldout={"train_seconds": sn.train_seconds_, "steps": sn.step_, "scheduled_steps": total,
                  "finished": sn.finished_, "train_images": len(ti.train), "heldout_images": len(ti.heldout),
-                 "minutes": params.minutes},
+                 "minutes": params.minutes, "device": str(sn.device_)},
         artifact_type="supernet", data_sources={"images": ti.key},
     )  # fmt: skip
     rec = store.save(sn, record)

@@ -23,7 +23,10 @@ Training is durable: with a ``checkpoint`` file it writes the weights, the
 optimiser's buffers, the step and the generator states every
 ``checkpoint_every`` seconds (:mod:`archgen.training.checkpoint`: an ``.npz`` without pickle), and a run given the
 same file resumes where it stopped, ending as an uninterrupted run with the same
-seed would. ``time_budget`` stops training early (the schedule is the one of
+seed would. It trains and scores on the first CUDA GPU when one is present
+(:func:`~archgen.training.data.auto_device`; the initial weights, batches and
+paths come from CPU generators, so they are the same on any device), else on
+the CPU. ``time_budget`` stops training early (the schedule is the one of
 ``epochs``: a stopped run is a prefix of the full one).
 """
 
@@ -46,7 +49,7 @@ from archgen.rng import init_parameters_, torch_generator
 from archgen.spaces.nb201 import EDGES, OPS
 from archgen.supernets.nb201 import NB201Supernet
 from archgen.training.checkpoint import load_checkpoint, save_checkpoint
-from archgen.training.data import augment, cosine_lr, prepare_images
+from archgen.training.data import augment, auto_device, cosine_lr, prepare_images
 
 if TYPE_CHECKING:
     from archgen.datasets.images import ImageArrayDataset
@@ -129,7 +132,9 @@ class OneShotSupernet:
     # -- training -------------------------------------------------------------------
     def _build(self, num_classes: int) -> None:
         self.net_ = NB201Supernet(num_classes, C=self.C, N=self.N)
-        init_parameters_(self.net_, torch_generator(self.seed))
+        init_parameters_(self.net_, torch_generator(self.seed))  # on the CPU: the same weights on any device
+        self.device_ = auto_device()
+        self.net_.to(self.device_)
         self.num_classes_ = num_classes
         self.step_ = 0
         self.train_seconds_ = 0.0
@@ -185,6 +190,7 @@ class OneShotSupernet:
         x, y = prepare_images(train, self.resolution)
         num_classes = len(train.classes)
         self._build(num_classes)
+        x, y = x.to(self.device_), y.to(self.device_)
         self.classes_ = tuple(train.classes)
         total = self.total_steps(len(x))
         if checkpoint is not None and Path(checkpoint).is_file():
@@ -197,7 +203,7 @@ class OneShotSupernet:
             while self.step_ < total:
                 for g in self._opt.param_groups:
                     g["lr"] = cosine_lr(self.lr, self.step_, total)
-                idx = torch.from_numpy(self._rng.choice(len(x), self.batch_size, replace=False))
+                idx = torch.from_numpy(self._rng.choice(len(x), self.batch_size, replace=False)).to(x.device)
                 self._step(augment(x[idx], self._gen, self.pad), y[idx])
                 self.step_ += 1
                 now = now_s()
@@ -297,6 +303,8 @@ class OneShotSupernet:
         """:meth:`estimate` on prepared tensors: ``xc`` ``[k, b, 3, r, r]``, ``xh`` ``[n, 3, r, r]``, ``yh`` ``[n]``."""
         self._check_fitted()
         out = np.empty(len(archs))
+        dev = getattr(self, "device_", torch.device("cpu"))
+        xc, xh, yh = xc.to(dev), xh.to(dev), yh.to(dev)
         with torch.no_grad():
             for i, a in enumerate(archs):
                 if a.space != self.space:
@@ -312,7 +320,7 @@ class OneShotSupernet:
     def get_state(self) -> ArtifactState:
         """Trained weights and what scoring needs (pickle-free)."""
         self._check_fitted()
-        arrays = {k: v.detach().numpy().copy() for k, v in self.net_.state_dict().items()}
+        arrays = {k: v.detach().cpu().numpy().copy() for k, v in self.net_.state_dict().items()}
         meta = {"num_classes": self.num_classes_, "classes": list(self.classes_), "step": self.step_,
                 "train_seconds": self.train_seconds_, "finished": self.finished_}  # fmt: skip
         return ArtifactState(meta=meta, arrays=arrays)

@@ -61,7 +61,7 @@ def load_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, e
     names = dict(module.named_parameters())
     for k, v in arrays.items():
         if k.startswith("opt."):
-            opt.state[names[k[4:]]]["momentum_buffer"] = torch.from_numpy(v).clone()
+            opt.state[names[k[4:]]]["momentum_buffer"] = torch.from_numpy(v).clone().to(names[k[4:]].device)
     return meta  # type: ignore[no-any-return]
 
 

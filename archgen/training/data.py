@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from archgen.datasets.images import ImageArrayDataset
 
 
+def auto_device() -> torch.device:
+    """The device archgen trains on: the first CUDA GPU when one is present, else the CPU."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
 def prepare_images(ds: ImageArrayDataset, resolution: int, batch: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised images at ``resolution`` (area-averaged down, bilinear up) and their labels.
 
@@ -33,7 +38,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int) -> torch.Tensor:
     if pad > 0:
         dx, dy = (int(v) for v in torch.randint(-pad, pad + 1, (2,), generator=gen))
         x = torch.roll(F.pad(x, (pad, pad, pad, pad)), shifts=(dy, dx), dims=(2, 3))[..., pad:-pad, pad:-pad]
-    flip = torch.rand(x.shape[0], generator=gen) < 0.5
+    flip = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -42,4 +47,4 @@ def cosine_lr(lr: float, step: int, total: int) -> float:
     return 0.5 * lr * (1 + float(np.cos(np.pi * step / max(total, 1))))
 
 
-__all__ = ["augment", "cosine_lr", "prepare_images"]
+__all__ = ["augment", "auto_device", "cosine_lr", "prepare_images"]

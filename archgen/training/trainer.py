@@ -5,7 +5,8 @@
 (:class:`~archgen.spaces.nb201_network.NB201Network`), SGD with Nesterov
 momentum and cosine annealing, random crops and flips; by default NB201's
 schedule (Dong & Yang, ICLR 2020: 200 epochs, batch 256, lr 0.1, weight decay
-5e-4, C = 16, N = 5, 32x32 images). Its work directory holds a checkpoint
+5e-4, C = 16, N = 5, 32x32 images), on the first CUDA GPU when one is present,
+else on the CPU. Its work directory holds a checkpoint
 (written every ``checkpoint_every`` seconds and at each epoch's end; a
 resumed run continues from it and ends as an uninterrupted one with the same
 seed would) and, at the end, ``weights.npz`` (the state dict, no pickle) and
@@ -133,7 +134,7 @@ def train_architecture(
     from archgen.spaces import get_space
     from archgen.spaces.nb201_network import NB201Network, count_parameters
     from archgen.training.checkpoint import load_checkpoint, save_checkpoint
-    from archgen.training.data import augment, cosine_lr, prepare_images
+    from archgen.training.data import augment, auto_device, cosine_lr, prepare_images
 
     arch = get_space("nb201").parse(params.arch)  # InvalidArchitectureError names the problem
     train, test = task_images(data, params.task, params.train_images)
@@ -143,7 +144,10 @@ def train_architecture(
     x, y = prepare_images(train, params.resolution)
     xt, yt = prepare_images(test, params.resolution)
     net = NB201Network(arch.ops, len(train.classes), C=params.C, N=params.N)
-    init_parameters_(net, torch_generator(params.seed))
+    init_parameters_(net, torch_generator(params.seed))  # on the CPU: the same weights on any device
+    device = auto_device()  # the first CUDA GPU when one is present
+    net.to(device)
+    x, y, xt, yt = x.to(device), y.to(device), xt.to(device), yt.to(device)
     opt = torch.optim.SGD(net.parameters(), lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay,
                           nesterov=params.momentum > 0)  # fmt: skip
     rng = np.random.default_rng(params.seed)
@@ -174,7 +178,7 @@ def train_architecture(
             k = step % steps_per_epoch
             if k == 0 and step > 0:
                 order = rng.permutation(len(x))
-            idx = torch.from_numpy(order[k * params.batch_size : (k + 1) * params.batch_size])
+            idx = torch.from_numpy(order[k * params.batch_size : (k + 1) * params.batch_size]).to(device)
             xb = augment(x[idx], gen, 4 * params.resolution // 32) if params.augment else x[idx]
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(params.lr, step, total)
@@ -198,7 +202,7 @@ def train_architecture(
         save()
         raise
     acc = _evaluate(net, xt, yt)
-    state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    state = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
     weights = workdir / WEIGHTS
     tmp = workdir / (WEIGHTS + ".tmp.npz")
     np.savez(tmp, **state)
@@ -210,7 +214,7 @@ def train_architecture(
         "test_images": len(xt), "weights": WEIGHTS, "weights_sha256": sha,
     }  # fmt: skip
     prov = result | {"request": params.model_dump(mode="json"), "images_sha256_sample": images_sha,
-                     "versions": {"torch": torch.__version__, "numpy": np.__version__},
+                     "versions": {"torch": torch.__version__, "numpy": np.__version__}, "device": str(device),
                      "format": "numpy .npz of NB201Network(ops, num_classes, C, N).state_dict(), no pickle"}  # fmt: skip
     (workdir / PROVENANCE).write_text(json.dumps(prov, indent=1))
     ckpt.unlink(missing_ok=True)
