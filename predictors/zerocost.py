@@ -404,7 +404,10 @@ def image_source(task: str, data: Workspace) -> tuple[str, int]:
     return ti.key, ti.num_classes
 
 
-def _minibatch(task: str, key: str, settings: ZCSettings, data: Workspace) -> tuple[torch.Tensor, torch.Tensor]:
+def _minibatch(task: str, settings: ZCSettings, data: Workspace) -> tuple[torch.Tensor, torch.Tensor]:
+    """The task's mini-batch the proxies see (drawn once with ``settings.seed``; shared by tasks on the same images)."""
+    key = image_source(task, data)[0]
+
     def build() -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng(settings.seed)
         if task in IMAGE_TASKS:
@@ -523,7 +526,7 @@ def score_archs(
     cols = [LAYER_STATS.index(s) for s in layer_stats]
     cache, canon, todo = _uncached(archs, image_task, proxies, settings, score_cache or data.paths.cache_dir, cols)
     if todo:
-        x, y = _minibatch(task, image_task, settings, data)
+        x, y = _minibatch(task, settings, data)
         it: Iterable[str] = todo
         if progress:
             from tqdm import tqdm
