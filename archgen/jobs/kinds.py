@@ -234,18 +234,24 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
         if rec.source == source:  # registered by an earlier attempt of this job
             Path(params.upload).unlink(missing_ok=True)
             return {"task": rec.summary(), "resumed": ctx.resumed}
+    from archgen.errors import TaskError, TaskExistsError
+
     unpacked = ctx.workdir / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
-    ctx.progress(0.0, "unpacking")
-    root = extract_archive(params.upload, unpacked, max_bytes=s.task_max_unpacked_bytes, max_members=s.task_max_images + 1000)
     data.tasks.max_images = s.task_max_images
 
     def on_image(done: int, total: int) -> None:
         ctx.progress(0.05 + 0.9 * done / total, f"{done}/{total} images decoded")
 
     try:
+        ctx.progress(0.0, "unpacking")
+        root = extract_archive(params.upload, unpacked, max_bytes=s.task_max_unpacked_bytes,
+                               max_members=s.task_max_images + 1000)  # fmt: skip
         rec = data.tasks.add(params.name, root, image_size=params.image_size, val_fraction=params.val_fraction,
                              seed=params.seed, source=source, on_image=on_image)  # fmt: skip
+    except (TaskError, TaskExistsError):
+        Path(params.upload).unlink(missing_ok=True)  # the upload cannot become a task: nothing to retry with
+        raise
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)
     Path(params.upload).unlink(missing_ok=True)

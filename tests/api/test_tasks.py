@@ -62,6 +62,7 @@ def test_refusals_name_the_problem(service: Service, pets: str, folder: Path) ->
     r = c.post("/v1/tasks?name=notzip", content=b"this is not an archive", headers=h)
     job = service.wait_job(r.json()["id"])
     assert job["status"] == "failed" and "not a zip or tar" in job["error"]
+    assert not list((service.settings.paths.home / "uploads").glob("*"))  # a refused upload is not kept
     r = c.post("/v1/supernets", json={"task": "nope"}, headers=h)
     assert r.status_code == 404 and pets in r.json()["error"]["message"]
     r = c.post("/v1/supernets", json={"task": pets}, headers=h)  # 60 images, batch 128
