@@ -104,27 +104,35 @@ class SupernetPredictor(Predictor):
         ws = require_data(self.data, "the supernet predictor (it trains on and scores with the task's images)")
         return ws.memo(("supernet-predictor", self._settings()), lambda: self._build(ws, monitor))  # type: ignore[no-any-return]
 
-    def _build(self, ws: Any, monitor: FitMonitor | None) -> _Scorer:
-        from archgen.evaluators.supernet import SupernetEvaluator
+    def _own_supernet(self) -> Any:
+        """The (untrained) supernet of this predictor's settings, when no stored one is named."""
         from archgen.supernets.training import OneShotSupernet
+
+        return OneShotSupernet(C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs,
+                               batch_size=self.batch_size, calib_batches=self.calib_batches,
+                               eval_images=self.eval_images, seed=self.seed)  # fmt: skip
+
+    def _scorer_of(self, ws: Any, sn: Any, source: str) -> _Scorer:
+        """``sn`` scoring on the task's images: recalibrated on its training images, measured on the held-out ones."""
+        from archgen.evaluators.supernet import SupernetEvaluator
         from archgen.tasks.images import task_images
-        from archgen.training.trainer import task_images as training_images
 
         ti = task_images(ws, self.task)
+        return _Scorer(SupernetEvaluator(sn, ti.train, ti.heldout, source=source))
+
+    def _build(self, ws: Any, monitor: FitMonitor | None) -> _Scorer:
+        from archgen.training.trainer import task_images as training_images
+
         if self.supernet is not None:
             from archgen.supernets.service import task_supernet
 
             sn, rec = task_supernet(ws, self.task, self.supernet)
-            source = rec.id
-        else:
-            train, _ = training_images(ws, self.task, self.train_images)
-            sn = OneShotSupernet(C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs,
-                                 batch_size=self.batch_size, calib_batches=self.calib_batches,
-                                 eval_images=self.eval_images, seed=self.seed)  # fmt: skip
-            report = None if monitor is None else (lambda f, m: monitor.progress(0.9 * f, f"supernet: {m}"))
-            sn.fit(train, time_budget=None if self.minutes is None else 60.0 * self.minutes, on_progress=report)
-            source = "trained-in-fit"
-        return _Scorer(SupernetEvaluator(sn, ti.train, ti.heldout, source=source))
+            return self._scorer_of(ws, sn, rec.id)
+        train, _ = training_images(ws, self.task, self.train_images)
+        sn = self._own_supernet()
+        report = None if monitor is None else (lambda f, m: monitor.progress(0.9 * f, f"supernet: {m}"))
+        sn.fit(train, time_budget=None if self.minutes is None else 60.0 * self.minutes, on_progress=report)
+        return self._scorer_of(ws, sn, "trained-in-fit")
 
     def estimates(self, archs: list[Arch]) -> np.ndarray:
         """The supernet's held-out accuracy (%) of each architecture's path (label-free)."""
@@ -177,18 +185,12 @@ class SupernetPredictor(Predictor):
 
     def _restore_scorer(self, ws: Any, state: PredictorState) -> _Scorer:
         from archgen.artifacts import ArtifactState
-        from archgen.evaluators.supernet import SupernetEvaluator
-        from archgen.supernets.training import OneShotSupernet
-        from archgen.tasks.images import task_images
 
-        sn = OneShotSupernet(C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs,
-                             batch_size=self.batch_size, calib_batches=self.calib_batches,
-                             eval_images=self.eval_images, seed=self.seed)  # fmt: skip
+        sn = self._own_supernet()
         p = "supernet/"
         sn.set_state(ArtifactState(meta=state.meta["supernet"],
                                    arrays={k[len(p):]: v for k, v in state.arrays.items() if k.startswith(p)}))  # fmt: skip
-        ti = task_images(ws, self.task)
-        return _Scorer(SupernetEvaluator(sn, ti.train, ti.heldout, source="restored"))
+        return self._scorer_of(ws, sn, "restored")
 
 
 class _Scorer:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -62,6 +65,22 @@ def _emit(obj: Any, as_json: bool, text: str) -> None:
         typer.echo(json.dumps(_jsonable(obj), indent=2))
     else:
         typer.echo(text)
+
+
+@contextmanager
+def fraction_bar(desc: str, quiet: bool) -> Iterator[Callable[[float, str], None]]:
+    """A progress bar (on a terminal, unless ``quiet``) fed by ``update(fraction, message)``, the ``on_progress``
+    callback of archgen's long work (training, decoding)."""
+    from tqdm import tqdm
+
+    with tqdm(total=1000, desc=desc, unit="‰", disable=quiet or not sys.stderr.isatty()) as bar:
+
+        def update(fraction: float, message: str = "") -> None:
+            if message:
+                bar.set_postfix_str(message, refresh=False)
+            bar.update(int(fraction * 1000) - bar.n)
+
+        yield update
 
 
 def _space(name: str) -> SearchSpace:

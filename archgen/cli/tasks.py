@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.cli.common import JsonOpt, _ctx, _emit, fraction_bar
 
 tasks_app = typer.Typer(help="User tasks: a labelled image folder (DIR/<class>/*.jpg|png) registered under a name.",
                         no_args_is_help=True)  # fmt: skip
@@ -20,12 +19,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``tasks`` and ``supernets`` groups."""
     app.add_typer(tasks_app, name="tasks")
     app.add_typer(supernets_app, name="supernets")
-
-
-def _bar(desc: str, disable: bool):  # type: ignore[no-untyped-def]
-    from tqdm import tqdm
-
-    return tqdm(total=1000, desc=desc, unit="‰", disable=disable or not sys.stderr.isatty())
 
 
 @tasks_app.command("add")
@@ -41,9 +34,9 @@ def add(
     record its checksum and a stratified train/validation split, and register it as task NAME."""
     store = _ctx.workspace().tasks
     store.max_images = _ctx.settings().task_max_images
-    with _bar("decoding", as_json) as bar:
+    with fraction_bar("decoding", as_json) as progress:
         rec = store.add(name, images, image_size=image_size, val_fraction=val_fraction, seed=seed,
-                        on_image=lambda d, t: bar.update(int(1000 * d / t) - bar.n))  # fmt: skip
+                        on_image=lambda d, t: progress(d / t, ""))  # fmt: skip
     _emit(rec.summary(), as_json, f"task {rec.name}: {rec.num_classes} classes, {rec.train} training and "
           f"{rec.validation} validation images ({rec.image_size}x{rec.image_size}); sha256 {rec.source_sha256[:16]}...")  # fmt: skip
 
@@ -110,9 +103,9 @@ def train(
 
         torch.set_num_threads(threads)
     ws = _ctx.workspace()
-    with _bar("training", as_json) as bar:
+    with fraction_bar("training", as_json) as progress:
         rec = train_supernet(params, ws, ws.models, workdir, model_id=params.model_id or params.default_id(),
-                             on_progress=lambda f, m: (bar.set_postfix_str(m, refresh=False), bar.update(int(f * 1000) - bar.n)))  # fmt: skip
+                             on_progress=progress)
     h = rec.heldout
     _emit(rec.summary(), as_json, f"stored supernet {rec.id} for {rec.task}: {h['steps']}/{h['scheduled_steps']} steps "
           f"in {h['train_seconds']:.0f} s")  # fmt: skip

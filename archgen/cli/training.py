@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.cli.common import JsonOpt, _ctx, _emit, fraction_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +36,6 @@ def train(
     """Train ARCH on TASK's images (progress bar; a checkpoint in --out resumes an interrupted run) and keep the
     weights (numpy .npz of the state dict, no pickle) with their provenance."""
     from pydantic import ValidationError
-    from tqdm import tqdm
 
     from archgen.training.trainer import TrainingInputError, TrainingParams, train_architecture
 
@@ -52,12 +50,7 @@ def train(
         import torch
 
         torch.set_num_threads(threads)
-    with tqdm(total=1000, desc="training", unit="‰", disable=as_json or not sys.stderr.isatty()) as bar:
-
-        def progress(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message, refresh=False)
-            bar.update(int(fraction * 1000) - bar.n)
-
+    with fraction_bar("training", as_json) as progress:
         result = train_architecture(params, _ctx.workspace(), out, on_progress=progress)
     text = (f"{result['arch']} on {result['task']}: test accuracy {result['test_acc']:.2f}% after {result['epochs']} "
             f"epochs ({result['seconds']:.0f} s, {result['params']:,} parameters)\nweights {out / result['weights']} "

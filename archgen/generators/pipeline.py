@@ -378,6 +378,11 @@ def _ranker(table: BenchmarkTable, params: GenerateParams, data: Workspace):
 ZC_VOTE = ("synflow", "jacov", "nwot", "params")
 
 
+def random_cells(data: Workspace, space: str, cells: int, seed: int) -> list[Arch]:
+    """Up to ``cells`` distinct random cells of the space (the label-free guides' training cells), drawn with ``seed``."""
+    return list(dict.fromkeys(data.space(space).sample(2 * cells, np.random.default_rng(seed))))[:cells]
+
+
 def zero_cost_labels(
     data: Workspace, space: str, task: str, cells: int, seed: int, on_cell: Callable[[int, int], None] | None = None
 ) -> tuple[list[Arch], np.ndarray]:
@@ -390,8 +395,7 @@ def zero_cost_labels(
     from archgen.predictors.base import get_predictor
     from archgen.predictors.zerocost import score_archs
 
-    rng = np.random.default_rng(seed)
-    archs = list(dict.fromkeys(data.space(space).sample(2 * cells, rng)))[:cells]
+    archs = random_cells(data, space, cells, seed)
     score_archs(archs, task, ZC_VOTE, data=data, on_cell=on_cell)  # fills the cache, with progress
     vote = get_predictor("zc_vote", data=data, task=task, proxies=ZC_VOTE, source="computed")
     return archs, np.asarray(vote.predict(archs), dtype=np.float64)
@@ -411,8 +415,7 @@ def supernet_labels(
     from archgen.supernets.service import supernet_evaluator
 
     ev = supernet_evaluator(data, task)
-    rng = np.random.default_rng(seed)
-    archs = list(dict.fromkeys(data.space(space).sample(2 * cells, rng)))[:cells]
+    archs = random_cells(data, space, cells, seed)
     y = np.empty(len(archs))
     for k, a in enumerate(archs):
         y[k] = ev.evaluate([a])[0].value

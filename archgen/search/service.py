@@ -90,25 +90,18 @@ def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
 
 
 def _check_user_task(params: SearchParams, data: Workspace) -> tuple[Evaluator, None]:
-    """A search of a user task (no table): evaluated by the task's newest stored supernet, label-free throughout."""
-    from archgen.search.strategies import strategy_class
+    """What a search of a user task (no table) may not ask for, beyond :func:`check_search`'s shared checks; its
+    evaluator: the task's newest stored supernet, label-free throughout."""
     from archgen.supernets.service import supernet_evaluator
 
     if params.space != "nb201":
         raise SearchInputError(f"a user task is searched in the nb201 space (its supernet's), not {params.space!r}")
-    cls = strategy_class(params.strategy)
-    if params.batch_size > params.budget:
-        raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
     for field, why in (("metric", "its objective is the supernet's held-out accuracy"),
                        ("prior", "the priors read published columns of a benchmark table"),
                        ("minimize", "a second objective reads a benchmark table's published values"),
                        ("reference", "it has one objective")):  # fmt: skip
         if getattr(params, field) is not None:
             raise SearchInputError(f"{field} is not available for user task {params.task!r}: {why}")
-    if params.strategy == "robot":
-        raise SearchInputError("robot needs prior='zero-cost', which user tasks have not")
-    if params.generator and not cls.takes_generator:
-        raise SearchInputError(f"generator adds candidates to bo's pool, not {params.strategy!r}'s")
     return supernet_evaluator(data, params.task), None
 
 
@@ -130,9 +123,8 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
     from archgen.tasks.images import is_user_task
 
     table = data.table(params.space)
-    if params.task not in table.tasks():
-        if is_user_task(data, params.task):
-            return _check_user_task(params, data)
+    user = params.task not in table.tasks()
+    if user and not is_user_task(data, params.task):
         raise UnknownNameError(f"task of space {params.space!r}", params.task, [*table.tasks(), *data.tasks.names()])
     cls = strategy_class(params.strategy)  # unknown names raise listing the valid ones
     if params.batch_size > params.budget:
@@ -155,6 +147,8 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
             )
     if params.strategy == "robot" and params.prior != "zero-cost":
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
+    if user:
+        return _check_user_task(params, data)
     t, m = default_target(table, params.task) if params.metric is None else (params.task, params.metric)
     second = _second(params, data)
     if params.reference is not None:

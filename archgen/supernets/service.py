@@ -89,24 +89,16 @@ def check_supernet_request(params: SupernetParams, data: Workspace) -> None:
         SupernetInputError: too few training images.
     """
     from archgen.errors import SupernetInputError
-    from archgen.tasks.images import check_image_task
+    from archgen.tasks.images import check_image_task, train_image_count
 
     check_image_task(data, params.task, "task with images for a supernet")
-    n = _train_count(data, params.task)
+    n = train_image_count(data, params.task)
     need = max(params.batch_size, params.calib_batches * params.batch_size)
     if n < need:
         raise SupernetInputError(
             f"task {params.task!r} has {n} training images; batch_size {params.batch_size} x calib_batches "
             f"{params.calib_batches} needs {need}: lower batch_size"
         )
-
-
-def _train_count(data: Workspace, task: str) -> int:
-    from archgen.tasks.images import BUILTIN_IMAGE_TASKS
-
-    if task in BUILTIN_IMAGE_TASKS:
-        return 50_000 if task == "cifar10" else 25_000
-    return data.tasks.record(task).train
 
 
 def train_supernet(
@@ -215,8 +207,8 @@ def supernet_predictions(
     """
     import numpy as np
 
-    ev = supernet_evaluator(data, task, model_id)
-    _, rec = task_supernet(data, task, model_id)
+    _, rec = task_supernet(data, task, model_id)  # the newest is looked up once; the evaluator gets its id
+    ev = supernet_evaluator(data, task, rec.id)
     n = ev.heldout_size
     mean = [r.value for r in ev.evaluate(archs)]
     std = None

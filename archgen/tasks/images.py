@@ -76,6 +76,18 @@ def task_images(data: Workspace, task: str) -> TaskImages:
     return data.memo(("task-images", task, sha), lambda: _user(data, task, sha))
 
 
+def train_image_count(data: Workspace, task: str) -> int:
+    """How many training images :func:`task_images` gives ``task``, without decoding any (a request's check)."""
+    check_image_task(data, task)
+    if task in BUILTIN_IMAGE_TASKS:
+        return _BUILTIN_TRAIN[task]
+    return data.tasks.record(task).train
+
+
+#: Training images of the built-in tasks (:func:`_builtin`'s splits of CIFAR-10's 50,000).
+_BUILTIN_TRAIN = {"cifar10": 50_000, "cifar10-valid": 25_000}
+
+
 def _builtin(data: Workspace, task: str) -> TaskImages:
     if task == "cifar10":
         train, held = data.cifar10("train"), data.cifar10("test")
@@ -89,4 +101,12 @@ def _user(data: Workspace, task: str, sha: str) -> TaskImages:
     return TaskImages(task, train, val, f"task-{task}-{sha[:12]}", True)
 
 
-__all__ = ["BUILTIN_IMAGE_TASKS", "TaskImages", "check_image_task", "image_task_names", "is_user_task", "task_images"]
+__all__ = [
+    "BUILTIN_IMAGE_TASKS",
+    "TaskImages",
+    "check_image_task",
+    "image_task_names",
+    "is_user_task",
+    "task_images",
+    "train_image_count",
+]

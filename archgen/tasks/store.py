@@ -186,7 +186,6 @@ class TaskStore:
         self.root = Path(root)
         self.max_images = max_images
         self._lock = threading.Lock()
-        self._arrays: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def names(self) -> list[str]:
         """Registered task names, sorted."""
@@ -288,21 +287,15 @@ class TaskStore:
         trash = self.root / f".removed-{name}-{os.getpid()}-{threading.get_ident()}"
         os.rename(self.root / name, trash)
         shutil.rmtree(trash, ignore_errors=True)
-        with self._lock:
-            for k in [k for k in self._arrays if k[0] == name]:
-                del self._arrays[k]
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(images, labels, validation mask)`` of the task, verified against its record (memoised).
+        """``(images, labels, validation mask)`` of the task, verified against its record (read each call: the
+        workspace keeps the decoded datasets, :func:`archgen.tasks.task_images`, keyed by the checksum).
 
         Raises:
             DataError: the arrays file is missing, corrupt or does not match the record.
         """
         rec = self.record(name)
-        key = (name, rec.arrays_sha256)
-        with self._lock:
-            if key in self._arrays:
-                return self._arrays[key]
         path = self.root / name / "images.npz"
         if not path.is_file():
             raise DataError(f"task {name!r} is incomplete: {path} is missing; remove and add it again")
@@ -311,12 +304,9 @@ class TaskStore:
             raise DataError(f"task {name!r} is corrupt: sha256 of {path} is {sha}, task.json records {rec.arrays_sha256}")
         try:
             with np.load(path, allow_pickle=False) as z:
-                out = (z["images"], z["labels"], z["validation"])
+                return z["images"], z["labels"], z["validation"]
         except (ValueError, KeyError, OSError) as e:
             raise DataError(f"task {name!r}: {path} cannot be read ({e})") from None
-        with self._lock:
-            self._arrays[key] = out
-        return out
 
     def datasets(self, name: str) -> tuple[ImageArrayDataset, ImageArrayDataset]:
         """``(train, validation)`` images of the task, normalised by the training part's per-channel mean and std."""

@@ -19,6 +19,16 @@ TINY_SUPERNET = {"minutes": 0.05, "epochs": 2, "batch_size": 16, "C": 4, "N": 1,
 
 
 @pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, cache_dir: Path) -> Iterator[Service]:
+    """A service of its own (no default predictors): these tests train the space's generator, which the shared
+    service's generation tests expect to find untrained."""
+    settings = service_settings(tmp_path_factory.mktemp("tasks-service"), data_dir, cache_dir, default_models=())
+    _, key = KeyStore(settings.db_url).create("tests")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield Service(client, settings, key)
+
+
+@pytest.fixture(scope="module")
 def folder(ws, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return image_folder(ws, tmp_path_factory.mktemp("upload") / "pets", per_class=25)
 
