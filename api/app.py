@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen import __version__
 from archgen.api.errors import install_error_handlers
 from archgen.api.keys import KeyStore

@@ -1,9 +1,9 @@
 """Trained predictors as the service serves them: the defaults and models loaded on demand.
 
 A default predictor is trained by a ``train_predictor`` job on first start
-(:class:`~archgen.predictors.training.TrainPredictorParams`, the same pipeline as
+(:class:`~archgen.services.predictors.TrainPredictorParams`, the same pipeline as
 the CLI) and loaded on later starts. Predictions go through
-:class:`archgen.inference.ServedModel`, which keeps each model's predictions per
+:class:`archgen.services.inference.ServedModel`, which keeps each model's predictions per
 table row.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 from archgen.artifacts import ArtifactStore
 from archgen.context import Workspace
 from archgen.errors import ArchgenError, UnknownNameError
-from archgen.inference import ServedModel
 from archgen.jobs import SUCCEEDED, SYSTEM_OWNER, JobStore
-from archgen.predictors.training import TrainPredictorParams, model_id, train_predictor
+from archgen.services.inference import ServedModel
+from archgen.services.predictors import TrainPredictorParams, model_id, train_predictor
 from archgen.settings import Settings
 
 log = logging.getLogger("archgen.api")

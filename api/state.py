@@ -16,9 +16,9 @@ from archgen.context import Workspace
 from archgen.datasets import list_tables
 from archgen.datasets.tables import BenchmarkTable
 from archgen.errors import UnknownNameError
-from archgen.inference import CanonicalMemo
 from archgen.jobs import JobManager, JobRecord, JobStore
 from archgen.jobs.store import SYSTEM_OWNER
+from archgen.services.inference import CanonicalMemo
 from archgen.settings import Settings
 from archgen.spaces import SearchSpace
 

@@ -126,13 +126,8 @@ class ArtifactType:
     restore: Callable[[str, dict[str, Any], ArtifactState, ArtifactRecord, Workspace | None], Any]
 
 
-def _load_types() -> None:
-    import archgen.generators
-    import archgen.predictors
-    import archgen.supernets.training  # noqa: F401  (registers the "predictor", "generator" and "supernet" types)
-
-
-_TYPES: Registry[ArtifactType] = Registry("artifact type", load=_load_types)
+#: Artifact types by name; :mod:`archgen.composition` registers the built-in ones (the store imports none of them).
+_TYPES: Registry[ArtifactType] = Registry("artifact type")
 
 
 def register_artifact_type(artifact_type: ArtifactType) -> ArtifactType:

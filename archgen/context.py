@@ -123,6 +123,17 @@ class Workspace:
         loader = table_loader(name)
         return self.memo(("table", name), lambda: loader(self))
 
+    def space_rows(self, name: str) -> Any:
+        """Space ``name``'s published row order, read once (what its ``from_index`` and ``index`` use).
+
+        The reader is registered by the module that reads the space's data files
+        (:func:`archgen.datasets.tables.register_space_rows`), so spaces never import the data layer.
+        """
+        from archgen.datasets.tables import space_rows_reader
+
+        reader = space_rows_reader(name)
+        return self.memo(("space_rows", name), lambda: reader(self))
+
     def cifar10(self, split: str = "train") -> ImageArrayDataset:
         """CIFAR-10 ``split`` (``"train"`` or ``"test"``), verified and decoded once."""
         from archgen.datasets.images import cifar10

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from archgen.errors import ArchgenError
+from archgen.errors import DatabaseError
 
 metadata = sa.MetaData()
 
@@ -62,10 +62,6 @@ jobs = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
 )
-
-
-class DatabaseError(ArchgenError):
-    """The service database cannot be opened or has an unusable URL."""
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -146,3 +146,54 @@ class SupernetInputError(ArchgenError, ValueError):
 
 class NoSupernetError(ArchgenError, LookupError):
     """A task has no trained supernet yet (train one first)."""
+
+
+class JobParamsError(ArchgenError, ValueError):
+    """Parameters that do not fit a job kind's params model (names the field)."""
+
+
+class JobQuotaError(ArchgenError):
+    """A key already has as many unfinished jobs as it may (HTTP 429)."""
+
+
+class JobStateError(ArchgenError):
+    """An operation the job's status does not allow (cancelling a finished job)."""
+
+
+class IdempotencyConflictError(ArchgenError):
+    """An ``Idempotency-Key`` reused with a different request."""
+
+
+class JobNotFoundError(ArchgenError, KeyError):
+    """No job with this id (visible to the caller)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job {job_id!r} among your jobs")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class TrainingInputError(ArchgenError, ValueError):
+    """A training request that cannot run (an architecture of another space, too few images...)."""
+
+
+class CheckpointError(ArchgenError, ValueError):
+    """A file that is not a checkpoint, or the checkpoint of another run."""
+
+
+class GeneratorInputError(ArchgenError, ValueError):
+    """Training or sampling input a generator cannot use (empty, mixed spaces, bad ``n``...)."""
+
+
+class SearchInputError(ArchgenError, ValueError):
+    """A search request that cannot run (budget, batch size, strategy parameters)."""
+
+
+class SettingsError(ArchgenError, ValueError):
+    """A setting (environment variable or option) with a value archgen cannot use."""
+
+
+class DatabaseError(ArchgenError):
+    """The service database cannot be opened or has an unusable URL."""

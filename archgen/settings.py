@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from archgen.context import Paths
-from archgen.errors import ArchgenError
+from archgen.errors import SettingsError
 
 #: Environment variable naming the benchmark data directory.
 DATA_DIR_ENV = "ARCHGEN_DATA_DIR"
@@ -68,10 +68,6 @@ RAY_ADDRESS_ENV = "ARCHGEN_RAY_ADDRESS"
 
 # The environment :meth:`Settings.from_env` reads (``None``: ``os.environ``).
 _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("archgen_environ", default=None)
-
-
-class SettingsError(ArchgenError, ValueError):
-    """A setting (environment variable or option) with a value archgen cannot use."""
 
 
 class _EnvSource(EnvSettingsSource):

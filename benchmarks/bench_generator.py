@@ -9,12 +9,13 @@ Usage (the figures in BENCHMARKS.md)::
     python benchmarks/bench_generator.py --part timing --threads 2 --store DIR
     python benchmarks/bench_generator.py --part nb101 --epochs 100 --store DIR --out DIR
 
-Same as ``archgen bench generator`` (:mod:`archgen.generators.benchmark`); this
+Same as ``archgen bench generator`` (:mod:`archgen.bench.generators`); this
 script only forwards its arguments.
 """
 
 import sys
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.main import main
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ import time
 
 import numpy as np
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.context import workspace
 from archgen.predictors import get_predictor
-from archgen.predictors.training import predictor_kwargs, table_archs
+from archgen.services.predictors import predictor_kwargs, table_archs
 from archgen.settings import Settings
 
 

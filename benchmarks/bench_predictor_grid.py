@@ -7,7 +7,7 @@ Usage::
         [--draws 10 10 5 5 5] [--skip stack:781 stack:1563]
 
 Each run fits once and is scored under both protocols (``heldout`` and
-``anchors``; see :mod:`archgen.predictors.benchmark`), with the strict test set
+``anchors``; see :mod:`archgen.bench.predictors`), with the strict test set
 and the top-5% calibration. Runs are appended to ``OUT/runs.jsonl`` as they
 finish (an interrupted grid keeps what it measured, and a rerun skips what is
 there); the summary table is printed and written with the plot (anchors drawn
@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from archgen.predictors.benchmark import RunResult
+    from archgen.bench.predictors import RunResult
 
 
 def _run(job: tuple[str, str, int, int], threads: int = 1) -> list[dict]:
     import torch
 
     torch.set_num_threads(threads)  # one core per run by default: the grid runs many at once
+    from archgen.bench.predictors import benchmark_predictors
     from archgen.context import workspace
-    from archgen.predictors.benchmark import benchmark_predictors
     from archgen.settings import Settings
 
     name, features, n, seed = job
@@ -49,7 +49,7 @@ def _run(job: tuple[str, str, int, int], threads: int = 1) -> list[dict]:
 
 def _result(row: dict) -> RunResult:
     """A run from ``runs.jsonl`` (rows written before a field existed get NaN for it)."""
-    from archgen.predictors.benchmark import RunResult
+    from archgen.bench.predictors import RunResult
 
     row.setdefault("over_max_top5", float("nan"))
     return RunResult(**row)
@@ -103,7 +103,7 @@ def main() -> None:
             f.flush()
             j = futures[fut]
             print(f"[{time.time() - t0:6.0f}s] done {j}", flush=True)
-    from archgen.predictors.benchmark import format_table, summarize, write_outputs
+    from archgen.bench.predictors import format_table, summarize, write_outputs
 
     results = [_result(json.loads(line)) for line in log.read_text().splitlines()]
     write_outputs(results, args.out, "nb201 cifar10 (trained on cifar10-valid val_acc)", anchors=True)
@@ -117,7 +117,7 @@ def _merge(rows: list[dict], csv: Path, figure: Path | None) -> None:
     """Replace ``csv``'s rows of the same (predictor, features, protocol, n_train) by ``rows``; redraw ``figure``."""
     import pandas as pd
 
-    from archgen.predictors.benchmark import plot_summary
+    from archgen.bench.predictors import plot_summary
 
     key = lambda r: (r["predictor"], r["features"], r["protocol"], int(r["n_train"]))
     new = {key(r): r for r in rows}

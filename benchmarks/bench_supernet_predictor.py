@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.context import Paths, workspace
 from archgen.predictors import get_predictor
 from archgen.predictors.metrics import coverage
-from archgen.predictors.training import table_archs
+from archgen.services.predictors import table_archs
 
 
 def main() -> None:

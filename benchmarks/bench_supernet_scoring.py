@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.context import Paths, workspace
-from archgen.predictors.training import default_target
+from archgen.services.predictors import default_target
 
 SETTINGS = [(4, 1000), (2, 1000), (2, 500), (1, 500), (1, 250)]
 

@@ -9,6 +9,7 @@ Same as ``archgen bench zc``; this script only forwards its arguments.
 
 import sys
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.main import main
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from archgen.search.benchmark import plot_regret
+from archgen.bench.search import plot_regret
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from archgen.datasets.store import cached_arrays, sha256_file
-from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
+from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_space_rows, register_table
 from archgen.errors import DataError
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ def _checksums(files: dict[str, Path]) -> dict[str, str]:
 def workspace_sources(data: Workspace) -> dict[str, str]:
     """``{task: sha256}`` of the installed table files, hashed once per workspace."""
     return data.memo("nasbench_graph/sources", lambda: _checksums(_bench_files()))
+
+
+@register_space_rows("nasbench_graph")
+def _space_rows(data: Workspace) -> np.ndarray:
+    return workspace_arrays(data)["hashes"]
 
 
 def workspace_arrays(data: Workspace) -> dict[str, np.ndarray]:

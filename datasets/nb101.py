@@ -15,7 +15,8 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.datasets.store import DataStore
-from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
+from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_space_rows, register_table
+from archgen.spaces.nb101 import NB101SearchSpace
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -40,10 +41,13 @@ def _arrays(store: DataStore) -> dict[str, np.ndarray]:
     return store.cached_arrays("nb101-sample", [SOURCE], build)
 
 
+@register_space_rows("nb101")
+def _space_rows(data: Workspace) -> list[Arch]:
+    return sample_archs(data.store)
+
+
 def sample_archs(store: DataStore) -> list[Arch]:
     """The 500 sampled cells, in row order (raw, unpruned matrices as published)."""
-    from archgen.spaces.nb101 import NB101SearchSpace
-
     space = NB101SearchSpace()
     return [space.from_naslib(row.tolist()) for row in _arrays(store)["keys"]]
 

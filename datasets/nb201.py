@@ -27,7 +27,7 @@ import pandas as pd
 
 from archgen.arch import Arch
 from archgen.datasets.store import DataStore
-from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_table
+from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_space_rows, register_table
 from archgen.errors import DataError
 from archgen.spaces.nb201 import EDGES, NB201SearchSpace
 
@@ -64,6 +64,11 @@ _SPACE = NB201SearchSpace()  # only parsing/naslib conversion: needs no data
 
 def _ops_matrix(strings: Sequence[str]) -> np.ndarray:
     return np.array([_SPACE.parse(s).ops for s in strings], dtype=np.int8)
+
+
+@register_space_rows("nb201")
+def _space_rows(data: Workspace) -> np.ndarray:
+    return index_ops(data.store)
 
 
 def index_ops(store: DataStore) -> np.ndarray:

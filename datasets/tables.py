@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -167,6 +167,26 @@ def register_table(space: str) -> Callable[[TableLoader], TableLoader]:
         return _TABLES.add(space, fn)
 
     return deco
+
+
+#: ``rows(workspace) -> object``: a space's published row order (what its ``from_index`` and ``index`` read),
+#: registered by the module that reads the space's data files.
+SpaceRows = Callable[["Workspace"], Any]
+_ROWS: Registry[SpaceRows] = Registry("space with published rows")
+
+
+def register_space_rows(space: str) -> Callable[[SpaceRows], SpaceRows]:
+    """Decorator registering ``rows(workspace)``, the published row order of ``space`` (duplicates raise)."""
+
+    def deco(fn: SpaceRows) -> SpaceRows:
+        return _ROWS.add(space, fn)
+
+    return deco
+
+
+def space_rows_reader(space: str) -> SpaceRows:
+    """The registered reader of ``space``'s row order (``UnknownNameError`` lists the spaces that have one)."""
+    return _ROWS.get(space)
 
 
 def list_tables() -> list[str]:

@@ -1,17 +1,10 @@
 """Accuracy predictors: learned regressors, zero-cost proxies and their ensembles.
 
-Importing this package registers the built-in predictors. Heavy dependencies
+The built-in predictors are registered by :mod:`archgen.composition`. Heavy dependencies
 (LightGBM, BoTorch, PyTorch Geometric) are imported when a predictor is fitted,
 not here.
 """
 
-from archgen.predictors import ensemble as _ensemble  # noqa: F401  (registers)
-from archgen.predictors import gnn as _gnn  # noqa: F401  (registers)
-from archgen.predictors import gp as _gp  # noqa: F401  (registers)
-from archgen.predictors import lgbm as _lgbm  # noqa: F401  (registers)
-from archgen.predictors import parzc as _parzc  # noqa: F401  (registers)
-from archgen.predictors import supernet as _supernet  # noqa: F401  (registers)
-from archgen.predictors import zc_ensemble as _zc_ensemble  # noqa: F401  (registers)
 from archgen.predictors.base import (
     Capabilities,
     Predictor,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.artifacts import ArtifactRecord, ArtifactState, ArtifactType, register_artifact_type
+from archgen.artifacts import ArtifactRecord, ArtifactState
 from archgen.errors import (
     ArchgenError,
     NotFittedError,
@@ -244,7 +244,7 @@ class Predictor(ABC):
         Args:
             archs: Architectures of the space the predictor was fitted on.
             validated: The caller has validated every architecture against its
-                space already (e.g. :func:`archgen.inference.parse_batch`); skip
+                space already (e.g. :func:`archgen.services.inference.parse_batch`); skip
                 the per-architecture check.
         """
         mean, std = self._predict_checked(archs, validated)
@@ -345,13 +345,9 @@ def fit_part(
     return predictor
 
 
-def _load_builtin() -> None:
-    """Import the built-in predictor modules (they register on import)."""
-    import archgen.predictors  # noqa: F401
-
-
 P = TypeVar("P", bound=type[Predictor])
-_PREDICTORS: Registry[type[Predictor]] = Registry("predictor", load=_load_builtin)
+#: Predictors by name; :mod:`archgen.composition` registers the built-in ones.
+_PREDICTORS: Registry[type[Predictor]] = Registry("predictor")
 
 
 def register_predictor(cls: P) -> P:
@@ -380,7 +376,7 @@ def get_predictor(name: str, *, data: Workspace | None = None, **params: Any) ->
         raise PredictorInputError(f"bad parameters for predictor {name!r}: {e}; valid: {', '.join(valid)}") from None
 
 
-def _restore_predictor(
+def restore_predictor(
     kind: str, params: dict[str, Any], state: ArtifactState, record: ArtifactRecord, data: Workspace | None
 ) -> Predictor:
     predictor = get_predictor(kind, data=data, **params)
@@ -390,5 +386,3 @@ def _restore_predictor(
     predictor.fitted_ = True
     return predictor
 
-
-register_artifact_type(ArtifactType("predictor", _restore_predictor))

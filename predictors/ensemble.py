@@ -41,7 +41,6 @@ from archgen.predictors.base import (
     PredictorState,
     fit_part,
     get_predictor,
-    register_predictor,
 )
 from archgen.predictors.calibration import level_scales, scaled_std
 from archgen.predictors.hyperparams import ZC_SOURCE, Param
@@ -60,7 +59,6 @@ def mixture(means: np.ndarray, stds: np.ndarray, w: np.ndarray) -> tuple[np.ndar
     return mu, np.sqrt(np.maximum(var, 0.0))
 
 
-@register_predictor
 class StackedEnsemblePredictor(Predictor):
     """Convex stack of learned predictors.
 
@@ -109,7 +107,7 @@ class StackedEnsemblePredictor(Predictor):
         self.random_state = random_state
 
     def _member(self, k: int, name: str) -> Predictor:
-        from archgen.predictors.training import predictor_kwargs
+        from archgen.services.predictors import predictor_kwargs
 
         kwargs = predictor_kwargs(name, self.task or "", self.random_state * 101 + k, self.zc)
         if name == "supernet" and self.supernet is not None:

@@ -38,7 +38,6 @@ from archgen.predictors.base import (
     FitMonitor,
     Predictor,
     PredictorState,
-    register_predictor,
 )
 from archgen.predictors.calibration import (
     IDENTITY,
@@ -196,7 +195,6 @@ def pairwise_rank_loss(pred: torch.Tensor, y: torch.Tensor, n_pairs: int, genera
     return nn.functional.softplus(-(pred[i] - pred[j])[keep] * s[keep]).mean()
 
 
-@register_predictor
 class GNNPredictor(Predictor):
     """Deep ensemble of directed GINs.
 

@@ -30,7 +30,6 @@ from archgen.predictors.base import (
     FitMonitor,
     Predictor,
     PredictorState,
-    register_predictor,
 )
 from archgen.predictors.features import Standardizer, label_free_features
 from archgen.predictors.hyperparams import ZC_SOURCE, Param
@@ -62,7 +61,6 @@ def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True)
 _FIT_OPTIONS = {"options": {"maxiter": 150}}
 
 
-@register_predictor
 class GPPredictor(Predictor):
     """Exact GP with a categorical + Matérn kernel.
 

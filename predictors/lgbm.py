@@ -24,7 +24,6 @@ from archgen.predictors.base import (
     FitMonitor,
     Predictor,
     PredictorState,
-    register_predictor,
 )
 from archgen.predictors.features import arch_features
 from archgen.predictors.hyperparams import ZC_SOURCE, Param
@@ -36,7 +35,6 @@ from archgen.predictors.metrics import coverage_scale
 LIGHTGBM_LOCK = threading.Lock()
 
 
-@register_predictor
 class LightGBMPredictor(Predictor):
     """Bagged LightGBM regressors on encodings (+ optional zero-cost features).
 

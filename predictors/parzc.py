@@ -44,7 +44,6 @@ from archgen.predictors.base import (
     FitMonitor,
     Predictor,
     PredictorState,
-    register_predictor,
 )
 from archgen.predictors.features import require_data
 from archgen.predictors.hyperparams import PROXY_NET, Param
@@ -157,7 +156,6 @@ def diff_kendall(pred: torch.Tensor, target: torch.Tensor, alpha: float = 10.0) 
     return (torch.tanh(alpha * dp[iu[0], iu[1]]) * dt[iu[0], iu[1]])[pairs].mean()
 
 
-@register_predictor
 class ParZCPredictor(Predictor):
     """Parametric zero-cost proxy on per-layer statistics (ParZC-style).
 

@@ -23,13 +23,12 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.errors import PredictorInputError
-from archgen.predictors.base import Capabilities, FitMonitor, Predictor, PredictorState, register_predictor
+from archgen.predictors.base import Capabilities, FitMonitor, Predictor, PredictorState
 from archgen.predictors.calibration import CalibratedRidge
 from archgen.predictors.features import Standardizer, encoding_features, require_data
 from archgen.predictors.hyperparams import Param
 
 
-@register_predictor
 class SupernetPredictor(Predictor):
     """Bayesian ridge on a supernet's held-out accuracy estimate (and the encoding).
 
@@ -106,7 +105,7 @@ class SupernetPredictor(Predictor):
 
     def _own_supernet(self) -> Any:
         """The (untrained) supernet of this predictor's settings, when no stored one is named."""
-        from archgen.supernets.training import OneShotSupernet
+        from archgen.supernets.oneshot import OneShotSupernet
 
         return OneShotSupernet(C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs,
                                batch_size=self.batch_size, calib_batches=self.calib_batches,
@@ -124,7 +123,7 @@ class SupernetPredictor(Predictor):
         from archgen.training.trainer import task_images as training_images
 
         if self.supernet is not None:
-            from archgen.supernets.service import task_supernet
+            from archgen.services.supernets import task_supernet
 
             sn, rec = task_supernet(ws, self.task, self.supernet)
             return self._scorer_of(ws, sn, rec.id)

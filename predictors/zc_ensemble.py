@@ -40,7 +40,6 @@ from archgen.predictors.base import (
     FitMonitor,
     Predictor,
     PredictorState,
-    register_predictor,
 )
 from archgen.predictors.calibration import CalibratedRidge
 from archgen.predictors.features import Standardizer, encoding_features, filled_table_columns, require_data
@@ -112,7 +111,6 @@ class _ZCBase(Predictor):
         self.fitted_ = True
 
 
-@register_predictor
 class ZeroCostPredictor(_ZCBase):
     """One zero-cost proxy as a (label-free) predictor; higher means better.
 
@@ -165,7 +163,6 @@ def _percentiles(values: np.ndarray, reference: np.ndarray | None) -> np.ndarray
     return out
 
 
-@register_predictor
 class ZCVotePredictor(_ZCBase):
     """Label-free rank vote: the mean percentile of several proxies.
 
@@ -224,7 +221,6 @@ class ZCVotePredictor(_ZCBase):
         return vote, None
 
 
-@register_predictor
 class ZCLearnedPredictor(Predictor):
     """Bayesian ridge regression on zero-cost scores and the encoding.
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.arch import Arch
 from archgen.context import Paths, Workspace, workspace
 from archgen.settings import default_data_dir
@@ -81,7 +82,7 @@ def _isolated_environment(
 @pytest.fixture(scope="session")
 def nb201_data(ws) -> tuple[list[Arch], np.ndarray]:
     """Every NB201 cell with its cifar10-valid validation accuracy."""
-    from archgen.predictors.training import table_archs
+    from archgen.services.predictors import table_archs
 
     return table_archs(ws.table("nb201"), "cifar10-valid", "val_acc")
 

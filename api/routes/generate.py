@@ -19,8 +19,8 @@ router = APIRouter(prefix="/v1", tags=["generate"])
 
 def _ensure_generator(state: ServiceState, params: GenerateParams) -> bool:
     """Whether the space's generator is stored; if not, queue the service's job that trains it (once)."""
-    from archgen.generators.pipeline import generator_id
-    from archgen.jobs.kinds import TrainGeneratorParams
+    from archgen.services.generate import generator_id
+    from archgen.services.jobs import TrainGeneratorParams
 
     gid = generator_id(params.space, params.epochs, params.generator_seed)
     if gid in state.models.store.ids():
@@ -65,7 +65,7 @@ async def generate_route(
     from pydantic import ValidationError
 
     from archgen.api.errors import ApiError
-    from archgen.generators.pipeline import check_request, generate
+    from archgen.services.generate import check_request, generate
 
     if req.task not in state.data.tasks:  # a user task is checked by check_request
         state.check_task(req.space, req.task)  # 404 for unknown names, before anything else

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from archgen.api.schemas import ErrorResponse, LookupRequest, LookupResponse
 from archgen.api.state import Key, State
-from archgen.inference import lookup, parse_batch
+from archgen.services.inference import lookup, parse_batch
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
 

@@ -11,7 +11,7 @@ from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList, TrainRequest
 from archgen.api.state import Key, State
 from archgen.artifacts import ArtifactRecord
-from archgen.predictors.training import TrainPredictorParams, validate_params
+from archgen.services.predictors import TrainPredictorParams, validate_params
 
 router = APIRouter(prefix="/v1", tags=["predictors"])
 

@@ -16,7 +16,7 @@ from archgen.api.routes.common import job_json, job_of_kind
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs import JobQuotaError, JobRecord
-from archgen.search.service import SearchParams
+from archgen.services.search import SearchParams
 
 router = APIRouter(prefix="/v1", tags=["searches"])
 
@@ -105,7 +105,7 @@ def submit_searches(
     """
     from archgen.api.errors import domain_error_response
     from archgen.errors import ArchgenError
-    from archgen.search.service import check_search
+    from archgen.services.search import check_search
 
     searches = _parse(body, state.settings.search_max_batch)
     for k, p in enumerate(searches):
@@ -124,8 +124,8 @@ def submit_searches(
 
 
 def _history(state: ServiceState, job: JobRecord) -> Any:
-    from archgen.jobs.kinds import SEARCH_HISTORY
     from archgen.search.history import SearchHistory
+    from archgen.services.jobs import SEARCH_HISTORY
 
     path = state.settings.job_dir / job.id / SEARCH_HISTORY
     if not path.is_file():
@@ -150,7 +150,7 @@ def get_search(
 ) -> dict:
     """Status and progress; the best architecture so far, the best-so-far curve, one page of the history
     (``offset``, ``limit``) and, for two objectives, the current front."""
-    from archgen.search.service import report
+    from archgen.services.search import report
 
     job = _search(state, job_id, key.id)
     h = _history(state, job)
@@ -164,7 +164,7 @@ def get_search(
 )
 def plot_search(job_id: str, state: State, key: Key) -> Response:
     """The best-so-far curve (or, for two objectives, the evaluated points and the front) as PNG."""
-    from archgen.search.service import plot
+    from archgen.services.search import plot
 
     job = _search(state, job_id, key.id)
     h = _history(state, job)

@@ -11,7 +11,7 @@ from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json, validated
 from archgen.api.schemas import ErrorResponse
 from archgen.api.state import Key, State
-from archgen.supernets.service import SupernetParams, check_supernet_request, supernet_records
+from archgen.services.supernets import SupernetParams, check_supernet_request, supernet_records
 
 router = APIRouter(prefix="/v1", tags=["supernets"])
 

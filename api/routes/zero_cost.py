@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, Job, ZeroCostRequest, ZeroCostResponse
 from archgen.api.state import Key, State
-from archgen.inference import check_zero_cost, parse_batch, uncached_zero_cost_cells, zero_cost
-from archgen.jobs.kinds import ZeroCostParams
+from archgen.services.inference import check_zero_cost, parse_batch, uncached_zero_cost_cells, zero_cost
+from archgen.services.jobs import ZeroCostParams
 
 router = APIRouter(prefix="/v1", tags=["zero-cost"])
 

@@ -84,8 +84,8 @@ def generate(
     from tqdm import tqdm
 
     from archgen.generators.base import GeneratorInputError
-    from archgen.generators.pipeline import GenerateParams
-    from archgen.generators.pipeline import generate as run
+    from archgen.services.generate import GenerateParams
+    from archgen.services.generate import generate as run
 
     try:
         params = GenerateParams(
@@ -183,8 +183,8 @@ def bench_generator(
 
     import torch
 
+    from archgen.bench.generators import PARTS, BenchOptions, format_summary, run, summarize, write_outputs
     from archgen.generators.base import GeneratorInputError
-    from archgen.generators.benchmark import PARTS, BenchOptions, format_summary, run, summarize, write_outputs
 
     if part not in PARTS:
         raise GeneratorInputError(f"--part must be one of {', '.join(PARTS)}, got {part!r}")

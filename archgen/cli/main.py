@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli import generate as generate_cli
 from archgen.cli import predictors as predictors_cli
 from archgen.cli import search as search_cli
@@ -177,9 +178,9 @@ def space_check_params(
     """Build the network of every cell and compare its parameter count with the published one."""
     from tqdm import tqdm
 
-    from archgen.checks import check_nb201_params
     from archgen.datasets.nb201 import index_ops
     from archgen.errors import UnknownNameError
+    from archgen.services.checks import check_nb201_params
 
     if space != "nb201":
         raise UnknownNameError("space with published per-cell parameter counts", space, ["nb201"])

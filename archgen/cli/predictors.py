@@ -85,7 +85,7 @@ def predictors_train(
 
     from archgen.errors import PredictorInputError
     from archgen.predictors.base import CallbackMonitor
-    from archgen.predictors.training import TrainPredictorParams, train_predictor
+    from archgen.services.predictors import TrainPredictorParams, train_predictor
 
     params: dict[str, Any] = {}
     for p in param or []:
@@ -297,13 +297,13 @@ def bench_predictors(
     as_json: JsonOpt = False,
 ) -> None:
     """Kendall tau (mean ± std over draws) under a protocol, the strict tau, calibration overall and on the top 5%."""
-    from archgen.errors import PredictorInputError
-    from archgen.predictors.benchmark import (
+    from archgen.bench.predictors import (
         benchmark_predictors,
         format_table,
         summarize,
         write_outputs,
     )
+    from archgen.errors import PredictorInputError
 
     names = [p for item in predictors for p in item.split(",") if p]
     protocols = list(dict.fromkeys(p for item in protocol for p in item.split(",") if p))
@@ -367,7 +367,7 @@ def bench_zc(
     as_json: JsonOpt = False,
 ) -> None:
     """Per proxy: Spearman with true accuracy, with the published NAS-Bench-Suite-Zero score, seconds per cell."""
-    from archgen.predictors.benchmark import benchmark_zc, format_zc_table
+    from archgen.bench.predictors import benchmark_zc, format_zc_table
 
     rows, meta = benchmark_zc(_ctx.workspace(), space, task, n_archs, seed, _proxy_list(proxies), log=_log)
     _emit(

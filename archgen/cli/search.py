@@ -76,8 +76,8 @@ def search(
     from tqdm import tqdm
 
     from archgen.search import Workers
-    from archgen.search.service import SearchParams, check_search, execute_search
     from archgen.search.strategies import SearchInputError
+    from archgen.services.search import SearchParams, check_search, execute_search
 
     try:
         ref = None if reference is None else tuple(float(v) for v in reference.split(","))
@@ -150,7 +150,7 @@ def bench_search(
     import os
     import platform
 
-    from archgen.search.benchmark import (
+    from archgen.bench.search import (
         benchmark_multiobjective,
         benchmark_search,
         format_summary,
@@ -163,8 +163,8 @@ def bench_search(
     common: dict = dict(budget=budget, seeds=seeds, first_seed=first_seed, batch_size=batch_size, metric=metric,
                         log=lambda m: typer.echo(m, err=True))  # fmt: skip
     if minimize is not None or device is not None:
-        from archgen.search.service import SECOND_OBJECTIVES
         from archgen.search.strategies import SearchInputError
+        from archgen.services.search import SECOND_OBJECTIVES
 
         if minimize not in SECOND_OBJECTIVES:
             raise SearchInputError(f"--minimize must be latency, params or flops, got {minimize!r}")

@@ -44,8 +44,8 @@ def bench_supernet(
     published cifar10-valid accuracy) along training, beside label-free baselines on the same cells."""
     import torch
 
-    from archgen.supernets.benchmark import benchmark_supernet, format_supernet, plot_supernet
-    from archgen.supernets.training import OneShotSupernet
+    from archgen.bench.supernets import benchmark_supernet, format_supernet, plot_supernet
+    from archgen.supernets.oneshot import OneShotSupernet
 
     torch.set_num_threads(threads)
     params: dict = {"C": width, "N": depth, "resolution": resolution, "batch_size": batch_size, "sampling": sampling,

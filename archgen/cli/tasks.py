@@ -88,7 +88,7 @@ def train(
     from pydantic import ValidationError
 
     from archgen.errors import SupernetInputError
-    from archgen.supernets.service import SupernetParams, train_supernet
+    from archgen.services.supernets import SupernetParams, train_supernet
 
     try:
         params = SupernetParams(task=task, minutes=minutes, epochs=epochs, batch_size=batch_size, C=width, N=depth,
@@ -114,7 +114,7 @@ def train(
 @supernets_app.command("list")
 def list_supernets(task: Annotated[str | None, typer.Option("--task")] = None, as_json: JsonOpt = False) -> None:
     """Stored supernets (of --task), newest first."""
-    from archgen.supernets.service import supernet_records
+    from archgen.services.supernets import supernet_records
 
     recs = supernet_records(_ctx.models(), task)
     lines = [f"{r.id}: {r.task}, {r.heldout.get('steps')} steps, {r.heldout.get('train_seconds', 0):.0f} s, {r.created}"

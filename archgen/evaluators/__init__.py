@@ -1,16 +1,12 @@
 """Evaluators: the oracles a search spends its budget on.
 
-Importing this package registers the built-in evaluators: ``table`` (a
+The built-in evaluators (registered by :mod:`archgen.composition`): ``table`` (a
 benchmark table's published value at a fidelity, with a simulated cost) and
 ``predictor`` (a fitted predictor's mean and std) and ``supernet`` (a path of a
 trained weight-sharing supernet, :mod:`archgen.supernets`) and ``training`` (trained
 from scratch, :mod:`archgen.training`).
 """
 
-from archgen.evaluators import predictor as _predictor  # noqa: F401  (registers)
-from archgen.evaluators import supernet as _supernet  # noqa: F401  (registers)
-from archgen.evaluators import table as _table  # noqa: F401  (registers)
-from archgen.evaluators import training as _training  # noqa: F401  (registers)
 from archgen.evaluators.base import (
     EvalResult,
     Evaluator,

@@ -132,11 +132,8 @@ class Evaluator(ABC):
 E = TypeVar("E", bound=type[Evaluator])
 
 
-def _load_builtin() -> None:
-    import archgen.evaluators  # noqa: F401  (registers the built-in evaluators)
-
-
-_EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator", load=_load_builtin)
+#: Evaluators by name; :mod:`archgen.composition` registers the built-in ones.
+_EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
 
 
 def register_evaluator(cls: E) -> E:

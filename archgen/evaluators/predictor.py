@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
+from archgen.evaluators.base import EvalResult, Evaluator
 
 if TYPE_CHECKING:  # importing the predictors imports torch: a worker evaluating a table needs neither
     from archgen.predictors.base import Predictor
 
 
-@register_evaluator
 class PredictorEvaluator(Evaluator):
     """A fitted predictor's predicted mean (the value) and std.
 

@@ -8,11 +8,11 @@ import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archgen.arch import Arch
-from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
+from archgen.evaluators.base import EvalResult, Evaluator
 
 if TYPE_CHECKING:  # torch comes with the supernet; a table search needs neither
     from archgen.datasets.images import ImageArrayDataset
-    from archgen.supernets.training import OneShotSupernet
+    from archgen.supernets.oneshot import OneShotSupernet
 
 #: One lock per supernet: scoring a path rewrites its batch-norm buffers, so paths are scored one at a time.
 _LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
@@ -27,7 +27,6 @@ def _lock_of(supernet: Any) -> threading.Lock:
         return lock
 
 
-@register_evaluator
 class SupernetEvaluator(Evaluator):
     """Each architecture's accuracy (%) as a path of a trained supernet (:meth:`OneShotSupernet.estimate`).
 
@@ -36,7 +35,7 @@ class SupernetEvaluator(Evaluator):
     several threads: paths are scored one at a time (scoring rewrites the batch-norm buffers).
 
     Args:
-        supernet: A trained :class:`~archgen.supernets.training.OneShotSupernet`.
+        supernet: A trained :class:`~archgen.supernets.oneshot.OneShotSupernet`.
         calib: Training images the batch-norm statistics are recomputed on.
         heldout: Images the accuracy is measured on (never trained on).
         source: Provenance written into each result (e.g. the supernet's store id).

@@ -15,7 +15,7 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.errors import UnknownNameError
-from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
+from archgen.evaluators.base import EvalResult, Evaluator
 
 if TYPE_CHECKING:
     from archgen.datasets.tables import BenchmarkTable
@@ -42,7 +42,6 @@ FIDELITIES: dict[str, tuple[Fidelity, ...]] = {
 }
 
 
-@register_evaluator
 class BenchmarkEvaluator(Evaluator):
     """The published ``task``/``metric`` value of each architecture, at a fidelity.
 

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archgen.arch import Arch
-from archgen.evaluators.base import EvalResult, Evaluator, register_evaluator
+from archgen.evaluators.base import EvalResult, Evaluator
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
 
 
-@register_evaluator
 class TrainingEvaluator(Evaluator):
     """Each architecture trained from scratch (:func:`archgen.training.trainer.train_architecture`): its test
     accuracy (%), charged the training seconds; cached per architecture.

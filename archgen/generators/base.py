@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.artifacts import ArtifactRecord, ArtifactState, ArtifactType, register_artifact_type
-from archgen.errors import ArchgenError, InvalidArchitectureError, NotFittedError, UnsupportedOperationError
+from archgen.artifacts import ArtifactRecord, ArtifactState
+from archgen.errors import (
+    GeneratorInputError,
+    InvalidArchitectureError,
+    NotFittedError,
+    UnsupportedOperationError,
+)
 from archgen.registry import Registry
 
 if TYPE_CHECKING:
     from archgen.predictors.base import Predictor
-
-
-class GeneratorInputError(ArchgenError, ValueError):
-    """Training or sampling input a generator cannot use (empty, mixed spaces, bad ``n``...)."""
 
 
 @dataclass(frozen=True)
@@ -209,14 +210,11 @@ class Generator(ABC):
 G = TypeVar("G", bound=type[Generator])
 
 
-def _load_builtin() -> None:
-    import archgen.generators  # noqa: F401  (registers the built-in generators)
+#: Generators by name; :mod:`archgen.composition` registers the built-in ones.
+_GENERATORS: Registry[type[Generator]] = Registry("generator")
 
 
-_GENERATORS: Registry[type[Generator]] = Registry("generator", load=_load_builtin)
-
-
-def _restore_generator(
+def restore_generator(
     kind: str, params: dict[str, Any], state: ArtifactState, record: ArtifactRecord, data: Any
 ) -> Generator:
     gen = get_generator(kind, **params)
@@ -225,8 +223,6 @@ def _restore_generator(
     gen.fitted_ = True
     return gen
 
-
-register_artifact_type(ArtifactType("generator", _restore_generator))
 
 
 def register_generator(cls: G) -> G:

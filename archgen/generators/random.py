@@ -14,10 +14,9 @@ from typing import ClassVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance, register_generator
+from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance
 
 
-@register_generator
 class RandomGenerator(Generator):
     """Uniform samples of the fitted space; best of ``pool`` candidates under guidance.
 

@@ -20,13 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from archgen.errors import ArchgenError
+from archgen.errors import JobParamsError
 from archgen.jobs.store import JobRecord, JobStore
 from archgen.registry import Registry
 from archgen.settings import Settings
@@ -48,10 +47,6 @@ JobFunction = Callable[[Any, "JobContext"], dict[str, Any]]
 
 #: Entry-point group through which installed packages register job kinds.
 ENTRY_POINT_GROUP = "archgen.jobs"
-
-
-class JobParamsError(ArchgenError, ValueError):
-    """Parameters that do not fit a job kind's params model (names the field)."""
 
 
 @dataclass(frozen=True)
@@ -90,29 +85,27 @@ class JobKind:
             raise JobParamsError(f"invalid parameters for job kind {self.name!r}: {problems}") from None
 
 
-_ENTRY_POINTS_LOADED = False
-
-
-def _load_builtin() -> None:
-    global _ENTRY_POINTS_LOADED
-    import archgen.jobs.kinds  # noqa: F401  (registers the built-in kinds)
-
-    if not _ENTRY_POINTS_LOADED:
-        _ENTRY_POINTS_LOADED = True
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            importlib.import_module(ep.value.split(":")[0])
-
-
-_KINDS: Registry[JobKind] = Registry("job kind", _load_builtin)
+#: Job kinds by name; :mod:`archgen.composition` registers the built-in ones and those of installed
+#: packages (entry-point group :data:`ENTRY_POINT_GROUP`); the job machinery imports none of them.
+_KINDS: Registry[JobKind] = Registry("job kind")
 
 
 def register_job(
-    name: str, description: str, params: type[BaseModel], *, max_runtime_s: float | None = None
+    name: str,
+    description: str,
+    params: type[BaseModel],
+    *,
+    max_runtime_s: float | None = None,
+    module: str | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
-    """Decorator registering ``run(params, ctx) -> result`` as job kind ``name`` with params model ``params``."""
+    """Decorator registering ``run(params, ctx) -> result`` as job kind ``name`` with params model ``params``.
+
+    ``module`` is what a worker process imports to have the kind registered (default: the function's
+    module, for kinds that register themselves on import, as plugins and tests do).
+    """
 
     def deco(fn: JobFunction) -> JobFunction:
-        _KINDS.add(name, JobKind(name, fn, description, params, fn.__module__, max_runtime_s))
+        _KINDS.add(name, JobKind(name, fn, description, params, module or fn.__module__, max_runtime_s))
         return fn
 
     return deco

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from archgen.db import get_engine, jobs
-from archgen.errors import ArchgenError
+from archgen.errors import IdempotencyConflictError, JobNotFoundError, JobQuotaError, JobStateError
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 #: Every status, in the order a job passes through them.
@@ -30,29 +30,6 @@ TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 SYSTEM_OWNER = "system"
 #: Priority of users' jobs and of the service's own (higher is claimed first).
 USER_PRIORITY, SYSTEM_PRIORITY = 0, -10
-
-
-class JobNotFoundError(ArchgenError, KeyError):
-    """No job with this id (visible to the caller)."""
-
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-        super().__init__(f"no job {job_id!r} among your jobs")
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return self.args[0]
-
-
-class IdempotencyConflictError(ArchgenError):
-    """An ``Idempotency-Key`` reused with a different request."""
-
-
-class JobStateError(ArchgenError):
-    """An operation the job's status does not allow (cancelling a finished job)."""
-
-
-class JobQuotaError(ArchgenError):
-    """A key already has as many unfinished jobs as it may (HTTP 429)."""
 
 
 @dataclass(frozen=True)

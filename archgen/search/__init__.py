@@ -8,8 +8,6 @@ priors that use no label of the task (:mod:`archgen.search.priors`); parallel
 evaluation on threads or Ray (:mod:`archgen.search.parallel`).
 """
 
-from archgen.search import multiobjective as _multiobjective  # noqa: F401  (registers "mobo")
-from archgen.search import robot as _robot  # noqa: F401  (registers "robot")
 from archgen.search.history import Evaluation, SearchHistory
 from archgen.search.loop import run_search
 from archgen.search.parallel import Workers

@@ -19,10 +19,9 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.search.history import hypervolume, pareto_front
-from archgen.search.strategies import BayesianOptimization, SearchInputError, register_strategy
+from archgen.search.strategies import BayesianOptimization, SearchInputError
 
 
-@register_strategy
 class MultiObjectiveBO(BayesianOptimization):
     """qLogNEHVI over a pool of the front's neighbours and random cells (the whole space where small).
 

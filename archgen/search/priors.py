@@ -16,7 +16,7 @@ Each column is turned into its percentile over the space (cells a source
 leaves out, such as NB201's cells with dead edges, take the value of their
 class, :meth:`SearchSpace.canonical`); :attr:`Prior.score` is the features'
 mean percentile in the direction that predicts accuracy (the label-free vote
-of :data:`archgen.generators.pipeline.ZC_VOTE`, or the other tasks' mean). BO
+of :data:`archgen.services.generate.ZC_VOTE`, or the other tasks' mean). BO
 appends the features to its encoding and starts from the cells the score
 ranks highest.
 """
@@ -113,7 +113,7 @@ def _fill_by_class(col: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def _label_free_columns(table: BenchmarkTable, task: str) -> list[tuple[str, str, bool, bool]]:
-    from archgen.generators.pipeline import SAME_IMAGES
+    from archgen.services.generate import SAME_IMAGES
 
     spec = _LABEL_FREE.get(table.space)
     if spec is None:
@@ -139,8 +139,8 @@ def build_prior(table: BenchmarkTable, task: str, kind: str) -> Prior:
         UnknownNameError: unknown kind or task.
         SearchInputError: the space has no such prior (not enumerated, or nothing published).
     """
-    from archgen.generators.pipeline import ENUMERATED, SAME_IMAGES
-    from archgen.predictors.training import default_target
+    from archgen.services.generate import ENUMERATED, SAME_IMAGES
+    from archgen.services.predictors import default_target
 
     if kind not in PRIORS:
         raise UnknownNameError("prior", kind, PRIORS)

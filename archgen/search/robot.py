@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.search.strategies import SearchInputError, Strategy, register_strategy
+from archgen.search.strategies import SearchInputError, Strategy
 
 if TYPE_CHECKING:
     from archgen.search.priors import Prior
     from archgen.spaces.base import SearchSpace
 
 
-@register_strategy
 class RoBoT(Strategy):
     """BO over the weights of a combination of training-free metrics, then greedy search with it.
 

@@ -30,17 +30,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from archgen.arch import Arch
-from archgen.errors import ArchgenError, UnknownNameError
+from archgen.errors import ArchgenError, SearchInputError, UnknownNameError
 from archgen.registry import Registry
 
 if TYPE_CHECKING:
     from archgen.generators.base import Generator
     from archgen.search.priors import Prior
     from archgen.spaces.base import SearchSpace
-
-
-class SearchInputError(ArchgenError, ValueError):
-    """A search request that cannot run (budget, batch size, strategy parameters)."""
 
 
 class Strategy(ABC):
@@ -141,7 +137,6 @@ def get_strategy(name: str, **params: Any) -> Strategy:
         raise SearchInputError(f"strategy {name!r}: {e}") from None
 
 
-@register_strategy
 class RandomSearch(Strategy):
     name = "random"
     multi_objective = True  # it reads no value
@@ -150,7 +145,6 @@ class RandomSearch(Strategy):
         return self._random(q, self.seen)
 
 
-@register_strategy
 class RegularizedEvolution(Strategy):
     """Args: population (the last evaluated cells that compete), sample_size (tournament size)."""
 
@@ -179,7 +173,6 @@ class RegularizedEvolution(Strategy):
         return out or self._random(q, self.seen)
 
 
-@register_strategy
 class LocalSearch(Strategy):
     """Hill climbing over :meth:`SearchSpace.neighbors` with random restarts."""
 
@@ -219,7 +212,6 @@ class LocalSearch(Strategy):
         return out
 
 
-@register_strategy
 class Bananas(Strategy):
     """BANANAS (White et al., AAAI 2021): an ensemble of MLPs on the path encoding, independent Thompson
     sampling over mutations of the best cells.
@@ -295,7 +287,6 @@ class Bananas(Strategy):
 ACQUISITIONS = ("qlognei", "qucb", "ts")
 
 
-@register_strategy
 class BayesianOptimization(Strategy):
     """GP-based BO over a discrete pool (see the module docstring).
 
@@ -321,7 +312,7 @@ class BayesianOptimization(Strategy):
             ranking: the first cells are spread over its top), ``n_init`` for a transfer prior (other
             tasks' accuracies rank cells well: its top cells are evaluated first).
         generator: A fitted diffusion generator of the space (trained on its cells, no labels:
-            :func:`archgen.generators.pipeline.shared_generator`). Every ``generator_every`` evaluations its
+            :func:`archgen.services.generate.shared_generator`). Every ``generator_every`` evaluations its
             noise-aware surrogate is refitted on the search's own evaluations (``generator_epochs``) and
             ``generator_samples`` cells sampled along its gradient (scale ``generator_scale``, Euler,
             ``generator_steps`` steps; DiffusionNAG's guided generation) join the pool. The generator

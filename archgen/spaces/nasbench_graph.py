@@ -144,9 +144,7 @@ class NASBenchGraphSearchSpace(SearchSpace):
 
     @cached_property
     def _rows(self) -> tuple[np.ndarray, dict[int, int]]:
-        from archgen.datasets.nasbench_graph import workspace_arrays
-
-        hashes = workspace_arrays(self._require_data())["hashes"]
+        hashes = self._require_data().space_rows(self.name)
         return hashes, {int(h): i for i, h in enumerate(hashes)}
 
     def from_index(self, index: int) -> Arch:

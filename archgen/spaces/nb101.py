@@ -200,10 +200,8 @@ class NB101SearchSpace(SearchSpace):
         return self._row_map
 
     def _sample(self) -> list[Arch]:
-        from archgen.datasets.nb101 import sample_archs
-
-        data = self._require_data()
-        return data.memo("nb101/sample", lambda: sample_archs(data.store))
+        rows: list[Arch] = self._require_data().space_rows(self.name)
+        return rows
 
     def from_index(self, index: int) -> Arch:
         archs = self._sample()

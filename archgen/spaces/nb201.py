@@ -25,13 +25,12 @@ import torch
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError, quote
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
+from archgen.spaces.nb201_cell import EDGES, NUM_NODES, OPS
+from archgen.spaces.nb201_network import build_network
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
 
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-NUM_NODES = 4
 NONE = 0
 
 #: NASLib's edge order (0->1, 0->2, 0->3, 1->2, 1->3, 2->3) and op ids.
@@ -181,9 +180,7 @@ class NB201SearchSpace(SearchSpace):
 
     @cached_property
     def _index(self) -> tuple[np.ndarray, dict[tuple[int, ...], int]]:
-        from archgen.datasets.nb201 import index_ops
-
-        ops = index_ops(self._require_data().store)  # (15625, 6) in index order
+        ops = self._require_data().space_rows(self.name)  # (15625, 6) in index order
         return ops, {tuple(int(v) for v in row): i for i, row in enumerate(ops)}
 
     def from_index(self, index: int) -> Arch:
@@ -371,8 +368,6 @@ class NB201SearchSpace(SearchSpace):
         instead of torch's global generator.
         """
         from archgen.rng import init_parameters_
-        from archgen.spaces.nb201_network import build_network
-
         self.validate(arch)
         net = build_network(arch.ops, num_classes, C=C, N=N)
         return init_parameters_(net, generator) if generator is not None else net

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archgen.spaces.nb201 import EDGES, NUM_NODES, OPS
+from archgen.spaces.nb201_cell import EDGES, NUM_NODES, OPS
 
 
 class ReLUConvBN(nn.Sequential):

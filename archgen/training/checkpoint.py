@@ -11,11 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from archgen.errors import ArchgenError
-
-
-class CheckpointError(ArchgenError, ValueError):
-    """A file that is not a checkpoint, or the checkpoint of another run."""
+from archgen.errors import CheckpointError
 
 
 def save_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, meta: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from archgen.errors import ArchgenError
+from archgen.errors import TrainingInputError
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -43,10 +43,6 @@ TRAINING_TASKS = ("cifar10", "cifar10-valid")
 WEIGHTS = "weights.npz"
 PROVENANCE = "provenance.json"
 CHECKPOINT = "checkpoint.npz"
-
-
-class TrainingInputError(ArchgenError, ValueError):
-    """A training request that cannot run (an architecture of another space, too few images...)."""
 
 
 class TrainingParams(BaseModel):

@@ -20,7 +20,7 @@ def _table(ws) -> Evaluator:
 
 
 def _predictor(ws) -> Evaluator:
-    from archgen.predictors.training import table_archs
+    from archgen.services.predictors import table_archs
 
     archs, y = table_archs(ws.table("nb201"), "cifar10-valid", "val_acc")
     idx = np.random.default_rng(0).permutation(len(archs))[:50]

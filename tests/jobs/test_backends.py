@@ -8,7 +8,7 @@ import pytest
 
 from archgen.artifacts import ArtifactStore
 from archgen.jobs import SUCCEEDED, JobManager, JobStore
-from archgen.predictors.training import TrainPredictorParams
+from archgen.services.predictors import TrainPredictorParams
 from archgen.settings import Settings
 from tests.helpers import wait_until
 

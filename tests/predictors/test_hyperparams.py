@@ -9,7 +9,7 @@ import pytest
 from archgen.errors import PredictorInputError
 from archgen.predictors import list_predictors, predictor_class
 from archgen.predictors.hyperparams import DERIVED, Param, check_params
-from archgen.predictors.training import predictor_kwargs
+from archgen.services.predictors import predictor_kwargs
 
 
 @pytest.mark.parametrize("name", list_predictors())

@@ -9,7 +9,7 @@ import pytest
 from archgen.artifacts import ArtifactRecord, ArtifactStore
 from archgen.context import Paths, workspace
 from archgen.predictors import get_predictor
-from archgen.supernets.service import SupernetParams, train_supernet
+from archgen.services.supernets import SupernetParams, train_supernet
 
 TINY = {"epochs": 2, "C": 4, "N": 1, "resolution": 8, "train_images": 2000, "batch_size": 64, "calib_batches": 1,
         "eval_images": 200}  # fmt: skip

@@ -183,7 +183,7 @@ def test_generator_pool_errors_name_the_problem(small_generator) -> None:
 
 
 def test_a_search_request_hands_bo_the_generator(small_generator) -> None:
-    from archgen.search.service import SearchParams, strategy_of
+    from archgen.services.search import SearchParams, strategy_of
 
     bo = strategy_of(SearchParams(strategy="bo", generator=True), None, True, generator=small_generator)
     assert bo.generator is small_generator

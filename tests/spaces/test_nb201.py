@@ -129,7 +129,7 @@ def test_network_params_match_published_sample(space, ws) -> None:
     """Built parameter counts equal the published ones, except where the published value is
     the count of no NB201 cell at all (204 known inconsistent entries); there, NAS-Bench-Suite-Zero's
     independent count, where published, equals ours."""
-    from archgen.checks import attainable_counts
+    from archgen.services.checks import attainable_counts
     table = ws.table("nb201")
     params, second = table.column("cifar10", "params"), table.column("cifar10", "zc_params")
     attainable = attainable_counts()

@@ -62,7 +62,7 @@ import torch
 from archgen.arch import Arch
 from archgen.artifacts import ArtifactState
 from archgen.errors import InvalidArchitectureError, NotFittedError
-from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance, register_generator
+from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance
 from archgen.generators.diffusion.guidance import FittedSurrogate, NoiseAwareSurrogate, fit_surrogate, guidance_gradient
 from archgen.generators.diffusion.layout import Layout
 from archgen.generators.diffusion.sampling import sample
@@ -79,7 +79,6 @@ VALIDITY = "invalid"
 MIN_INVALID = 50
 
 
-@register_generator
 class DiffusionGenerator(Generator):
     """Score-based diffusion over op-on-node DAGs.
 

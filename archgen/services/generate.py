@@ -10,7 +10,7 @@ score:
 
 * **accuracy on the task**: the surrogate is trained on ``labelled`` random
   cells of the task's table (the predictors' target,
-  :func:`archgen.predictors.training.default_target`);
+  :func:`archgen.services.predictors.default_target`);
 * **zero-cost** (``guide_by="zero-cost"``, no label at all): the surrogate is
   trained on the label-free zero-cost vote (:data:`ZC_VOTE` proxies, mean
   percentile, :class:`~archgen.predictors.zc_ensemble.ZCVotePredictor`) computed
@@ -129,7 +129,7 @@ def generator_id(space: str, epochs: int, seed: int) -> str:
 def training_cells(data: Workspace, space: str, seed: int) -> list[Arch]:
     """What a space's generator learns from (no labels): the whole space where the table enumerates it (NB201),
     else :data:`SAMPLED_CELLS` cells from the space's own sampler (NB101: the table holds 500 of its 423k cells)."""
-    from archgen.predictors.training import default_target, table_archs
+    from archgen.services.predictors import default_target, table_archs
 
     table = data.table(space)
     if space in ENUMERATED:
@@ -345,7 +345,7 @@ def transfer_labels(
     Raises:
         GeneratorInputError, UnknownNameError: see :func:`check_sources`.
     """
-    from archgen.predictors.training import default_target
+    from archgen.services.predictors import default_target
 
     check_sources(table, space, task, sources)
     cols = []
@@ -366,7 +366,7 @@ def _ranker(table: BenchmarkTable, params: GenerateParams, data: Workspace):
     (the surrogate, whose fit costs more, from ``labelled`` of them).
     """
     from archgen.predictors.base import get_predictor
-    from archgen.predictors.training import predictor_kwargs
+    from archgen.services.predictors import predictor_kwargs
 
     assert params.transfer_from is not None
     archs, y = transfer_labels(table, params.space, params.task, params.transfer_from, table.num_rows, params.seed)
@@ -412,7 +412,7 @@ def supernet_labels(
 ) -> tuple[list[Arch], np.ndarray, str]:
     """``cells`` random cells of the space labelled by the task's newest stored supernet (held-out accuracy of
     each path after batch-norm recalibration; no label of the task), and the supernet's id."""
-    from archgen.supernets.service import supernet_evaluator
+    from archgen.services.supernets import supernet_evaluator
 
     ev = supernet_evaluator(data, task)
     archs = random_cells(data, space, cells, seed)
@@ -475,7 +475,7 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
                 f"{', '.join(IMAGE_TASKS)} and the user tasks, not {params.task!r}"
             )
     if params.guide_by == "supernet":
-        from archgen.supernets.service import supernet_records
+        from archgen.services.supernets import supernet_records
 
         if params.guidance_scale == 0:
             raise GeneratorInputError("guide_by='supernet' needs guidance_scale > 0")
@@ -515,7 +515,7 @@ def generate(
         UnsupportedSpaceError: the diffusion generator does not support the space yet.
         GeneratorInputError: a budget too few architectures meet, bad combinations.
     """
-    from archgen.predictors.training import default_target, table_archs
+    from archgen.services.predictors import default_target, table_archs
 
     say = log or (lambda _m: None)
     table, bounds = check_request(params, data)

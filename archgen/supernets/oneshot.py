@@ -336,20 +336,12 @@ class OneShotSupernet:
         self.fitted_ = True
 
 
-def _restore_supernet(kind: str, params: dict[str, Any], state: ArtifactState, record: Any, data: Any) -> OneShotSupernet:
+def restore_supernet(kind: str, params: dict[str, Any], state: ArtifactState, record: Any, data: Any) -> OneShotSupernet:
     if kind != OneShotSupernet.name:
         raise SupernetInputError(f"unknown supernet kind {kind!r}; valid: {OneShotSupernet.name}")
     sn = OneShotSupernet(**params)
     sn.set_state(state)
     return sn
 
-
-def _register() -> None:
-    from archgen.artifacts import ArtifactType, register_artifact_type
-
-    register_artifact_type(ArtifactType("supernet", _restore_supernet))
-
-
-_register()
 
 __all__ = ["SAMPLINGS", "OneShotSupernet", "SupernetInputError"]

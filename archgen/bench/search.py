@@ -46,8 +46,8 @@ def oracle(
 ) -> tuple[BenchmarkEvaluator, SearchSpace, list[Arch] | None]:
     """The table evaluator of ``task``/``metric`` (default: the predictors' target) and the space's candidates."""
     from archgen.evaluators import BenchmarkEvaluator
-    from archgen.generators.pipeline import ENUMERATED
-    from archgen.predictors.training import default_target
+    from archgen.services.generate import ENUMERATED
+    from archgen.services.predictors import default_target
 
     table = ws.table(space)
     if task not in table.tasks():
@@ -163,7 +163,7 @@ def search_generator(ws: Workspace, space: str, store: Path | None, epochs: int)
     """The space's diffusion generator for ``+generator`` specs: loaded from ``store`` (default: the service's
     model store), trained there on first use."""
     from archgen.artifacts import ArtifactStore
-    from archgen.generators.pipeline import shared_generator
+    from archgen.services.generate import shared_generator
 
     gen, _ = shared_generator(ws, ArtifactStore(store) if store is not None else ws.models, space, epochs=epochs)
     return gen
@@ -207,11 +207,11 @@ def benchmark_multiobjective(
     space's nadir (its worst value of each objective: every architecture counts) and its median of each
     (only the better half of each objective counts: the part of the front a user asks for)."""
     from archgen.evaluators import BenchmarkEvaluator
-    from archgen.generators.pipeline import ENUMERATED
     from archgen.search.history import pareto_front
     from archgen.search.multiobjective import hypervolume_ratio
-    from archgen.search.service import SearchParams, check_search
     from archgen.search.strategies import list_strategies, strategy_class
+    from archgen.services.generate import ENUMERATED
+    from archgen.services.search import SearchParams, check_search
 
     say = log or (lambda _m: None)
     if space not in ENUMERATED:

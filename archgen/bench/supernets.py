@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.stats import kendalltau, rankdata
 
-from archgen.supernets.training import OneShotSupernet
+from archgen.supernets.oneshot import OneShotSupernet
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -75,8 +75,8 @@ def benchmark_supernet(
     """Train one supernet for ``minutes`` and score it at ``points`` times; returns the rows and the baselines.
     ``clock``: the budget in this process's CPU seconds (default: with one thread, an idle core's wall time, so
     that runs sharing the machine are held to the same budget) or ``"wall"`` seconds."""
-    from archgen.predictors.training import default_target
     from archgen.search.priors import build_prior
+    from archgen.services.predictors import default_target
 
     say = log or (lambda _m: None)
     table = ws.table("nb201")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archgen.predictors.benchmark import benchmark_predictors, format_table, summarize
+from archgen.bench.predictors import benchmark_predictors, format_table, summarize
 
 
 def test_runs_and_summary(ws) -> None:
@@ -28,7 +28,7 @@ def test_anchors_protocol_scores_every_cell_against_test_accuracy(ws) -> None:
 
 
 def test_strict_classes_merge_both_notions(ws) -> None:
-    from archgen.predictors.benchmark import strict_classes
+    from archgen.bench.predictors import strict_classes
 
     table = ws.table("nb201")
     sp = table.search_space

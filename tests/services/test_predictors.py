@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from archgen.artifacts import ArtifactStore
 from archgen.errors import PredictorInputError, UnknownNameError, UnsupportedSpaceError
 from archgen.predictors.base import CallbackMonitor
-from archgen.predictors.training import (
+from archgen.services.predictors import (
     TrainPredictorParams,
     default_target,
     model_id,

@@ -70,7 +70,7 @@ class SearchParams(BaseModel):
 
 def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
     """``(task, metric)`` of the second objective."""
-    from archgen.generators.pipeline import device_column, published_column
+    from archgen.services.generate import device_column, published_column
 
     if params.minimize is None:
         if params.device is not None:
@@ -92,7 +92,7 @@ def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
 def _check_user_task(params: SearchParams, data: Workspace) -> tuple[Evaluator, None]:
     """What a search of a user task (no table) may not ask for, beyond :func:`check_search`'s shared checks; its
     evaluator: the task's newest stored supernet, label-free throughout."""
-    from archgen.supernets.service import supernet_evaluator
+    from archgen.services.supernets import supernet_evaluator
 
     if params.space != "nb201":
         raise SearchInputError(f"a user task is searched in the nb201 space (its supernet's), not {params.space!r}")
@@ -109,7 +109,7 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
     """Everything checkable before running: returns the evaluator and the prior.
 
     A benchmark task is evaluated by its table; a registered user task (no table) by its newest stored supernet
-    (:func:`archgen.supernets.service.supernet_evaluator`: ``NoSupernetError`` until one is trained).
+    (:func:`archgen.services.supernets.supernet_evaluator`: ``NoSupernetError`` until one is trained).
 
     Raises:
         UnknownNameError: unknown space, task, metric, strategy or device.
@@ -117,9 +117,9 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
             objectives for a one-objective strategy, a strategy that needs a prior without one.
     """
     from archgen.evaluators import BenchmarkEvaluator
-    from archgen.predictors.training import default_target
     from archgen.search.priors import build_prior
     from archgen.search.strategies import list_strategies, strategy_class
+    from archgen.services.predictors import default_target
     from archgen.tasks.images import is_user_task
 
     table = data.table(params.space)
@@ -209,8 +209,8 @@ def execute_search(
     With ``params.generator`` the space's generator (``generator_epochs``, seed 0: the one ``/v1/generate`` uses)
     is loaded from the workspace's model store, or trained there first (``on_progress(fraction, message)``).
     """
-    from archgen.generators.pipeline import ENUMERATED, shared_generator
     from archgen.search.loop import run_search
+    from archgen.services.generate import ENUMERATED, shared_generator
 
     ev, prior = check_search(params, data)
     generator = None

@@ -11,7 +11,7 @@ turns them into mean ± std rows, :func:`write_outputs` into JSON, CSV and PNG):
   the samples' per-position operation frequencies and the whole table's, fit
   and sampling time; uniform random sampling beside it. Then, for each task in
   ``tasks``, guidance toward the task's accuracy (the predictors' target,
-  :func:`~archgen.predictors.training.default_target`) with a noise-aware
+  :func:`~archgen.services.predictors.default_target`) with a noise-aware
   surrogate on ``labelled`` random cells **of the training half** (the only
   labels any method here sees), 100 samples per guidance scale (gradient alone,
   no reranking): their true accuracy (mean, best), the share of distinct samples
@@ -111,7 +111,7 @@ def _quality(space, samples: list, train: set, raw: int, valid: int, reference: 
 
 def _guided(ws: Workspace, gen, space, half: list, train: set, task: str, seed: int, opts: BenchOptions, log: Log):
     from archgen.generators import Guidance
-    from archgen.predictors.training import default_target, table_archs
+    from archgen.services.predictors import default_target, table_archs
 
     table = ws.table(space.name)
     target = default_target(table, task)
@@ -154,8 +154,8 @@ def _guided(ws: Workspace, gen, space, half: list, train: set, task: str, seed: 
 def quality(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     """Unguided quality and guided accuracy, a generator per draw trained on half the table (module docstring)."""
     from archgen.generators import get_generator
-    from archgen.generators.pipeline import ENUMERATED
-    from archgen.predictors.training import default_target, table_archs
+    from archgen.services.generate import ENUMERATED
+    from archgen.services.predictors import default_target, table_archs
 
     if opts.space not in ENUMERATED:
         raise UnknownNameError("space whose table enumerates it (part quality; NB101: part nb101)", opts.space, ENUMERATED)
@@ -198,7 +198,7 @@ def quality(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
 # -- the pipeline on NB201 tasks (one generator trained on every cell) -----------------------------
 def _setup(ws: Workspace, opts: BenchOptions, log: Log, space: str = "nb201") -> ArtifactStore:
     from archgen.artifacts import ArtifactStore
-    from archgen.generators.pipeline import space_generator
+    from archgen.services.generate import space_generator
 
     store = ArtifactStore(opts.store) if opts.store is not None else ws.models
     t0 = time.perf_counter()
@@ -213,7 +213,7 @@ def constraints(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     (:data:`CONSTRAINTS`), with the constraint's gradient at scale 0 (rejection only) and at
     ``constraint_scale``: share of valid raw samples meeting it before rejection, share of the returned
     ones meeting it by the published value, raw draws, measured accuracy, uniqueness."""
-    from archgen.generators.pipeline import GenerateParams, generate
+    from archgen.services.generate import GenerateParams, generate
 
     if opts.space not in CONSTRAINTS:
         raise UnknownNameError("space of the constraints part", opts.space, list(CONSTRAINTS))
@@ -261,9 +261,9 @@ def zero_cost(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     by ``labelled`` cells' table labels; and the 100 best cells of the whole space by the *published*
     NAS-Bench-Suite-Zero scores of the same four proxies (the ranking a zero-cost vote alone can reach, with
     scores archgen did not compute)."""
-    from archgen.generators.pipeline import ZC_VOTE, GenerateParams, generate
     from archgen.predictors.base import get_predictor
-    from archgen.predictors.training import default_target, table_archs
+    from archgen.services.generate import ZC_VOTE, GenerateParams, generate
+    from archgen.services.predictors import default_target, table_archs
 
     store = _setup(ws, opts, log)
     table = ws.table("nb201")
@@ -306,7 +306,7 @@ def transfer(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     evaluated (a lookup of the target's test accuracy, DiffusionNAG's Table 1 target) in ranking order until
     the task's optimum (any cell tied with it) is found. Beside it: the rank of the optimum among all cells by
     the sources' mean standardised accuracy itself (the best any ranking by those labels can do)."""
-    from archgen.generators.pipeline import GenerateParams, generate
+    from archgen.services.generate import GenerateParams, generate
 
     store = _setup(ws, opts, log)
     table = ws.table("nb201")
@@ -338,8 +338,8 @@ def timing(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     """Wall time for 1,000 guided NB201 samples (surrogate fitted beforehand, scale 20) for DiffusionNAG's
     sampler (PC, 200 steps) and Euler at 50 and 20 steps, with validity and mean accuracy."""
     from archgen.generators import Guidance
-    from archgen.generators.pipeline import space_generator
-    from archgen.predictors.training import default_target, table_archs
+    from archgen.services.generate import space_generator
+    from archgen.services.predictors import default_target, table_archs
 
     store = _setup(ws, opts, log)
     gen, _ = space_generator(ws, store, "nb201", epochs=opts.epochs, steps=200, seed=0)
@@ -391,9 +391,9 @@ def nb101(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
 
     from archgen.generators import Guidance
     from archgen.generators.diffusion.generator import VALIDITY
-    from archgen.generators.pipeline import SAMPLED_CELLS, space_generator, training_cells
     from archgen.predictors.base import get_predictor
-    from archgen.predictors.training import default_target, predictor_kwargs, table_archs
+    from archgen.services.generate import SAMPLED_CELLS, space_generator, training_cells
+    from archgen.services.predictors import default_target, predictor_kwargs, table_archs
 
     store = _setup(ws, opts, log, space="nb101")
     gen, _ = space_generator(ws, store, "nb101", epochs=opts.epochs, steps=200, seed=0)

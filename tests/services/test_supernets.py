@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from archgen.errors import NoSupernetError, SupernetInputError, UnknownNameError
-from archgen.supernets.service import (
+from archgen.services.supernets import (
     SUPERNET_CHECKPOINT,
     SupernetParams,
     check_supernet_request,

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from archgen.predictors.zerocost import ZCSettings
     from archgen.spaces.base import SearchSpace
 
-log = logging.getLogger("archgen.inference")
+log = logging.getLogger("archgen.services.inference")
 
 #: Rows predicted per call when filling a model's table in the background.
 FILL_CHUNK = 2048

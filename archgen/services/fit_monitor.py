@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archgen.artifacts import ArtifactRecord, ArtifactState, ArtifactStore, ArtifactType, register_artifact_type
+from archgen.artifacts import ArtifactRecord, ArtifactState, ArtifactStore
 from archgen.errors import ArtifactError
 from archgen.predictors.base import FitMonitor
 
@@ -35,13 +35,11 @@ class _Part:
         return self.state
 
 
-def _restore_part(
+def restore_part(
     kind: str, params: dict[str, Any], state: ArtifactState, record: ArtifactRecord, data: Workspace | None
 ) -> ArtifactState:
     return state
 
-
-register_artifact_type(ArtifactType(PART_TYPE, _restore_part))
 
 
 def _part_id(part: str) -> str:

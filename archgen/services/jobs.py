@@ -11,20 +11,46 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.generators.params import GenerateParams
-from archgen.jobs.base import JobContext, register_job
-from archgen.jobs.monitor import JobFitMonitor
-from archgen.predictors.training import TrainPredictorParams
-from archgen.search.service import SearchParams
-from archgen.supernets.service import SupernetParams
+from archgen.jobs.base import JobContext, JobFunction
+from archgen.services.fit_monitor import JobFitMonitor
+from archgen.services.predictors import TrainPredictorParams
+from archgen.services.search import SearchParams
+from archgen.services.supernets import SupernetParams
 from archgen.training.trainer import TrainingParams
 
 log = logging.getLogger("archgen.jobs")
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A built-in job kind as :mod:`archgen.composition` registers it."""
+
+    name: str
+    description: str
+    params: type[BaseModel]
+    run: JobFunction
+    max_runtime_s: float | None = None
+
+
+#: The built-in job kinds, in the order they are declared below (registered by :mod:`archgen.composition`).
+BUILTIN_KINDS: list[KindSpec] = []
+
+
+def _kind(
+    name: str, description: str, params: type[BaseModel], *, max_runtime_s: float | None = None
+) -> Callable[[JobFunction], JobFunction]:
+    def deco(fn: JobFunction) -> JobFunction:
+        BUILTIN_KINDS.append(KindSpec(name, description, params, fn, max_runtime_s))
+        return fn
+
+    return deco
 
 
 class ZeroCostParams(BaseModel):
@@ -50,20 +76,20 @@ class ZeroCostParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-@register_job(
+@_kind(
     "train_predictor",
     "Fit a predictor on a benchmark table, score it on held-out cells, store it",
     TrainPredictorParams,
 )
 def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, Any]:
-    """Run :func:`archgen.predictors.training.train_predictor` with the job's progress and checkpoints.
+    """Run :func:`archgen.services.predictors.train_predictor` with the job's progress and checkpoints.
 
     The model id is ``params.model_id`` or derived from the job id (the same on every attempt).
     """
     from archgen.artifacts import ArtifactStore
     from archgen.context import workspace
-    from archgen.predictors.training import model_id
-    from archgen.predictors.training import train_predictor as train
+    from archgen.services.predictors import model_id
+    from archgen.services.predictors import train_predictor as train
 
     paths = ctx.settings.paths
     if params.model_id is None:
@@ -84,13 +110,13 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
     return {"model_id": record.id, "model": record.summary(), "resumed": ctx.resumed}
 
 
-@register_job("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostParams)
+@_kind("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostParams)
 def zero_cost(params: ZeroCostParams, ctx: JobContext) -> dict[str, Any]:
     """Score the architectures; every computed cell goes to the score cache before progress is reported."""
     from archgen.context import workspace
-    from archgen.inference import parse_batch
-    from archgen.inference import zero_cost as score
     from archgen.predictors.zerocost import ZCSettings
+    from archgen.services.inference import parse_batch
+    from archgen.services.inference import zero_cost as score
 
     data = workspace(ctx.settings.paths)
     space = data.space(params.space)
@@ -117,14 +143,14 @@ class TrainGeneratorParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-@register_job(
+@_kind(
     "train_generator", "Train a space's diffusion generator on its architectures, store it", TrainGeneratorParams
 )
 def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, Any]:
     """Train (or find, when another job trained it meanwhile) the space's generator; progress by epoch."""
     from archgen.artifacts import ArtifactStore
     from archgen.context import workspace
-    from archgen.generators.pipeline import space_generator
+    from archgen.services.generate import space_generator
 
     paths = ctx.settings.paths
     _, gid = space_generator(
@@ -139,25 +165,25 @@ def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, 
     return {"generator_id": gid}
 
 
-@register_job("generate", "Generate architectures for a task with the diffusion generator", GenerateParams)
+@_kind("generate", "Generate architectures for a task with the diffusion generator", GenerateParams)
 def generate(params: GenerateParams, ctx: JobContext) -> dict[str, Any]:
-    """Run :func:`archgen.generators.pipeline.generate`; a resumed run draws the same architectures (seeded)."""
+    """Run :func:`archgen.services.generate.generate`; a resumed run draws the same architectures (seeded)."""
     from archgen.artifacts import ArtifactStore
     from archgen.context import workspace
-    from archgen.generators.pipeline import generate as run
+    from archgen.services.generate import generate as run
 
     paths = ctx.settings.paths
     result = run(params, workspace(paths), ArtifactStore(paths.model_dir), on_progress=ctx.progress)
     return result.summary()
 
 
-@register_job("search", "Search a benchmark table for the best architecture (BO and baselines)", SearchParams)
+@_kind("search", "Search a benchmark table for the best architecture (BO and baselines)", SearchParams)
 def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
-    """Run :func:`archgen.search.service.execute_search`; the history (``history.json`` in the job's work
+    """Run :func:`archgen.services.search.execute_search`; the history (``history.json`` in the job's work
     directory) is written after every batch and a resumed run replays it, so it ends as an uninterrupted one."""
     from archgen.context import workspace
     from archgen.search.parallel import Workers
-    from archgen.search.service import execute_search, report
+    from archgen.services.search import execute_search, report
 
     data = workspace(ctx.settings.paths)
     path = ctx.workdir / SEARCH_HISTORY
@@ -182,7 +208,7 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
 SEARCH_HISTORY = "history.json"
 
 
-@register_job("train", "Train one architecture from scratch on a task's images; keep its weights", TrainingParams)
+@_kind("train", "Train one architecture from scratch on a task's images; keep its weights", TrainingParams)
 def train(params: TrainingParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.training.trainer.train_architecture` in the job's work directory: its checkpoint makes a
     resumed run continue where the last one stopped; the weights stay there for download."""
@@ -217,7 +243,7 @@ class AddTaskParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-@register_job("add_task", "Unpack and validate an uploaded image folder; register it as a task", AddTaskParams)
+@_kind("add_task", "Unpack and validate an uploaded image folder; register it as a task", AddTaskParams)
 def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
     """Unpack the archive in the job's work directory (limits: ``task_max_unpacked_bytes``, ``task_max_images``),
     validate and decode the folder, register it; the archive and the unpacked files are removed afterwards."""
@@ -260,13 +286,13 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
     return {"task": rec.summary(), "resumed": ctx.resumed}
 
 
-@register_job("train_supernet", "Train a weight-sharing supernet on a task's images; store it", SupernetParams)
+@_kind("train_supernet", "Train a weight-sharing supernet on a task's images; store it", SupernetParams)
 def train_supernet(params: SupernetParams, ctx: JobContext) -> dict[str, Any]:
-    """Run :func:`archgen.supernets.service.train_supernet` in the job's work directory (its checkpoint makes a
+    """Run :func:`archgen.services.supernets.train_supernet` in the job's work directory (its checkpoint makes a
     resumed run continue where the last one stopped); the store id is ``params.model_id`` or derived from the job."""
     from archgen.context import workspace
-    from archgen.supernets.service import SUPERNET_CHECKPOINT
-    from archgen.supernets.service import train_supernet as train
+    from archgen.services.supernets import SUPERNET_CHECKPOINT
+    from archgen.services.supernets import train_supernet as train
 
     data = workspace(ctx.settings.paths)
     mid = params.model_id or params.default_id(ctx.job_id[:8])

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from archgen.generators.benchmark import BenchOptions, format_summary, run, summarize, write_outputs
+from archgen.bench.generators import BenchOptions, format_summary, run, summarize, write_outputs
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 
 from archgen.jobs import JobContext, JobStore
-from archgen.jobs.monitor import JobFitMonitor
 from archgen.predictors.base import PredictorState
+from archgen.services.fit_monitor import JobFitMonitor
 from archgen.settings import Settings
 
 

@@ -1,7 +1,7 @@
 """A task's supernet as a stored artifact: trained by a job, then scoring for every consumer of that task.
 
 :class:`SupernetParams` is the request (``POST /v1/supernets``, ``archgen supernets train``, the
-``train_supernet`` job); :func:`train_supernet` trains a :class:`~archgen.supernets.training.OneShotSupernet` on
+``train_supernet`` job); :func:`train_supernet` trains a :class:`~archgen.supernets.oneshot.OneShotSupernet` on
 the task's training images (:func:`archgen.tasks.task_images`), with a checkpoint in the job's work directory (a
 killed job resumes) and a wall-time budget, then stores it in the artifact store (type ``supernet``; the record
 names the task, the images' key, the training seconds and whether the whole schedule ran).
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from archgen.artifacts import ArtifactRecord, ArtifactStore
     from archgen.context import Workspace
     from archgen.evaluators.supernet import SupernetEvaluator
-    from archgen.supernets.training import OneShotSupernet
+    from archgen.supernets.oneshot import OneShotSupernet
 
 #: Checkpoint file of a supernet job in its work directory.
 SUPERNET_CHECKPOINT = "supernet-checkpoint.npz"
@@ -68,7 +68,7 @@ class SupernetParams(BaseModel):
     model_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
 
     def supernet(self) -> OneShotSupernet:
-        from archgen.supernets.training import OneShotSupernet
+        from archgen.supernets.oneshot import OneShotSupernet
 
         return OneShotSupernet(
             C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs, batch_size=self.batch_size,

@@ -43,7 +43,7 @@ from archgen.predictors.base import get_predictor
 from archgen.predictors.features import class_ids
 from archgen.predictors.metrics import coverage, evaluate, kendall_tau, spearman
 from archgen.predictors.splits import random_split
-from archgen.predictors.training import default_target, predictor_kwargs, table_archs
+from archgen.services.predictors import default_target, predictor_kwargs, table_archs
 
 if TYPE_CHECKING:
     from archgen.arch import Arch

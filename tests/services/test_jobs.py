@@ -9,8 +9,8 @@ import pytest
 from archgen.artifacts import ArtifactStore
 from archgen.jobs import SUCCEEDED, JobContext, JobStore
 from archgen.jobs.base import JobParamsError, get_job_kind
-from archgen.jobs.kinds import ZeroCostParams, train_predictor
-from archgen.predictors.training import TrainPredictorParams, model_id
+from archgen.services.jobs import ZeroCostParams, train_predictor
+from archgen.services.predictors import TrainPredictorParams, model_id
 from archgen.settings import Settings
 from tests.jobs.conftest import run_to_end
 
@@ -108,8 +108,8 @@ def test_a_zero_cost_job_scores_and_checkpoints(settings: Settings) -> None:
 
 def test_a_search_job_killed_mid_search_resumes_to_the_uninterrupted_result(settings: Settings) -> None:
     from archgen.context import workspace
-    from archgen.jobs.kinds import SEARCH_HISTORY, search
-    from archgen.search.service import SearchParams, execute_search
+    from archgen.services.jobs import SEARCH_HISTORY, search
+    from archgen.services.search import SearchParams, execute_search
 
     params = SearchParams(task="cifar10", metric="test_acc", strategy="re", budget=24, batch_size=4, seed=3)
     whole = execute_search(params, workspace(settings.paths))
@@ -145,8 +145,8 @@ def test_a_supernet_job_killed_mid_training_resumes_to_the_uninterrupted_superne
     import numpy as np
 
     from archgen.context import workspace
-    from archgen.jobs.kinds import train_supernet
-    from archgen.supernets.service import SUPERNET_CHECKPOINT, SupernetParams
+    from archgen.services.jobs import train_supernet
+    from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
 
     params = SupernetParams(task="cifar10-valid", minutes=10, epochs=1, batch_size=64, C=4, N=1, resolution=8,
                             calib_batches=1, eval_images=50, seed=3)  # fmt: skip
@@ -173,7 +173,7 @@ def test_a_supernet_job_killed_mid_training_resumes_to_the_uninterrupted_superne
     data = workspace(settings.paths)
     resumed, _ = data.models.load(done.result["supernet_id"], artifact_type="supernet")
     # the same run without the kill, in another store
-    from archgen.supernets.service import train_supernet as train
+    from archgen.services.supernets import train_supernet as train
 
     whole = train(params, data, ArtifactStore(settings.home / "other-models"), settings.home / "other-work",
                   model_id="whole")  # fmt: skip
@@ -185,7 +185,7 @@ def test_a_supernet_job_killed_mid_training_resumes_to_the_uninterrupted_superne
 def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings: Settings, tmp_path) -> None:
     import hashlib
 
-    from archgen.jobs.kinds import AddTaskParams
+    from archgen.services.jobs import AddTaskParams
     from tests.tasks.folders import image_folder, zip_folder
 
     raw = zip_folder(image_folder(ws, tmp_path / "pets", per_class=6))

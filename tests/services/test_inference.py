@@ -9,9 +9,9 @@ import pytest
 
 from archgen.artifacts import ArtifactStore
 from archgen.errors import ArchitectureListError, TooManyArchitecturesError, UnknownNameError
-from archgen.inference import ServedModel, lookup, parse_batch, predict, zero_cost
-from archgen.predictors.training import TrainPredictorParams, train_predictor
 from archgen.predictors.zerocost import ZCSettings
+from archgen.services.inference import ServedModel, lookup, parse_batch, predict, zero_cost
+from archgen.services.predictors import TrainPredictorParams, train_predictor
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
