@@ -19,6 +19,7 @@ from archgen.artifacts import ArtifactStore
 from archgen.context import Workspace
 from archgen.errors import ArchgenError, UnknownNameError
 from archgen.jobs import SUCCEEDED, SYSTEM_OWNER, JobStore
+from archgen.predictors.zerocost import warm_up
 from archgen.services.inference import ServedModel
 from archgen.services.predictors import TrainPredictorParams, model_id, train_predictor
 from archgen.settings import Settings
@@ -247,8 +248,6 @@ class ModelService:
 
     def _warm_zero_cost(self) -> None:
         """Decode CIFAR-10 and run the proxies once, so that the first inline zero-cost request is quick."""
-        from archgen.predictors.zerocost import warm_up
-
         t0 = time.perf_counter()
         try:
             warm_up(self.data)

@@ -26,6 +26,7 @@ are not a signature (whoever can write the store can recompute them).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -280,8 +281,6 @@ class ArtifactStore:
         generator) holds it while checking for, training and saving the model,
         so that the others wait and then load it instead of training it again.
         """
-        import fcntl
-
         self._dir(model_id)  # a valid name
         locks = self.root / ".locks"
         locks.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from archgen.artifacts import ArtifactStore
+from archgen.datasets.images import cifar10
+from archgen.datasets.store import DataStore
+from archgen.datasets.tables import space_rows_reader, table_loader
+from archgen.spaces.base import space_class
+from archgen.tasks.store import TaskStore
+
 if TYPE_CHECKING:
     from archgen.artifacts import ArtifactStore
     from archgen.datasets.images import ImageArrayDataset
@@ -105,21 +112,15 @@ class Workspace:
     @property
     def store(self) -> DataStore:
         """The verified benchmark data directory (raises ``DataNotFoundError`` naming the path)."""
-        from archgen.datasets.store import DataStore
-
         return self.memo("store", lambda: DataStore(self.paths.data_dir, self.paths.cache_dir))
 
     def space(self, name: str) -> SearchSpace:
         """Search space ``name`` with its table's row order (index) attached."""
-        from archgen.spaces.base import space_class
-
         cls = space_class(name)
         return self.memo(("space", name), lambda: cls(data=self))
 
     def table(self, name: str) -> BenchmarkTable:
         """The benchmark table of space ``name`` (``UnknownNameError`` lists the spaces with tables)."""
-        from archgen.datasets.tables import table_loader
-
         loader = table_loader(name)
         return self.memo(("table", name), lambda: loader(self))
 
@@ -129,29 +130,21 @@ class Workspace:
         The reader is registered by the module that reads the space's data files
         (:func:`archgen.datasets.tables.register_space_rows`), so spaces never import the data layer.
         """
-        from archgen.datasets.tables import space_rows_reader
-
         reader = space_rows_reader(name)
         return self.memo(("space_rows", name), lambda: reader(self))
 
     def cifar10(self, split: str = "train") -> ImageArrayDataset:
         """CIFAR-10 ``split`` (``"train"`` or ``"test"``), verified and decoded once."""
-        from archgen.datasets.images import cifar10
-
         return self.memo(("cifar10", split), lambda: cifar10(split, self.store, progress=False))
 
     @property
     def models(self) -> ArtifactStore:
         """The artifact store under ``home/models``."""
-        from archgen.artifacts import ArtifactStore
-
         return self.memo("models", lambda: ArtifactStore(self.paths.model_dir))
 
     @property
     def tasks(self) -> TaskStore:
         """The registered user tasks under ``home/tasks``."""
-        from archgen.tasks.store import TaskStore
-
         return self.memo("tasks", lambda: TaskStore(self.paths.task_dir))
 
 

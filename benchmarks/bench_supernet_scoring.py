@@ -22,7 +22,6 @@ from scipy.stats import kendalltau
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.context import Paths, workspace
-from archgen.services.predictors import default_target
 
 SETTINGS = [(4, 1000), (2, 1000), (2, 500), (1, 500), (1, 250)]
 
@@ -44,7 +43,7 @@ def main() -> None:
     ws = workspace(Paths.of(args.data_dir, args.cache_dir, args.home))
     sn, rec = ws.models.load(args.supernet, artifact_type="supernet")
     table = ws.table("nb201")
-    truth = np.asarray(table.column(*default_target(table, "cifar10")), dtype=float)
+    truth = np.asarray(table.column(*table.default_target("cifar10")), dtype=float)
     rng = np.random.default_rng(args.seed)  # the cells of `archgen bench supernet --seed`
     finite = np.flatnonzero(np.isfinite(truth))
     rand_idx = np.sort(rng.choice(finite, 500, replace=False))

@@ -44,6 +44,15 @@ class MetricInfo:
     higher_is_better: bool | None = None
 
 
+#: Spaces whose table enumerates every architecture (NAS-Bench-Graph's holds one row per class of equivalent
+#: cells, 26,206); the others' tables are samples.
+ENUMERATED = ("nb201", "nasbench_graph")
+#: Tasks trained on the same images (their labels are the task's own, never a transfer source).
+SAME_IMAGES = {("nb201", "cifar10"): {"cifar10-valid"}, ("nb201", "cifar10-valid"): {"cifar10"}}
+#: Metrics tried, in order, as the default target of a non-NB201 task.
+DEFAULT_METRICS = ("val_acc", "test_acc", "val_rocauc", "test_rocauc")
+
+
 class BenchmarkTable:
     """Published metrics of one search space.
 
@@ -154,6 +163,67 @@ class BenchmarkTable:
     def coverage(self, task: str, metric: str) -> int:
         """Number of rows with a published (non-NaN) value."""
         return int(np.count_nonzero(~np.isnan(self.column(task, metric))))
+
+    # -- facts about the table's tasks and columns -------------------------------------------------------
+    @property
+    def enumerates(self) -> bool:
+        """Whether the table holds every architecture of its space (:data:`ENUMERATED`), not a sample."""
+        return self.space in ENUMERATED
+
+    def same_image_tasks(self, task: str) -> set[str]:
+        """The other tasks of this table trained on ``task``'s images (:data:`SAME_IMAGES`)."""
+        return set(SAME_IMAGES.get((self.space, task), ()))
+
+    def default_target(self, task: str) -> tuple[str, str]:
+        """The ``(task, metric)`` column predictors target by default.
+
+        NB201 follows the predictor papers: for CIFAR-10 the ``cifar10-valid``
+        200-epoch validation accuracy, for the other tasks test accuracy.
+        Elsewhere the first of :data:`DEFAULT_METRICS` the task publishes.
+        """
+        if self.space == "nb201":
+            return ("cifar10-valid", "val_acc") if task == "cifar10" else (task, "test_acc")
+        metrics = self.metrics(task)
+        for m in DEFAULT_METRICS:
+            if m in metrics:
+                return task, m
+        raise UnknownNameError(f"target metric of {self.space}/{task}", ",".join(DEFAULT_METRICS), metrics)
+
+    def _same_network_tasks(self, task: str) -> list[str]:
+        """``task`` and the tasks on the same images (whose hardware measurements are the task's), in order."""
+        return [t for t in (task, *sorted(self.same_image_tasks(task))) if t in self.tasks()]
+
+    def published_column(self, task: str, metric: str) -> tuple[str, str] | None:
+        """``(task, metric)`` where the table publishes ``metric`` for ``task`` (NB201: CIFAR-10's for cifar10-valid)."""
+        return next(((t, metric) for t in self._same_network_tasks(task) if metric in self.metrics(t)), None)
+
+    def devices(self, task: str) -> dict[str, tuple[str, str]]:
+        """Devices with published latency for ``task``: name -> ``(task, metric)`` (HW-NAS-Bench first, then HELP)."""
+        out: dict[str, tuple[str, str]] = {}
+        tasks = self._same_network_tasks(task)
+        for t in tasks:
+            for m in self.metrics(t):
+                if m.startswith("hw_") and m.endswith("_latency"):
+                    out.setdefault(m[3:-8], (t, m))
+            if self.space == "nasbench_graph" and "latency" in self.metrics(t):
+                out.setdefault("published", (t, "latency"))
+        for t in tasks:
+            for m in self.metrics(t):
+                if m.startswith("latency_"):
+                    out.setdefault(m[8:], (t, m))
+        return out
+
+    def device_column(self, task: str, device: str) -> tuple[str, str]:
+        """``(task, metric)`` of ``device``'s published latency for ``task`` (unknown devices raise listing the known)."""
+        known = self.devices(task)
+        if device not in known:
+            raise UnknownNameError(f"device with published latency for {self.space}/{task}", device, sorted(known))
+        return known[device]
+
+    def hardware_task(self, task: str) -> str:
+        """The table task whose published hardware values a task's constraints read: the task itself, or for a
+        user task (no table) CIFAR-10's (the same NB201 networks at 32x32; only the classifier's width differs)."""
+        return task if task in self.tasks() else "cifar10"
 
 
 TableLoader = Callable[["Workspace"], BenchmarkTable]

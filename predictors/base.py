@@ -27,10 +27,12 @@ from archgen.errors import (
     ArchgenError,
     NotFittedError,
     PredictorInputError,
+    UnsupportedOperationError,
     UnsupportedSpaceError,
 )
 from archgen.predictors.hyperparams import Param
 from archgen.registry import Registry
+from archgen.spaces import get_space
 
 if TYPE_CHECKING:
     import torch
@@ -177,8 +179,6 @@ class Predictor(ABC):
         Raises:
             UnsupportedOperationError: the predictor is not differentiable (see ``capabilities.differentiable``).
         """
-        from archgen.errors import UnsupportedOperationError
-
         raise UnsupportedOperationError(f"{type(self).__name__} has no differentiable mean")
 
     # -- hyperparameters -----------------------------------------------------
@@ -285,8 +285,6 @@ class Predictor(ABC):
         if spaces and supported and archs[0].space not in supported:
             raise UnsupportedSpaceError(type(self).__name__, archs[0].space, supported)
         if archs and validate:
-            from archgen.spaces import get_space
-
             space = get_space(archs[0].space)
             for k, a in enumerate(archs):
                 try:

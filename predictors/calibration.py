@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from archgen.predictors.metrics import coverage_scale
+
 #: The identity map, in the knots format of :func:`fit_recalibration`.
 IDENTITY = np.array([[0.0, 1.0], [0.0, 1.0]])
 #: Slope added to the isotonic recalibration so that it stays strictly increasing (ranking preserved).
@@ -77,8 +79,6 @@ def level_scales(pred: np.ndarray, y: np.ndarray, std: np.ndarray, *, top_share:
     from the ``1 - 2 * top_share`` to the ``1 - top_share / 2`` quantile of the
     predictions, so the std is continuous in the prediction.
     """
-    from archgen.predictors.metrics import coverage_scale
-
     std = np.maximum(std, 1e-9)
     overall = coverage_scale(y, pred, std)
     lo, hi = np.quantile(pred, [1 - 2 * top_share, 1 - top_share / 2])
@@ -113,8 +113,6 @@ class CalibratedRidge:
 
     def fit(self, Z: np.ndarray, y: np.ndarray, random_state: int) -> CalibratedRidge:
         """Fit on standardised features ``Z`` ``[n, d]`` and targets ``y`` ``[n]``; folds drawn with ``random_state``."""
-        from archgen.predictors.metrics import coverage_scale
-
         folds = np.random.default_rng(random_state).permutation(len(y)) % 5
         mu, sd = np.zeros(len(y)), np.zeros(len(y))
         for f in range(5):

@@ -34,6 +34,7 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.errors import PredictorInputError
+from archgen.predictors.arguments import predictor_kwargs
 from archgen.predictors.base import (
     Capabilities,
     FitMonitor,
@@ -107,8 +108,6 @@ class StackedEnsemblePredictor(Predictor):
         self.random_state = random_state
 
     def _member(self, k: int, name: str) -> Predictor:
-        from archgen.services.predictors import predictor_kwargs
-
         kwargs = predictor_kwargs(name, self.task or "", self.random_state * 101 + k, self.zc)
         if name == "supernet" and self.supernet is not None:
             kwargs["supernet"] = self.supernet

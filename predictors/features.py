@@ -24,6 +24,8 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.errors import NoDataError, UnknownNameError
+from archgen.predictors.zerocost import PROXIES, score_archs
+from archgen.spaces import get_space
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -35,8 +37,6 @@ ZC_SOURCES = ("none", "table", "computed")
 
 
 def _encode_canonical(archs: Sequence[Arch]) -> np.ndarray:
-    from archgen.spaces import get_space
-
     space = get_space(archs[0].space)
     can = [space.canonical(a) for a in archs]
     parts = [space.encode(can, "onehot")]
@@ -49,8 +49,6 @@ def _encode_canonical(archs: Sequence[Arch]) -> np.ndarray:
 
 def class_ids(archs: Sequence[Arch]) -> np.ndarray:
     """Isomorphism class of each architecture, numbered ``0, 1, ...`` in order of first appearance."""
-    from archgen.spaces import get_space
-
     if not archs:
         return np.zeros(0, dtype=np.int64)
     space = get_space(archs[0].space)
@@ -158,8 +156,6 @@ def _fill_columns(table: BenchmarkTable, cols: tuple[tuple[str, str], ...]) -> n
 
 def computed_features(archs: Sequence[Arch], task: str, data: Workspace) -> tuple[np.ndarray, list[str]]:
     """archgen's own zero-cost scores (all proxies) for ``archs``, shape ``(n, 13)``."""
-    from archgen.predictors.zerocost import PROXIES, score_archs
-
     scores = score_archs(archs, task=task, proxies=PROXIES, data=data)
     return np.stack([scores[p] for p in PROXIES], 1), [f"zc/{p}" for p in PROXIES]
 

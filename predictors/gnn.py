@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from archgen.arch import Arch
+from archgen.errors import UnsupportedOperationError
 from archgen.predictors.base import (
     Capabilities,
     FitMonitor,
@@ -49,9 +50,10 @@ from archgen.predictors.calibration import (
 )
 from archgen.predictors.features import Standardizer, label_free_features
 from archgen.predictors.hyperparams import ZC_SOURCE, Param
-from archgen.predictors.metrics import coverage_scale
+from archgen.predictors.metrics import coverage_scale, kendall_tau
 from archgen.predictors.splits import random_split
 from archgen.rng import GeneratorDropout, init_parameters_, torch_generator
+from archgen.spaces import get_space
 
 _GRAPH_MEMO: dict[Arch, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -65,8 +67,6 @@ def graph_batch(
         ``x`` ``[N, num_node_types]``, ``edge_index`` ``[2, E]`` and ``batch``
         ``[N]`` (graph id of each node), for ``N`` nodes over all graphs.
     """
-    from archgen.spaces import get_space
-
     space = get_space(archs[0].space)
     xs, eis, sizes = [], [], []
     offset = 0
@@ -334,8 +334,6 @@ class GNNPredictor(Predictor):
         m: int,
     ) -> None:
         """Adam with early stopping on held-out Kendall tau; leaves ``net`` at its best state."""
-        from archgen.predictors.metrics import kendall_tau
-
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         tr_t = torch.from_numpy(train)
         best, best_state, waited = -np.inf, copy.deepcopy(net.state_dict()), 0
@@ -370,8 +368,6 @@ class GNNPredictor(Predictor):
 
         The encoding is used as given (not canonicalised). Needs ``zc="none"``.
         """
-        from archgen.errors import UnsupportedOperationError
-
         self._require_fitted()
         if not self.is_differentiable():
             raise UnsupportedOperationError(

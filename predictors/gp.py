@@ -33,6 +33,7 @@ from archgen.predictors.base import (
 )
 from archgen.predictors.features import Standardizer, label_free_features
 from archgen.predictors.hyperparams import ZC_SOURCE, Param
+from archgen.spaces import get_space
 
 
 def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True):
@@ -92,8 +93,6 @@ class GPPredictor(Predictor):
 
     def _inputs(self, archs: list[Arch], fit: bool = False) -> torch.Tensor:
         """One-hot of the canonical cell (columns varying in training) and standardised features."""
-        from archgen.spaces import get_space
-
         space = get_space(archs[0].space)
         onehot = space.encode([space.canonical(a) for a in archs], "onehot")
         if fit:

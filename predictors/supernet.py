@@ -22,11 +22,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgen.arch import Arch
+from archgen.artifacts import ArtifactState
 from archgen.errors import PredictorInputError
+from archgen.evaluators.supernet import SupernetEvaluator
 from archgen.predictors.base import Capabilities, FitMonitor, Predictor, PredictorState
 from archgen.predictors.calibration import CalibratedRidge
 from archgen.predictors.features import Standardizer, encoding_features, require_data
 from archgen.predictors.hyperparams import Param
+from archgen.supernets.oneshot import OneShotSupernet
+from archgen.supernets.store import task_supernet
+from archgen.tasks.images import task_images
+from archgen.training.trainer import task_images as training_images
 
 
 class SupernetPredictor(Predictor):
@@ -105,26 +111,17 @@ class SupernetPredictor(Predictor):
 
     def _own_supernet(self) -> Any:
         """The (untrained) supernet of this predictor's settings, when no stored one is named."""
-        from archgen.supernets.oneshot import OneShotSupernet
-
         return OneShotSupernet(C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs,
                                batch_size=self.batch_size, calib_batches=self.calib_batches,
                                eval_images=self.eval_images, seed=self.seed)  # fmt: skip
 
     def _scorer_of(self, ws: Any, sn: Any, source: str) -> _Scorer:
         """``sn`` scoring on the task's images: recalibrated on its training images, measured on the held-out ones."""
-        from archgen.evaluators.supernet import SupernetEvaluator
-        from archgen.tasks.images import task_images
-
         ti = task_images(ws, self.task)
         return _Scorer(SupernetEvaluator(sn, ti.train, ti.heldout, source=source))
 
     def _build(self, ws: Any, monitor: FitMonitor | None) -> _Scorer:
-        from archgen.training.trainer import task_images as training_images
-
         if self.supernet is not None:
-            from archgen.services.supernets import task_supernet
-
             sn, rec = task_supernet(ws, self.task, self.supernet)
             return self._scorer_of(ws, sn, rec.id)
         train, _ = training_images(ws, self.task, self.train_images)
@@ -183,8 +180,6 @@ class SupernetPredictor(Predictor):
         return self
 
     def _restore_scorer(self, ws: Any, state: PredictorState) -> _Scorer:
-        from archgen.artifacts import ArtifactState
-
         sn = self._own_supernet()
         p = "supernet/"
         sn.set_state(ArtifactState(meta=state.meta["supernet"],

@@ -48,10 +48,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from archgen.arch import Arch
 from archgen.errors import UnknownNameError, UnsupportedSpaceError
 from archgen.rng import torch_generator
+from archgen.spaces import get_space
+from archgen.tasks.images import check_image_task, task_images
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -397,7 +400,6 @@ def image_source(task: str, data: Workspace) -> tuple[str, int]:
     """
     if task in IMAGE_TASKS:
         return IMAGE_TASKS[task]
-    from archgen.tasks.images import check_image_task, task_images
 
     check_image_task(data, task, "task with images for zero-cost proxies")
     ti = task_images(data, task)
@@ -412,7 +414,6 @@ def _minibatch(task: str, settings: ZCSettings, data: Workspace) -> tuple[torch.
         rng = np.random.default_rng(settings.seed)
         if task in IMAGE_TASKS:
             return data.cifar10("train").batch(settings.batch_size, rng)
-        from archgen.tasks.images import task_images
 
         train = task_images(data, task).train
         return train.batch(min(settings.batch_size, len(train)), rng)
@@ -436,8 +437,6 @@ def _uncached(
     archs: Sequence[Arch], image_task: str, proxies: Sequence[str], settings: ZCSettings, cache_dir: Path, cols: list[int]
 ) -> tuple[ZCCache, list[str], dict[str, list[int]]]:
     """The score cache, the canonical form of each arch, and ``{cell: positions}`` of cells still to compute."""
-    from archgen.spaces import get_space
-
     space = get_space(archs[0].space)
     ckey = (str(cache_dir), archs[0].space, image_task, settings)
     with _CACHES_LOCK:
@@ -503,8 +502,6 @@ def score_archs(
         UnsupportedSpaceError: for a space other than NB201.
         UnknownNameError: for an unknown proxy or a task without images.
     """
-    from archgen.spaces import get_space
-
     settings = settings or ZCSettings()
     proxies = list(dict.fromkeys(proxies))
     for p in proxies:
@@ -529,8 +526,6 @@ def score_archs(
         x, y = _minibatch(task, settings, data)
         it: Iterable[str] = todo
         if progress:
-            from tqdm import tqdm
-
             it = tqdm(list(todo), desc="zero-cost proxies", unit="cell")
         need = list(dict.fromkeys([*proxies, *(s for s in layer_stats if s in PROXIES)]))
         for done, c in enumerate(it):

@@ -6,22 +6,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from archgen.api.errors import ApiError
 from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, GenerateRequest, GenerateResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.generators.params import GenerateParams
 from archgen.jobs.store import SYSTEM_OWNER
+from archgen.services.generate import check_request, generate, generator_id
+from archgen.services.jobs import TrainGeneratorParams
 
 router = APIRouter(prefix="/v1", tags=["generate"])
 
 
 def _ensure_generator(state: ServiceState, params: GenerateParams) -> bool:
     """Whether the space's generator is stored; if not, queue the service's job that trains it (once)."""
-    from archgen.services.generate import generator_id
-    from archgen.services.jobs import TrainGeneratorParams
-
     gid = generator_id(params.space, params.epochs, params.generator_seed)
     if gid in state.models.store.ids():
         return True
@@ -62,11 +63,6 @@ async def generate_route(
     result has this body. The first request for a space queues the service's
     job that trains its generator (minutes on a CPU).
     """
-    from pydantic import ValidationError
-
-    from archgen.api.errors import ApiError
-    from archgen.services.generate import check_request, generate
-
     if req.task not in state.data.tasks:  # a user task is checked by check_request
         state.check_task(req.space, req.task)  # 404 for unknown names, before anything else
     c = req.constraints

@@ -12,6 +12,7 @@ from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
 from archgen.api.serving import served_info, target_info
 from archgen.api.state import Key, ServiceState, State
 from archgen.services.inference import ServedModel, parse_batch, predict
+from archgen.services.supernets import supernet_predictions
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
@@ -81,8 +82,6 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
 def _predict_user_task(req: PredictRequest, state: ServiceState) -> JSONResponse:
     """A user task (no table): :func:`archgen.services.supernets.supernet_predictions` of the task's supernet (the
     newest stored one, or ``predictor``)."""
-    from archgen.services.supernets import supernet_predictions
-
     if req.space != "nb201":
         raise ApiError(422, "unsupported_space", f"user task {req.task!r} is predicted in nb201 (its supernet's), not {req.space!r}")
     limit = state.settings.supernet_inline_archs

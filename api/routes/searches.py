@@ -11,12 +11,15 @@ from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from archgen.api.errors import ApiError
+from archgen.api.errors import ApiError, domain_error_response
 from archgen.api.routes.common import job_json, job_of_kind
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Key, ServiceState, State
+from archgen.errors import ArchgenError
 from archgen.jobs import JobQuotaError, JobRecord
-from archgen.services.search import SearchParams
+from archgen.search.history import SearchHistory
+from archgen.services.jobs import SEARCH_HISTORY
+from archgen.services.search import SearchParams, check_search, plot, report
 
 router = APIRouter(prefix="/v1", tags=["searches"])
 
@@ -103,10 +106,6 @@ def submit_searches(
     ``minimize``: ``latency`` on a ``device``, ``params`` or ``flops``; the result holds the front),
     ``robot`` (with ``prior: zero-cost``), ``bananas``, ``re``, ``ls``, ``random``.
     """
-    from archgen.api.errors import domain_error_response
-    from archgen.errors import ArchgenError
-    from archgen.services.search import check_search
-
     searches = _parse(body, state.settings.search_max_batch)
     for k, p in enumerate(searches):
         try:
@@ -124,9 +123,6 @@ def submit_searches(
 
 
 def _history(state: ServiceState, job: JobRecord) -> Any:
-    from archgen.search.history import SearchHistory
-    from archgen.services.jobs import SEARCH_HISTORY
-
     path = state.settings.job_dir / job.id / SEARCH_HISTORY
     if not path.is_file():
         return None
@@ -150,8 +146,6 @@ def get_search(
 ) -> dict:
     """Status and progress; the best architecture so far, the best-so-far curve, one page of the history
     (``offset``, ``limit``) and, for two objectives, the current front."""
-    from archgen.services.search import report
-
     job = _search(state, job_id, key.id)
     h = _history(state, job)
     return _search_json(job) | {"search": None if h is None else report(h, offset=offset, limit=limit)}
@@ -164,8 +158,6 @@ def get_search(
 )
 def plot_search(job_id: str, state: State, key: Key) -> Response:
     """The best-so-far curve (or, for two objectives, the evaluated points and the front) as PNG."""
-    from archgen.services.search import plot
-
     job = _search(state, job_id, key.id)
     h = _history(state, job)
     if h is None or not h.evaluations:

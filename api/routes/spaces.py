@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from archgen.api.schemas import SpacesResponse
 from archgen.api.state import Key, State
 from archgen.datasets import list_tables
+from archgen.predictors.zerocost import SUPPORTED_SPACES
 
 router = APIRouter(prefix="/v1", tags=["spaces"])
 
@@ -14,8 +15,6 @@ router = APIRouter(prefix="/v1", tags=["spaces"])
 @router.get("/spaces", response_model=SpacesResponse)
 def spaces(state: State, _: Key) -> dict:
     """Every space with a benchmark table: operations, tasks, metrics, default predictors."""
-    from archgen.predictors.zerocost import SUPPORTED_SPACES
-
     out = []
     for name in list_tables():
         table = state.table(name)

@@ -15,6 +15,7 @@ from archgen.api.schemas import ErrorResponse
 from archgen.api.state import Key, State
 from archgen.errors import TaskExistsError
 from archgen.services.jobs import AddTaskParams
+from archgen.services.supernets import supernet_records
 from archgen.tasks.images import BUILTIN_IMAGE_TASKS
 from archgen.tasks.store import check_task_name
 
@@ -94,7 +95,5 @@ def list_tasks(state: State, _: Key) -> dict:
 @router.get("/tasks/{name}", responses={404: {"model": ErrorResponse}})
 def get_task(name: str, state: State, _: Key) -> dict:
     """One user task, with its stored supernets (newest first)."""
-    from archgen.services.supernets import supernet_records
-
     rec = state.data.tasks.record(name)
     return rec.summary() | {"supernets": [r.summary() for r in supernet_records(state.data.models, name)]}

@@ -12,6 +12,8 @@ from archgen.api.routes.common import job_json, job_of_kind, validated
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs import JobRecord
+from archgen.spaces import get_space
+from archgen.tasks.images import check_image_task
 from archgen.training.trainer import PROVENANCE, WEIGHTS, TrainingParams
 
 router = APIRouter(prefix="/v1", tags=["trainings"])
@@ -46,9 +48,6 @@ def submit_training(
 ) -> JSONResponse:
     """Queue the training of one architecture (a job: 202 with its id); poll ``location``, then download
     ``weights`` (numpy ``.npz`` of the network's state dict, no pickle) when it has succeeded."""
-    from archgen.spaces import get_space
-    from archgen.tasks.images import check_image_task
-
     params = validated(TrainingParams, body)
     check_image_task(state.data, params.task, "task with images to train on")  # 404 listing those with images
     get_space("nb201").parse(params.arch)  # 422 naming the problem, before any job exists

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, Job, ZeroCostRequest, ZeroCostResponse
 from archgen.api.state import Key, State
+from archgen.predictors.zerocost import ZCSettings
 from archgen.services.inference import check_zero_cost, parse_batch, uncached_zero_cost_cells, zero_cost
 from archgen.services.jobs import ZeroCostParams
 
@@ -41,8 +42,6 @@ async def zero_cost_route(
     cached yet; otherwise a job computes them (202 + ``Location``), and its
     result has this same body.
     """
-    from archgen.predictors.zerocost import ZCSettings
-
     state.table(req.space)  # 404 for a space that does not exist at all
     check_zero_cost(req.space, req.task, req.proxies, state.data)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_zc_archs)

@@ -43,7 +43,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from archgen.artifacts import ArtifactStore
+from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
+from archgen.generators import Guidance, get_generator
+from archgen.generators.diffusion.generator import VALIDITY
+from archgen.predictors.base import get_predictor
+from archgen.services.generate import SAMPLED_CELLS, ZC_VOTE, GenerateParams, generate, space_generator, training_cells
+from archgen.services.predictors import predictor_kwargs, table_archs
 
 if TYPE_CHECKING:
     from archgen.artifacts import ArtifactStore
@@ -110,11 +117,8 @@ def _quality(space, samples: list, train: set, raw: int, valid: int, reference: 
 
 
 def _guided(ws: Workspace, gen, space, half: list, train: set, task: str, seed: int, opts: BenchOptions, log: Log):
-    from archgen.generators import Guidance
-    from archgen.services.predictors import default_target, table_archs
-
     table = ws.table(space.name)
-    target = default_target(table, task)
+    target = table.default_target(task)
     archs, y = table_archs(table, *target)
     acc = dict(zip(archs, y, strict=True))
     top1, top5 = np.quantile(y, 0.99), np.quantile(y, 0.95)
@@ -153,10 +157,6 @@ def _guided(ws: Workspace, gen, space, half: list, train: set, task: str, seed: 
 
 def quality(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     """Unguided quality and guided accuracy, a generator per draw trained on half the table (module docstring)."""
-    from archgen.generators import get_generator
-    from archgen.services.generate import ENUMERATED
-    from archgen.services.predictors import default_target, table_archs
-
     if opts.space not in ENUMERATED:
         raise UnknownNameError("space whose table enumerates it (part quality; NB101: part nb101)", opts.space, ENUMERATED)
     table = ws.table(opts.space)
@@ -164,7 +164,7 @@ def quality(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     for task in opts.tasks:
         if task not in table.tasks():
             raise UnknownNameError(f"task of space {opts.space!r}", task, table.tasks())
-    cells, _ = table_archs(table, *default_target(table, table.tasks()[0]))
+    cells, _ = table_archs(table, *table.default_target(table.tasks()[0]))
     reference = _op_freq(np.array([a.ops for a in cells]), len(space.op_names))
     rows = []
     for d in range(opts.draws):
@@ -197,9 +197,6 @@ def quality(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
 
 # -- the pipeline on NB201 tasks (one generator trained on every cell) -----------------------------
 def _setup(ws: Workspace, opts: BenchOptions, log: Log, space: str = "nb201") -> ArtifactStore:
-    from archgen.artifacts import ArtifactStore
-    from archgen.services.generate import space_generator
-
     store = ArtifactStore(opts.store) if opts.store is not None else ws.models
     t0 = time.perf_counter()
     space_generator(ws, store, space, epochs=opts.epochs, steps=200, seed=0)
@@ -213,8 +210,6 @@ def constraints(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     (:data:`CONSTRAINTS`), with the constraint's gradient at scale 0 (rejection only) and at
     ``constraint_scale``: share of valid raw samples meeting it before rejection, share of the returned
     ones meeting it by the published value, raw draws, measured accuracy, uniqueness."""
-    from archgen.services.generate import GenerateParams, generate
-
     if opts.space not in CONSTRAINTS:
         raise UnknownNameError("space of the constraints part", opts.space, list(CONSTRAINTS))
     store = _setup(ws, opts, log, space=opts.space)
@@ -261,14 +256,10 @@ def zero_cost(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     by ``labelled`` cells' table labels; and the 100 best cells of the whole space by the *published*
     NAS-Bench-Suite-Zero scores of the same four proxies (the ranking a zero-cost vote alone can reach, with
     scores archgen did not compute)."""
-    from archgen.predictors.base import get_predictor
-    from archgen.services.generate import ZC_VOTE, GenerateParams, generate
-    from archgen.services.predictors import default_target, table_archs
-
     store = _setup(ws, opts, log)
     table = ws.table("nb201")
     sp = table.search_space
-    archs, y = table_archs(table, *default_target(table, "cifar10"))
+    archs, y = table_archs(table, *table.default_target("cifar10"))
     acc = dict(zip(archs, y, strict=True))
     test = np.asarray(table.column("cifar10", "test_acc"), dtype=float)
     top1, top5 = np.quantile(y, 0.99), np.quantile(y, 0.95)
@@ -306,8 +297,6 @@ def transfer(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     evaluated (a lookup of the target's test accuracy, DiffusionNAG's Table 1 target) in ranking order until
     the task's optimum (any cell tied with it) is found. Beside it: the rank of the optimum among all cells by
     the sources' mean standardised accuracy itself (the best any ranking by those labels can do)."""
-    from archgen.services.generate import GenerateParams, generate
-
     store = _setup(ws, opts, log)
     table = ws.table("nb201")
     sp = table.search_space
@@ -337,14 +326,10 @@ def transfer(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
 def timing(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     """Wall time for 1,000 guided NB201 samples (surrogate fitted beforehand, scale 20) for DiffusionNAG's
     sampler (PC, 200 steps) and Euler at 50 and 20 steps, with validity and mean accuracy."""
-    from archgen.generators import Guidance
-    from archgen.services.generate import space_generator
-    from archgen.services.predictors import default_target, table_archs
-
     store = _setup(ws, opts, log)
     gen, _ = space_generator(ws, store, "nb201", epochs=opts.epochs, steps=200, seed=0)
     table = ws.table("nb201")
-    archs, y = table_archs(table, *default_target(table, "cifar10"))
+    archs, y = table_archs(table, *table.default_target("cifar10"))
     acc = dict(zip(archs, y, strict=True))
     rows = []
     for seed in range(opts.first_seed, opts.first_seed + opts.draws):
@@ -389,18 +374,12 @@ def nb101(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     """
     from scipy.stats import kendalltau
 
-    from archgen.generators import Guidance
-    from archgen.generators.diffusion.generator import VALIDITY
-    from archgen.predictors.base import get_predictor
-    from archgen.services.generate import SAMPLED_CELLS, space_generator, training_cells
-    from archgen.services.predictors import default_target, predictor_kwargs, table_archs
-
     store = _setup(ws, opts, log, space="nb101")
     gen, _ = space_generator(ws, store, "nb101", epochs=opts.epochs, steps=200, seed=0)
     seen = set(training_cells(ws, "nb101", 0))
     table = ws.table("nb101")
     sp = table.search_space
-    archs, y = table_archs(table, *default_target(table, "cifar10"))
+    archs, y = table_archs(table, *table.default_target("cifar10"))
     rows = []
     for seed in range(opts.first_seed, opts.first_seed + opts.draws):
         perm = np.random.default_rng(seed).permutation(len(archs))

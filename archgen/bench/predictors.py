@@ -30,6 +30,7 @@ or ``computed`` (encoding plus archgen's own proxies on CIFAR-10 images).
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -37,13 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-from archgen.errors import UnknownNameError
+from archgen.errors import UnknownNameError, UnsupportedSpaceError
 from archgen.predictors.base import get_predictor
 from archgen.predictors.features import class_ids
 from archgen.predictors.metrics import coverage, evaluate, kendall_tau, spearman
 from archgen.predictors.splits import random_split
-from archgen.services.predictors import default_target, predictor_kwargs, table_archs
+from archgen.predictors.zc_ensemble import DEFAULT_VOTE, _percentiles
+from archgen.predictors.zerocost import PROXIES, SUPPORTED_SPACES, ZCSettings, score_archs
+from archgen.services.predictors import predictor_kwargs, table_archs
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -192,7 +196,7 @@ def benchmark_predictors(
         raise UnknownNameError("feature set", features, list(FEATURES))
     zc = FEATURES[features]
     table = data.table(space)
-    tgt = target or default_target(table, task)
+    tgt = target or table.default_target(task)
     evs = {proto: eval_target(table, task, proto, tgt) for proto in protocols}
     y_all = np.asarray(table.column(*tgt), dtype=np.float64)
     rows = np.flatnonzero(np.isfinite(y_all))
@@ -349,8 +353,6 @@ def write_outputs(results: Sequence[RunResult], out: Path, title: str, anchors: 
     The anchors (published figures) are drawn only when ``anchors`` is set and
     compared in the legend with runs under the anchors' protocol.
     """
-    import pandas as pd
-
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(results)
     paths = [out / "runs.csv", out / "summary.csv", out / "summary.json", out / "tau.png"]
@@ -418,17 +420,6 @@ def benchmark_zc(
     ``timing_cells`` cells); ``meta["seconds_per_cell_all"]`` is the cost of
     all requested proxies together (shared passes).
     """
-    import tempfile
-
-    from archgen.errors import UnsupportedSpaceError
-    from archgen.predictors.zc_ensemble import DEFAULT_VOTE, _percentiles
-    from archgen.predictors.zerocost import (
-        PROXIES,
-        SUPPORTED_SPACES,
-        ZCSettings,
-        score_archs,
-    )
-
     if space not in SUPPORTED_SPACES:
         raise UnsupportedSpaceError("zero-cost proxies", space, SUPPORTED_SPACES)
     proxies = list(proxies or PROXIES)

@@ -26,9 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from archgen.artifacts import ArtifactStore
+from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
+from archgen.evaluators import BenchmarkEvaluator
+from archgen.search.history import pareto_front
 from archgen.search.loop import run_search
-from archgen.search.strategies import SearchInputError, get_strategy
+from archgen.search.multiobjective import hypervolume_ratio
+from archgen.search.priors import PRIORS, build_prior
+from archgen.search.strategies import SearchInputError, get_strategy, list_strategies, strategy_class
+from archgen.services.generate import shared_generator
+from archgen.services.search import SearchParams, check_search
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -45,14 +53,10 @@ def oracle(
     ws: Workspace, space: str, task: str, metric: str | None
 ) -> tuple[BenchmarkEvaluator, SearchSpace, list[Arch] | None]:
     """The table evaluator of ``task``/``metric`` (default: the predictors' target) and the space's candidates."""
-    from archgen.evaluators import BenchmarkEvaluator
-    from archgen.services.generate import ENUMERATED
-    from archgen.services.predictors import default_target
-
     table = ws.table(space)
     if task not in table.tasks():
         raise UnknownNameError(f"task of space {space!r}", task, table.tasks())
-    t, m = default_target(table, task) if metric is None else (task, metric)
+    t, m = table.default_target(task) if metric is None else (task, metric)
     ev = BenchmarkEvaluator(table, t, m)
     sp = table.search_space
     cands = [sp.from_index(i) for i in range(table.num_rows)] if space in ENUMERATED else None
@@ -138,9 +142,6 @@ def parse_specs(specs: Sequence[str], table: Any, task: str) -> list[tuple[str, 
 def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None, bool]:
     """``"bo"``, ``"bo+zero-cost"`` / ``"bo+transfer"`` (a prior), ``"bo+generator"`` (the guided generator's cells
     join the pool), or both (``"bo+zero-cost+generator"``): the strategy, its prior, whether it takes the generator."""
-    from archgen.search.priors import PRIORS, build_prior
-    from archgen.search.strategies import list_strategies, strategy_class
-
     name, *extras = spec.split("+")
     cls = strategy_class(name)  # unknown names raise listing the valid ones
     generated = "generator" in extras
@@ -162,9 +163,6 @@ def parse_spec(spec: str, table: Any, task: str) -> tuple[str, Prior | None, boo
 def search_generator(ws: Workspace, space: str, store: Path | None, epochs: int) -> Generator:
     """The space's diffusion generator for ``+generator`` specs: loaded from ``store`` (default: the service's
     model store), trained there on first use."""
-    from archgen.artifacts import ArtifactStore
-    from archgen.services.generate import shared_generator
-
     gen, _ = shared_generator(ws, ArtifactStore(store) if store is not None else ws.models, space, epochs=epochs)
     return gen
 
@@ -206,13 +204,6 @@ def benchmark_multiobjective(
     front's (the whole table's), at the checkpoints, against two reference points fixed in advance: the
     space's nadir (its worst value of each objective: every architecture counts) and its median of each
     (only the better half of each objective counts: the part of the front a user asks for)."""
-    from archgen.evaluators import BenchmarkEvaluator
-    from archgen.search.history import pareto_front
-    from archgen.search.multiobjective import hypervolume_ratio
-    from archgen.search.strategies import list_strategies, strategy_class
-    from archgen.services.generate import ENUMERATED
-    from archgen.services.search import SearchParams, check_search
-
     say = log or (lambda _m: None)
     if space not in ENUMERATED:
         raise SearchInputError(f"the true front needs an enumerated space ({', '.join(ENUMERATED)}), not {space!r}")

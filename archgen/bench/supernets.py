@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 from scipy.stats import kendalltau, rankdata
 
+from archgen.search.priors import build_prior
 from archgen.supernets.oneshot import OneShotSupernet
+from archgen.training.checkpoint import read_meta
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -43,8 +46,6 @@ def _pct(v: np.ndarray) -> np.ndarray:
 def probe_steps_per_second(params: dict[str, Any], n_images: int = 2048, steps: int = 15, clock: str = "cpu") -> float:
     """Training steps per second (``clock``: CPU or wall seconds) of a supernet with ``params`` on this machine
     (random images; the first 3 steps are not timed)."""
-    import torch
-
     sn = OneShotSupernet(**params)
     sn._build(10)
     x = torch.randn(n_images, 3, sn.resolution, sn.resolution)
@@ -75,12 +76,9 @@ def benchmark_supernet(
     """Train one supernet for ``minutes`` and score it at ``points`` times; returns the rows and the baselines.
     ``clock``: the budget in this process's CPU seconds (default: with one thread, an idle core's wall time, so
     that runs sharing the machine are held to the same budget) or ``"wall"`` seconds."""
-    from archgen.search.priors import build_prior
-    from archgen.services.predictors import default_target
-
     say = log or (lambda _m: None)
     table = ws.table("nb201")
-    task, metric = default_target(table, "cifar10")
+    task, metric = table.default_target("cifar10")
     truth = np.asarray(table.column(task, metric), dtype=float)
     sp = table.search_space
     rng = np.random.default_rng(seed)
@@ -138,8 +136,6 @@ def benchmark_supernet(
 
 def _trained(ckpt: Path) -> float:
     """Training seconds recorded in a checkpoint (0 without one)."""
-    from archgen.training.checkpoint import read_meta
-
     return float(read_meta(ckpt)["train_seconds"]) if ckpt.is_file() else 0.0
 
 

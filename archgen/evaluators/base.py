@@ -21,6 +21,7 @@ from typing import ClassVar, TypeVar
 from archgen.arch import Arch
 from archgen.errors import ArchitectureListError, InvalidArchitectureError
 from archgen.registry import Registry
+from archgen.spaces import get_space
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,6 @@ class Evaluator(ABC):
 
     def check(self, archs: Sequence[Arch]) -> list[Arch]:
         """``archs`` as a list, each checked to be a valid architecture of :attr:`space` (see :meth:`evaluate`)."""
-        from archgen.spaces import get_space
-
         archs = list(archs)
         space = get_space(self.space)
         for k, a in enumerate(archs):

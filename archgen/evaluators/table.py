@@ -8,7 +8,7 @@ trained network reached, and is charged the training it would have cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -128,8 +128,6 @@ class BenchmarkEvaluator(Evaluator):
 
     def account(self, results: list[EvalResult], archs: Sequence[Arch]) -> list[EvalResult]:
         """Charge each architecture once, unless ``charge_repeats`` (repeats cost 0)."""
-        from dataclasses import replace
-
         out = []
         for res, a in zip(results, archs, strict=True):
             with self._lock:

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archgen.arch import Arch
 from archgen.evaluators.base import EvalResult, Evaluator
+from archgen.spaces import get_space
+from archgen.tasks.images import check_image_task
+from archgen.training.trainer import TrainingParams, train_architecture
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -29,9 +32,6 @@ class TrainingEvaluator(Evaluator):
     objective = "test_acc"
 
     def __init__(self, data: Workspace, task: str = "cifar10", *, workdir: Path | None = None, **schedule: Any) -> None:
-        from archgen.tasks.images import check_image_task
-        from archgen.training.trainer import TrainingParams
-
         super().__init__()
         check_image_task(data, task, "task with images to train on")
         TrainingParams(arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", task=task, **schedule)  # checks the fields
@@ -41,9 +41,6 @@ class TrainingEvaluator(Evaluator):
         self._cache: dict[Arch, dict[str, Any]] = {}
 
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
-        from archgen.spaces import get_space
-        from archgen.training.trainer import TrainingParams, train_architecture
-
         sp = get_space("nb201")
         out = []
         for a in archs:

@@ -28,8 +28,10 @@ from archgen.errors import (
     InvalidArchitectureError,
     NotFittedError,
     UnsupportedOperationError,
+    UnsupportedSpaceError,
 )
 from archgen.registry import Registry
+from archgen.spaces import get_space
 
 if TYPE_CHECKING:
     from archgen.predictors.base import Predictor
@@ -132,9 +134,6 @@ class Generator(ABC):
             GeneratorInputError: empty or mixed-space input, fewer than ``min_train``.
             InvalidArchitectureError: an invalid architecture (names its position).
         """
-        from archgen.errors import UnsupportedSpaceError
-        from archgen.spaces import get_space
-
         archs = list(archs)
         if len(archs) < max(1, self.capabilities.min_train):
             raise GeneratorInputError(

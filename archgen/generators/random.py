@@ -15,6 +15,7 @@ import numpy as np
 
 from archgen.arch import Arch
 from archgen.generators.base import Generator, GeneratorCapabilities, GeneratorInputError, Guidance
+from archgen.spaces import get_space
 
 
 class RandomGenerator(Generator):
@@ -40,14 +41,11 @@ class RandomGenerator(Generator):
         if self.pool < 1 or self.max_draws < 1:
             raise GeneratorInputError(f"pool and max_draws must be >= 1, got {self.pool}, {self.max_draws}")
         # nothing to learn: the distribution is uniform over the space; keep what was seen for novelty checks
-        from archgen.spaces import get_space
 
         space = get_space(archs[0].space)
         self.seen_ = {space.canonical(a) for a in archs}
 
     def _sample(self, n: int, rng: np.random.Generator, guidance: Guidance | None) -> list[Arch]:
-        from archgen.spaces import get_space
-
         space = get_space(self.space_)
         use_score = guidance is not None and guidance.scale > 0 and (guidance.score or guidance.predictor) is not None
         per = self.pool if use_score else 1

@@ -14,9 +14,11 @@ import signal
 import threading
 import traceback
 
+from archgen.db import dispose_engines
 from archgen.errors import ArchgenError
 from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind, import_kind_module
 from archgen.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from archgen.logs import configure_logging
 from archgen.serialize import to_jsonable
 from archgen.settings import Settings
 
@@ -92,9 +94,6 @@ def execute(
 
 def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, module: str | None = None) -> None:
     """Entry point of a local worker process (started with ``spawn``); ``module`` registered the job's kind."""
-    from archgen.db import dispose_engines
-    from archgen.logs import configure_logging
-
     settings = Settings.model_validate_json(settings_json)
     configure_logging(settings.log_level, settings.log_json)
     interrupt = threading.Event()

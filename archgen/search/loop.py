@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from archgen.search.history import Evaluation, SearchHistory
-from archgen.search.strategies import SearchInputError, Strategy
+from archgen.search.strategies import SearchInputError, Strategy, list_strategies
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -119,8 +119,6 @@ def _objectives(
     if len({n for n, _ in objs}) != len(objs):
         raise SearchInputError(f"objectives repeat a name: {[n for n, _ in objs]}")
     if len(objs) > 1 and not strategy.multi_objective:
-        from archgen.search.strategies import list_strategies
-
         raise SearchInputError(
             f"strategy {strategy.name!r} optimises one objective; with several use one of: "
             f"{', '.join(list_strategies(multi_objective=True))}"

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from archgen.arch import Arch
 from archgen.search.history import hypervolume, pareto_front
@@ -67,7 +68,6 @@ class MultiObjectiveBO(BayesianOptimization):
         Y = np.array(self.Y, dtype=float).reshape(len(self.Y), -1)
         if Y.shape[1] < 2:
             return super()._acquire(pool, q)  # one objective: plain BO
-        import torch
         from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
         from botorch.optim import optimize_acqf_discrete
         from botorch.sampling import SobolQMCNormalSampler

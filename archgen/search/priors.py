@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
+from archgen.predictors.features import table_class_ids
 from archgen.search.strategies import SearchInputError
 
 if TYPE_CHECKING:
@@ -113,12 +115,10 @@ def _fill_by_class(col: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def _label_free_columns(table: BenchmarkTable, task: str) -> list[tuple[str, str, bool, bool]]:
-    from archgen.services.generate import SAME_IMAGES
-
     spec = _LABEL_FREE.get(table.space)
     if spec is None:
         raise SearchInputError(f"no label-free prior for space {table.space!r} (have: {', '.join(_LABEL_FREE)})")
-    sources = [task, *sorted(SAME_IMAGES.get((table.space, task), ()))]
+    sources = [task, *sorted(table.same_image_tasks(task))]
     if table.space == "nb201":
         sources.append("cifar10")  # CIFAR-10's published proxies serve the tasks whose own are incomplete
     out = []
@@ -139,27 +139,23 @@ def build_prior(table: BenchmarkTable, task: str, kind: str) -> Prior:
         UnknownNameError: unknown kind or task.
         SearchInputError: the space has no such prior (not enumerated, or nothing published).
     """
-    from archgen.services.generate import ENUMERATED, SAME_IMAGES
-    from archgen.services.predictors import default_target
-
     if kind not in PRIORS:
         raise UnknownNameError("prior", kind, PRIORS)
     if task not in table.tasks():
         raise UnknownNameError(f"task of space {table.space!r}", task, table.tasks())
-    if table.space not in ENUMERATED:
+    if not table.enumerates:
         raise SearchInputError(f"priors need an enumerated space ({', '.join(ENUMERATED)}), not {table.space!r}")
     if kind == "zero-cost":
         cols = _label_free_columns(table, task)
     else:
-        used_images = {task, *SAME_IMAGES.get((table.space, task), ())}
+        used_images = {task, *table.same_image_tasks(task)}
         cols = []
         for t in table.tasks():
             if t in used_images:
                 continue
-            used_images |= {t, *SAME_IMAGES.get((table.space, t), ())}  # one column per set of images
-            m = "test_acc" if "test_acc" in table.metrics(t) else default_target(table, t)[1]
+            used_images |= {t, *table.same_image_tasks(t)}  # one column per set of images
+            m = "test_acc" if "test_acc" in table.metrics(t) else table.default_target(t)[1]
             cols.append((t, m, True, True))
-    from archgen.predictors.features import table_class_ids
 
     classes: np.ndarray | None = None  # computed on the first column that needs it
     feats, scored, used = [], [], []

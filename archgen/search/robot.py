@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from archgen.arch import Arch
 from archgen.search.strategies import SearchInputError, Strategy
@@ -110,7 +111,6 @@ class RoBoT(Strategy):
 
     def _propose(self, n: int) -> np.ndarray:
         """``n`` weight vectors by expected improvement of the GP on (weights -> accuracy of their argmax)."""
-        import torch
         from botorch.acquisition import LogExpectedImprovement
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP

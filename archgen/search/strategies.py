@@ -23,15 +23,20 @@ replay). Built in:
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import torch
 
 from archgen.arch import Arch
 from archgen.errors import ArchgenError, SearchInputError, UnknownNameError
+from archgen.generators.base import Guidance
+from archgen.predictors.base import get_predictor, list_predictors, predictor_class
 from archgen.registry import Registry
+from archgen.search.surrogates import PredictorModel
 
 if TYPE_CHECKING:
     from archgen.generators.base import Generator
@@ -267,7 +272,6 @@ class Bananas(Strategy):
         X = self.space.encode([self.archs[i] for i in ok], self._kind)  # type: ignore[arg-type]
         mu, sd = y[ok].mean(), y[ok].std() + 1e-9
         C = self.space.encode(cands, self._kind)  # type: ignore[arg-type]
-        import warnings
 
         from sklearn.exceptions import ConvergenceWarning
 
@@ -359,8 +363,6 @@ class BayesianOptimization(Strategy):
         if acquisition not in ACQUISITIONS:
             raise UnknownNameError("acquisition function", acquisition, ACQUISITIONS)
         if surrogate != "gp":
-            from archgen.predictors.base import list_predictors, predictor_class
-
             usable = ["gp", *(n for n in list_predictors() if predictor_class(n).capabilities.has_uncertainty)]
             if surrogate not in usable:
                 raise UnknownNameError("surrogate with uncertainty", surrogate, usable)
@@ -450,7 +452,6 @@ class BayesianOptimization(Strategy):
         ok = np.flatnonzero(np.isfinite(y))
         if len(ok) < 8 or (self._generated_at >= 0 and len(ok) - self._generated_at < self.generator_every):
             return self._generated
-        from archgen.generators.base import Guidance
 
         archs = [self.archs[int(i)] for i in ok]
         self._gen.fit_guidance(archs, y[ok], epochs=self.generator_epochs, seed=int(self.rng.integers(2**31 - 1)))
@@ -488,11 +489,6 @@ class BayesianOptimization(Strategy):
 
     def _predictor_model(self, archs: list[Arch], y: np.ndarray, pool: list[Arch], X: Any, C: Any, seed: int) -> Any:
         """The surrogate predictor fitted on the evaluations, as a BoTorch model over observed and pool rows."""
-        import torch
-
-        from archgen.predictors.base import get_predictor
-        from archgen.search.surrogates import PredictorModel
-
         params = dict(self.surrogate_params)
         if "random_state" in get_predictor(self.surrogate, **params).get_params():
             params.setdefault("random_state", seed)
@@ -503,7 +499,6 @@ class BayesianOptimization(Strategy):
         return PredictorModel(pred, [*archs, *pool], torch.cat([X, C]))
 
     def _acquire(self, pool: list[Arch], q: int) -> list[Arch]:
-        import torch
         from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
         from botorch.optim import optimize_acqf_discrete
         from botorch.sampling import SobolQMCNormalSampler

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from archgen.spaces.nb201 import EDGES, OPS
+from archgen.spaces.nb201_network import build_network, count_parameters
+
 
 def _count_chunk(args: tuple[list[tuple[int, ...]], int, int, int]) -> list[int]:
     """Build each network on the ``meta`` device (no memory, no init cost) and count parameters."""
-    from archgen.spaces.nb201_network import build_network, count_parameters
-
     ops_list, num_classes, C, N = args
     out = []
     for ops in ops_list:
@@ -68,8 +69,6 @@ def attainable_counts(num_classes: int = 10, C: int = 16, N: int = 5) -> set[int
     per edge, the extra parameters of each operation (measured on one-edge
     cells), over every multiset of 6 edge operations.
     """
-    from archgen.spaces.nb201 import EDGES, OPS
-
     base = _count_chunk(([(0,) * len(EDGES)], num_classes, C, N))[0]
     one_edge = [tuple([o] + [0] * (len(EDGES) - 1)) for o in range(len(OPS))]
     extra = sorted({n - base for n in _count_chunk((one_edge, num_classes, C, N))})

@@ -40,16 +40,23 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from archgen.artifacts import ArtifactRecord, ArtifactStore
+from archgen.errors import NoSupernetError, UnknownNameError, UnsupportedSpaceError
 from archgen.generators.base import GeneratorInputError, Guidance, get_generator
 from archgen.generators.diffusion import DiffusionGenerator
 from archgen.generators.diffusion.generator import OBJECTIVE
 from archgen.generators.params import GenerateParams
+from archgen.predictors.base import get_predictor
+from archgen.predictors.zerocost import IMAGE_TASKS, SUPPORTED_SPACES, score_archs
+from archgen.services.predictors import predictor_kwargs, table_archs
+from archgen.services.supernets import supernet_evaluator, supernet_records
+from archgen.spaces import get_space
+from archgen.tasks.images import is_user_task
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -58,16 +65,11 @@ if TYPE_CHECKING:
 
 #: Random cells whose published measurement trains a constraint's surrogate.
 CONSTRAINT_CELLS = 2000
-#: Spaces whose table enumerates every architecture (the generator trains on all of them; NAS-Bench-Graph's
-#: holds one row per class of equivalent cells, 26,206).
-ENUMERATED = ("nb201", "nasbench_graph")
 #: Cells drawn from the space's sampler to train the generator of a space its table does not enumerate.
 SAMPLED_CELLS = 20_000
 #: Unguided samples the space's generator draws after training to fit its validity surrogate (kept only where
 #: at least ``MIN_INVALID`` of them are invalid: NB101).
 VALIDITY_SAMPLES = 3000
-#: Tasks trained on the same images (their labels are the task's own, never a transfer source).
-SAME_IMAGES = {("nb201", "cifar10"): {"cifar10-valid"}, ("nb201", "cifar10-valid"): {"cifar10"}}
 
 
 @dataclass
@@ -116,8 +118,6 @@ class GenerateResult:
 
     def summary(self) -> dict[str, Any]:
         """JSON form (validity and uniqueness added)."""
-        from dataclasses import asdict
-
         return asdict(self) | {"validity": self.validity, "uniqueness": self.uniqueness}
 
 
@@ -129,11 +129,9 @@ def generator_id(space: str, epochs: int, seed: int) -> str:
 def training_cells(data: Workspace, space: str, seed: int) -> list[Arch]:
     """What a space's generator learns from (no labels): the whole space where the table enumerates it (NB201),
     else :data:`SAMPLED_CELLS` cells from the space's own sampler (NB101: the table holds 500 of its 423k cells)."""
-    from archgen.services.predictors import default_target, table_archs
-
     table = data.table(space)
-    if space in ENUMERATED:
-        archs, _ = table_archs(table, *default_target(table, table.tasks()[0]))
+    if table.enumerates:
+        archs, _ = table_archs(table, *table.default_target(table.tasks()[0]))
         return archs
     return list(dict.fromkeys(data.space(space).sample(SAMPLED_CELLS, np.random.default_rng(seed))))
 
@@ -197,43 +195,6 @@ class Bound:
     description: str
 
 
-def _same_network_tasks(table: BenchmarkTable, task: str) -> list[str]:
-    """``task`` and the table's tasks on the same images (whose hardware measurements are the task's), in order."""
-    return [t for t in (task, *sorted(SAME_IMAGES.get((table.space, task), ()))) if t in table.tasks()]
-
-
-def published_column(table: BenchmarkTable, task: str, metric: str) -> tuple[str, str] | None:
-    """``(task, metric)`` where the table publishes ``metric`` for ``task`` (NB201: CIFAR-10's for cifar10-valid)."""
-    return next(((t, metric) for t in _same_network_tasks(table, task) if metric in table.metrics(t)), None)
-
-
-def devices(table: BenchmarkTable, task: str) -> dict[str, tuple[str, str]]:
-    """Devices with published latency for ``task``: name -> ``(task, metric)`` (HW-NAS-Bench first, then HELP)."""
-    out: dict[str, tuple[str, str]] = {}
-    tasks = _same_network_tasks(table, task)
-    for t in tasks:
-        for m in table.metrics(t):
-            if m.startswith("hw_") and m.endswith("_latency"):
-                out.setdefault(m[3:-8], (t, m))
-        if table.space == "nasbench_graph" and "latency" in table.metrics(t):
-            out.setdefault("published", (t, "latency"))
-    for t in tasks:
-        for m in table.metrics(t):
-            if m.startswith("latency_"):
-                out.setdefault(m[8:], (t, m))
-    return out
-
-
-def device_column(table: BenchmarkTable, task: str, device: str) -> tuple[str, str]:
-    """``(task, metric)`` of ``device``'s published latency for ``task`` (unknown devices raise listing the known)."""
-    from archgen.errors import UnknownNameError
-
-    known = devices(table, task)
-    if device not in known:
-        raise UnknownNameError(f"device with published latency for {table.space}/{task}", device, sorted(known))
-    return known[device]
-
-
 def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
     """The request's constraints as table columns.
 
@@ -250,14 +211,14 @@ def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
     ):
         if budget is None:
             continue
-        col = published_column(table, params.task, name)
+        col = table.published_column(params.task, name)
         if col is None:
             raise GeneratorInputError(f"{table.space}/{params.task} publishes no {what}: max_{name} cannot be checked")
         out.append(Bound(name, *col, budget, unit, f"{what} (millions), as published"))
     if (params.max_latency_ms is None) != (params.device is None):
         raise GeneratorInputError("max_latency_ms and device go together: give both or neither")
     if params.max_latency_ms is not None and params.device is not None:
-        t, m = device_column(table, params.task, params.device)
+        t, m = table.device_column(params.task, params.device)
         src = "HW-NAS-Bench" if m.startswith("hw_") else ("HELP" if m.startswith("latency_") else "published")
         out.append(
             Bound(
@@ -325,9 +286,7 @@ def check_sources(table: BenchmarkTable, space: str, task: str, sources: tuple[s
         GeneratorInputError: a source that is the task itself or on the task's images.
         UnknownNameError: an unknown source task.
     """
-    from archgen.errors import UnknownNameError
-
-    banned = {task} | SAME_IMAGES.get((space, task), set())
+    banned = {task} | table.same_image_tasks(task)
     for s in sources:
         if s not in table.tasks():
             raise UnknownNameError(f"transfer source task of space {space!r}", s, table.tasks())
@@ -345,12 +304,10 @@ def transfer_labels(
     Raises:
         GeneratorInputError, UnknownNameError: see :func:`check_sources`.
     """
-    from archgen.services.predictors import default_target
-
     check_sources(table, space, task, sources)
     cols = []
     for s in sources:
-        v = np.asarray(table.column(*default_target(table, s)), dtype=np.float64)
+        v = np.asarray(table.column(*table.default_target(s)), dtype=np.float64)
         cols.append((v - np.nanmean(v)) / np.nanstd(v))
     mean = np.nanmean(np.stack(cols), axis=0) if len(cols) > 1 else cols[0]
     rows = np.flatnonzero(np.isfinite(mean))
@@ -365,9 +322,6 @@ def _ranker(table: BenchmarkTable, params: GenerateParams, data: Workspace):
     The source tables are complete, so it learns from every cell they label
     (the surrogate, whose fit costs more, from ``labelled`` of them).
     """
-    from archgen.predictors.base import get_predictor
-    from archgen.services.predictors import predictor_kwargs
-
     assert params.transfer_from is not None
     archs, y = transfer_labels(table, params.space, params.task, params.transfer_from, table.num_rows, params.seed)
     kwargs = predictor_kwargs("lgbm", params.task, params.seed, zc="none")
@@ -392,19 +346,10 @@ def zero_cost_labels(
     (cached on disk per cell); the vote is each cell's mean percentile among
     the ``cells``. ``on_cell(done, total)`` follows the computation.
     """
-    from archgen.predictors.base import get_predictor
-    from archgen.predictors.zerocost import score_archs
-
     archs = random_cells(data, space, cells, seed)
     score_archs(archs, task, ZC_VOTE, data=data, on_cell=on_cell)  # fills the cache, with progress
     vote = get_predictor("zc_vote", data=data, task=task, proxies=ZC_VOTE, source="computed")
     return archs, np.asarray(vote.predict(archs), dtype=np.float64)
-
-
-def table_task(table: BenchmarkTable, task: str) -> str:
-    """The table task whose published hardware values a task's constraints read: the task itself, or for a user
-    task (no table) CIFAR-10's (the same NB201 networks at 32x32; only the classifier's width differs)."""
-    return task if task in table.tasks() else "cifar10"
 
 
 def supernet_labels(
@@ -412,8 +357,6 @@ def supernet_labels(
 ) -> tuple[list[Arch], np.ndarray, str]:
     """``cells`` random cells of the space labelled by the task's newest stored supernet (held-out accuracy of
     each path after batch-norm recalibration; no label of the task), and the supernet's id."""
-    from archgen.services.supernets import supernet_evaluator
-
     ev = supernet_evaluator(data, task)
     archs = random_cells(data, space, cells, seed)
     y = np.empty(len(archs))
@@ -435,12 +378,9 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
         UnsupportedSpaceError: the diffusion generator does not support the space yet.
         GeneratorInputError: bad combinations (transfer without guidance, a source on the task's images...).
     """
-    from archgen.errors import UnknownNameError, UnsupportedSpaceError
-
     supported = DiffusionGenerator.capabilities.spaces
     if params.space not in supported:
         raise UnsupportedSpaceError("the diffusion generator", params.space, supported)
-    from archgen.tasks.images import is_user_task
 
     table = data.table(params.space)
     user = params.task not in table.tasks()
@@ -452,15 +392,13 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
         )
     if user and params.transfer_from is not None:
         raise GeneratorInputError("transfer_from ranks by other tasks' labels of the table's tasks: not for user tasks")
-    bounds = bounds_of(params.model_copy(update={"task": table_task(table, params.task)}), table)
-    if bounds and params.space not in ENUMERATED:
+    bounds = bounds_of(params.model_copy(update={"task": table.hardware_task(params.task)}), table)
+    if bounds and not table.enumerates:
         raise GeneratorInputError(
             f"constraints are met by published values, which the {params.space} table has for {table.num_rows} "
             "cells only: not available on this space yet"
         )
     if params.guide_by == "zero-cost":
-        from archgen.predictors.zerocost import IMAGE_TASKS, SUPPORTED_SPACES
-
         if params.guidance_scale == 0:
             raise GeneratorInputError("guide_by='zero-cost' needs guidance_scale > 0")
         if params.transfer_from is not None:
@@ -475,8 +413,6 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
                 f"{', '.join(IMAGE_TASKS)} and the user tasks, not {params.task!r}"
             )
     if params.guide_by == "supernet":
-        from archgen.services.supernets import supernet_records
-
         if params.guidance_scale == 0:
             raise GeneratorInputError("guide_by='supernet' needs guidance_scale > 0")
         if params.transfer_from is not None:
@@ -484,8 +420,6 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
         if params.space != "nb201":
             raise GeneratorInputError(f"supernets are of the nb201 space, not {params.space!r}")
         if not supernet_records(data.models, params.task):
-            from archgen.errors import NoSupernetError
-
             raise NoSupernetError(
                 f"task {params.task!r} has no trained supernet to guide by: train one first (POST /v1/supernets with "
                 f'{{"task": "{params.task}"}}, or `archgen supernets train --task {params.task}`)'
@@ -515,12 +449,10 @@ def generate(
         UnsupportedSpaceError: the diffusion generator does not support the space yet.
         GeneratorInputError: a budget too few architectures meet, bad combinations.
     """
-    from archgen.services.predictors import default_target, table_archs
-
     say = log or (lambda _m: None)
     table, bounds = check_request(params, data)
     user = params.task not in table.tasks()
-    target = ("supernet", "heldout_acc") if user else default_target(table, params.task)
+    target = ("supernet", "heldout_acc") if user else table.default_target(params.task)
     transfer = params.transfer_from is not None
     say(f"generator for {params.space} (trained once, then loaded from the store)")
     report = on_progress or (lambda _f, _m: None)
@@ -575,7 +507,7 @@ def generate(
         gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, la, ly, params.seed, 300, 128))
 
     cols = {b.name: np.asarray(table.column(b.task, b.metric), dtype=np.float64) for b in bounds}
-    pcol = published_column(table, table_task(table, params.task), "params")
+    pcol = table.published_column(table.hardware_task(params.task), "params")
     if pcol is not None and "params" not in cols:
         cols["params"] = np.asarray(table.column(*pcol), dtype=np.float64)
     for b in bounds:
@@ -646,8 +578,6 @@ def generate(
 
 def _seen(gen: DiffusionGenerator) -> list[str]:
     """String forms of the cells the generator was trained on (in memory after a fit, from the store after a load)."""
-    from archgen.spaces import get_space
-
     if getattr(gen, "seen_", None):
         space = get_space(gen.space_)
         return [space.format(a) for a in gen.seen_]
@@ -662,7 +592,6 @@ __all__ = [
     "Generated",
     "bounds_of",
     "check_request",
-    "devices",
     "generate",
     "generator_id",
     "shared_generator",

@@ -26,7 +26,10 @@ from archgen.errors import (
     InvalidArchitectureError,
     TooManyArchitecturesError,
     UnknownNameError,
+    UnsupportedSpaceError,
 )
+from archgen.predictors.zerocost import PROXIES, SUPPORTED_SPACES, score_archs, uncached_cells
+from archgen.tasks.images import check_image_task
 
 if TYPE_CHECKING:
     from archgen.artifacts import ArtifactRecord
@@ -237,8 +240,6 @@ def predict(
     Raises:
         UnsupportedSpaceError: the model was trained for another space.
     """
-    from archgen.errors import UnsupportedSpaceError
-
     if model.record.space != batch.space.name:
         raise UnsupportedSpaceError(f"model {model.record.id!r}", batch.space.name, [model.record.space])
     mean, std = model.predict(batch.archs, batch.rows)
@@ -346,10 +347,6 @@ class ZeroCostResult:
 
 def check_zero_cost(space: str, task: str, proxies: Sequence[str], data: Workspace) -> None:
     """Raise unless zero-cost proxies ``proxies`` can be computed for ``space``/``task`` (naming what cannot)."""
-    from archgen.errors import UnsupportedSpaceError
-    from archgen.predictors.zerocost import PROXIES, SUPPORTED_SPACES
-    from archgen.tasks.images import check_image_task
-
     if space not in SUPPORTED_SPACES:
         raise UnsupportedSpaceError("zero-cost proxies", space, SUPPORTED_SPACES)
     check_image_task(data, task, "task with images for zero-cost proxies")
@@ -362,8 +359,6 @@ def uncached_zero_cost_cells(
     data: Workspace, batch: ArchBatch, task: str, proxies: Sequence[str], settings: ZCSettings
 ) -> int:
     """How many distinct cells :func:`zero_cost` would compute (the others are cached)."""
-    from archgen.predictors.zerocost import uncached_cells
-
     return uncached_cells(batch.archs, task, list(proxies), settings, data)
 
 
@@ -382,8 +377,6 @@ def zero_cost(
         on_cell: ``on_cell(finished, cells, computed)`` after each computed cell
             (``finished`` counts cached cells too); may raise to stop.
     """
-    from archgen.predictors.zerocost import score_archs
-
     proxies = list(dict.fromkeys(proxies))
     check_zero_cost(batch.space.name, task, proxies, data)
     canon = batch.canonical()

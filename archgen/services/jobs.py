@@ -13,17 +13,30 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archgen.artifacts import ArtifactStore
+from archgen.context import workspace
+from archgen.errors import TaskError, TaskExistsError
 from archgen.generators.params import GenerateParams
 from archgen.jobs.base import JobContext, JobFunction
+from archgen.predictors.zerocost import ZCSettings
+from archgen.search.parallel import Workers
+from archgen.services import predictors as predictors_service
+from archgen.services import supernets as supernets_service
 from archgen.services.fit_monitor import JobFitMonitor
-from archgen.services.predictors import TrainPredictorParams
-from archgen.services.search import SearchParams
-from archgen.services.supernets import SupernetParams
-from archgen.training.trainer import TrainingParams
+from archgen.services.generate import generate as run
+from archgen.services.generate import space_generator
+from archgen.services.inference import parse_batch
+from archgen.services.inference import zero_cost as score
+from archgen.services.predictors import TrainPredictorParams, model_id
+from archgen.services.search import SearchParams, execute_search, report
+from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
+from archgen.tasks.archive import extract_archive
+from archgen.training.trainer import CHECKPOINT, TrainingParams, train_architecture
 
 log = logging.getLogger("archgen.jobs")
 
@@ -86,18 +99,13 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
 
     The model id is ``params.model_id`` or derived from the job id (the same on every attempt).
     """
-    from archgen.artifacts import ArtifactStore
-    from archgen.context import workspace
-    from archgen.services.predictors import model_id
-    from archgen.services.predictors import train_predictor as train
-
     paths = ctx.settings.paths
     if params.model_id is None:
         mid = model_id(params.kind, params.space, params.task, params.n_train, params.seed, ctx.job_id[:8])
         params = params.model_copy(update={"model_id": mid})
     parts = ctx.workdir / "parts"
     monitor = JobFitMonitor(ctx, parts)
-    _, record = train(params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor)
+    _, record = predictors_service.train_predictor(params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor)
     shutil.rmtree(parts, ignore_errors=True)
     log.info(
         "job %s: stored %s (held-out Kendall tau %.3f, fit %.1f s)",
@@ -113,11 +121,6 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
 @_kind("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostParams)
 def zero_cost(params: ZeroCostParams, ctx: JobContext) -> dict[str, Any]:
     """Score the architectures; every computed cell goes to the score cache before progress is reported."""
-    from archgen.context import workspace
-    from archgen.predictors.zerocost import ZCSettings
-    from archgen.services.inference import parse_batch
-    from archgen.services.inference import zero_cost as score
-
     data = workspace(ctx.settings.paths)
     space = data.space(params.space)
     batch = parse_batch(space, params.architectures, len(params.architectures))
@@ -148,10 +151,6 @@ class TrainGeneratorParams(BaseModel):
 )
 def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, Any]:
     """Train (or find, when another job trained it meanwhile) the space's generator; progress by epoch."""
-    from archgen.artifacts import ArtifactStore
-    from archgen.context import workspace
-    from archgen.services.generate import space_generator
-
     paths = ctx.settings.paths
     _, gid = space_generator(
         workspace(paths),
@@ -168,10 +167,6 @@ def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, 
 @_kind("generate", "Generate architectures for a task with the diffusion generator", GenerateParams)
 def generate(params: GenerateParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.generate.generate`; a resumed run draws the same architectures (seeded)."""
-    from archgen.artifacts import ArtifactStore
-    from archgen.context import workspace
-    from archgen.services.generate import generate as run
-
     paths = ctx.settings.paths
     result = run(params, workspace(paths), ArtifactStore(paths.model_dir), on_progress=ctx.progress)
     return result.summary()
@@ -181,10 +176,6 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict[str, Any]:
 def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.search.execute_search`; the history (``history.json`` in the job's work
     directory) is written after every batch and a resumed run replays it, so it ends as an uninterrupted one."""
-    from archgen.context import workspace
-    from archgen.search.parallel import Workers
-    from archgen.services.search import execute_search, report
-
     data = workspace(ctx.settings.paths)
     path = ctx.workdir / SEARCH_HISTORY
 
@@ -212,9 +203,6 @@ SEARCH_HISTORY = "history.json"
 def train(params: TrainingParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.training.trainer.train_architecture` in the job's work directory: its checkpoint makes a
     resumed run continue where the last one stopped; the weights stay there for download."""
-    from archgen.context import workspace
-    from archgen.training.trainer import CHECKPOINT, train_architecture
-
     resumed = ctx.resumed or (ctx.workdir / CHECKPOINT).is_file()
     result = train_architecture(params, workspace(ctx.settings.paths), ctx.workdir, on_progress=ctx.progress)
     return result | {"resumed": resumed}
@@ -247,11 +235,6 @@ class AddTaskParams(BaseModel):
 def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
     """Unpack the archive in the job's work directory (limits: ``task_max_unpacked_bytes``, ``task_max_images``),
     validate and decode the folder, register it; the archive and the unpacked files are removed afterwards."""
-    from pathlib import Path
-
-    from archgen.context import workspace
-    from archgen.tasks.archive import extract_archive
-
     s = ctx.settings
     data = workspace(s.paths)
     source = f"upload:{params.filename or 'archive'}:sha256:{params.upload_sha256}"
@@ -260,7 +243,6 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
         if rec.source == source:  # registered by an earlier attempt of this job
             Path(params.upload).unlink(missing_ok=True)
             return {"task": rec.summary(), "resumed": ctx.resumed}
-    from archgen.errors import TaskError, TaskExistsError
 
     unpacked = ctx.workdir / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
@@ -290,9 +272,6 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
 def train_supernet(params: SupernetParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.supernets.train_supernet` in the job's work directory (its checkpoint makes a
     resumed run continue where the last one stopped); the store id is ``params.model_id`` or derived from the job."""
-    from archgen.context import workspace
-    from archgen.services.supernets import SUPERNET_CHECKPOINT
-    from archgen.services.supernets import train_supernet as train
 
     data = workspace(ctx.settings.paths)
     mid = params.model_id or params.default_id(ctx.job_id[:8])
@@ -300,5 +279,5 @@ def train_supernet(params: SupernetParams, ctx: JobContext) -> dict[str, Any]:
     if mid in data.models.ids():  # stored by an earlier attempt of this job
         rec, resumed = data.models.record(mid), True
     else:
-        rec = train(params, data, data.models, ctx.workdir, model_id=mid, on_progress=ctx.progress)
+        rec = supernets_service.train_supernet(params, data, data.models, ctx.workdir, model_id=mid, on_progress=ctx.progress)
     return {"supernet_id": rec.id, "supernet": rec.summary(), "resumed": resumed}

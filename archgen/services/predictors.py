@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from archgen.arch import Arch
 from archgen.artifacts import ArtifactRecord, ArtifactStore
 from archgen.errors import PredictorInputError, UnknownNameError, UnsupportedSpaceError
+from archgen.predictors.arguments import predictor_kwargs
 from archgen.predictors.base import (
     NO_MONITOR,
     FitMonitor,
@@ -29,7 +30,6 @@ from archgen.predictors.base import (
     list_predictors,
     predictor_class,
 )
-from archgen.predictors.hyperparams import check_params
 from archgen.predictors.metrics import evaluate
 from archgen.predictors.splits import random_split
 
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
 #: Held-out cells scored for predictors that compute proxies on images (slow on a CPU).
 IMAGE_EVAL_MAX = 200
-#: Metrics tried, in order, as the default target of a non-NB201 task.
-DEFAULT_METRICS = ("val_acc", "test_acc", "val_rocauc", "test_rocauc")
 #: Share of the training pipeline's progress spent fitting (the rest scores held-out cells).
 FIT_SHARE = 0.9
 
@@ -86,54 +84,12 @@ def model_id(kind: str, space: str, task: str, n_train: int, seed: int, suffix: 
     return "-".join(parts)
 
 
-def default_target(table: BenchmarkTable, task: str) -> tuple[str, str]:
-    """The ``(task, metric)`` column predictors target by default.
-
-    NB201 follows the predictor papers: for CIFAR-10 the ``cifar10-valid``
-    200-epoch validation accuracy, for the other tasks test accuracy.
-    Elsewhere the first of :data:`DEFAULT_METRICS` the task publishes.
-    """
-    if table.space == "nb201":
-        return ("cifar10-valid", "val_acc") if task == "cifar10" else (task, "test_acc")
-    metrics = table.metrics(task)
-    for m in DEFAULT_METRICS:
-        if m in metrics:
-            return task, m
-    raise UnknownNameError(f"target metric of {table.space}/{task}", ",".join(DEFAULT_METRICS), metrics)
-
-
 def table_archs(table: BenchmarkTable, task: str, metric: str) -> tuple[list[Arch], np.ndarray]:
     """Every architecture with a published ``task``/``metric`` value, and those values."""
     y = np.asarray(table.column(task, metric), dtype=np.float64)
     rows = np.flatnonzero(np.isfinite(y))
     sp = table.search_space
     return [sp.from_index(int(i)) for i in rows], y[rows]
-
-
-def predictor_kwargs(
-    name: str, task: str, seed: int, zc: str | None = None, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Constructor arguments for ``name``: its task, seed and zero-cost source where it takes them.
-
-    ``zc`` (``"none"``, ``"table"``, ``"computed"``) is passed as ``zc`` to
-    predictors that use zero-cost features and as ``source`` to the zero-cost
-    predictors (for ``"table"`` and ``"computed"``). ``extra`` may not repeat
-    a derived argument (``task``, ``random_state``...): that is an error naming it.
-    """
-    params = predictor_class(name)().get_params()
-    kwargs: dict[str, Any] = {}
-    if "task" in params:
-        kwargs["task"] = task
-    if "random_state" in params:
-        kwargs["random_state"] = seed
-    if zc is not None and "zc" in params:
-        kwargs["zc"] = zc
-    if zc in ("table", "computed") and "source" in params:  # the zero-cost predictors' own name for it
-        kwargs["source"] = zc
-    cls = predictor_class(name)
-    extra = check_params(name, cls.hyperparameters, extra or {})
-    kwargs.update(extra)
-    return kwargs
 
 
 def make_predictor(
@@ -177,7 +133,7 @@ def training_split(
         PredictorInputError: ``n_train`` is below ``min_train`` or leaves fewer than 2 held-out rows
             (the one place this bound is checked).
     """
-    tgt = tuple(target) if target else default_target(table, task)
+    tgt = tuple(target) if target else table.default_target(task)
     if len(tgt) != 2:
         raise PredictorInputError(f"target must be [task, metric], got {list(tgt)}")
     archs, y = table_archs(table, tgt[0], tgt[1])

@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
-from archgen.search.strategies import SearchInputError
+from archgen.evaluators import BenchmarkEvaluator
+from archgen.generators.diffusion import DiffusionGenerator
+from archgen.search.loop import run_search
+from archgen.search.priors import build_prior
+from archgen.search.strategies import SearchInputError, get_strategy, list_strategies, strategy_class
+from archgen.services.generate import shared_generator
+from archgen.services.supernets import supernet_evaluator
+from archgen.tasks.images import is_user_task
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -70,8 +78,6 @@ class SearchParams(BaseModel):
 
 def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
     """``(task, metric)`` of the second objective."""
-    from archgen.services.generate import device_column, published_column
-
     if params.minimize is None:
         if params.device is not None:
             raise SearchInputError("device is the latency objective's: give minimize='latency' with it")
@@ -80,10 +86,10 @@ def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
     if params.minimize == "latency":
         if params.device is None:
             raise SearchInputError("minimize='latency' needs a device (a published latency's)")
-        return device_column(table, params.task, params.device)
+        return table.device_column(params.task, params.device)
     if params.device is not None:
         raise SearchInputError(f"device goes with minimize='latency', not {params.minimize!r}")
-    col = published_column(table, params.task, params.minimize)
+    col = table.published_column(params.task, params.minimize)
     if col is None:
         raise SearchInputError(f"{params.space}/{params.task} publishes no {params.minimize}")
     return col
@@ -92,8 +98,6 @@ def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
 def _check_user_task(params: SearchParams, data: Workspace) -> tuple[Evaluator, None]:
     """What a search of a user task (no table) may not ask for, beyond :func:`check_search`'s shared checks; its
     evaluator: the task's newest stored supernet, label-free throughout."""
-    from archgen.services.supernets import supernet_evaluator
-
     if params.space != "nb201":
         raise SearchInputError(f"a user task is searched in the nb201 space (its supernet's), not {params.space!r}")
     for field, why in (("metric", "its objective is the supernet's held-out accuracy"),
@@ -116,12 +120,6 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
         SearchInputError: batch larger than the budget, a prior the strategy takes not, several
             objectives for a one-objective strategy, a strategy that needs a prior without one.
     """
-    from archgen.evaluators import BenchmarkEvaluator
-    from archgen.search.priors import build_prior
-    from archgen.search.strategies import list_strategies, strategy_class
-    from archgen.services.predictors import default_target
-    from archgen.tasks.images import is_user_task
-
     table = data.table(params.space)
     user = params.task not in table.tasks()
     if user and not is_user_task(data, params.task):
@@ -134,8 +132,6 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
             f"strategy {params.strategy!r} takes no prior (those that do: {', '.join(list_strategies(takes_prior=True))})"
         )
     if params.generator:
-        from archgen.generators.diffusion import DiffusionGenerator
-
         if not cls.takes_generator:
             raise SearchInputError(
                 f"generator adds candidates to {' or '.join(list_strategies(takes_generator=True))}'s pool, "
@@ -149,7 +145,7 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
     if user:
         return _check_user_task(params, data)
-    t, m = default_target(table, params.task) if params.metric is None else (params.task, params.metric)
+    t, m = table.default_target(params.task) if params.metric is None else (params.task, params.metric)
     second = _second(params, data)
     if params.reference is not None:
         if params.strategy != "mobo" or second is None:
@@ -178,8 +174,6 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
 def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True, generator: Any = None) -> Any:
     """The strategy of ``params`` (``maximize``: the direction of the evaluator's objective; ``generator``: the
     space's diffusion generator where ``params.generator``)."""
-    from archgen.search.strategies import get_strategy
-
     kw: dict[str, Any] = {}
     if params.generator:
         if generator is None:
@@ -209,9 +203,6 @@ def execute_search(
     With ``params.generator`` the space's generator (``generator_epochs``, seed 0: the one ``/v1/generate`` uses)
     is loaded from the workspace's model store, or trained there first (``on_progress(fraction, message)``).
     """
-    from archgen.search.loop import run_search
-    from archgen.services.generate import ENUMERATED, shared_generator
-
     ev, prior = check_search(params, data)
     generator = None
     if params.generator:

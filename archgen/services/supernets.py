@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from archgen.errors import NoSupernetError, UnknownNameError
+from archgen.artifacts import ArtifactRecord
+from archgen.errors import NoSupernetError, SupernetInputError
+from archgen.evaluators.supernet import SupernetEvaluator
+from archgen.supernets.oneshot import OneShotSupernet
+from archgen.supernets.store import supernet_records, task_supernet
+from archgen.tasks.images import check_image_task, task_images, train_image_count
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -68,8 +73,6 @@ class SupernetParams(BaseModel):
     model_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
 
     def supernet(self) -> OneShotSupernet:
-        from archgen.supernets.oneshot import OneShotSupernet
-
         return OneShotSupernet(
             C=self.C, N=self.N, resolution=self.resolution, epochs=self.epochs, batch_size=self.batch_size,
             lr=self.lr, sampling=self.sampling, calib_batches=self.calib_batches, eval_images=self.eval_images,
@@ -88,9 +91,6 @@ def check_supernet_request(params: SupernetParams, data: Workspace) -> None:
         UnknownNameError: a task without images.
         SupernetInputError: too few training images.
     """
-    from archgen.errors import SupernetInputError
-    from archgen.tasks.images import check_image_task, train_image_count
-
     check_image_task(data, params.task, "task with images for a supernet")
     n = train_image_count(data, params.task)
     need = max(params.batch_size, params.calib_batches * params.batch_size)
@@ -116,9 +116,6 @@ def train_supernet(
         UnknownNameError / SupernetInputError: see :func:`check_supernet_request`.
         ArtifactError: ``model_id`` is taken.
     """
-    from archgen.artifacts import ArtifactRecord
-    from archgen.tasks.images import task_images
-
     check_supernet_request(params, data)
     ti = task_images(data, params.task)
     sn = params.supernet()
@@ -137,45 +134,6 @@ def train_supernet(
     rec = store.save(sn, record)
     (workdir / SUPERNET_CHECKPOINT).unlink(missing_ok=True)
     return rec
-
-
-def supernet_records(store: ArtifactStore, task: str | None = None) -> list[ArtifactRecord]:
-    """Stored supernets (of ``task``), newest first."""
-    recs = [r for r in store.records() if r.artifact_type == "supernet" and (task is None or r.task == task)]
-    return sorted(recs, key=lambda r: (r.created, r.id), reverse=True)
-
-
-_LOADED: dict[tuple[str, str, str], Any] = {}
-_LOADED_LOCK = threading.Lock()
-
-
-def task_supernet(data: Workspace, task: str, model_id: str | None = None) -> tuple[OneShotSupernet, ArtifactRecord]:
-    """The newest stored supernet of ``task`` (or ``model_id``), loaded once per process.
-
-    Raises:
-        NoSupernetError: none is stored for the task.
-        UnknownNameError: ``model_id`` is not a supernet of the task.
-    """
-    store = data.models
-    if model_id is None:
-        recs = supernet_records(store, task)
-        if not recs:
-            raise NoSupernetError(
-                f"task {task!r} has no trained supernet: train one first (POST /v1/supernets with "
-                f'{{"task": "{task}"}}, or `archgen supernets train --task {task}`)'
-            )
-        model_id = recs[0].id
-    key = (str(store.root), model_id, task)
-    with _LOADED_LOCK:
-        hit = _LOADED.get(key)
-    if hit is not None:
-        return hit  # type: ignore[no-any-return]
-    sn, rec = store.load(model_id, artifact_type="supernet", data=data)
-    if rec.task != task:
-        raise UnknownNameError(f"supernet of task {task!r}", model_id, [r.id for r in supernet_records(store, task)])
-    with _LOADED_LOCK:
-        _LOADED[key] = (sn, rec)
-    return sn, rec
 
 
 @dataclass(frozen=True)
@@ -205,8 +163,6 @@ def supernet_predictions(
     Raises:
         NoSupernetError: the task has no stored supernet.
     """
-    import numpy as np
-
     _, rec = task_supernet(data, task, model_id)  # the newest is looked up once; the evaluator gets its id
     ev = supernet_evaluator(data, task, rec.id)
     n = ev.heldout_size
@@ -221,9 +177,6 @@ def supernet_predictions(
 def supernet_evaluator(data: Workspace, task: str, model_id: str | None = None) -> SupernetEvaluator:
     """The task's supernet as a new evaluator (held-out accuracy of a path, %; its own query count); the prepared
     images and the computed values are shared by every evaluator of that supernet in the process."""
-    from archgen.evaluators.supernet import SupernetEvaluator
-    from archgen.tasks.images import task_images
-
     sn, rec = task_supernet(data, task, model_id)
     ti = task_images(data, task)
     base = data.memo(("supernet-evaluator", rec.id, ti.key),

@@ -24,6 +24,7 @@ import torch
 
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError, quote
+from archgen.rng import init_parameters_
 from archgen.spaces.base import FlatEncoding, SearchSpace, register_space
 from archgen.spaces.nb201_cell import EDGES, NUM_NODES, OPS
 from archgen.spaces.nb201_network import build_network
@@ -367,7 +368,6 @@ class NB201SearchSpace(SearchSpace):
         ``generator``: initialise the weights from it (PyTorch's default schemes)
         instead of torch's global generator.
         """
-        from archgen.rng import init_parameters_
         self.validate(arch)
         net = build_network(arch.ops, num_classes, C=C, N=N)
         return init_parameters_(net, generator) if generator is not None else net

@@ -15,6 +15,7 @@ task behind, and an existing task is never overwritten (remove it first).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -28,7 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from archgen.datasets.images import ImageArrayDataset
 from archgen.errors import DataError, TaskError, TaskExistsError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -143,16 +146,12 @@ def scan_folder(root: Path, max_images: int) -> tuple[list[str], list[tuple[int,
 
 
 def _decode(root: Path, images: list[tuple[int, Path]], size: int, on_image: Callable[[int, int], None] | None):
-    from PIL import Image, UnidentifiedImageError
-
     arr = np.empty((len(images), size, size, 3), dtype=np.uint8)
     h = hashlib.sha256()
     for k, (_, p) in enumerate(images):
         raw = p.read_bytes()
         h.update(str(p.relative_to(root)).encode() + b"\0" + hashlib.sha256(raw).digest())
         try:
-            import io
-
             with Image.open(io.BytesIO(raw)) as im:
                 arr[k] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
@@ -310,8 +309,6 @@ class TaskStore:
 
     def datasets(self, name: str) -> tuple[ImageArrayDataset, ImageArrayDataset]:
         """``(train, validation)`` images of the task, normalised by the training part's per-channel mean and std."""
-        from archgen.datasets.images import ImageArrayDataset
-
         rec = self.record(name)
         images, labels, val = self.arrays(name)
         tr = images[~val]

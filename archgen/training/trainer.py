@@ -29,9 +29,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.errors import TrainingInputError
+from archgen.rng import init_parameters_, torch_generator
+from archgen.spaces import get_space
+from archgen.spaces.nb201_network import NB201Network, count_parameters
+from archgen.tasks.images import check_image_task
+from archgen.tasks.images import task_images as resolve
+from archgen.training.checkpoint import load_checkpoint, save_checkpoint
+from archgen.training.data import augment, auto_device, cosine_lr, prepare_images
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -82,9 +91,6 @@ def task_images(data: Workspace, task: str, train_images: int | None = None) -> 
     Raises:
         UnknownNameError: a task without images here (listing those with).
     """
-    from archgen.tasks.images import check_image_task
-    from archgen.tasks.images import task_images as resolve
-
     check_image_task(data, task, "task with images to train on")
     ti = resolve(data, task)
     if train_images is None or train_images >= len(ti.train):
@@ -94,8 +100,6 @@ def task_images(data: Workspace, task: str, train_images: int | None = None) -> 
 
 
 def _evaluate(net: Any, x: Any, y: Any, batch: int = 1000) -> float:
-    import torch
-
     net.eval()
     correct = 0
     with torch.no_grad():
@@ -123,15 +127,6 @@ def train_architecture(
         InvalidArchitectureError: ``arch`` is not an NB201 cell.
         CheckpointError: ``workdir`` holds the checkpoint of another run.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from archgen.rng import init_parameters_, torch_generator
-    from archgen.spaces import get_space
-    from archgen.spaces.nb201_network import NB201Network, count_parameters
-    from archgen.training.checkpoint import load_checkpoint, save_checkpoint
-    from archgen.training.data import augment, auto_device, cosine_lr, prepare_images
-
     arch = get_space("nb201").parse(params.arch)  # InvalidArchitectureError names the problem
     train, test = task_images(data, params.task, params.train_images)
     if len(train) < params.batch_size:
@@ -219,8 +214,6 @@ def train_architecture(
 
 def load_weights(path: Path) -> dict[str, Any]:
     """A saved ``weights.npz`` as a torch state dict (no pickle)."""
-    import torch
-
     with np.load(path, allow_pickle=False) as z:
         return {k: torch.from_numpy(z[k]) for k in z.files}
 

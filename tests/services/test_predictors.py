@@ -10,7 +10,6 @@ from archgen.errors import PredictorInputError, UnknownNameError, UnsupportedSpa
 from archgen.predictors.base import CallbackMonitor
 from archgen.services.predictors import (
     TrainPredictorParams,
-    default_target,
     model_id,
     predictor_kwargs,
     train_predictor,
@@ -62,9 +61,9 @@ def test_params_model_refuses_bad_types() -> None:
 
 
 def test_default_targets(ws) -> None:
-    assert default_target(ws.table("nb201"), "cifar10") == ("cifar10-valid", "val_acc")
-    assert default_target(ws.table("nb201"), "cifar100") == ("cifar100", "test_acc")
-    assert default_target(ws.table("nasbench_graph"), "proteins") == ("proteins", "val_rocauc")
+    assert ws.table("nb201").default_target("cifar10") == ("cifar10-valid", "val_acc")
+    assert ws.table("nb201").default_target("cifar100") == ("cifar100", "test_acc")
+    assert ws.table("nasbench_graph").default_target("proteins") == ("proteins", "val_rocauc")
 
 
 def test_predictor_kwargs_fill_task_seed_and_source() -> None:

@@ -53,6 +53,7 @@ count classes, as the benchmark does.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
@@ -69,6 +70,7 @@ from archgen.generators.diffusion.sampling import sample
 from archgen.generators.diffusion.score_net import GraphScoreNet
 from archgen.generators.diffusion.sde import make_sde
 from archgen.rng import init_parameters_, torch_generator
+from archgen.spaces import get_space
 
 T_EPS = 1e-3
 #: Name of the surrogate whose prediction guidance raises (others are bounded quantities).
@@ -167,8 +169,6 @@ class DiffusionGenerator(Generator):
             raise GeneratorInputError(f"dim ({self.dim}) must be even and divisible by heads ({self.heads})")
 
     def _fit(self, archs: list[Arch]) -> None:
-        from archgen.spaces import get_space
-
         self._check_params()
         space = get_space(archs[0].space)
         self.derived_ = space.dense_derived()
@@ -325,8 +325,6 @@ class DiffusionGenerator(Generator):
             NotFittedError: before :meth:`fit`.
             GeneratorInputError: mismatched lengths, fewer than 8 cells, non-finite labels.
         """
-        from archgen.spaces import get_space
-
         if not getattr(self, "fitted_", False):
             raise NotFittedError(type(self).__name__)
         y_arr = np.asarray(y, dtype=np.float64).ravel()
@@ -359,8 +357,6 @@ class DiffusionGenerator(Generator):
         Raises:
             NotFittedError: before :meth:`fit_guidance` for ``name``.
         """
-        from archgen.spaces import get_space
-
         sur = self._surrogate(name)
         space = get_space(self.space_)
         _, std = make_sde(self.sde).marginal(torch.zeros(1, 1, 1), torch.tensor([T_EPS]))
@@ -383,8 +379,6 @@ class DiffusionGenerator(Generator):
         """A copy sharing the trained score network (and validity surrogate) with its own guidance surrogates and
         sampling settings: fitting guidance or changing ``steps``/``method`` on it leaves this generator as it is
         (one loaded generator serves concurrent requests and searches)."""
-        import copy
-
         out = copy.copy(self)
         out.surrogates_ = {k: v for k, v in getattr(self, "surrogates_", {}).items() if k == VALIDITY}
         return out
@@ -392,8 +386,6 @@ class DiffusionGenerator(Generator):
     # -- persistence --------------------------------------------------------------
     def get_state(self) -> ArtifactState:
         """Weights of the score network (and of the surrogate when fitted), the DAG, mask and fixed entries."""
-        from archgen.spaces import get_space
-
         if not getattr(self, "fitted_", False):
             raise NotFittedError(type(self).__name__)
         arrays = {f"net.{k}": v.detach().numpy() for k, v in self.net_.state_dict().items()}
@@ -512,8 +504,6 @@ class DiffusionGenerator(Generator):
 
         ``on_step(step)`` is called after each sampling step.
         """
-        from archgen.spaces import get_space
-
         space = get_space(self.space_)
         fixed = self.fixed_.expand(k, -1, -1).clone()
         x = sample(

@@ -1,0 +1,52 @@
+"""A task's stored supernets: the records, newest first, and the loaded supernet (once per process)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from archgen.artifacts import ArtifactRecord, ArtifactStore
+from archgen.errors import NoSupernetError, UnknownNameError
+from archgen.supernets.oneshot import OneShotSupernet
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+
+
+def supernet_records(store: ArtifactStore, task: str | None = None) -> list[ArtifactRecord]:
+    """Stored supernets (of ``task``), newest first."""
+    recs = [r for r in store.records() if r.artifact_type == "supernet" and (task is None or r.task == task)]
+    return sorted(recs, key=lambda r: (r.created, r.id), reverse=True)
+
+
+_LOADED: dict[tuple[str, str, str], Any] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def task_supernet(data: Workspace, task: str, model_id: str | None = None) -> tuple[OneShotSupernet, ArtifactRecord]:
+    """The newest stored supernet of ``task`` (or ``model_id``), loaded once per process.
+
+    Raises:
+        NoSupernetError: none is stored for the task.
+        UnknownNameError: ``model_id`` is not a supernet of the task.
+    """
+    store = data.models
+    if model_id is None:
+        recs = supernet_records(store, task)
+        if not recs:
+            raise NoSupernetError(
+                f"task {task!r} has no trained supernet: train one first (POST /v1/supernets with "
+                f'{{"task": "{task}"}}, or `archgen supernets train --task {task}`)'
+            )
+        model_id = recs[0].id
+    key = (str(store.root), model_id, task)
+    with _LOADED_LOCK:
+        hit = _LOADED.get(key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    sn, rec = store.load(model_id, artifact_type="supernet", data=data)
+    if rec.task != task:
+        raise UnknownNameError(f"supernet of task {task!r}", model_id, [r.id for r in supernet_records(store, task)])
+    with _LOADED_LOCK:
+        _LOADED[key] = (sn, rec)
+    return sn, rec
