@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
+from swagger_ui_bundle import swagger_ui_path
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen import __version__
@@ -69,8 +70,6 @@ def _first_key(keys: KeyStore) -> None:
 
 def _offline_docs(app: FastAPI) -> None:
     """``/docs``: Swagger UI from the installed ``swagger-ui-bundle`` (works without internet access)."""
-    from swagger_ui_bundle import swagger_ui_path
-
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)

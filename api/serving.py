@@ -157,7 +157,12 @@ class ModelService:
                 continue
             if self.settings.quick_defaults:
                 d.quick_id = model_id(
-                    "lgbm", d.space, d.task, self.settings.default_train_size, self.settings.default_seed, prefix=QUICK_PREFIX
+                    "lgbm",
+                    d.space,
+                    d.task,
+                    self.settings.default_train_size,
+                    self.settings.default_seed,
+                    prefix=QUICK_PREFIX,
                 )
                 d.quick_status = "pending"
             params = TrainPredictorParams(

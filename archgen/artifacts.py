@@ -415,7 +415,9 @@ class ArtifactStore:
 
 
 #: How to recover from a model that cannot be used.
-_RECOVER = "retrain it (`archgen predictors train`, or POST /v1/predictors) or delete it (`archgen predictors delete ID`)"
+_RECOVER = (
+    "retrain it (`archgen predictors train`, or POST /v1/predictors) or delete it (`archgen predictors delete ID`)"
+)
 
 
 def _record(d: dict[str, Any], path: Path) -> ArtifactRecord:

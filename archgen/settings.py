@@ -19,8 +19,8 @@ import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from archgen.context import Paths
 from archgen.errors import SettingsError
+from archgen.paths import Paths
 
 #: Environment variable naming the benchmark data directory.
 DATA_DIR_ENV = "ARCHGEN_DATA_DIR"

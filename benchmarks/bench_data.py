@@ -64,7 +64,9 @@ print(json.dumps(out))
 
 
 def child(what: str, data_dir: str, cache_dir: str) -> dict:
-    res = subprocess.run([sys.executable, "-c", CHILD, data_dir, cache_dir, what], capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, data_dir, cache_dir, what], capture_output=True, text=True, check=False
+    )
     if res.returncode != 0:
         raise SystemExit(f"benchmark step {what!r} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -72,7 +74,9 @@ def child(what: str, data_dir: str, cache_dir: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=None, help="benchmark data directory (default: ARCHGEN_DATA_DIR, else ../shared/data)")
+    ap.add_argument(
+        "--data-dir", default=None, help="benchmark data directory (default: ARCHGEN_DATA_DIR, else ../shared/data)"
+    )
     ap.add_argument("--skip-cifar-train", action="store_true", help="decode only the 10,000-image test split")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -109,7 +113,9 @@ def main() -> None:
         print(json.dumps(dict(rows), indent=2))
         return
     width = max(len(k) for k, _ in rows)
-    print(f"archgen data benchmark  ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, python {platform.python_version()})")
+    print(
+        f"archgen data benchmark  ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, python {platform.python_version()})"
+    )
     print(f"{'measurement':<{width}}  value")
     print(f"{'-' * width}  -----")
     for k, v in rows:

@@ -137,7 +137,10 @@ def main() -> None:
                                      "--json"], env=env, capture_output=True, text=True, check=True).stdout)["key"]  # fmt: skip
     server = Server(home, _port(), out / "server.log", env)
     t0 = server.start()
-    res: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+    res: dict = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
     try:
         server.wait_ready(key, t0, 600)
         api = Api(server.url, key)
@@ -176,8 +179,15 @@ def main() -> None:
         zj = api.post("/v1/zero-cost", json={"task": name, "architectures": forms, "proxies": PROXIES})
         zc = api.wait(zj["id"])["result"] if "id" in zj else zj
         zc_s = time.perf_counter() - t
-        Z = {p: np.array([r["scores"][p] if r["scores"][p] is not None else -np.inf for r in zc["results"]]) for p in PROXIES}
-        res["zero_cost"] = {"seconds": zc_s, "cells": zc["cells_computed_by_this_run"], "scores": {p: v.tolist() for p, v in Z.items()}}
+        Z = {
+            p: np.array([r["scores"][p] if r["scores"][p] is not None else -np.inf for r in zc["results"]])
+            for p in PROXIES
+        }
+        res["zero_cost"] = {
+            "seconds": zc_s,
+            "cells": zc["cells_computed_by_this_run"],
+            "scores": {p: v.tolist() for p, v in Z.items()},
+        }
         vote = np.mean([rankdata(Z[p]) / len(y) for p in VOTE], axis=0)
         taus: dict[str, float] = {f"zc {p}": _tau(Z[p], y) for p in PROXIES}
         taus["zero-cost vote (synflow, jacov, nwot, params)"] = _tau(vote, y)
@@ -199,16 +209,26 @@ def main() -> None:
         gj = api.post("/v1/generate", json={"task": name, "guide_by": "supernet", "n": 20, "seed": args.seed})
         gen = api.wait(gj["id"])["result"] if gj.get("kind") == "generate" else gj
         gforms = [g["architecture"] for g in gen["items"]]
-        gsn = np.array([q["mean"] for q in api.post("/v1/predict", json={"task": name, "architectures": gforms})["predictions"]])
+        gsn = np.array(
+            [q["mean"] for q in api.post("/v1/predict", json={"task": name, "architectures": gforms})["predictions"]]
+        )
         rnd = [int(i) for i in np.random.default_rng(args.seed + 1).choice(15625, 100, replace=False)]
-        rsn = np.array([q["mean"] for q in api.post("/v1/predict", json={"task": name, "architectures": rnd})["predictions"]])
+        rsn = np.array(
+            [q["mean"] for q in api.post("/v1/predict", json={"task": name, "architectures": rnd})["predictions"]]
+        )
         res["generate"] = {"items": gen["items"], "supernet_generated": gsn.tolist(), "supernet_random": rsn.tolist(),
                            "validity": gen.get("validity"), "uniqueness": gen.get("uniqueness")}  # fmt: skip
 
         searches = {}
         for strategy, extra in (("bo", {"generator": True}), ("random", {})):
             for k in range(args.search_seeds):
-                body = {"task": name, "strategy": strategy, "budget": args.budget, "batch_size": 4, "seed": args.seed + k} | extra
+                body = {
+                    "task": name,
+                    "strategy": strategy,
+                    "budget": args.budget,
+                    "batch_size": 4,
+                    "seed": args.seed + k,
+                } | extra
                 sid = api.post("/v1/searches", json=body)["searches"][0]["id"]
                 t = time.perf_counter()
                 r = api.wait(sid)["result"]
@@ -229,15 +249,23 @@ def main() -> None:
           f"(C 8, N 1, 32x32), accuracy {y.min():.1f}-{y.max():.1f}%")  # fmt: skip
     print(f"{'Kendall tau against the trained accuracy':<58} {'tau':>8}")
     print(f"{'supernet (' + str(len(sn_t)) + ' seeds), mean +- std':<58} {np.mean(sn_t):>8.3f} +- {np.std(sn_t):.3f}")
-    print(f"{'supernet + zero-cost vote (label-free), mean +- std':<58} {np.mean(comb_t):>8.3f} +- {np.std(comb_t):.3f}")
+    print(
+        f"{'supernet + zero-cost vote (label-free), mean +- std':<58} {np.mean(comb_t):>8.3f} +- {np.std(comb_t):.3f}"
+    )
     for k, v in sorted(taus.items(), key=lambda kv: -kv[1]):
         if not k.startswith("supernet"):
             print(f"{k:<58} {v:>8.3f}")
-    print(f"zero-cost: {len(y)} cells x 12 proxies in {zc_s:.1f} s ({zc_s / max(1, res['zero_cost']['cells']):.2f} s/cell)")
+    print(
+        f"zero-cost: {len(y)} cells x 12 proxies in {zc_s:.1f} s ({zc_s / max(1, res['zero_cost']['cells']):.2f} s/cell)"
+    )
     print(f"generation (supernet-guided, 20): supernet estimate {gsn.mean():.1f} +- {gsn.std():.1f} vs random cells "
           f"{rsn.mean():.1f} +- {rsn.std():.1f}")  # fmt: skip
     for k, v in searches.items():
-        extra = f", trained {v['trained_acc']:.2f}% (above {v['trained_percentile']:.0f}% of the {len(y)} cells)" if "trained_acc" in v else ""
+        extra = (
+            f", trained {v['trained_acc']:.2f}% (above {v['trained_percentile']:.0f}% of the {len(y)} cells)"
+            if "trained_acc" in v
+            else ""
+        )
         print(f"search {k}: best supernet estimate {v['best']['value']:.2f} at evaluation {v['best']['at']} "
               f"({v['seconds']:.0f} s){extra}")  # fmt: skip
     print(f"wall time {res['wall_s'] / 60:.1f} min; results in {out / 'results.json'}")

@@ -42,7 +42,15 @@ def _run(job: tuple[str, str, int, int], threads: int = 1) -> list[dict]:
     name, features, n, seed = job
     ws = workspace(Settings.from_env().paths)
     res = benchmark_predictors(
-        ws, "nb201", "cifar10", [name], [n], seeds=1, first_seed=seed, features=features, protocols=("heldout", "anchors")
+        ws,
+        "nb201",
+        "cifar10",
+        [name],
+        [n],
+        seeds=1,
+        first_seed=seed,
+        features=features,
+        protocols=("heldout", "anchors"),
     )
     return [asdict(r) for r in res]
 
@@ -107,7 +115,9 @@ def main() -> None:
 
     results = [_result(json.loads(line)) for line in log.read_text().splitlines()]
     write_outputs(results, args.out, "nb201 cifar10 (trained on cifar10-valid val_acc)", anchors=True)
-    print(f"nb201 cifar10, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s")
+    print(
+        f"nb201 cifar10, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s"
+    )
     print(format_table(summarize(results)))
     if args.merge_into is not None:
         _merge(summarize(results), args.merge_into, args.figure)

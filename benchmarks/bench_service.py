@@ -223,7 +223,9 @@ def main() -> None:
     print(f"{'first start (empty home)':<42} {'seconds':>18}")
     for task in tasks:
         f = first["first_predict"].get(task, {})
-        print(f"{'  first /v1/predict ' + task + ' (' + f.get('stage', '-') + ')':<42} {f.get('s', float('nan')):>18.1f}")
+        print(
+            f"{'  first /v1/predict ' + task + ' (' + f.get('stage', '-') + ')':<42} {f.get('s', float('nan')):>18.1f}"
+        )
     for task in tasks:
         print(f"{'  answered by its stack ' + task:<42} {first['final_predict_s'].get(task, float('nan')):>18.1f}")
     print(f"{'  /v1/ready':<42} {first['ready_s']:>18.1f}", flush=True)

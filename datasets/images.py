@@ -36,9 +36,12 @@ def _decode_tar(path: Path, split: str, progress: bool) -> dict[str, np.ndarray]
     """Decode every image of a CIFAR-10 tarball in one sequential pass (a gzip stream cannot seek cheaply)."""
     decoded: list[tuple[str, int, np.ndarray]] = []
     expected = {"train": 50_000, "test": 10_000}[split]
-    with tarfile.open(path, "r|gz") as tar, tqdm(
-        total=expected, desc=f"decoding CIFAR-10 {split}", unit="img", disable=not progress, mininterval=1.0
-    ) as bar:
+    with (
+        tarfile.open(path, "r|gz") as tar,
+        tqdm(
+            total=expected, desc=f"decoding CIFAR-10 {split}", unit="img", disable=not progress, mininterval=1.0
+        ) as bar,
+    ):
         for m in tar:
             if not (m.isfile() and m.name.lower().endswith(IMAGE_SUFFIXES)):
                 continue
@@ -56,7 +59,10 @@ def _decode_tar(path: Path, split: str, progress: bool) -> dict[str, np.ndarray]
     if len(decoded) != expected:
         raise DataError(f"{path} holds {len(decoded)} images, expected {expected}")
     decoded.sort(key=lambda t: t[0])
-    return {"images": np.stack([a for _, _, a in decoded]), "labels": np.array([c for _, c, _ in decoded], dtype=np.int64)}
+    return {
+        "images": np.stack([a for _, _, a in decoded]),
+        "labels": np.array([c for _, c, _ in decoded], dtype=np.int64),
+    }
 
 
 def load_cifar10_arrays(
@@ -124,7 +130,11 @@ class ImageArrayDataset(Dataset):
     def subset(self, indices: np.ndarray) -> ImageArrayDataset:
         """A dataset of the rows ``indices`` (copies the arrays)."""
         return ImageArrayDataset(
-            self.images[indices], self.labels[indices], self.classes, self._mean.flatten().tolist(), self._std.flatten().tolist()
+            self.images[indices],
+            self.labels[indices],
+            self.classes,
+            self._mean.flatten().tolist(),
+            self._std.flatten().tolist(),
         )
 
     def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple[ImageArrayDataset, ImageArrayDataset]:
@@ -201,7 +211,10 @@ def image_folder(
         raise DataNotFoundError(f"image folder {root} does not exist")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     files = [
-        (c, p) for c in classes for p in sorted((root / c).iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        (c, p)
+        for c in classes
+        for p in sorted((root / c).iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     ]
     if not files:
         raise DataNotFoundError(f"{root} has no images in <class>/ sub-folders ({', '.join(IMAGE_SUFFIXES)})")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from nas_bench_graph import light_read
 
 from archgen.datasets.store import cached_arrays, sha256_file
 from archgen.datasets.tables import BenchmarkTable, MetricInfo, register_space_rows, register_table
@@ -80,8 +81,6 @@ def load_arrays(cache_dir: Path, sources: dict[str, str] | None = None) -> dict[
     }
 
     def build() -> dict[str, np.ndarray]:
-        from nas_bench_graph import light_read  # the package's own reader (unpickles its tables)
-
         benches = {t: light_read(t) for t in TASKS}
         hashes = np.array(sorted(benches["cora"]), dtype=np.int64)
         if len(hashes) != NUM_ARCHS:
@@ -109,7 +108,9 @@ def _info(task: str, metric: str) -> MetricInfo:
     if metric.startswith(("val_", "test_")):
         split, perf = metric.split("_", 1)
         what = "ROC-AUC" if perf == "rocauc" else "accuracy"
-        return MetricInfo(task, metric, "%", "nas-bench-graph", f"{'validation' if split == 'val' else 'test'} {what} on {task}", True)
+        return MetricInfo(
+            task, metric, "%", "nas-bench-graph", f"{'validation' if split == 'val' else 'test'} {what} on {task}", True
+        )
     if metric == "latency":
         return MetricInfo(task, metric, "ms", "nas-bench-graph", "inference latency as published", False)
     return MetricInfo(task, metric, "M", "nas-bench-graph", "parameters (millions)", False)

@@ -57,7 +57,14 @@ def _info(metric: str) -> MetricInfo:
         return MetricInfo(TASK, metric, "%", "naslib-zc-subsets", "108-epoch CIFAR-10 validation accuracy", True)
     if metric in ("params", "flops"):
         return MetricInfo(TASK, metric, "M", "naslib-zc-subsets", f"{metric} (millions)", False)
-    return MetricInfo(TASK, metric, "", "naslib-zc-subsets", f"published NAS-Bench-Suite-Zero {metric[3:]} score (reference data)", None)
+    return MetricInfo(
+        TASK,
+        metric,
+        "",
+        "naslib-zc-subsets",
+        f"published NAS-Bench-Suite-Zero {metric[3:]} score (reference data)",
+        None,
+    )
 
 
 @register_table("nb101")

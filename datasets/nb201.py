@@ -184,17 +184,27 @@ def _info(task: str, metric: str) -> MetricInfo:
     if metric in acc_desc:
         src = {"val_acc_12ep": MINI, "test_acc_12ep": MINI}.get(metric)
         if src is None:
-            src = NWOT if task == "cifar10-valid" else (GRAF + "nb201_ImageNet16-120_valid_nets.csv" if metric == "val_acc" else NATS)
+            src = (
+                NWOT
+                if task == "cifar10-valid"
+                else (GRAF + "nb201_ImageNet16-120_valid_nets.csv" if metric == "val_acc" else NATS)
+            )
         return MetricInfo(task, metric, "%", src.split("/")[0], f"{acc_desc[metric]} on {task}", True)
     if metric == "params":
-        return MetricInfo(task, metric, "M", "nb201-nwot" if task == "cifar10" else "nb201-graf-zc-hw", "parameters (millions)", False)
+        return MetricInfo(
+            task, metric, "M", "nb201-nwot" if task == "cifar10" else "nb201-graf-zc-hw", "parameters (millions)", False
+        )
     if metric == "flops":
-        return MetricInfo(task, metric, "M", "nb201-graf-zc-hw", "FLOPs (millions), as published with the proxies", False)
+        return MetricInfo(
+            task, metric, "M", "nb201-graf-zc-hw", "FLOPs (millions), as published with the proxies", False
+        )
     if metric == "naswot_v1":
         return MetricInfo(task, metric, "", "nb201-nwot", "NASWOT v1 score as published (reference data)", True)
     if metric.startswith("zc_"):
         src = "naslib-zc-subsets" if task == "cifar100" else "nb201-graf-zc-hw"
-        return MetricInfo(task, metric, "", src, f"published NAS-Bench-Suite-Zero {metric[3:]} score (reference data)", None)
+        return MetricInfo(
+            task, metric, "", src, f"published NAS-Bench-Suite-Zero {metric[3:]} score (reference data)", None
+        )
     if metric.startswith("hw_"):
         unit = "mJ" if metric.endswith("energy") else ("ms" if metric.endswith("latency") else "")
         return MetricInfo(task, metric, unit, "nb201-graf-zc-hw", f"HW-NAS-Bench {metric[3:]}", False)

@@ -192,9 +192,7 @@ class Predictor(ABC):
         return f"{type(self).__name__}({args})"
 
     # -- public API ----------------------------------------------------------
-    def fit(
-        self, archs: Sequence[Arch], y: np.ndarray | Sequence[float], *, monitor: FitMonitor | None = None
-    ) -> Self:
+    def fit(self, archs: Sequence[Arch], y: np.ndarray | Sequence[float], *, monitor: FitMonitor | None = None) -> Self:
         """Fit on architectures and their targets.
 
         Args:
@@ -383,4 +381,3 @@ def restore_predictor(
     predictor.space_ = record.space
     predictor.fitted_ = True
     return predictor
-

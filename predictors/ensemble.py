@@ -115,7 +115,9 @@ class StackedEnsemblePredictor(Predictor):
 
     def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
         if self.folds < 2 or self.prior_cells < 0:
-            raise PredictorInputError(f"stack needs folds >= 2 and prior_cells >= 0, got {self.folds}, {self.prior_cells}")
+            raise PredictorInputError(
+                f"stack needs folds >= 2 and prior_cells >= 0, got {self.folds}, {self.prior_cells}"
+            )
         rng = np.random.default_rng(self.random_state)
         n, n_members = len(archs), len(self.members)
         k_folds = max(2, min(self.folds, n // 10))
@@ -128,7 +130,15 @@ class StackedEnsemblePredictor(Predictor):
             train, held = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
             tr_archs, ho_archs = [archs[i] for i in train], [archs[i] for i in held]
             for k, name in enumerate(self.members):
-                member = fit_part(monitor, f"fold{f}-{k}-{name}", self._member(k, name), tr_archs, y[train], step * span, (step + 1) * span)
+                member = fit_part(
+                    monitor,
+                    f"fold{f}-{k}-{name}",
+                    self._member(k, name),
+                    tr_archs,
+                    y[train],
+                    step * span,
+                    (step + 1) * span,
+                )
                 M[k, held], S[k, held] = member.predict_with_uncertainty(ho_archs, validated=True)
                 step += 1
         best, best_key = None, (-np.inf, -np.inf)
@@ -148,7 +158,9 @@ class StackedEnsemblePredictor(Predictor):
         self.members_ = []
         for k in self.used_:
             name = self.members[k]
-            self.members_.append(fit_part(monitor, f"final-{k}-{name}", self._member(k, name), archs, y, step * span, (step + 1) * span))
+            self.members_.append(
+                fit_part(monitor, f"final-{k}-{name}", self._member(k, name), archs, y, step * span, (step + 1) * span)
+            )
             step += 1
 
     def bind(self, data):  # type: ignore[no-untyped-def]

@@ -117,7 +117,7 @@ class DirectedGIN(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        from torch_geometric.nn import DirGNNConv, GINConv
+        from torch_geometric.nn import DirGNNConv, GINConv  # lazy: torch_geometric takes 1.5-5 s; only the GNN needs it
 
         self.lin_in = nn.Linear(in_channels, hidden_channels)
 
@@ -151,7 +151,7 @@ class DirectedGIN(nn.Module):
         batch: torch.Tensor,
         g: torch.Tensor,
     ) -> torch.Tensor:
-        from torch_geometric.nn import global_max_pool, global_mean_pool
+        from torch_geometric.nn import global_max_pool, global_mean_pool  # lazy: as above
 
         h = self.lin_in(x)
         for conv, norm in zip(self.convs, self.norms, strict=False):
@@ -281,7 +281,9 @@ class GNNPredictor(Predictor):
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
         yt = torch.as_tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
         n = len(archs)
-        n_hold = max(3, round(self.holdout * n), min(10, n // 4))  # at least 10 calibration cells per member where n allows
+        n_hold = max(
+            3, round(self.holdout * n), min(10, n // 4)
+        )  # at least 10 calibration cells per member where n allows
         rng = np.random.default_rng(self.random_state)
         self.nets_: list[DirectedGIN] = []
         self.in_channels_, self.global_channels_ = int(x.shape[1]), int(g.shape[1])
@@ -296,11 +298,16 @@ class GNNPredictor(Predictor):
                 net.load_state_dict({k: torch.as_tensor(v) for k, v in saved.arrays.items()})
             else:
                 self._train_member(net, gen, x, edge_index, batch, g, y, yt, train, hold, monitor, m)
-                monitor.save(f"member{m}", PredictorState(arrays={k: v.detach().numpy().copy() for k, v in net.state_dict().items()}))
+                monitor.save(
+                    f"member{m}",
+                    PredictorState(arrays={k: v.detach().numpy().copy() for k, v in net.state_dict().items()}),
+                )
             net.eval()
             self.nets_.append(net)
             held.append((hold, self._forward(net, x, edge_index, batch, g)[hold]))
-            monitor.progress((m + 1) / self.n_members, f"member {m + 1}/{self.n_members} {'restored' if saved else 'fitted'}")
+            monitor.progress(
+                (m + 1) / self.n_members, f"member {m + 1}/{self.n_members} {'restored' if saved else 'fitted'}"
+            )
         # calibrate the level and the spread on each member's held-out predictions
         _, spread_all = self._ensemble(x, edge_index, batch, g)
         idx = np.concatenate([h for h, _ in held])

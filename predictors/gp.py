@@ -23,6 +23,14 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from botorch.exceptions.errors import ModelFittingError
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.kernels import CategoricalKernel
+from botorch.models.transforms import Standardize
+from gpytorch.kernels import MaternKernel, ScaleKernel
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import GammaPrior
 
 from archgen.arch import Arch
 from archgen.predictors.base import (
@@ -37,12 +45,6 @@ from archgen.spaces import get_space
 
 
 def _build_model(X: torch.Tensor, Y: torch.Tensor, n_cat: int, ard: bool = True):
-    from botorch.models import SingleTaskGP
-    from botorch.models.kernels import CategoricalKernel
-    from botorch.models.transforms import Standardize
-    from gpytorch.kernels import MaternKernel, ScaleKernel
-    from gpytorch.priors import GammaPrior
-
     d = X.shape[-1]
     cat = ScaleKernel(CategoricalKernel(ard_num_dims=n_cat if ard else None, active_dims=list(range(n_cat))))
     kernel = cat
@@ -107,10 +109,6 @@ class GPPredictor(Predictor):
         return torch.as_tensor(np.concatenate(parts, 1), dtype=torch.float64)
 
     def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
-        from botorch.exceptions.errors import ModelFittingError
-        from botorch.fit import fit_gpytorch_mll
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
         rng = np.random.default_rng(self.random_state)
         if len(archs) > self.max_train:
             keep = np.sort(rng.choice(len(archs), self.max_train, replace=False))

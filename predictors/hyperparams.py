@@ -90,7 +90,9 @@ class Param:
             raise PredictorInputError(f"params.{name}: must be finite, got {value!r}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             why = " (it bounds the cost of a fit)" if self.cost else ""
-            raise PredictorInputError(f"params.{name}: must be in [{_fmt(self.low)}, {_fmt(self.high)}]{why}; got {value!r}")
+            raise PredictorInputError(
+                f"params.{name}: must be in [{_fmt(self.low)}, {_fmt(self.high)}]{why}; got {value!r}"
+            )
         return float(value) if self.kind == "float" else int(value)
 
 

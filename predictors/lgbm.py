@@ -112,7 +112,7 @@ class LightGBMPredictor(Predictor):
         }
 
     def _fit(self, archs: list[Arch], y: np.ndarray, monitor: FitMonitor) -> None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: LightGBM adds about 1 s; only its fits and predictions need it
 
         X = self._features(archs)
         n = len(archs)
@@ -178,7 +178,7 @@ class LightGBMPredictor(Predictor):
         )
 
     def set_state(self, state: PredictorState) -> None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: LightGBM adds about 1 s; only its fits and predictions need it
 
         self.boosters_ = [
             lgb.Booster(model_str=state.texts[f"booster_{i}.txt"]) for i in range(state.meta["n_boosters"])

@@ -96,7 +96,10 @@ class _MixerBlock(nn.Module):
             BayesLinear(n_tokens, hidden, generator=generator),
             BayesLinear(hidden, n_tokens, generator=generator),
         )
-        self.ch1, self.ch2 = BayesLinear(dim, hidden, generator=generator), BayesLinear(hidden, dim, generator=generator)
+        self.ch1, self.ch2 = (
+            BayesLinear(dim, hidden, generator=generator),
+            BayesLinear(hidden, dim, generator=generator),
+        )
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # token mixing: across layers, per channel (padded tokens stay zero)

@@ -123,7 +123,11 @@ class ZeroCostPredictor(_ZCBase):
 
     name = "zc"
     capabilities = Capabilities(requires_fit=False, needs_images=True, spaces=("nb201",), min_train=0)
-    hyperparameters: ClassVar[Mapping[str, Param]] = {"proxy": Param("str"), "source": Param("str", choices=("computed", "table")), **PROXY_NET}
+    hyperparameters: ClassVar[Mapping[str, Param]] = {
+        "proxy": Param("str"),
+        "source": Param("str", choices=("computed", "table")),
+        **PROXY_NET,
+    }
     paper = "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021"
 
     def __init__(
@@ -145,7 +149,9 @@ class ZeroCostPredictor(_ZCBase):
         self.seed = seed
 
     def _predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray | None]:
-        return proxy_scores(archs, self.task, [self.proxy], self.source, ZCSettings.of(self), self.data)[self.proxy], None
+        return proxy_scores(archs, self.task, [self.proxy], self.source, ZCSettings.of(self), self.data)[
+            self.proxy
+        ], None
 
 
 def _percentiles(values: np.ndarray, reference: np.ndarray | None) -> np.ndarray:

@@ -434,7 +434,12 @@ def warm_up(data: Workspace, task: str = "cifar10", settings: ZCSettings | None 
 
 
 def _uncached(
-    archs: Sequence[Arch], image_task: str, proxies: Sequence[str], settings: ZCSettings, cache_dir: Path, cols: list[int]
+    archs: Sequence[Arch],
+    image_task: str,
+    proxies: Sequence[str],
+    settings: ZCSettings,
+    cache_dir: Path,
+    cols: list[int],
 ) -> tuple[ZCCache, list[str], dict[str, list[int]]]:
     """The score cache, the canonical form of each arch, and ``{cell: positions}`` of cells still to compute."""
     space = get_space(archs[0].space)

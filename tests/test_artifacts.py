@@ -121,7 +121,9 @@ def test_unknown_duplicate_and_invalid_ids(saved) -> None:
 def test_record_names_the_data_it_was_trained_on(tmp_path, ws, split) -> None:
     from archgen.services.predictors import TrainPredictorParams, train_predictor
 
-    spec = TrainPredictorParams(space="nb201", task="cifar10", kind="lgbm", n_train=30, params={"n_estimators": 10, "n_bags": 2}, eval_max=50)
+    spec = TrainPredictorParams(
+        space="nb201", task="cifar10", kind="lgbm", n_train=30, params={"n_estimators": 10, "n_bags": 2}, eval_max=50
+    )
     _, rec = train_predictor(spec, ws, ArtifactStore(tmp_path))
     loaded = ArtifactStore(tmp_path).record(rec.id)
     assert loaded.data_sources == ws.table("nb201").sources and loaded.artifact_type == "predictor"

@@ -22,7 +22,12 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"archgen": "archgen", "predictors": "archgen.predictors", "datasets": "archgen.datasets", "api": "archgen.api"}
+FOLDERS = {
+    "archgen": "archgen",
+    "predictors": "archgen.predictors",
+    "datasets": "archgen.datasets",
+    "api": "archgen.api",
+}
 
 
 def library_modules() -> dict[str, Path]:
@@ -195,7 +200,9 @@ def main() -> int:
         for name, lineno, src, why in deferred:
             print(f"{name}:{lineno}: {src}  # {why or 'NO REASON'}")
     print(f"modules: {len(modules)}")
-    print(f"deferred imports: {len(deferred)} in {len(files_with_deferred)} modules ({len(unexplained)} without a reason)")
+    print(
+        f"deferred imports: {len(deferred)} in {len(files_with_deferred)} modules ({len(unexplained)} without a reason)"
+    )
     print(f"TYPE_CHECKING imports: {n_type}")
     print(f"import cycles: {len(cycles)}")
     for comp in cycles:

@@ -40,10 +40,20 @@ def main() -> int:
                 (pkg / entry.name).symlink_to(entry)
         for name, folder in MAPPED.items():
             (pkg / name).symlink_to(ROOT / folder)
-        args = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(Path(tmp) / ".mypy_cache")]
+        args = [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(Path(tmp) / ".mypy_cache"),
+        ]
         for module in MODULES:
             args += ["-p", module]
-        return subprocess.run([*args, *sys.argv[1:]], cwd=tmp, env={**os.environ, "MYPYPATH": tmp}, check=False).returncode
+        return subprocess.run(
+            [*args, *sys.argv[1:]], cwd=tmp, env={**os.environ, "MYPYPATH": tmp}, check=False
+        ).returncode
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ def job_of_kind(state: ServiceState, job_id: str, owner: str, kind: str, noun: s
     404 otherwise, naming the job's kind and where to find it."""
     job = state.jobs.get(job_id, owner)
     if job.kind != kind:
-        raise ApiError(404, "not_found", f"job {job_id} is not a {noun} (it is a {job.kind!r} job: GET /v1/jobs/{job_id})")
+        raise ApiError(
+            404, "not_found", f"job {job_id} is not a {noun} (it is a {job.kind!r} job: GET /v1/jobs/{job_id})"
+        )
     return job
 
 

@@ -75,7 +75,11 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     ]
     state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
     state.metrics.predict_seconds.observe(time.perf_counter() - t0)
-    body = {"target": target_info(state.data, served.record), "predictor": served_info(served, stage), "predictions": preds}
+    body = {
+        "target": target_info(state.data, served.record),
+        "predictor": served_info(served, stage),
+        "predictions": preds,
+    }
     return JSONResponse(body)
 
 
@@ -83,7 +87,11 @@ def _predict_user_task(req: PredictRequest, state: ServiceState) -> JSONResponse
     """A user task (no table): :func:`archgen.services.supernets.supernet_predictions` of the task's supernet (the
     newest stored one, or ``predictor``)."""
     if req.space != "nb201":
-        raise ApiError(422, "unsupported_space", f"user task {req.task!r} is predicted in nb201 (its supernet's), not {req.space!r}")
+        raise ApiError(
+            422,
+            "unsupported_space",
+            f"user task {req.task!r} is predicted in nb201 (its supernet's), not {req.space!r}",
+        )
     limit = state.settings.supernet_inline_archs
     if len(req.architectures) > limit:
         raise ApiError(413, "too_many_architectures",

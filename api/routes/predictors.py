@@ -40,7 +40,12 @@ def get_model(model_id: str, state: State, _: Key) -> dict:
     "/predictors",
     status_code=202,
     response_model=Job,
-    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+    responses={
+        404: {"model": ErrorResponse},
+        409: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
+    },
 )
 def train(
     req: TrainRequest,

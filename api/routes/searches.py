@@ -89,7 +89,7 @@ def submit_searches(
         Any,
         Body(
             description="One search (fields of SearchParams: space, task, metric, strategy, prior, acquisition, "
-            "budget, batch_size, minimize, device, reference, generator, seed), a list of them, or {\"searches\": [...]}",
+            'budget, batch_size, minimize, device, reference, generator, seed), a list of them, or {"searches": [...]}',
             examples=[
                 {"space": "nb201", "task": "cifar10", "strategy": "bo", "prior": "zero-cost", "budget": 100, "seed": 0}
             ],
@@ -116,7 +116,11 @@ def submit_searches(
         _check_limits(state, key.id, searches)
         jobs = []
         for k, p in enumerate(searches):
-            ikey = None if idempotency_key is None else (idempotency_key if len(searches) == 1 else f"{idempotency_key}:{k}")
+            ikey = (
+                None
+                if idempotency_key is None
+                else (idempotency_key if len(searches) == 1 else f"{idempotency_key}:{k}")
+            )
             jobs.append(state.submit_job("search", p.model_dump(mode="json"), key.id, ikey, limit_open=False))
     headers = {"Location": f"/v1/searches/{jobs[0].id}"} if len(jobs) == 1 else {}
     return JSONResponse({"searches": [_search_json(j) for j in jobs]}, status_code=202, headers=headers)
@@ -167,7 +171,9 @@ def plot_search(job_id: str, state: State, key: Key) -> Response:
     return Response(buf.getvalue(), media_type="image/png")
 
 
-@router.delete("/searches/{job_id}", response_model=Job, responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+@router.delete(
+    "/searches/{job_id}", response_model=Job, responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}}
+)
 def cancel_search(job_id: str, state: State, key: Key) -> dict:
     """Cancel: a queued search at once, a running one after its current batch (409 if it has finished)."""
     _search(state, job_id, key.id)

@@ -45,7 +45,9 @@ async def upload_task(
     request: Request,
     state: State,
     key: Key,
-    name: Annotated[str, Query(min_length=1, max_length=48, description="The task's name (lower-case letters, digits, -, _).")],
+    name: Annotated[
+        str, Query(min_length=1, max_length=48, description="The task's name (lower-case letters, digits, -, _).")
+    ],
     image_size: Annotated[int, Query(ge=8, le=256, description="Side the images are resized to.")] = 32,
     val_fraction: Annotated[float, Query(ge=0.05, le=0.5, description="Fraction of each class held out.")] = 0.2,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="Seed of the split.")] = 0,

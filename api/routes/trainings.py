@@ -40,8 +40,13 @@ def submit_training(
         Body(
             description="TrainingParams: arch (NB201 cell), task (cifar10, cifar10-valid or a registered user task), epochs, batch_size, lr, "
             "momentum, weight_decay, C, N, resolution, augment, train_images, seed; NB201's schedule by default",
-            examples=[{"arch": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
-                       "task": "cifar10", "epochs": 200}],
+            examples=[
+                {
+                    "arch": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+                    "task": "cifar10",
+                    "epochs": 200,
+                }
+            ],
         ),
     ],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -84,7 +89,9 @@ def download_weights(job_id: str, state: State, key: Key, what: str = "weights")
     return FileResponse(path, media_type=media, filename=f"{job.id}-{path.name}")
 
 
-@router.delete("/trainings/{job_id}", response_model=Job, responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+@router.delete(
+    "/trainings/{job_id}", response_model=Job, responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}}
+)
 def cancel_training(job_id: str, state: State, key: Key) -> dict:
     """Cancel: a queued training at once, a running one at its next progress report (its checkpoint is kept)."""
     _training(state, job_id, key.id)

@@ -42,12 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from scipy.stats import kendalltau
 
 from archgen.artifacts import ArtifactStore
 from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
 from archgen.generators import Guidance, get_generator
 from archgen.generators.diffusion.generator import VALIDITY
+from archgen.plotting import pyplot
 from archgen.predictors.base import get_predictor
 from archgen.services.generate import SAMPLED_CELLS, ZC_VOTE, GenerateParams, generate, space_generator, training_cells
 from archgen.services.predictors import predictor_kwargs, table_archs
@@ -104,7 +106,13 @@ def _op_freq(ops: np.ndarray, k: int) -> np.ndarray:
 def _quality(space, samples: list, train: set, raw: int, valid: int, reference: np.ndarray) -> dict:
     if not samples:
         nan = float("nan")
-        return {"validity": valid / raw, "uniqueness": nan, "novelty": nan, "novelty_canonical": nan, "op_tv_distance": nan}
+        return {
+            "validity": valid / raw,
+            "uniqueness": nan,
+            "novelty": nan,
+            "novelty_canonical": nan,
+            "op_tv_distance": nan,
+        }
     canon_train = {space.canonical(a) for a in train}
     tv = 0.5 * np.abs(_op_freq(np.array([a.ops for a in samples]), reference.shape[1]) - reference).sum(axis=1).mean()
     return {
@@ -158,7 +166,9 @@ def _guided(ws: Workspace, gen, space, half: list, train: set, task: str, seed: 
 def quality(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     """Unguided quality and guided accuracy, a generator per draw trained on half the table (module docstring)."""
     if opts.space not in ENUMERATED:
-        raise UnknownNameError("space whose table enumerates it (part quality; NB101: part nb101)", opts.space, ENUMERATED)
+        raise UnknownNameError(
+            "space whose table enumerates it (part quality; NB101: part nb101)", opts.space, ENUMERATED
+        )
     table = ws.table(opts.space)
     space = table.search_space
     for task in opts.tasks:
@@ -372,8 +382,6 @@ def nb101(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
     400 labelled table cells (its Kendall tau on the other 100 is reported) judges
     unguided, guided (surrogate on 156 of the same 400 cells) and uniform samples.
     """
-    from scipy.stats import kendalltau
-
     store = _setup(ws, opts, log, space="nb101")
     gen, _ = space_generator(ws, store, "nb101", epochs=opts.epochs, steps=200, seed=0)
     seen = set(training_cells(ws, "nb101", 0))
@@ -525,10 +533,7 @@ def _cell(r: dict, key: str, with_std: bool) -> str:
 
 def plot(summary: Sequence[dict], path: Path, title: str) -> Path | None:
     """Bar charts of the headline figure per part (guided: mean true accuracy and top-1% share per method)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = [(p, [r for r in summary if r["part"] == p]) for p in dict.fromkeys(r["part"] for r in summary)]
     headline = {
@@ -542,7 +547,9 @@ def plot(summary: Sequence[dict], path: Path, title: str) -> Path | None:
     for ax, (part, sel) in zip(axes[0], panels, strict=True):
         key = headline[part]
         keys, _ = _GROUPS[part]
-        labels = [" ".join(str(r.get(k)) for k in keys if r.get(k) is not None and k not in ("space", "target")) for r in sel]
+        labels = [
+            " ".join(str(r.get(k)) for k in keys if r.get(k) is not None and k not in ("space", "target")) for r in sel
+        ]
         vals = [r[key] or 0.0 for r in sel]
         errs = [r.get(key + "_std") or 0.0 for r in sel]
         ax.barh(range(len(sel)), vals, xerr=errs, color="#4c72b0")

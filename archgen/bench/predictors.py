@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from archgen.errors import UnknownNameError, UnsupportedSpaceError
+from archgen.plotting import pyplot
 from archgen.predictors.base import get_predictor
 from archgen.predictors.features import class_ids
 from archgen.predictors.metrics import coverage, evaluate, kendall_tau, spearman
@@ -106,7 +107,9 @@ def eval_target(table: BenchmarkTable, task: str, protocol: str, target: tuple[s
     if protocol == "heldout":
         return target
     if "test_acc" not in table.metrics(task):
-        raise UnknownNameError(f"test accuracy of {table.space}/{task} (for the anchors' protocol)", "test_acc", table.metrics(task))
+        raise UnknownNameError(
+            f"test accuracy of {table.space}/{task} (for the anchors' protocol)", "test_acc", table.metrics(task)
+        )
     return task, "test_acc"
 
 
@@ -368,14 +371,13 @@ def plot_summary(summary: Sequence[dict], path: Path, title: str, anchors: bool)
 
     The anchors (published figures) are drawn only when ``anchors`` is set.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for key in sorted({(r["predictor"], r["features"], r["protocol"]) for r in summary}):
-        rs = sorted((r for r in summary if (r["predictor"], r["features"], r["protocol"]) == key), key=lambda r: r["n_train"])
+        rs = sorted(
+            (r for r in summary if (r["predictor"], r["features"], r["protocol"]) == key), key=lambda r: r["n_train"]
+        )
         ax.errorbar(
             [r["n_train"] for r in rs],
             [r["kendall_tau"] for r in rs],

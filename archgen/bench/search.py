@@ -30,6 +30,7 @@ from archgen.artifacts import ArtifactStore
 from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
 from archgen.evaluators import BenchmarkEvaluator
+from archgen.plotting import pyplot
 from archgen.search.history import pareto_front
 from archgen.search.loop import run_search
 from archgen.search.multiobjective import hypervolume_ratio
@@ -275,7 +276,11 @@ def summarize_multiobjective(rows: Sequence[dict], meta: dict[str, Any]) -> list
 
 
 def format_multiobjective(summary: Sequence[dict], meta: dict[str, Any]) -> str:
-    cols = ["strategy"] + [c for c in summary[0] if c.startswith("hv_") and not c.endswith("_std")] + ["front_size", "wall_s"]
+    cols = (
+        ["strategy"]
+        + [c for c in summary[0] if c.startswith("hv_") and not c.endswith("_std")]
+        + ["front_size", "wall_s"]
+    )
 
     def cell(r: dict, c: str) -> str:
         v = r[c]
@@ -354,10 +359,7 @@ def format_summary(summary: Sequence[dict], meta: dict[str, Any]) -> str:
 
 def plot_regret(rows: Sequence[dict], meta: dict[str, Any], path: Path) -> Path:
     """Median regret (optimum - best so far) per strategy with its 25-75% band, log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name in dict.fromkeys(r["strategy"] for r in rows):

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau, rankdata
 
+from archgen.plotting import pyplot
 from archgen.search.priors import build_prior
 from archgen.supernets.oneshot import OneShotSupernet
 from archgen.training.checkpoint import read_meta
@@ -155,10 +156,7 @@ def format_supernet(rows: list[dict], meta: dict[str, Any]) -> str:
 
 def plot_supernet(rows: list[dict], meta: dict[str, Any], path: Path) -> Path:
     """Kendall tau against training time (random and top-5% cells), baselines as horizontal lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     t = [r["train_s"] / 60 for r in rows]

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from tqdm import tqdm
 
 from archgen.serialize import to_jsonable as _jsonable
+from archgen.settings import Settings
 
 if TYPE_CHECKING:
     from archgen.artifacts import ArtifactStore
@@ -37,8 +39,6 @@ class _Ctx:
 
     def settings(self, **overrides: object) -> Settings:
         """:class:`Settings` from the environment, the global options and ``overrides`` (read once without overrides)."""
-        from archgen.settings import Settings
-
         opts = {"data_dir": self.data_dir, "cache_dir": self.cache_dir, "home": self.home}
         if overrides:
             return Settings.from_env(**opts, **overrides)
@@ -48,7 +48,7 @@ class _Ctx:
 
     def workspace(self) -> Workspace:
         """The workspace of the settings' paths."""
-        from archgen.context import workspace
+        from archgen.context import workspace  # lazy: the workspace imports torch; `archgen --help` must not
 
         return workspace(self.settings().paths)
 
@@ -71,8 +71,6 @@ def _emit(obj: Any, as_json: bool, text: str) -> None:
 def fraction_bar(desc: str, quiet: bool) -> Iterator[Callable[[float, str], None]]:
     """A progress bar (on a terminal, unless ``quiet``) fed by ``update(fraction, message)``, the ``on_progress``
     callback of archgen's long work (training, decoding)."""
-    from tqdm import tqdm
-
     with tqdm(total=1000, desc=desc, unit="‰", disable=quiet or not sys.stderr.isatty()) as bar:
 
         def update(fraction: float, message: str = "") -> None:

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
+from pydantic import ValidationError
+from tqdm import tqdm
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
+from archgen.bench import generators as bench
 from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.cli.predictors import bench_app
+from archgen.generators.base import GeneratorInputError
+from archgen.services.generate import GenerateParams
+from archgen.services.generate import generate as run
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app (``generate``; ``bench generator`` on the bench group)."""
-    from archgen.cli.predictors import bench_app
-
     app.command("generate")(generate)
     bench_app.command("generator")(bench_generator)
 
 
 def generate(
-    space: Annotated[
-        str, typer.Option("--space", help="Search space: nb201, nb101 or nasbench_graph.")
-    ] = "nb201",
+    space: Annotated[str, typer.Option("--space", help="Search space: nb201, nb101 or nasbench_graph.")] = "nb201",
     task: Annotated[str, typer.Option("--task", help="Task whose accuracy guidance raises.")] = "cifar10",
     n: Annotated[int, typer.Option("-n", "--n", help="Architectures to return.")] = 100,
     guidance: Annotated[float, typer.Option("--guidance", help="Guidance scale (0: unguided).")] = 20.0,
@@ -80,13 +87,6 @@ def generate(
     architecture printed. Prints each architecture with the surrogate's
     predicted accuracy, its published accuracy and constrained values.
     """
-    from pydantic import ValidationError
-    from tqdm import tqdm
-
-    from archgen.generators.base import GeneratorInputError
-    from archgen.services.generate import GenerateParams
-    from archgen.services.generate import generate as run
-
     try:
         params = GenerateParams(
             space=space,
@@ -154,7 +154,9 @@ def bench_generator(
             "or nb101.",
         ),
     ] = "quality",
-    space: Annotated[str, typer.Option("--space", help="Space of the quality and constraints parts: nb201 or nasbench_graph.")] = "nb201",
+    space: Annotated[
+        str, typer.Option("--space", help="Space of the quality and constraints parts: nb201 or nasbench_graph.")
+    ] = "nb201",
     tasks: Annotated[
         str, typer.Option("--tasks", help="Tasks of the quality part's guided rows, comma-separated.")
     ] = "cifar10",
@@ -164,7 +166,9 @@ def bench_generator(
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=2000, help="Generator training epochs.")] = 200,
     steps: Annotated[int, typer.Option("--steps", min=1, max=2000, help="Sampling steps (quality part).")] = 200,
     method: Annotated[str, typer.Option("--method", help="Sampler of the quality part: pc, euler or ode.")] = "pc",
-    labelled: Annotated[int, typer.Option("--labelled", min=8, max=15_625, help="Cells the surrogate learns from.")] = 156,
+    labelled: Annotated[
+        int, typer.Option("--labelled", min=8, max=15_625, help="Cells the surrogate learns from.")
+    ] = 156,
     scales: Annotated[str, typer.Option("--scales", help="Guidance scales, comma-separated.")] = "0,1,5,20",
     constraint_scale: Annotated[float, typer.Option("--constraint-scale", min=0)] = 30.0,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads.")] = None,
@@ -178,16 +182,8 @@ def bench_generator(
     as_json: JsonOpt = False,
 ) -> None:
     """Benchmark the diffusion generator on published tables (mean ± std over draws; see BENCHMARKS.md)."""
-    import os
-    import platform
-
-    import torch
-
-    from archgen.bench.generators import PARTS, BenchOptions, format_summary, run, summarize, write_outputs
-    from archgen.generators.base import GeneratorInputError
-
-    if part not in PARTS:
-        raise GeneratorInputError(f"--part must be one of {', '.join(PARTS)}, got {part!r}")
+    if part not in bench.PARTS:
+        raise GeneratorInputError(f"--part must be one of {', '.join(bench.PARTS)}, got {part!r}")
     if method not in ("pc", "euler", "ode"):
         raise GeneratorInputError(f"--method must be pc, euler or ode, got {method!r}")
     try:
@@ -196,7 +192,7 @@ def bench_generator(
         raise GeneratorInputError(f"--scales must be numbers separated by commas, got {scales!r}") from None
     if not scale_list or any(not 0 <= v <= 1000 for v in scale_list):
         raise GeneratorInputError(f"--scales must be numbers in [0, 1000], got {scales!r}")
-    opts = BenchOptions(
+    opts = bench.BenchOptions(
         space=space,
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
         draws=draws,
@@ -212,13 +208,13 @@ def bench_generator(
         store=store,
     )
     t0 = time.time()
-    rows = run(part, _ctx.workspace(), opts, log=lambda m: typer.echo(m, err=True))
+    rows = bench.run(part, _ctx.workspace(), opts, log=lambda m: typer.echo(m, err=True))
     meta = (
         f"generator benchmark {part} ({space if part in ('quality', 'constraints') else 'nb101' if part == 'nb101' else 'nb201'}), "
         f"draws {first_seed}-{first_seed + draws - 1}, epochs {epochs}, {time.strftime('%Y-%m-%d')}, "
         f"{platform.node()}, {os.cpu_count()} cores, torch threads {opts.threads}, {time.time() - t0:.0f} s"
     )
-    summary = summarize(rows)
-    files = write_outputs(rows, out, part, meta) if out is not None else []
-    text = format_summary(summary) + f"\n{meta}" + "".join(f"\nwrote {p}" for p in files)
+    summary = bench.summarize(rows)
+    files = bench.write_outputs(rows, out, part, meta) if out is not None else []
+    text = bench.format_summary(summary) + f"\n{meta}" + "".join(f"\nwrote {p}" for p in files)
     _emit({"meta": meta, "summary": summary, "files": [str(p) for p in files]}, as_json, text)

@@ -10,8 +10,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
+from archgen.bench.predictors import (
+    benchmark_predictors,
+    benchmark_zc,
+    format_table,
+    format_zc_table,
+    summarize,
+    write_outputs,
+)
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
+from archgen.errors import ArchgenError, PredictorInputError
+from archgen.predictors import list_predictors, predictor_class
+from archgen.predictors.base import CallbackMonitor
+from archgen.predictors.zerocost import PROXIES, ZCSettings, score_archs
+from archgen.services.predictors import TrainPredictorParams, train_predictor
 
 predictors_app = typer.Typer(help="Train, list and delete stored predictors.", no_args_is_help=True)
 zc_app = typer.Typer(
@@ -38,8 +53,6 @@ def _log(msg: str) -> None:
 
 def _archs(space: str, texts: list[str]) -> list[Any]:
     """Parse architectures (string form or table index); a bad one names its position."""
-    from archgen.errors import ArchgenError, PredictorInputError
-
     sp = _space(space)
     out = []
     for k, t in enumerate(texts):
@@ -81,12 +94,6 @@ def predictors_train(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a predictor on random table rows, score it on held-out rows, save it in the model store."""
-    from pydantic import ValidationError
-
-    from archgen.errors import PredictorInputError
-    from archgen.predictors.base import CallbackMonitor
-    from archgen.services.predictors import TrainPredictorParams, train_predictor
-
     params: dict[str, Any] = {}
     for p in param or []:
         key, sep, value = p.partition("=")
@@ -101,7 +108,9 @@ def predictors_train(
             space=space, task=task, kind=predictor, n_train=n_train, seed=seed, params=params, model_id=model_id
         )
     except ValidationError as e:
-        raise PredictorInputError("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())) from None
+        raise PredictorInputError(
+            "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        ) from None
 
     def on_progress(fraction: float, message: str | None) -> None:
         if message:
@@ -154,8 +163,6 @@ def predictors_delete(
 @predictors_app.command("kinds")
 def predictors_kinds(as_json: JsonOpt = False) -> None:
     """Registered predictor kinds, their capabilities and papers."""
-    from archgen.predictors import list_predictors, predictor_class
-
     obj = {}
     for n in list_predictors():
         cls = predictor_class(n)
@@ -199,8 +206,6 @@ def predict(
 
 # -- zero-cost ---------------------------------------------------------------------------
 def _proxy_list(proxies: list[str]) -> list[str]:
-    from archgen.predictors.zerocost import PROXIES
-
     names = [p for item in proxies for p in item.split(",") if p]
     return list(PROXIES) if names in ([], ["all"]) else names
 
@@ -226,8 +231,6 @@ def zc_score(
     as_json: JsonOpt = False,
 ) -> None:
     """Zero-cost proxy scores (computed once per canonical cell and cached)."""
-    from archgen.predictors.zerocost import ZCSettings, score_archs
-
     names = _proxy_list(proxies)
     parsed = _archs(space, archs)
     t0 = time.perf_counter()
@@ -278,7 +281,9 @@ def bench_predictors(
             "under both. Written into every output row.",
         ),
     ] = ["heldout"],  # noqa: B006
-    first_seed: Annotated[int, typer.Option("--first-seed", min=0, help="First draw (seeds are first..first+seeds-1).")] = 0,
+    first_seed: Annotated[
+        int, typer.Option("--first-seed", min=0, help="First draw (seeds are first..first+seeds-1).")
+    ] = 0,
     max_test: Annotated[
         int | None,
         typer.Option("--max-test", min=2, help="Score a random subset of the test cells."),
@@ -297,14 +302,6 @@ def bench_predictors(
     as_json: JsonOpt = False,
 ) -> None:
     """Kendall tau (mean ± std over draws) under a protocol, the strict tau, calibration overall and on the top 5%."""
-    from archgen.bench.predictors import (
-        benchmark_predictors,
-        format_table,
-        summarize,
-        write_outputs,
-    )
-    from archgen.errors import PredictorInputError
-
     names = [p for item in predictors for p in item.split(",") if p]
     protocols = list(dict.fromkeys(p for item in protocol for p in item.split(",") if p))
     target = None
@@ -367,8 +364,6 @@ def bench_zc(
     as_json: JsonOpt = False,
 ) -> None:
     """Per proxy: Spearman with true accuracy, with the published NAS-Bench-Suite-Zero score, seconds per cell."""
-    from archgen.bench.predictors import benchmark_zc, format_zc_table
-
     rows, meta = benchmark_zc(_ctx.workspace(), space, task, n_archs, seed, _proxy_list(proxies), log=_log)
     _emit(
         {"space": space, "task": task, **meta, "proxies": rows},

@@ -10,7 +10,12 @@ import typer
 if TYPE_CHECKING:
     from archgen.settings import Settings
 
+import uvicorn
+
+from archgen.api import create_app
+from archgen.api.keys import KeyStore
 from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.logs import configure_logging
 
 keys_app = typer.Typer(help="API keys of the HTTP service: create, list, revoke.", no_args_is_help=True)
 
@@ -38,11 +43,6 @@ def serve(
     database_url: DbOpt = None,
 ) -> None:
     """Run the HTTP service (trains its default predictors as a job on first start)."""
-    import uvicorn
-
-    from archgen.api import create_app
-    from archgen.logs import configure_logging
-
     backend = "ray" if (ray or ray_address) else None
     settings = _settings(
         host=host,
@@ -71,8 +71,6 @@ def keys_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    from archgen.api.keys import KeyStore
-
     key, secret = KeyStore(_settings(database_url=database_url).db_url).create(name)
     _emit(
         {"id": key.id, "name": key.name, "key": secret},
@@ -88,8 +86,6 @@ def _when(t: float | None) -> str | None:
 @keys_app.command("list")
 def keys_list(database_url: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Keys (id, name, created, revoked); never their secrets."""
-    from archgen.api.keys import KeyStore
-
     keys = KeyStore(_settings(database_url=database_url).db_url).list()
     rows = [{"id": k.id, "name": k.name, "created": _when(k.created_at), "revoked": _when(k.revoked_at)} for k in keys]
     lines = [
@@ -106,8 +102,6 @@ def keys_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key: requests with it are refused (within 2 s on a running server)."""
-    from archgen.api.keys import KeyStore
-
     k = KeyStore(_settings(database_url=database_url).db_url).revoke(key)
     _emit({"id": k.id, "name": k.name, "revoked": _when(k.revoked_at)}, as_json, f"revoked {k.id} ({k.name})")
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
+from pydantic import ValidationError
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.common import JsonOpt, _ctx, _emit, fraction_bar
+from archgen.errors import SupernetInputError
+from archgen.services.supernets import SupernetParams, supernet_records, train_supernet
 
 tasks_app = typer.Typer(help="User tasks: a labelled image folder (DIR/<class>/*.jpg|png) registered under a name.",
                         no_args_is_help=True)  # fmt: skip
@@ -46,7 +51,9 @@ def list_tasks(as_json: JsonOpt = False) -> None:
     """Registered user tasks."""
     recs = _ctx.workspace().tasks.records()
     lines = [f"{r.name}: {r.num_classes} classes, {r.train}+{r.validation} images, from {r.source}" for r in recs]
-    _emit([r.summary() for r in recs], as_json, "\n".join(lines) or "no user tasks (archgen tasks add NAME --images DIR)")
+    _emit(
+        [r.summary() for r in recs], as_json, "\n".join(lines) or "no user tasks (archgen tasks add NAME --images DIR)"
+    )
 
 
 @tasks_app.command("show")
@@ -74,7 +81,9 @@ def train(
     depth: Annotated[int, typer.Option("--depth", help="N: cells per stage.")] = 1,
     resolution: Annotated[int, typer.Option("--resolution")] = 16,
     sampling: Annotated[str, typer.Option("--sampling", help="uniform (SPOS) or fair (FairNAS).")] = "uniform",
-    calib_batches: Annotated[int, typer.Option("--calib-batches", help="Batch-norm recalibration batches per path.")] = 4,
+    calib_batches: Annotated[
+        int, typer.Option("--calib-batches", help="Batch-norm recalibration batches per path.")
+    ] = 4,
     eval_images: Annotated[int, typer.Option("--eval-images", help="Held-out images each path is scored on.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     model_id: Annotated[str | None, typer.Option("--id", help="Store id (default: derived from the request).")] = None,
@@ -85,11 +94,6 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train TASK's supernet (progress bar; a checkpoint in --workdir resumes an interrupted run) and store it."""
-    from pydantic import ValidationError
-
-    from archgen.errors import SupernetInputError
-    from archgen.services.supernets import SupernetParams, train_supernet
-
     try:
         params = SupernetParams(task=task, minutes=minutes, epochs=epochs, batch_size=batch_size, C=width, N=depth,
                                 resolution=resolution, sampling=sampling, calib_batches=calib_batches,
@@ -99,13 +103,12 @@ def train(
         name = {"C": "width", "N": "depth"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "input"
         raise SupernetInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
     if threads is not None:
-        import torch
-
         torch.set_num_threads(threads)
     ws = _ctx.workspace()
     with fraction_bar("training", as_json) as progress:
-        rec = train_supernet(params, ws, ws.models, workdir, model_id=params.model_id or params.default_id(),
-                             on_progress=progress)
+        rec = train_supernet(
+            params, ws, ws.models, workdir, model_id=params.model_id or params.default_id(), on_progress=progress
+        )
     h = rec.heldout
     _emit(rec.summary(), as_json, f"stored supernet {rec.id} for {rec.task}: {h['steps']}/{h['scheduled_steps']} steps "
           f"in {h['train_seconds']:.0f} s")  # fmt: skip
@@ -114,8 +117,6 @@ def train(
 @supernets_app.command("list")
 def list_supernets(task: Annotated[str | None, typer.Option("--task")] = None, as_json: JsonOpt = False) -> None:
     """Stored supernets (of --task), newest first."""
-    from archgen.services.supernets import supernet_records
-
     recs = supernet_records(_ctx.models(), task)
     lines = [f"{r.id}: {r.task}, {r.heldout.get('steps')} steps, {r.heldout.get('train_seconds', 0):.0f} s, {r.created}"
              for r in recs]  # fmt: skip

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
+from pydantic import ValidationError
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.common import JsonOpt, _ctx, _emit, fraction_bar
+from archgen.training.trainer import TrainingInputError, TrainingParams, train_architecture
 
 
 def register(app: typer.Typer) -> None:
@@ -16,8 +20,12 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    arch: Annotated[str, typer.Argument(help="The NB201 cell, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|...|'.")],
-    task: Annotated[str, typer.Option("--task", help="cifar10 (test accuracy) or cifar10-valid (held-out half).")] = "cifar10",
+    arch: Annotated[
+        str, typer.Argument(help="The NB201 cell, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|...|'.")
+    ],
+    task: Annotated[
+        str, typer.Option("--task", help="cifar10 (test accuracy) or cifar10-valid (held-out half).")
+    ] = "cifar10",
     epochs: Annotated[int, typer.Option("--epochs", help="NB201's schedule: 200.")] = 200,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
     lr: Annotated[float, typer.Option("--lr")] = 0.1,
@@ -35,10 +43,6 @@ def train(
 ) -> None:
     """Train ARCH on TASK's images (progress bar; a checkpoint in --out resumes an interrupted run) and keep the
     weights (numpy .npz of the state dict, no pickle) with their provenance."""
-    from pydantic import ValidationError
-
-    from archgen.training.trainer import TrainingInputError, TrainingParams, train_architecture
-
     try:
         params = TrainingParams(arch=arch, task=task, epochs=epochs, batch_size=batch_size, lr=lr, C=width, N=depth,
                                 resolution=resolution, train_images=train_images, augment=not no_augment, seed=seed)  # fmt: skip
@@ -47,8 +51,6 @@ def train(
         name = {"C": "width", "N": "depth"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "input"
         raise TrainingInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
     if threads is not None:
-        import torch
-
         torch.set_num_threads(threads)
     with fraction_bar("training", as_json) as progress:
         result = train_architecture(params, _ctx.workspace(), out, on_progress=progress)

@@ -123,7 +123,9 @@ class BenchmarkEvaluator(Evaluator):
         for a, r in zip(archs, rows.tolist(), strict=True):
             value = float(self._column[r])
             values = {self.objective: value, **{m: float(c[r]) for m, c in self._extra.items()}}
-            out.append(EvalResult(a, value, values, self.fidelity * self.cost_per_epoch, self.source, None, self.fidelity))
+            out.append(
+                EvalResult(a, value, values, self.fidelity * self.cost_per_epoch, self.source, None, self.fidelity)
+            )
         return out
 
     def account(self, results: list[EvalResult], archs: Sequence[Arch]) -> list[EvalResult]:

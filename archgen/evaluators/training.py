@@ -34,7 +34,9 @@ class TrainingEvaluator(Evaluator):
     def __init__(self, data: Workspace, task: str = "cifar10", *, workdir: Path | None = None, **schedule: Any) -> None:
         super().__init__()
         check_image_task(data, task, "task with images to train on")
-        TrainingParams(arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", task=task, **schedule)  # checks the fields
+        TrainingParams(
+            arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", task=task, **schedule
+        )  # checks the fields
         self.data, self.task, self.schedule = data, task, dict(schedule)
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="archgen-train-"))
         self.source = f"training:{task}@{schedule.get('epochs', 200)}ep"

@@ -223,7 +223,6 @@ def restore_generator(
     return gen
 
 
-
 def register_generator(cls: G) -> G:
     """Class decorator adding a generator to the registry (duplicates raise)."""
     _GENERATORS.add(cls.name, cls)

@@ -174,7 +174,7 @@ class RayBackend(JobBackend):
     """
 
     def __init__(self, settings: Settings) -> None:
-        import ray
+        import ray  # lazy: ray takes seconds to import and only the ray backend needs it
 
         self._ray = ray
         self.settings = settings

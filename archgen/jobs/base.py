@@ -81,7 +81,9 @@ class JobKind:
         try:
             return self.params.model_validate(params.model_dump() if isinstance(params, BaseModel) else params)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'params'}: {err['msg']}" for err in e.errors())
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in err['loc']) or 'params'}: {err['msg']}" for err in e.errors()
+            )
             raise JobParamsError(f"invalid parameters for job kind {self.name!r}: {problems}") from None
 
 

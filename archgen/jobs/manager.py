@@ -105,7 +105,9 @@ class JobManager:
             killed = self.backend.kill(job.id)
             status = CANCELLED if job.cancel_requested else FAILED
             if job.lease_token and self.store.finish(job.id, job.lease_token, status, error=why):
-                log.warning("job %s: %s (worker %s)", job.id, why, "killed" if killed else "abandoned", extra={"job_id": job.id})
+                log.warning(
+                    "job %s: %s (worker %s)", job.id, why, "killed" if killed else "abandoned", extra={"job_id": job.id}
+                )
 
     def stop(self) -> None:
         """Stop dispatching; ask running jobs to checkpoint; requeue those that could not."""

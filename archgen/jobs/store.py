@@ -409,9 +409,16 @@ class JobStore:
             limit = max_runtime_s.get(job.kind, max_runtime_s.get("*"))
             asked = job.cancel_requested_at or job.claimed_at or job.created_at
             if job.cancel_requested and now - asked > cancel_grace_s:
-                out.append((job, f"cancelled on request; the job did not stop within {cancel_grace_s:g} s, so its worker was stopped"))
+                out.append(
+                    (
+                        job,
+                        f"cancelled on request; the job did not stop within {cancel_grace_s:g} s, so its worker was stopped",
+                    )
+                )
             elif limit is not None and job.claimed_at is not None and now - job.claimed_at > limit:
-                out.append((job, f"ran longer than the maximum of {limit:g} s for a {job.kind} job; its worker was stopped"))
+                out.append(
+                    (job, f"ran longer than the maximum of {limit:g} s for a {job.kind} job; its worker was stopped")
+                )
         return out
 
     def requeue_stale(self, lease_s: float, max_failures: int) -> list[str]:

@@ -80,7 +80,9 @@ def run_search(
     objs = _objectives(evaluator, strategy, objectives)
     signs = np.array([1.0 if m else -1.0 for _, m in objs])
     strategy.setup(space, np.random.default_rng(seed), candidates)
-    history = SearchHistory(space.name, strategy.name, evaluator.objective, evaluator.maximize, seed, budget, batch_size)
+    history = SearchHistory(
+        space.name, strategy.name, evaluator.objective, evaluator.maximize, seed, budget, batch_size
+    )
     if len(objs) > 1:
         history.objectives = [[n, m] for n, m in objs]
     if checkpoint is not None and Path(checkpoint).exists():
@@ -95,7 +97,7 @@ def run_search(
         b = history.num_batches
         for r in results:
             history.evaluations.append(Evaluation(space.format(r.arch), r.value, r.cost, b, dict(r.values)))
-        strategy.tell(archs, _told(history.evaluations[-len(results):], objs, signs))
+        strategy.tell(archs, _told(history.evaluations[-len(results) :], objs, signs))
         history.batch_seconds.append(time.perf_counter() - t0)
         history.finished = len(history.evaluations) >= budget
         if checkpoint is not None:
@@ -115,7 +117,9 @@ def _objectives(
         return [(evaluator.objective, evaluator.maximize)]
     objs = [(str(n), bool(m)) for n, m in objectives]
     if objs[0][0] != evaluator.objective:
-        raise SearchInputError(f"the first objective must be the evaluator's ({evaluator.objective!r}), not {objs[0][0]!r}")
+        raise SearchInputError(
+            f"the first objective must be the evaluator's ({evaluator.objective!r}), not {objs[0][0]!r}"
+        )
     if len({n for n, _ in objs}) != len(objs):
         raise SearchInputError(f"objectives repeat a name: {[n for n, _ in objs]}")
     if len(objs) > 1 and not strategy.multi_objective:
@@ -134,7 +138,9 @@ def _told(evals: Sequence[Evaluation], objs: Sequence[tuple[str, bool]], signs: 
     return Y * signs
 
 
-def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Strategy, signs: np.ndarray) -> SearchHistory:
+def _replay(
+    path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Strategy, signs: np.ndarray
+) -> SearchHistory:
     """Feed a checkpoint's batches to the fresh ``strategy`` (checking it proposes them again)."""
     try:
         old = SearchHistory.load(path)

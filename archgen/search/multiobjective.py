@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.optim import optimize_acqf_discrete
+from botorch.sampling import SobolQMCNormalSampler
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
 
 from archgen.arch import Arch
 from archgen.search.history import hypervolume, pareto_front
@@ -68,10 +72,6 @@ class MultiObjectiveBO(BayesianOptimization):
         Y = np.array(self.Y, dtype=float).reshape(len(self.Y), -1)
         if Y.shape[1] < 2:
             return super()._acquire(pool, q)  # one objective: plain BO
-        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-        from botorch.optim import optimize_acqf_discrete
-        from botorch.sampling import SobolQMCNormalSampler
-        from botorch.utils.multi_objective.hypervolume import infer_reference_point
 
         ok = np.flatnonzero(np.isfinite(Y).all(axis=1))
         X = torch.as_tensor(self._encode([self.archs[i] for i in ok]), dtype=torch.float64)

@@ -66,7 +66,7 @@ class Workers:
     def _connect(self, address: str, kwargs: dict[str, Any]) -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local cluster without token set-up
         try:
-            import ray
+            import ray  # lazy: ray takes seconds to import and only evaluation on a cluster needs it
         except ImportError as e:  # pragma: no cover - ray is a dependency
             raise SearchInputError(f"a Ray address was given but ray cannot be imported: {e}") from None
         if not ray.is_initialized():

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.stats import rankdata
 
 from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
@@ -89,8 +90,6 @@ class Prior:
 
 
 def _percentile(col: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
     out = np.full(len(col), np.nan)
     ok = np.isfinite(col)
     if ok.sum() > 1:

@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from botorch.acquisition import LogExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Normalize, Standardize
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from archgen.arch import Arch
 from archgen.search.strategies import SearchInputError, Strategy
@@ -111,12 +116,6 @@ class RoBoT(Strategy):
 
     def _propose(self, n: int) -> np.ndarray:
         """``n`` weight vectors by expected improvement of the GP on (weights -> accuracy of their argmax)."""
-        from botorch.acquisition import LogExpectedImprovement
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms import Normalize, Standardize
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
         y = np.array(self.y, dtype=float)
         ok = [i for i in range(len(y)) if np.isfinite(y[i]) and self.archs[i] in self._w_of]
         if len(ok) < 2:

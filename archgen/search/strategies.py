@@ -30,6 +30,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
+from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Standardize
+from botorch.optim import optimize_acqf_discrete
+from botorch.sampling import SobolQMCNormalSampler
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from archgen.arch import Arch
 from archgen.errors import ArchgenError, SearchInputError, UnknownNameError
@@ -157,7 +164,9 @@ class RegularizedEvolution(Strategy):
 
     def __init__(self, population: int = 50, sample_size: int = 25) -> None:
         if population < 2 or not 1 <= sample_size <= population:
-            raise SearchInputError(f"need population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}")
+            raise SearchInputError(
+                f"need population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}"
+            )
         self.population = population
         self.sample_size = sample_size
 
@@ -183,9 +192,7 @@ class LocalSearch(Strategy):
 
     name = "ls"
 
-    def setup(
-        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
-    ) -> None:
+    def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
         super().setup(space, rng, candidates)
         self.current: Arch | None = None
         self.current_value = -np.inf
@@ -241,9 +248,7 @@ class Bananas(Strategy):
         self.n_init, self.ensemble, self.pool_size, self.incumbents = n_init, ensemble, pool_size, incumbents
         self.encoding = encoding
 
-    def setup(
-        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
-    ) -> None:
+    def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
         super().setup(space, rng, candidates)
         try:
             space.encode(space.sample(1, np.random.default_rng(0)), self.encoding)  # type: ignore[arg-type]
@@ -252,7 +257,7 @@ class Bananas(Strategy):
             self._kind = "onehot"
 
     def ask(self, q: int) -> list[Arch]:
-        from sklearn.neural_network import MLPRegressor
+        from sklearn.neural_network import MLPRegressor  # lazy: scikit-learn adds about 1 s; only BANANAS fits it
 
         y = np.array(self.y, dtype=float)
         ok = np.flatnonzero(np.isfinite(y))
@@ -273,7 +278,7 @@ class Bananas(Strategy):
         mu, sd = y[ok].mean(), y[ok].std() + 1e-9
         C = self.space.encode(cands, self._kind)  # type: ignore[arg-type]
 
-        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.exceptions import ConvergenceWarning  # lazy: as above
 
         preds = []
         for _ in range(self.ensemble):
@@ -349,7 +354,9 @@ class BayesianOptimization(Strategy):
     ) -> None:
         if generator is not None:
             if not hasattr(generator, "fit_guidance") or not getattr(generator, "fitted_", False):
-                raise SearchInputError("generator must be a fitted diffusion generator (it follows a surrogate's gradient)")
+                raise SearchInputError(
+                    "generator must be a fitted diffusion generator (it follows a surrogate's gradient)"
+                )
             if min(generator_samples, generator_every, generator_epochs, generator_steps) < 1 or generator_scale < 0:
                 raise SearchInputError(
                     "need generator_samples, generator_every, generator_epochs, generator_steps >= 1, generator_scale >= 0"
@@ -387,9 +394,7 @@ class BayesianOptimization(Strategy):
         self.prior = prior
         self.prior_top = prior_top
 
-    def setup(
-        self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None
-    ) -> None:
+    def setup(self, space: SearchSpace, rng: np.random.Generator, candidates: Sequence[Arch] | None = None) -> None:
         super().setup(space, rng, candidates)
         self._warm: tuple[dict, dict] | None = None
         self._ranked: list[Arch] = []
@@ -398,14 +403,18 @@ class BayesianOptimization(Strategy):
         self._gen: Any = None
         if self.generator is not None:
             if getattr(self.generator, "space_", None) != space.name:
-                raise SearchInputError(f"the generator is of space {getattr(self.generator, 'space_', None)!r}, not {space.name!r}")
+                raise SearchInputError(
+                    f"the generator is of space {getattr(self.generator, 'space_', None)!r}, not {space.name!r}"
+                )
             self._gen = self.generator.request_copy()  # type: ignore[attr-defined]
             self._gen.method, self._gen.steps, self._gen.pool = "euler", self.generator_steps, 4
         if self.prior is not None:
             if self.prior.space != space.name:
                 raise SearchInputError(f"the prior is of space {self.prior.space!r}, not {space.name!r}")
             order = np.argsort(-self.prior.score, kind="stable")
-            self._ranked = [a for a in (space.from_index(int(i)) for i in order[: 5 * self.prior_top]) if self._fresh(a)]
+            self._ranked = [
+                a for a in (space.from_index(int(i)) for i in order[: 5 * self.prior_top]) if self._fresh(a)
+            ]
 
     def _encode(self, archs: Sequence[Arch]) -> np.ndarray:
         x = self.space.encode(archs)
@@ -471,11 +480,6 @@ class BayesianOptimization(Strategy):
 
     def _fit(self, X: Any, Y: Any) -> Any:
         """A GP on ``X`` -> ``Y`` (one output per column), started from the last fit's hyperparameters."""
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms import Standardize
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
         model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
         if self._warm is not None:  # start from the last batch's hyperparameters: a few steps refit them
             model.covar_module.load_state_dict(self._warm[0])
@@ -499,10 +503,6 @@ class BayesianOptimization(Strategy):
         return PredictorModel(pred, [*archs, *pool], torch.cat([X, C]))
 
     def _acquire(self, pool: list[Arch], q: int) -> list[Arch]:
-        from botorch.acquisition import qLogNoisyExpectedImprovement, qUpperConfidenceBound
-        from botorch.optim import optimize_acqf_discrete
-        from botorch.sampling import SobolQMCNormalSampler
-
         y = np.array(self.y, dtype=float)
         ok = np.flatnonzero(np.isfinite(y))
         X = torch.as_tensor(self._encode([self.archs[i] for i in ok]), dtype=torch.float64)

@@ -41,7 +41,6 @@ def restore_part(
     return state
 
 
-
 def _part_id(part: str) -> str:
     return part.replace("/", ".")
 

@@ -67,9 +67,11 @@ class ArchBatch:
         """String form of each architecture's canonical form (computed once per batch; per row with ``memo``)."""
         if self._canonical and all(c is not None for c in self._canonical):
             return self._canonical  # type: ignore[return-value]
-        out = memo.forms(self.space, self.archs, self.rows) if memo else [
-            self.space.format(self.space.canonical(a)) for a in self.archs
-        ]
+        out = (
+            memo.forms(self.space, self.archs, self.rows)
+            if memo
+            else [self.space.format(self.space.canonical(a)) for a in self.archs]
+        )
         self._canonical[:] = out
         return out
 
@@ -288,7 +290,9 @@ def lookup(
     missing = np.flatnonzero(rows < 0)
     if missing.size:
         k = int(missing[0])
-        raise ArchitectureListError(k, InvalidArchitectureError(batch.given[k], f"has no row in the {table.space} table"))
+        raise ArchitectureListError(
+            k, InvalidArchitectureError(batch.given[k], f"has no row in the {table.space} table")
+        )
     columns: dict[str, dict[str, np.ndarray]] = {}
     for task in tasks if tasks is not None else table.tasks():
         available = table.metrics(task)  # raises for an unknown task

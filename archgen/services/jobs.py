@@ -105,7 +105,9 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
         params = params.model_copy(update={"model_id": mid})
     parts = ctx.workdir / "parts"
     monitor = JobFitMonitor(ctx, parts)
-    _, record = predictors_service.train_predictor(params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor)
+    _, record = predictors_service.train_predictor(
+        params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor
+    )
     shutil.rmtree(parts, ignore_errors=True)
     log.info(
         "job %s: stored %s (held-out Kendall tau %.3f, fit %.1f s)",
@@ -146,9 +148,7 @@ class TrainGeneratorParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-@_kind(
-    "train_generator", "Train a space's diffusion generator on its architectures, store it", TrainGeneratorParams
-)
+@_kind("train_generator", "Train a space's diffusion generator on its architectures, store it", TrainGeneratorParams)
 def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, Any]:
     """Train (or find, when another job trained it meanwhile) the space's generator; progress by epoch."""
     paths = ctx.settings.paths
@@ -279,5 +279,7 @@ def train_supernet(params: SupernetParams, ctx: JobContext) -> dict[str, Any]:
     if mid in data.models.ids():  # stored by an earlier attempt of this job
         rec, resumed = data.models.record(mid), True
     else:
-        rec = supernets_service.train_supernet(params, data, data.models, ctx.workdir, model_id=mid, on_progress=ctx.progress)
+        rec = supernets_service.train_supernet(
+            params, data, data.models, ctx.workdir, model_id=mid, on_progress=ctx.progress
+        )
     return {"supernet_id": rec.id, "supernet": rec.summary(), "resumed": resumed}

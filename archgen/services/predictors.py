@@ -71,7 +71,9 @@ class TrainPredictorParams(BaseModel):
     model_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def model_id(kind: str, space: str, task: str, n_train: int, seed: int, suffix: str | None = None, *, prefix: str = "") -> str:
+def model_id(
+    kind: str, space: str, task: str, n_train: int, seed: int, suffix: str | None = None, *, prefix: str = ""
+) -> str:
     """The store id of a trained predictor: ``[prefix-]{kind}-{space}-{task}-n{n}-s{seed}[-suffix]``.
 
     The one id scheme: the CLI passes a random suffix, a job its id, the

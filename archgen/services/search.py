@@ -20,6 +20,7 @@ from archgen.datasets.tables import ENUMERATED
 from archgen.errors import UnknownNameError
 from archgen.evaluators import BenchmarkEvaluator
 from archgen.generators.diffusion import DiffusionGenerator
+from archgen.plotting import pyplot
 from archgen.search.loop import run_search
 from archgen.search.priors import build_prior
 from archgen.search.strategies import SearchInputError, get_strategy, list_strategies, strategy_class
@@ -149,7 +150,9 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
     second = _second(params, data)
     if params.reference is not None:
         if params.strategy != "mobo" or second is None:
-            raise SearchInputError("reference is mobo's hypervolume reference point: give it with strategy='mobo' and minimize")
+            raise SearchInputError(
+                "reference is mobo's hypervolume reference point: give it with strategy='mobo' and minimize"
+            )
         if not all(np.isfinite(params.reference)):
             raise SearchInputError(f"reference must be finite, got {list(params.reference)}")
     if second is not None and not cls.multi_objective:
@@ -167,7 +170,9 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
     prior = None
     if params.prior is not None:  # built once per workspace: a batch of searches checks each one in the request
         kind = params.prior
-        prior = data.memo(("search-prior", params.space, params.task, kind), lambda: build_prior(table, params.task, kind))
+        prior = data.memo(
+            ("search-prior", params.space, params.task, kind), lambda: build_prior(table, params.task, kind)
+        )
     return ev, prior
 
 
@@ -206,7 +211,9 @@ def execute_search(
     ev, prior = check_search(params, data)
     generator = None
     if params.generator:
-        generator, _ = shared_generator(data, data.models, params.space, epochs=generator_epochs, on_progress=on_progress)
+        generator, _ = shared_generator(
+            data, data.models, params.space, epochs=generator_epochs, on_progress=on_progress
+        )
     sp = data.space(params.space)
     cands = [sp.from_index(i) for i in range(data.table(params.space).num_rows)] if params.space in ENUMERATED else None
     objectives = None
@@ -235,7 +242,12 @@ def report(history: SearchHistory, *, offset: int = 0, limit: int = 100) -> dict
         if best is None
         else {"architecture": best.architecture, "value": best.value, "at": history.evaluations_to(best.value)},
         "best_so_far": [None if not np.isfinite(v) else float(v) for v in history.best_so_far().tolist()],
-        "history": {"offset": offset, "limit": limit, "total": len(evals), "items": [_item(offset + k, e) for k, e in enumerate(page)]},
+        "history": {
+            "offset": offset,
+            "limit": limit,
+            "total": len(evals),
+            "items": [_item(offset + k, e) for k, e in enumerate(page)],
+        },
     }
     if history.objectives:
         out["objectives"] = [{"name": n, "maximize": m} for n, m in history.objectives]
@@ -260,10 +272,7 @@ def _num(v: float) -> float | None:
 
 def plot(history: SearchHistory, path: Path | BinaryIO) -> Path | BinaryIO:
     """The best-so-far curve, or the evaluated points and their front (several objectives), as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if history.objectives:

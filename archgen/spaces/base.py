@@ -19,7 +19,7 @@ from archgen.errors import InvalidArchitectureError, NoDataError, UnsupportedOpe
 from archgen.registry import Registry
 
 if TYPE_CHECKING:  # torch_geometric costs ~5 s to import: only at call time
-    from torch_geometric.data import Data
+    from torch_geometric.data import Data  # lazy: torch_geometric takes 1.5-5 s; only graph encodings need it
 
     from archgen.context import Workspace
 
@@ -226,7 +226,7 @@ class SearchSpace(ABC):
         ``x``: ``[num_nodes, len(node_types)]`` one-hot node types;
         ``edge_index``: ``[2, num_edges]`` (source row 0, target row 1).
         """
-        from torch_geometric.data import Data
+        from torch_geometric.data import Data  # lazy: torch_geometric takes 1.5-5 s; only graph encodings need it
 
         adj, x = self.to_dense(arch)
         edge_index = adj.nonzero().t().contiguous()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from nas_bench_graph import Arch as _NBGArch
 
 from archgen.arch import Arch
 from archgen.errors import InvalidArchitectureError, quote
@@ -91,14 +92,18 @@ class NASBenchGraphSearchSpace(SearchSpace):
             raise InvalidArchitectureError(text, f"expected a string, got {type(text).__name__}")
         tokens = text.split("|")
         if len(tokens) != NUM_NODES:
-            raise InvalidArchitectureError(text, f"expected {NUM_NODES} tokens op~input separated by '|', found {len(tokens)}")
+            raise InvalidArchitectureError(
+                text, f"expected {NUM_NODES} tokens op~input separated by '|', found {len(tokens)}"
+            )
         pos, ops, links = 0, [], []
         for k, token in enumerate(tokens, start=1):
             op_name, sep, src = token.partition("~")
             if not sep:
                 raise InvalidArchitectureError(text, f"token {token!r} is not of the form op~input", pos)
             if op_name not in OPS:
-                raise InvalidArchitectureError(text, f"unknown operation {quote(op_name)}; valid: {', '.join(OPS)}", pos)
+                raise InvalidArchitectureError(
+                    text, f"unknown operation {quote(op_name)}; valid: {', '.join(OPS)}", pos
+                )
             if not src.isdigit() or not 0 <= int(src) < k:
                 raise InvalidArchitectureError(
                     text, f"node {k}'s input must be 0..{k - 1} (0 = graph input), got {src!r}", pos + len(op_name) + 1
@@ -133,8 +138,6 @@ class NASBenchGraphSearchSpace(SearchSpace):
     # -- equivalence and rows -----------------------------------------------------
     def benchmark_hash(self, arch: Arch) -> int:
         """The benchmark's key of ``arch``'s class (from the installed package)."""
-        from nas_bench_graph import Arch as _NBGArch
-
         self.validate(arch)
         return int(_NBGArch(list(self.links(arch)), [OPS[o] for o in arch.ops]).valid_hash())
 
@@ -179,12 +182,12 @@ class NASBenchGraphSearchSpace(SearchSpace):
         for k in range(NUM_NODES):
             for op in range(len(OPS)):
                 if op != arch.ops[k]:
-                    ops = (*arch.ops[:k], op, *arch.ops[k + 1:])
+                    ops = (*arch.ops[:k], op, *arch.ops[k + 1 :])
                     if not all(o == SKIP for o in ops):
                         out.append(self.make(links, ops))
             for src in range(k + 1):
                 if src != links[k]:
-                    out.append(self.make([*links[:k], src, *links[k + 1:]], arch.ops))
+                    out.append(self.make([*links[:k], src, *links[k + 1 :]], arch.ops))
         return out
 
     # -- encodings ---------------------------------------------------------

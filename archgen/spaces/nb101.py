@@ -151,7 +151,9 @@ class NB101SearchSpace(SearchSpace):
             raise InvalidArchitectureError(arch, "the first node must be the input and the last the output")
         for k, op in enumerate(arch.ops[1:-1], start=1):
             if op not in INTERIOR:
-                raise InvalidArchitectureError(arch, f"node {k} must be one of {', '.join(OPS[o] for o in INTERIOR)}", k)
+                raise InvalidArchitectureError(
+                    arch, f"node {k} must be one of {', '.join(OPS[o] for o in INTERIOR)}", k
+                )
         for i, j in arch.edges:
             if not 0 <= i < j < n:
                 raise InvalidArchitectureError(arch, f"edge {(i, j)} is not forward within {n} nodes")
@@ -243,7 +245,7 @@ class NB101SearchSpace(SearchSpace):
         for k in range(1, len(arch.ops) - 1):
             for op in INTERIOR:
                 if op != arch.ops[k]:
-                    out.append(self.make(adj, (*arch.ops[:k], op, *arch.ops[k + 1:])))
+                    out.append(self.make(adj, (*arch.ops[:k], op, *arch.ops[k + 1 :])))
         for i, j in itertools.combinations(range(len(arch.ops)), 2):
             flipped = adj.copy()
             flipped[i, j] ^= 1
@@ -265,7 +267,9 @@ class NB101SearchSpace(SearchSpace):
 
     def from_dense(self, adj: torch.Tensor, x: torch.Tensor) -> Arch:
         if tuple(adj.shape) != (MAX_NODES, MAX_NODES) or tuple(x.shape) != (MAX_NODES, len(NODE_TYPES)):
-            raise InvalidArchitectureError("<dense>", f"expected adj {(MAX_NODES, MAX_NODES)} and x {(MAX_NODES, len(NODE_TYPES))}")
+            raise InvalidArchitectureError(
+                "<dense>", f"expected adj {(MAX_NODES, MAX_NODES)} and x {(MAX_NODES, len(NODE_TYPES))}"
+            )
         n = int((x.sum(dim=1) > 0).sum())
         if (x[n:] != 0).any() or (adj[n:] != 0).any() or (adj[:, n:] != 0).any():
             raise InvalidArchitectureError("<dense>", "padding rows must be empty")
@@ -280,7 +284,7 @@ class NB101SearchSpace(SearchSpace):
 
     def to_graph(self, arch: Arch):
         """PyG ``Data`` of the unpadded cell (``num_nodes`` = the cell's node count)."""
-        from torch_geometric.data import Data
+        from torch_geometric.data import Data  # lazy: torch_geometric takes 1.5-5 s; only graph encodings need it
 
         adj, x = self.to_dense(arch)
         n = len(arch.ops)

@@ -293,7 +293,7 @@ class NB201SearchSpace(SearchSpace):
         for k in range(len(EDGES)):
             for op in range(len(OPS)):
                 if op != arch.ops[k]:
-                    out.append(Arch(self.name, (*arch.ops[:k], op, *arch.ops[k + 1:])))
+                    out.append(Arch(self.name, (*arch.ops[:k], op, *arch.ops[k + 1 :])))
         return out
 
     def all_archs(self) -> list[Arch]:

@@ -336,7 +336,9 @@ class OneShotSupernet:
         self.fitted_ = True
 
 
-def restore_supernet(kind: str, params: dict[str, Any], state: ArtifactState, record: Any, data: Any) -> OneShotSupernet:
+def restore_supernet(
+    kind: str, params: dict[str, Any], state: ArtifactState, record: Any, data: Any
+) -> OneShotSupernet:
     if kind != OneShotSupernet.name:
         raise SupernetInputError(f"unknown supernet kind {kind!r}; valid: {OneShotSupernet.name}")
     sn = OneShotSupernet(**params)

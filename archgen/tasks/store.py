@@ -209,7 +209,9 @@ class TaskStore:
             d = json.loads(path.read_text())
             return TaskRecord(**d)
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
-            raise DataError(f"task {name!r}: {path} is not a readable task record ({e}); remove and add it again") from None
+            raise DataError(
+                f"task {name!r}: {path} is not a readable task record ({e}); remove and add it again"
+            ) from None
 
     def records(self) -> list[TaskRecord]:
         return [self.record(n) for n in self.names()]
@@ -272,7 +274,9 @@ class TaskStore:
             (tmp / "task.json").write_text(json.dumps(asdict(rec), indent=1))
             with self._lock:
                 if (self.root / name).exists():
-                    raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
+                    raise TaskExistsError(
+                        f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)"
+                    )
                 os.rename(tmp, self.root / name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -300,7 +304,9 @@ class TaskStore:
             raise DataError(f"task {name!r} is incomplete: {path} is missing; remove and add it again")
         sha = _file_sha256(path)
         if sha != rec.arrays_sha256:
-            raise DataError(f"task {name!r} is corrupt: sha256 of {path} is {sha}, task.json records {rec.arrays_sha256}")
+            raise DataError(
+                f"task {name!r} is corrupt: sha256 of {path} is {sha}, task.json records {rec.arrays_sha256}"
+            )
         try:
             with np.load(path, allow_pickle=False) as z:
                 return z["images"], z["labels"], z["validation"]

@@ -38,7 +38,9 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a checkpoint ({e})") from None
 
 
-def load_checkpoint(path: Path, module: nn.Module, opt: torch.optim.Optimizer, expect: dict[str, Any]) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, module: nn.Module, opt: torch.optim.Optimizer, expect: dict[str, Any]
+) -> dict[str, Any]:
     """Restore ``module`` and ``opt`` from ``path`` and return its metadata.
 
     Raises:

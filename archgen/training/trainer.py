@@ -85,7 +85,9 @@ class TrainingParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-def task_images(data: Workspace, task: str, train_images: int | None = None) -> tuple[ImageArrayDataset, ImageArrayDataset]:
+def task_images(
+    data: Workspace, task: str, train_images: int | None = None
+) -> tuple[ImageArrayDataset, ImageArrayDataset]:
     """``(train, test)`` images of a training task (module docstring; :func:`archgen.tasks.task_images`).
 
     Raises:

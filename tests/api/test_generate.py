@@ -38,7 +38,9 @@ def test_guided_under_a_parameter_budget_inline(service: Service, first: dict) -
     assert r.status_code == 200, r.text
     res = r.json()
     assert res["guided"] and res["constraints"]["params"]["max"] == 0.5 and 0 < res["met_before_rejection"] <= 1
-    assert all(g["values"]["params"] <= 0.5 and g["predicted"] is not None and g["measured"] is not None for g in res["items"])
+    assert all(
+        g["values"]["params"] <= 0.5 and g["predicted"] is not None and g["measured"] is not None for g in res["items"]
+    )
 
 
 def test_transfer_ranks_by_other_tasks_labels(service: Service, first: dict) -> None:

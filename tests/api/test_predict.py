@@ -27,7 +27,9 @@ def test_predict_matches_the_stored_model(service: Service) -> None:
         "description": "200-epoch validation accuracy on cifar10-valid",
     }
     assert 0.3 < info["heldout_kendall_tau"] <= 1
-    predictor, _ = ArtifactStore(service.settings.model_dir).load(info["id"], data=service.client.app.state.service.data)
+    predictor, _ = ArtifactStore(service.settings.model_dir).load(
+        info["id"], data=service.client.app.state.service.data
+    )
     mean, std = predictor.predict_with_uncertainty([space.coerce(a) for a in archs])
     got = body["predictions"]
     assert [p["architecture"] for p in got] == archs
@@ -112,5 +114,3 @@ def test_body_over_the_size_limit_is_413(service: Service) -> None:
     assert len(body) > service.settings.max_body_bytes
     r = service.client.post("/v1/predict", content=body, headers=service.auth | {"content-type": "application/json"})
     assert r.status_code == 413 and str(service.settings.max_body_bytes) in r.json()["error"]["message"]
-
-

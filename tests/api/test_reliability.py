@@ -103,9 +103,7 @@ def test_a_real_server_refuses_oversized_jobs_cancels_long_ones_and_refuses_edit
         assert model_id not in [m["id"] for m in listing["predictors"]]
         broken = {b["id"]: b["error"] for b in listing["broken"]}
         assert "edited after training" in broken[model_id] and "delete it" in broken[model_id]
-        r = httpx.post(
-            f"{url}/v1/predict", json={"architectures": [1], "predictor": model_id}, headers=bob, timeout=30
-        )
+        r = httpx.post(f"{url}/v1/predict", json={"architectures": [1], "predictor": model_id}, headers=bob, timeout=30)
         assert r.status_code == 409 and "record_sha256" in r.json()["error"]["message"]
         path.write_text(path.read_text()[:100])  # truncated: still listed, as broken
         listing = httpx.get(f"{url}/v1/predictors", headers=bob, timeout=10).json()
@@ -200,7 +198,9 @@ def test_a_1mb_architecture_is_not_echoed_and_an_empty_task_list_is_refused(
 
 def test_the_keys_cli_does_not_import_the_app() -> None:
     """6: ``archgen keys list`` took 18 s: importing the API imported torch and every predictor."""
-    code = "import sys, archgen.api.keys, archgen.cli.serve; sys.exit('torch' in sys.modules or 'fastapi' in sys.modules)"
+    code = (
+        "import sys, archgen.api.keys, archgen.cli.serve; sys.exit('torch' in sys.modules or 'fastapi' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 

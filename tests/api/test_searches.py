@@ -49,7 +49,9 @@ def test_a_multi_objective_search_shows_its_front_and_plot(service: Service, bat
     for a in front:  # no front member dominates another
         for b in front:
             va, vb = a["values"], b["values"]
-            assert not (va["test_acc"] >= vb["test_acc"] and va["hw_pixel3_latency"] < vb["hw_pixel3_latency"] and a != b)
+            assert not (
+                va["test_acc"] >= vb["test_acc"] and va["hw_pixel3_latency"] < vb["hw_pixel3_latency"] and a != b
+            )
     for job in (batch[0], batch[2]):
         r = service.client.get(f"/v1/searches/{job['id']}/plot.png", headers=service.auth)
         assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
@@ -80,8 +82,13 @@ def test_bad_searches_are_refused_whole_with_the_problem_named(service: Service)
     import re
 
     for body, status, text in cases:
-        r = post(body) if not (isinstance(body, dict) and body.get("budget") != body.get("budget")) else \
-            service.client.post("/v1/searches", content='{"budget": NaN}', headers=service.auth | {"content-type": "application/json"})
+        r = (
+            post(body)
+            if not (isinstance(body, dict) and body.get("budget") != body.get("budget"))
+            else service.client.post(
+                "/v1/searches", content='{"budget": NaN}', headers=service.auth | {"content-type": "application/json"}
+            )
+        )
         assert r.status_code == status, (body if not isinstance(body, list) else len(body), r.text)
         assert re.search(text, r.json()["error"]["message"]), r.text
     after = len(service.client.get("/v1/jobs", params={"kind": "search"}, headers=service.auth).json()["jobs"])

@@ -95,7 +95,9 @@ def test_the_task_name_works_in_predict_zero_cost_and_training(service: Service,
     body = r.json()
     assert body["target"]["metric"] == "supernet_acc" and body["predictor"]["kind"] == "nb201-supernet"
     assert all(0 <= p["mean"] <= 100 and p["std"] > 0 for p in body["predictions"])
-    r = c.post("/v1/zero-cost", json={"task": pets, "architectures": [NB201_ARCH], "proxies": ["synflow", "nwot"]}, headers=h)
+    r = c.post(
+        "/v1/zero-cost", json={"task": pets, "architectures": [NB201_ARCH], "proxies": ["synflow", "nwot"]}, headers=h
+    )
     assert r.status_code == 200 and r.json()["results"][0]["scores"]["nwot"] is not None
     r = c.post("/v1/trainings", json={"arch": NB201_ARCH, "task": pets, "epochs": 1, "batch_size": 16, "C": 4, "N": 1,
                                       "resolution": 8}, headers=h)  # fmt: skip
@@ -105,7 +107,9 @@ def test_the_task_name_works_in_predict_zero_cost_and_training(service: Service,
 
 def test_generation_and_a_search_guided_by_the_supernet(service: Service, pets: str) -> None:
     c, h = service.client, service.auth
-    r = c.post("/v1/generate", json={"task": pets, "n": 4, "guide_by": "supernet", "labelled": 8, "steps": 5}, headers=h)
+    r = c.post(
+        "/v1/generate", json={"task": pets, "n": 4, "guide_by": "supernet", "labelled": 8, "steps": 5}, headers=h
+    )
     assert r.status_code == 202, r.text
     job = service.wait_job(r.json()["id"], 300)
     assert job["status"] == "succeeded", job

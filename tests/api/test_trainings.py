@@ -9,7 +9,16 @@ import numpy as np
 from tests.api.conftest import Service
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
-TINY = {"arch": ARCH, "task": "cifar10", "epochs": 1, "batch_size": 32, "C": 4, "N": 1, "resolution": 8, "train_images": 200}
+TINY = {
+    "arch": ARCH,
+    "task": "cifar10",
+    "epochs": 1,
+    "batch_size": 32,
+    "C": 4,
+    "N": 1,
+    "resolution": 8,
+    "train_images": 200,
+}
 
 
 def test_a_training_job_ends_with_downloadable_weights(service: Service) -> None:

@@ -7,7 +7,14 @@ from archgen.bench.predictors import benchmark_predictors, format_table, summari
 
 def test_runs_and_summary(ws) -> None:
     runs = benchmark_predictors(
-        ws, "nb201", "cifar10", ["lgbm"], [30], seeds=2, max_test=200, params={"lgbm": {"n_estimators": 10, "n_bags": 2}}
+        ws,
+        "nb201",
+        "cifar10",
+        ["lgbm"],
+        [30],
+        seeds=2,
+        max_test=200,
+        params={"lgbm": {"n_estimators": 10, "n_bags": 2}},
     )
     assert [(r.predictor, r.n_train, r.seed, r.n_test) for r in runs] == [("lgbm", 30, 0, 200), ("lgbm", 30, 1, 200)]
     assert all(0.0 < r.kendall_tau < 1.0 and r.coverage_1sigma is not None for r in runs)
@@ -42,5 +49,7 @@ def test_strict_classes_merge_both_notions(ws) -> None:
 
 
 def test_over_the_maximum_share_is_a_fraction(ws) -> None:
-    (r,) = benchmark_predictors(ws, "nb201", "cifar10", ["lgbm"], [50], seeds=1, params={"lgbm": {"n_estimators": 10, "n_bags": 2}})
+    (r,) = benchmark_predictors(
+        ws, "nb201", "cifar10", ["lgbm"], [50], seeds=1, params={"lgbm": {"n_estimators": 10, "n_bags": 2}}
+    )
     assert 0.0 <= r.over_max_top5 <= 1.0

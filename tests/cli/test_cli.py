@@ -52,7 +52,9 @@ def test_space_sample_is_reproducible(data_dir: Path, cache_dir: Path) -> None:
 
 
 def test_space_show_by_index_and_string(data_dir: Path, cache_dir: Path) -> None:
-    by_index = json.loads(run("space", "show", "nb201", "6111", "--json", data_dir=data_dir, cache_dir=cache_dir).output)
+    by_index = json.loads(
+        run("space", "show", "nb201", "6111", "--json", data_dir=data_dir, cache_dir=cache_dir).output
+    )
     text = by_index["architecture"]
     by_text = json.loads(run("space", "show", "nb201", text, "--json", data_dir=data_dir, cache_dir=cache_dir).output)
     assert by_text == by_index
@@ -62,7 +64,18 @@ def test_space_show_by_index_and_string(data_dir: Path, cache_dir: Path) -> None
 
 
 def test_check_params_sample(data_dir: Path, cache_dir: Path) -> None:
-    result = run("space", "check-params", "nb201", "--sample", "25", "--workers", "1", "--json", data_dir=data_dir, cache_dir=cache_dir)
+    result = run(
+        "space",
+        "check-params",
+        "nb201",
+        "--sample",
+        "25",
+        "--workers",
+        "1",
+        "--json",
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["checked"] == 25 and report["unexplained"] == 0 and report["ok"]
@@ -75,7 +88,14 @@ def _subprocess(*args: str, data_dir: Path, cache_dir: Path) -> subprocess.Compl
 
 
 def test_bad_input_gives_one_line_error_and_exit_2(data_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
-    bad = _subprocess("space", "show", "nb201", "|nor_conv_3x3~0|+|bogus~0|none~1|+|none~0|none~1|none~2|", data_dir=data_dir, cache_dir=cache_dir)
+    bad = _subprocess(
+        "space",
+        "show",
+        "nb201",
+        "|nor_conv_3x3~0|+|bogus~0|none~1|+|none~0|none~1|none~2|",
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+    )
     assert bad.returncode == 2
     assert "unknown operation 'bogus'" in bad.stderr and "position 18" in bad.stderr
     assert "Traceback" not in bad.stderr

@@ -102,7 +102,12 @@ def test_bench_predictors_writes_outputs(capsys: pytest.CaptureFixture[str], tmp
     assert all(r["features"] == "table" and r["target"] == "cifar10-valid/val_acc" for r in summary)
     assert {r["eval_target"] for r in summary if r["protocol"] == "anchors"} == {"cifar10/test_acc"}
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
-    assert all({"protocol", "features", "kendall_tau_strict", "coverage_1sigma_top5", "mae_top5", "over_max_top5"} <= set(r) for r in runs)
+    assert all(
+        {"protocol", "features", "kendall_tau_strict", "coverage_1sigma_top5", "mae_top5", "over_max_top5"} <= set(r)
+        for r in runs
+    )
     code, _, err = cli(capsys, "bench", "predictors", "--features", "pixels", "--train-sizes", "30")
     assert code == 2 and "pixels" in err
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 16  # 2 predictors x 2 sizes x 2 draws x 2 protocols
+    assert (
+        len((tmp_path / "runs.jsonl").read_text().splitlines()) == 16
+    )  # 2 predictors x 2 sizes x 2 draws x 2 protocols

@@ -10,7 +10,9 @@ import pytest
 from tests.cli.test_predictors_cli import cli
 
 
-def test_bench_supernet_reports_tau_beside_label_free_baselines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_bench_supernet_reports_tau_beside_label_free_baselines(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     out_dir = tmp_path / "sn"
     code, out, err = cli(
         capsys, "--home", str(tmp_path), "bench", "supernet", "--minutes", "0.2", "--width", "4", "--resolution", "8",

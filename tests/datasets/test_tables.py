@@ -48,13 +48,16 @@ def test_nb201_columns_cover_what_was_published(nb201) -> None:
 
 def test_help_latency_is_cifar10_sized(nb201) -> None:
     """HELP's eyeriss/fpga columns equal HW-NAS-Bench's CIFAR-10 ones: why they are filed under cifar10."""
-    np.testing.assert_allclose(nb201.column("cifar10", "latency_eyeriss"), nb201.column("cifar10", "hw_eyeriss_latency"), rtol=1e-6)
-    np.testing.assert_allclose(nb201.column("cifar10", "latency_fpga"), nb201.column("cifar10", "hw_fpga_latency"), rtol=1e-6)
+    np.testing.assert_allclose(
+        nb201.column("cifar10", "latency_eyeriss"), nb201.column("cifar10", "hw_eyeriss_latency"), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        nb201.column("cifar10", "latency_fpga"), nb201.column("cifar10", "hw_fpga_latency"), rtol=1e-6
+    )
 
 
 def test_two_sources_agree_on_cifar10_test_accuracy(nb201) -> None:
     import pandas as pd
-
 
     # NB201 v1_1 (nwot export) and NATS-Bench average over different sets of seeds for ~15% of
     # cells, so the two publications agree closely but not exactly.

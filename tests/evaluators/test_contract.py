@@ -24,7 +24,9 @@ def _predictor(ws) -> Evaluator:
 
     archs, y = table_archs(ws.table("nb201"), "cifar10-valid", "val_acc")
     idx = np.random.default_rng(0).permutation(len(archs))[:50]
-    pred = get_predictor("lgbm", data=ws, task="cifar10", n_estimators=20, n_bags=2).fit([archs[i] for i in idx], y[idx])
+    pred = get_predictor("lgbm", data=ws, task="cifar10", n_estimators=20, n_bags=2).fit(
+        [archs[i] for i in idx], y[idx]
+    )
     return evaluator_class("predictor")(pred, objective="val_acc", cost=0.5, source="test-lgbm")
 
 

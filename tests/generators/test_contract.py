@@ -69,7 +69,9 @@ def test_bad_input_is_typed(name: str) -> None:
     with pytest.raises(GeneratorInputError):
         gen.fit([])
     k = max(2, generator_class(name).capabilities.min_train)
-    mixed = get_space("nb201").sample(k, np.random.default_rng(0)) + get_space("nb101").sample(k, np.random.default_rng(0))
+    mixed = get_space("nb201").sample(k, np.random.default_rng(0)) + get_space("nb101").sample(
+        k, np.random.default_rng(0)
+    )
     with pytest.raises(GeneratorInputError, match="mix"):
         gen.fit(mixed)
     gen = make(name, "nb201")

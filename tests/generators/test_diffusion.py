@@ -88,7 +88,9 @@ def test_sampler_holds_fixed_entries_and_every_method_runs() -> None:
     mask = torch.zeros(8, 7)
     mask[1:-1, 2:] = 1
     for method in ("pc", "euler", "ode"):
-        out = sample(sde, lambda x, t: -x, fixed, mask, steps=5, generator=torch.Generator().manual_seed(0), method=method)
+        out = sample(
+            sde, lambda x, t: -x, fixed, mask, steps=5, generator=torch.Generator().manual_seed(0), method=method
+        )
         assert torch.all(out[:, 0, 0] == 1) and torch.all(out[:, 7] == 0) and torch.isfinite(out).all()
 
 
@@ -130,13 +132,18 @@ def test_store_round_trip_gives_the_same_samples(skewed, tmp_path) -> None:
 
     gen, train = skewed
     store = ArtifactStore(tmp_path)
-    rec = ArtifactRecord("diff-a", "diffusion", "nb201", "", [], {}, 0, [str(a) for a in train[:5]], artifact_type="generator")
+    rec = ArtifactRecord(
+        "diff-a", "diffusion", "nb201", "", [], {}, 0, [str(a) for a in train[:5]], artifact_type="generator"
+    )
     store.save(gen, rec)
     loaded, record = store.load("diff-a", artifact_type="generator")
     assert record.kind == "diffusion" and loaded.get_params() == gen.get_params()
     assert loaded.sample(15, rng=np.random.default_rng(6)) == gen.sample(15, rng=np.random.default_rng(6))
     with pytest.raises(Exception, match="cannot be saved"):
-        store.save(get_generator("random").fit(train), ArtifactRecord("r", "random", "nb201", "", [], {}, 0, [], artifact_type="generator"))
+        store.save(
+            get_generator("random").fit(train),
+            ArtifactRecord("r", "random", "nb201", "", [], {}, 0, [], artifact_type="generator"),
+        )
 
 
 def test_constraint_guidance_lowers_a_bounded_quantity_without_rejection(skewed) -> None:
@@ -146,7 +153,9 @@ def test_constraint_guidance_lowers_a_bounded_quantity_without_rejection(skewed)
     gen.fit_guidance(train, cost(train), epochs=60, name="params")
     plain = gen.sample(60, rng=np.random.default_rng(5))
     budget = float(np.percentile(cost(train), 25))
-    bounded = gen.sample(60, rng=np.random.default_rng(5), guidance=Guidance(scale=0.0, bounds={"params": budget}, bound_scale=20.0))
+    bounded = gen.sample(
+        60, rng=np.random.default_rng(5), guidance=Guidance(scale=0.0, bounds={"params": budget}, bound_scale=20.0)
+    )
     assert cost(bounded).mean() < cost(plain).mean() - 3, (cost(plain).mean(), cost(bounded).mean(), budget)
     assert np.mean(cost(bounded) <= budget) > np.mean(cost(plain) <= budget) + 0.2
     assert abs(gen.guidance_mean(train[:50], name="params") - cost(train[:50])).mean() < 3
@@ -219,7 +228,9 @@ def test_nasbench_graph_models_inputs_and_ops_and_reads_canonical_forms(nbg_chai
     store = ArtifactStore(tmp_path)
     store.save(gen, ArtifactRecord("dnbg", "diffusion", "nasbench_graph", "", [], {}, 0, [], artifact_type="generator"))
     loaded, _ = store.load("dnbg", artifact_type="generator")
-    assert loaded.canonical_ and loaded.sample(10, rng=np.random.default_rng(6)) == gen.sample(10, rng=np.random.default_rng(6))
+    assert loaded.canonical_ and loaded.sample(10, rng=np.random.default_rng(6)) == gen.sample(
+        10, rng=np.random.default_rng(6)
+    )
 
 
 def test_validity_guidance_learns_from_the_samplers_own_invalid_samples(nb101_skip, tmp_path) -> None:
@@ -232,7 +243,9 @@ def test_validity_guidance_learns_from_the_samplers_own_invalid_samples(nb101_sk
     sp = get_space("nb101")
     gen.fit_validity(1000, epochs=40)
     assert VALIDITY in gen.surrogates_ and 0.05 < gen.validity_probe_ < 0.95
-    share = lambda use: np.mean([a is not None for a in gen.generate(300, torch.Generator().manual_seed(8), use_validity=use)[0]])
+    share = lambda use: np.mean(
+        [a is not None for a in gen.generate(300, torch.Generator().manual_seed(8), use_validity=use)[0]]
+    )
     without, with_ = share(False), share(True)
     assert with_ > without + 0.03, (without, with_)
     out = gen.sample(20, rng=np.random.default_rng(1))

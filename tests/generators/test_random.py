@@ -16,7 +16,9 @@ def gen() -> RandomGenerator:
 
 
 def test_unguided_samples_cover_the_ops_uniformly(gen: RandomGenerator) -> None:
-    ops = np.array([a.ops for a in RandomGenerator(unique=False).fit(gen_train()).sample(3000, rng=np.random.default_rng(2))])
+    ops = np.array(
+        [a.ops for a in RandomGenerator(unique=False).fit(gen_train()).sample(3000, rng=np.random.default_rng(2))]
+    )
     freq = np.bincount(ops.ravel(), minlength=5) / ops.size
     np.testing.assert_allclose(freq, 0.2, atol=0.02)
 

@@ -22,7 +22,9 @@ def test_invalid_params_fail_the_job_naming_the_field(settings: Settings) -> Non
 
 def test_a_failing_job_records_its_error(settings: Settings) -> None:
     store = JobStore(settings.db_url)
-    job, _ = store.create("train_predictor", {"space": "nb201", "task": "cifar10", "kind": "lgbm", "n_train": 999999}, "a")
+    job, _ = store.create(
+        "train_predictor", {"space": "nb201", "task": "cifar10", "kind": "lgbm", "n_train": 999999}, "a"
+    )
     _, token = store.claim_next()
     assert execute(job.id, token, settings, threading.Event()) == "failed"
     assert "n_train must be at least" in store.get(job.id).error

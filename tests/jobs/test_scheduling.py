@@ -85,8 +85,9 @@ def test_a_job_past_its_kinds_maximum_run_time_fails_and_frees_its_slot(
     settings = _settings(tmp_path, data_dir, cache_dir, worker_backend="thread", workers=1)
     store = JobStore(settings.db_url)
     capped = JobKind("test_capped", stubborn.stubborn, "runs too long", stubborn.Params, __name__, max_runtime_s=0.5)
-    with job_kind_registry().temporarily("test_capped", capped), job_kind_registry().temporarily(
-        "test_quick", stubborn.KINDS["test_quick"]
+    with (
+        job_kind_registry().temporarily("test_capped", capped),
+        job_kind_registry().temporarily("test_quick", stubborn.KINDS["test_quick"]),
     ):
         long, _ = store.create("test_capped", {"seconds": 3}, "alice")
         short, _ = store.create("test_quick", {}, "bob")

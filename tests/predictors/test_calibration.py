@@ -30,7 +30,9 @@ def test_identity_for_too_few_points_and_spread_carried_through() -> None:
 def test_torch_interp_matches_numpy() -> None:
     x, v = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 2.5])
     t = np.array([-1.0, 0.5, 2.0, 4.0])
-    np.testing.assert_allclose(torch_interp(torch.tensor(t), torch.tensor(x), torch.tensor(v)).numpy(), np.interp(t, x, v))
+    np.testing.assert_allclose(
+        torch_interp(torch.tensor(t), torch.tensor(x), torch.tensor(v)).numpy(), np.interp(t, x, v)
+    )
 
 
 def test_level_scales_widen_where_errors_are_larger_and_are_continuous() -> None:
@@ -46,4 +48,7 @@ def test_level_scales_widen_where_errors_are_larger_and_are_continuous() -> None
     std = scaled_std(scales, np.linspace(0, 10, 1001), np.ones(1001))
     assert np.abs(np.diff(std)).max() < 0.1  # no jump at the threshold
     top_cells = pred > 9
-    assert abs(np.mean(np.abs(err[top_cells]) <= scaled_std(scales, pred[top_cells], np.ones(top_cells.sum()))) - 0.68) < 0.1
+    assert (
+        abs(np.mean(np.abs(err[top_cells]) <= scaled_std(scales, pred[top_cells], np.ones(top_cells.sum()))) - 0.68)
+        < 0.1
+    )

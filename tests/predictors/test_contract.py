@@ -39,8 +39,17 @@ FAST: dict[str, dict[str, Any]] = {
     "zc_vote": {"task": "cifar10", "source": "table"},
     "zc_learned": {"task": "cifar10", "source": "table"},
     "parzc": {"task": "cifar10", "epochs": 20, "mc_samples": 4, **TINY_NET},
-    "supernet": {"task": "cifar10", "epochs": 2, "C": 4, "N": 1, "resolution": 8, "train_images": 2000,
-                 "batch_size": 64, "calib_batches": 1, "eval_images": 200},
+    "supernet": {
+        "task": "cifar10",
+        "epochs": 2,
+        "C": 4,
+        "N": 1,
+        "resolution": 8,
+        "train_images": 2000,
+        "batch_size": 64,
+        "calib_batches": 1,
+        "eval_images": 200,
+    },
 }
 NAMES = list_predictors()
 #: Predictors whose fast settings carry no signal of their own: the supernet predictor's CI supernet trains for
@@ -167,7 +176,8 @@ def test_one_sigma_coverage_is_in_band_on_heldout_cells(name: str, fits, heldout
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in NAMES if predictor_class(n).capabilities.has_uncertainty and n not in NO_SIGNAL_AT_FAST_SETTINGS]
+    "name",
+    [n for n in NAMES if predictor_class(n).capabilities.has_uncertainty and n not in NO_SIGNAL_AT_FAST_SETTINGS],
 )
 def test_does_not_overshoot_the_space_maximum_on_the_top_cells(name: str, fits, top_cells, nb201_data) -> None:
     """On the true top 5% (issue 11): at most 5% predicted above the space's best value by more than their 1 sigma,

@@ -16,7 +16,9 @@ from archgen.services.predictors import predictor_kwargs
 def test_every_constructor_parameter_is_declared(name: str) -> None:
     cls = predictor_class(name)
     taken = set(cls().get_params()) - set(DERIVED)
-    assert set(cls.hyperparameters) == taken, f"{name}: declare type and bounds of {sorted(taken - set(cls.hyperparameters))}"
+    assert set(cls.hyperparameters) == taken, (
+        f"{name}: declare type and bounds of {sorted(taken - set(cls.hyperparameters))}"
+    )
 
 
 @pytest.mark.parametrize("name", list_predictors())

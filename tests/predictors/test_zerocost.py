@@ -64,7 +64,9 @@ def test_params_and_flops_match_the_published_table(space) -> None:
     ours, published = [], []
     for row in rows:
         net = space.build_network(space.from_index(row), 10, generator=torch_generator(0))
-        scores, _ = compute_proxies(net, torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long), ["params", "flops"])
+        scores, _ = compute_proxies(
+            net, torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long), ["params", "flops"]
+        )
         assert scores["params"] == pytest.approx(table.lookup("cifar10", "params", [row])[0], abs=1e-4)
         ours.append(scores["flops"])
         published.append(table.lookup("cifar10", "flops", [row])[0])

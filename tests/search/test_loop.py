@@ -17,7 +17,11 @@ SPACE = get_space("nb201")
 #: The toy space: NB201 cells whose six edges are each skip_connect (1) or nor_conv_3x3 (3): 64 cells.
 _EDGES = SPACE.sample(1, np.random.default_rng(0))[0].edges  # NB201's fixed DAG
 CANDIDATES = [Arch("nb201", tuple(1 + 2 * ((k >> e) & 1) for e in range(6)), _EDGES) for k in range(64)]
-PARAMS = {"re": {"population": 10, "sample_size": 5}, "bananas": {"n_init": 6, "pool_size": 64}, "bo": {"n_init": 6, "pool_size": 64}}
+PARAMS = {
+    "re": {"population": 10, "sample_size": 5},
+    "bananas": {"n_init": 6, "pool_size": 64},
+    "bo": {"n_init": 6, "pool_size": 64},
+}
 
 
 class ToyEvaluator(Evaluator):

@@ -22,7 +22,9 @@ def test_parts_round_trip_and_a_corrupt_part_is_refitted(settings: Settings, cou
     mon.save("model/member0", state)
     assert store.get(job.id).checkpoint["parts"] == ["model/member0"]
 
-    resumed = JobFitMonitor(JobContext(store, store.get(job.id), token, settings, threading.Event()), ctx.workdir / "parts")
+    resumed = JobFitMonitor(
+        JobContext(store, store.get(job.id), token, settings, threading.Event()), ctx.workdir / "parts"
+    )
     got = resumed.restore("model/member0")
     assert got is not None and got.meta == {"a": 1} and got.texts == {"t": "x"}
     np.testing.assert_array_equal(got.arrays["w"], np.arange(3.0))

@@ -18,7 +18,9 @@ CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_con
 
 @pytest.fixture(scope="module")
 def model(ws, tmp_path_factory):
-    spec = TrainPredictorParams(space="nb201", task="cifar10", kind="lgbm", n_train=60, params={"n_estimators": 20, "n_bags": 2}, eval_max=100)
+    spec = TrainPredictorParams(
+        space="nb201", task="cifar10", kind="lgbm", n_train=60, params={"n_estimators": 20, "n_bags": 2}, eval_max=100
+    )
     store = ArtifactStore(tmp_path_factory.mktemp("models"))
     _, rec = train_predictor(spec, ws, store)
     return store, rec
@@ -78,7 +80,9 @@ def test_lookup_returns_published_values_and_refuses_an_empty_task_list(ws) -> N
     table = ws.table("nb201")
     batch = parse_batch(ws.space("nb201"), [7, CELL], 10)
     rows = lookup(table, batch, ["cifar100"], ["test_acc"])
-    assert rows[0].index == 7 and rows[0].metrics["cifar100"]["test_acc"] == table.lookup("cifar100", "test_acc", [7])[0]
+    assert (
+        rows[0].index == 7 and rows[0].metrics["cifar100"]["test_acc"] == table.lookup("cifar100", "test_acc", [7])[0]
+    )
     with pytest.raises(UnknownNameError, match="empty list"):
         lookup(table, batch, [], None)
     with pytest.raises(UnknownNameError, match="mnist"):

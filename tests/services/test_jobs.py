@@ -90,7 +90,9 @@ def test_a_zero_cost_job_scores_and_checkpoints(settings: Settings) -> None:
     params = ZeroCostParams(
         space="nb201",
         task="cifar10",
-        architectures=["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"],
+        architectures=[
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+        ],
         given=[123],
         proxies=["params", "synflow"],
         batch_size=8,
@@ -191,7 +193,9 @@ def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings
     raw = zip_folder(image_folder(ws, tmp_path / "pets", per_class=6))
     upload = tmp_path / "upload.zip"
     upload.write_bytes(raw)
-    params = AddTaskParams(name="pets", upload=str(upload), upload_sha256=hashlib.sha256(raw).hexdigest(), filename="p.zip")
+    params = AddTaskParams(
+        name="pets", upload=str(upload), upload_sha256=hashlib.sha256(raw).hexdigest(), filename="p.zip"
+    )
     store = JobStore(settings.db_url)
     job, _ = store.create("add_task", params.model_dump(mode="json"), "alice")
     run_to_end(settings, job.id)

@@ -23,9 +23,13 @@ def test_model_ids() -> None:
 
 
 def test_train_stores_a_model_with_provenance_and_progress(ws, tmp_path) -> None:
-    spec = TrainPredictorParams(space="nb201", task="cifar10", kind="lgbm", n_train=50, params={"n_estimators": 10, "n_bags": 2}, eval_max=80)
+    spec = TrainPredictorParams(
+        space="nb201", task="cifar10", kind="lgbm", n_train=50, params={"n_estimators": 10, "n_bags": 2}, eval_max=80
+    )
     seen: list[float] = []
-    _pred, rec = train_predictor(spec, ws, ArtifactStore(tmp_path), monitor=CallbackMonitor(lambda f, _m: seen.append(f)))
+    _pred, rec = train_predictor(
+        spec, ws, ArtifactStore(tmp_path), monitor=CallbackMonitor(lambda f, _m: seen.append(f))
+    )
     assert rec.id.startswith("lgbm-nb201-cifar10-n50-s0-") and rec.heldout["n"] == 80 and rec.n_train == 50
     assert rec.target == ["cifar10-valid", "val_acc"] and rec.data_sources
     assert seen == sorted(seen) and seen[-1] == 1.0

@@ -73,6 +73,8 @@ def test_a_fresh_process_loads_a_stored_supernet_from_the_store_alone(ws, task: 
     train_supernet(SupernetParams(task=task, **TINY), ws, ws.models, tmp_path, model_id="sn-fresh")
     code = ("import sys; from archgen.artifacts import ArtifactStore; "
             "sn, rec = ArtifactStore(sys.argv[1]).load('sn-fresh', artifact_type='supernet'); print(rec.task)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code, str(ws.paths.model_dir)], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ws.paths.model_dir)], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == task

@@ -205,7 +205,11 @@ def test_build_network_or_a_typed_refusal(space) -> None:
 
     arch = space.sample(1, np.random.default_rng(0))[0]
     try:
-        a = space.build_network(arch, 10, generator=torch_generator(0)) if space.name == "nb201" else space.build_network(arch, 10)
+        a = (
+            space.build_network(arch, 10, generator=torch_generator(0))
+            if space.name == "nb201"
+            else space.build_network(arch, 10)
+        )
     except UnsupportedOperationError as e:
         assert space.name in str(e)
         return

@@ -24,12 +24,24 @@ def space(ws) -> NB201SearchSpace:
 @pytest.mark.parametrize(
     ("text", "position", "fragment"),
     [
-        ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|conv~2|", 80, "unknown operation 'conv'"),
-        ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~2|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|", 46, "must read ~1"),
+        (
+            "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|conv~2|",
+            80,
+            "unknown operation 'conv'",
+        ),
+        (
+            "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~2|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+            46,
+            "must read ~1",
+        ),
         ("|avg_pool_3x3~0|+|nor_conv_1x1~0|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|", 17, "2 input edge"),
         ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|", None, "3 node groups"),
         ("avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|", 0, "|op~i|"),
-        ("|avg_pool_3x3|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|", 1, "op~input"),
+        (
+            "|avg_pool_3x3|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+            1,
+            "op~input",
+        ),
     ],
 )
 def test_parse_errors_name_token_and_position(space, text, position, fragment) -> None:
@@ -130,6 +142,7 @@ def test_network_params_match_published_sample(space, ws) -> None:
     the count of no NB201 cell at all (204 known inconsistent entries); there, NAS-Bench-Suite-Zero's
     independent count, where published, equals ours."""
     from archgen.services.checks import attainable_counts
+
     table = ws.table("nb201")
     params, second = table.column("cifar10", "params"), table.column("cifar10", "zc_params")
     attainable = attainable_counts()

@@ -70,7 +70,9 @@ def test_folder_errors_name_the_problem(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="at least two class folders"):
         store.add("a", one)
     loose = _copy(folder, tmp_path / "loose", {"cat": 10, "dog": 10})
-    (loose / "stray.png").write_bytes((loose / "cat" / sorted(p.name for p in (loose / "cat").iterdir())[0]).read_bytes())
+    (loose / "stray.png").write_bytes(
+        (loose / "cat" / sorted(p.name for p in (loose / "cat").iterdir())[0]).read_bytes()
+    )
     with pytest.raises(TaskError, match="outside class folders.*stray.png"):
         store.add("a", loose)
     small = _copy(folder, tmp_path / "small", {"cat": 10, "dog": MIN_PER_CLASS - 1})

@@ -273,7 +273,9 @@ class DiffusionGenerator(Generator):
             )  # fmt: skip
         return self
 
-    def _loss(self, zt: torch.Tensor, noise: torch.Tensor, z0: torch.Tensor, std: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, zt: torch.Tensor, noise: torch.Tensor, z0: torch.Tensor, std: torch.Tensor, m: torch.Tensor
+    ) -> torch.Tensor:
         """Denoising score matching: noise MSE over the free entries; over free adjacency entries, cross-entropy of
         the clean-entry prediction (the noise MSE of an x0-prediction weighs small noise by ``1/std^2`` and swamps
         the rest)."""
@@ -426,10 +428,14 @@ class DiffusionGenerator(Generator):
         self.adj_ = torch.as_tensor(state.arrays["adj"])
         self.x_mask_ = torch.as_tensor(state.arrays["x_mask"]).bool()
         self.adj_mask_ = (
-            torch.as_tensor(state.arrays["adj_mask"]).bool() if "adj_mask" in state.arrays else torch.zeros(n, n, dtype=torch.bool)
+            torch.as_tensor(state.arrays["adj_mask"]).bool()
+            if "adj_mask" in state.arrays
+            else torch.zeros(n, n, dtype=torch.bool)
         )
         self.derived_ = (
-            torch.as_tensor(state.arrays["derived"]).bool() if "derived" in state.arrays else torch.zeros(n, n, dtype=torch.bool)
+            torch.as_tensor(state.arrays["derived"]).bool()
+            if "derived" in state.arrays
+            else torch.zeros(n, n, dtype=torch.bool)
         )
         self.canonical_ = bool(state.meta.get("canonical", False))
         if state.meta.get("validity_probe") is not None:

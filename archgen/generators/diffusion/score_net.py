@@ -88,7 +88,9 @@ class GraphScoreNet(nn.Module):
         self.blocks = nn.ModuleList(_Block(dim, heads) for _ in range(depth))
         self.out = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, num_types))
         if edge_head:
-            self.edge_out = nn.Sequential(nn.Linear(3 * dim + 1, dim), nn.GELU(), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
+            self.edge_out = nn.Sequential(
+                nn.Linear(3 * dim + 1, dim), nn.GELU(), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1)
+            )
 
     @staticmethod
     def relations(adj: torch.Tensor) -> torch.Tensor:
