@@ -17,9 +17,8 @@ __all__ = ["create_app"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from archgen.api.app import (
-            create_app,
-        )  # lazy: a route or schema module must not build the whole app (composition, torch)
+        # lazy: importing a route or schema module must not build the whole app (composition, torch)
+        from archgen.api.app import create_app
 
         return create_app
     raise AttributeError(f"module 'archgen.api' has no attribute {name!r}")

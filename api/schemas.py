@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 
-#: An architecture as its space's string form (``|nor_conv_3x3~0|+...``) or its index in the benchmark table.
-ArchitectureIn = Annotated[
-    StrictStr | StrictInt,
-    Field(description="The space's string form (the NB201 arch string) or the row index in its benchmark table."),
-]
+from archgen.services.requests import ArchitectureIn
+
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -98,16 +95,6 @@ class PredictResponse(BaseModel):
 
 
 # -- zero-cost ----------------------------------------------------------------------
-class ZeroCostRequest(_Body):
-    space: Name = "nb201"
-    task: Name = "cifar10"
-    architectures: list[ArchitectureIn] = Field(min_length=1)
-    proxies: list[Name] = Field(default=["synflow", "jacov", "nwot", "params"], min_length=1, max_length=32)
-    batch_size: int = Field(64, ge=1, le=256)
-    width: int = Field(16, ge=1, le=64, description="Channels of the network's first stage.")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-
-
 class ZeroCostResult(BaseModel):
     architecture: str | int
     canonical: str
@@ -123,46 +110,7 @@ class ZeroCostResponse(BaseModel):
     cells_computed_by_this_run: int = Field(description="Cells computed by this request or job (the rest were cached).")
 
 
-# -- generate -------------------------------------------------------------------------
-class Constraints(_Body):
-    max_params: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False, description="Parameters, millions.")
-    max_flops: float | None = Field(None, gt=0, le=1e9, allow_inf_nan=False, description="FLOPs, millions.")
-    max_latency_ms: float | None = Field(
-        None, gt=0, le=1e6, allow_inf_nan=False, description="Latency on `device`, ms."
-    )
-    device: Name | None = Field(
-        None, description="Device of the latency budget: an HW-NAS-Bench (edgegpu, pixel3...) or HELP name."
-    )
-
-
-class GenerateRequest(_Body):
-    space: Name = "nb201"
-    task: Name = "cifar10"
-    n: int = Field(16, ge=1, le=10_000, description="Architectures to return; above the inline limit, a job.")
-    guidance_scale: float = Field(20.0, ge=0, le=1000, allow_inf_nan=False, description="0: unguided.")
-    constraints: Constraints = Field(default_factory=Constraints)
-    constraint_scale: float = Field(30.0, ge=0, le=1000, allow_inf_nan=False, description="0: rejection only.")
-    transfer_from: list[Name] | None = Field(
-        None, min_length=1, max_length=8, description="Guide by these other tasks' labels only (none of the task's)."
-    )
-    guide_by: Literal["table", "zero-cost", "supernet"] = Field(
-        "table",
-        description="table: the task's published accuracy on `labelled` cells; zero-cost: no label, the zero-cost "
-        "vote computed on the task's images for `labelled` cells (always a job: the proxies take about 1 s a cell); "
-        "supernet: no label, the task's newest stored supernet's estimates of `labelled` cells (always a job; the "
-        "guide of a user task, which has no table).",
-    )
-    labelled: int | None = Field(
-        None, ge=8, le=15_625, description="Cells the accuracy surrogate learns from (156; 2,000 with transfer)."
-    )
-    steps: int = Field(200, ge=1, le=1000, description="Sampling steps.")
-    method: Literal["pc", "euler", "ode"] = Field(
-        "pc",
-        description="Sampler: predictor-corrector (DiffusionNAG's), reverse-SDE Euler (fastest), probability-flow ODE.",
-    )
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-
-
+# -- generate (the request model is archgen.services.requests.GenerateRequest) ---------
 class GeneratedArchitecture(BaseModel):
     architecture: str
     predicted: float | None = Field(
@@ -215,16 +163,6 @@ class LookupResponse(BaseModel):
 
 
 # -- predictors --------------------------------------------------------------------------
-class TrainRequest(_Body):
-    space: Name = "nb201"
-    task: Name = "cifar10"
-    kind: Name = "stack"
-    n_train: int = Field(469, ge=1, le=1_000_000)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    metric: Name | None = Field(None, description="Target metric of the task (default: the space's main one).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments of the predictor.")
-
-
 class ModelSummary(BaseModel):
     id: str
     kind: str

@@ -21,6 +21,7 @@ from archgen.jobs.store import SYSTEM_OWNER
 from archgen.services.inference import CanonicalMemo
 from archgen.settings import Settings
 from archgen.spaces import SearchSpace
+from archgen.tasks.resolve import ResolvedTask, resolve_task
 
 
 @dataclass
@@ -58,11 +59,15 @@ class ServiceState:
         return self.data.space(name)
 
     def check_task(self, space: str, task: str) -> BenchmarkTable:
-        """The table, after checking ``task`` is one of its tasks (404 lists them)."""
-        table = self.table(space)
-        if task not in table.tasks():
-            raise UnknownNameError(f"task of space {space!r}", task, table.tasks())
-        return table
+        """The table, after checking ``task`` is one of its tasks (404 lists them; a user task's operations
+        ask :func:`archgen.tasks.resolve.resolve_task` themselves)."""
+        self.table(space)  # 404 for an unknown space first
+        return resolve_task(self.data, space, task).require_published()
+
+    def resolve(self, space: str, task: str) -> ResolvedTask:
+        """What ``task`` of ``space`` has (404 for unknown names, listing the table's and the user tasks)."""
+        self.table(space)
+        return resolve_task(self.data, space, task)
 
     def submit_job(
         self,

@@ -136,6 +136,11 @@ def register_artifact_type(artifact_type: ArtifactType) -> ArtifactType:
     return _TYPES.add(artifact_type.name, artifact_type)
 
 
+def get_artifact_type(name: str) -> ArtifactType:
+    """The registered artifact type ``name`` (:class:`UnknownNameError` lists the registered ones)."""
+    return _TYPES.get(name)
+
+
 @dataclass
 class ArtifactRecord:
     """Provenance of a stored artifact (``model.json`` without the state).

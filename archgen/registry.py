@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
@@ -14,15 +14,15 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Objects of one kind by name: duplicates raise, unknown names list the valid ones.
 
+    A registry imports none of its members: they are added by the package that defines them
+    (spaces, tables) or by :mod:`archgen.composition` (every other kind).
+
     Args:
         kind: What the names name, for messages (``"search space"``).
-        load: Called before every lookup, to import modules that register
-            on import (idempotent).
     """
 
-    def __init__(self, kind: str, load: Callable[[], None] | None = None) -> None:
+    def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._load = load
         self._items: dict[str, T] = {}
 
     def add(self, name: str, obj: T) -> T:
@@ -34,17 +34,15 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
-        if self._load:
-            self._load()
         return sorted(self._items)
 
     def get(self, name: str) -> T:
         """The object registered as ``name``; unknown names raise :class:`UnknownNameError`."""
-        if self._load:
-            self._load()
         try:
             return self._items[name]
         except KeyError:
+            if not self._items:  # nothing registered: the caller has not imported the composition root
+                raise UnknownNameError(self.kind, name, ["(none registered: import archgen.composition)"]) from None
             raise UnknownNameError(self.kind, name, self._items) from None
 
     def remove(self, name: str) -> T:

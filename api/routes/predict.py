@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from archgen.api.errors import ApiError
 from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
@@ -53,7 +52,7 @@ def _model(state: ServiceState, req: PredictRequest) -> tuple[ServedModel, str]:
         503: {"model": ErrorResponse},
     },
 )
-def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
+def predict_route(req: PredictRequest, state: State, _: Key) -> PredictResponse:
     """Predicted accuracy (mean, and std when ``uncertainty``) of each architecture.
 
     Architectures are the space's string form or row index; each answer also
@@ -63,7 +62,7 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     ``quick`` while a first start serves its quick LightGBM.
     """
     t0 = time.perf_counter()
-    if req.task in state.data.tasks:
+    if state.resolve(req.space, req.task).user:
         return _predict_user_task(req, state)
     state.check_task(req.space, req.task)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_archs)
@@ -75,15 +74,16 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> JSONResponse:
     ]
     state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
     state.metrics.predict_seconds.observe(time.perf_counter() - t0)
-    body = {
-        "target": target_info(state.data, served.record),
-        "predictor": served_info(served, stage),
-        "predictions": preds,
-    }
-    return JSONResponse(body)
+    return PredictResponse.model_validate(
+        {
+            "target": target_info(state.data, served.record),
+            "predictor": served_info(served, stage),
+            "predictions": preds,
+        }
+    )
 
 
-def _predict_user_task(req: PredictRequest, state: ServiceState) -> JSONResponse:
+def _predict_user_task(req: PredictRequest, state: ServiceState) -> PredictResponse:
     """A user task (no table): :func:`archgen.services.supernets.supernet_predictions` of the task's supernet (the
     newest stored one, or ``predictor``)."""
     if req.space != "nb201":
@@ -113,4 +113,4 @@ def _predict_user_task(req: PredictRequest, state: ServiceState) -> JSONResponse
     predictor = {"id": rec.id, "kind": rec.kind, "stage": "final",
                  "trained_on": {"space": rec.space, "task": rec.task, "target": "/".join(rec.target), "architectures": 0},
                  "heldout_kendall_tau": None}  # fmt: skip
-    return JSONResponse({"target": target, "predictor": predictor, "predictions": preds})
+    return PredictResponse.model_validate({"target": target, "predictor": predictor, "predictions": preds})

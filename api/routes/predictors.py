@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
+from archgen.api.errors import ApiError
 from archgen.api.routes.common import accepted
-from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList, TrainRequest
+from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList
 from archgen.api.state import Key, State
 from archgen.artifacts import ArtifactRecord
 from archgen.services.predictors import TrainPredictorParams, validate_params
@@ -48,7 +49,7 @@ def get_model(model_id: str, state: State, _: Key) -> dict:
     },
 )
 def train(
-    req: TrainRequest,
+    req: TrainPredictorParams,
     state: State,
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -59,16 +60,9 @@ def train(
     parameters) before a job exists: what is wrong is a 404 or 422.
     """
     state.check_task(req.space, req.task)
-    spec = TrainPredictorParams(
-        space=req.space,
-        task=req.task,
-        kind=req.kind,
-        n_train=req.n_train,
-        seed=req.seed,
-        params=req.params,
-        target=(req.task, req.metric) if req.metric is not None else None,
-    )
-    split = validate_params(spec, state.data)
-    spec = spec.model_copy(update={"target": split.target})
+    if req.model_id is not None:
+        raise ApiError(422, "invalid_input", "model_id: the service names the models it stores; leave it out")
+    split = validate_params(req, state.data)  # once: kind, metric, n_train bounds, parameters
+    spec = req.model_copy(update={"metric": split.target[1]})
     job = state.submit_job("train_predictor", spec.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
     return accepted(job)

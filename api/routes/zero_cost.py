@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from archgen.api.routes.common import accepted
-from archgen.api.schemas import ErrorResponse, Job, ZeroCostRequest, ZeroCostResponse
+from archgen.api.schemas import ErrorResponse, Job, ZeroCostResponse
 from archgen.api.state import Key, State
 from archgen.predictors.zerocost import ZCSettings
 from archgen.services.inference import check_zero_cost, parse_batch, uncached_zero_cost_cells, zero_cost
-from archgen.services.jobs import ZeroCostParams
+from archgen.services.requests import ZeroCostRequest
 
 router = APIRouter(prefix="/v1", tags=["zero-cost"])
 
@@ -35,7 +35,7 @@ async def zero_cost_route(
     state: State,
     key: Key,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> JSONResponse:
+) -> ZeroCostResponse | JSONResponse:
     """Zero-cost proxy scores (NB201; CIFAR-10 images, or a registered user task's training images).
 
     Answered inline (200) when at most ``zc_inline_cells`` of the cells are not
@@ -49,17 +49,7 @@ async def zero_cost_route(
     proxies = list(dict.fromkeys(req.proxies))
     missing = await run_in_threadpool(uncached_zero_cost_cells, state.data, batch, req.task, proxies, zc)
     if missing > state.settings.zc_inline_cells:
-        params = ZeroCostParams(
-            space=req.space,
-            task=req.task,
-            architectures=[batch.space.format(a) for a in batch.archs],
-            given=list(req.architectures),
-            proxies=proxies,
-            batch_size=req.batch_size,
-            width=req.width,
-            seed=req.seed,
-        )
-        job = state.submit_job("zero_cost", params.model_dump(mode="json"), key.id, idempotency_key)
+        job = state.submit_job("zero_cost", req.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(zero_cost, state.data, batch, req.task, proxies, zc)
-    return JSONResponse(asdict(result))
+    return ZeroCostResponse.model_validate(asdict(result))

@@ -51,8 +51,9 @@ from archgen.generators import Guidance, get_generator
 from archgen.generators.diffusion.generator import VALIDITY
 from archgen.plotting import pyplot
 from archgen.predictors.base import get_predictor
-from archgen.services.generate import SAMPLED_CELLS, ZC_VOTE, GenerateParams, generate, space_generator, training_cells
+from archgen.services.generate import SAMPLED_CELLS, ZC_VOTE, generate, space_generator, training_cells
 from archgen.services.predictors import predictor_kwargs, table_archs
+from archgen.services.requests import Constraints, GenerateRequest
 
 if TYPE_CHECKING:
     from archgen.artifacts import ArtifactStore
@@ -239,7 +240,9 @@ def constraints(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
         for seed in range(opts.first_seed, opts.first_seed + opts.draws):
             for cs in (0.0, opts.constraint_scale):
                 t0 = time.perf_counter()
-                params = GenerateParams(space=opts.space, task=task, n=100, seed=seed, constraint_scale=cs, **kw)
+                params = GenerateRequest(
+                    space=opts.space, task=task, n=100, seed=seed, constraint_scale=cs, constraints=Constraints(**kw)
+                )
                 r = generate(params, ws, store)
                 col = next(iter(r.constraints))
                 budget = r.constraints[col]["max"]
@@ -291,7 +294,7 @@ def zero_cost(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
         out = [measure("uniform", sp.sample(100, np.random.default_rng(seed)), seed, 0.0)]
         for guide_by in ("zero-cost", "table"):
             t0 = time.perf_counter()
-            params = GenerateParams(n=100, seed=seed, guide_by=guide_by, labelled=opts.labelled)  # type: ignore[arg-type]
+            params = GenerateRequest(n=100, seed=seed, guide_by=guide_by, labelled=opts.labelled)  # type: ignore[arg-type]
             r = generate(params, ws, store)
             name = "guided by the zero-cost vote (no label)" if guide_by == "zero-cost" else "guided by table labels"
             out.append(measure(name, [sp.parse(g.architecture) for g in r.items], seed, time.perf_counter() - t0))
@@ -319,7 +322,7 @@ def transfer(ws: Workspace, opts: BenchOptions, log: Log) -> list[dict]:
         oracle = int(min((mean > mean[i]).sum() for i in best)) + 1
         for seed in range(opts.first_seed, opts.first_seed + opts.draws):
             t0 = time.perf_counter()
-            r = generate(GenerateParams(task=task, n=100, seed=seed, transfer_from=sources), ws, store)
+            r = generate(GenerateRequest(task=task, n=100, seed=seed, transfer_from=sources), ws, store)
             idx = sp.indices([sp.parse(g.architecture) for g in r.items])
             hits = [k + 1 for k, i in enumerate(idx) if int(i) in best]
             row = {

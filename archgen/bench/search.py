@@ -208,9 +208,9 @@ def benchmark_multiobjective(
     say = log or (lambda _m: None)
     if space not in ENUMERATED:
         raise SearchInputError(f"the true front needs an enumerated space ({', '.join(ENUMERATED)}), not {space!r}")
-    ev, _ = check_search(
+    ev = check_search(
         SearchParams(space=space, task=task, metric=metric, strategy="mobo", minimize=minimize, device=device,
-                     budget=budget, batch_size=batch_size), ws)  # fmt: skip
+                     budget=budget, batch_size=batch_size), ws).evaluator  # fmt: skip
     if not isinstance(ev, BenchmarkEvaluator):
         raise SearchInputError(f"the true front needs a benchmark table; {task!r} has none")
     (second,) = ev.extra_metrics

@@ -7,11 +7,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
+from archgen.errors import ArchgenError
 from archgen.serialize import to_jsonable as _jsonable
 from archgen.settings import Settings
 
@@ -84,3 +86,19 @@ def fraction_bar(desc: str, quiet: bool) -> Iterator[Callable[[float, str], None
 def _space(name: str) -> SearchSpace:
     """Search space ``name`` with its table's rows (for index arguments)."""
     return _ctx.workspace().space(name)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def build(model: type[M], error: type[ArchgenError], options: dict[str, str] | None = None, **fields: Any) -> M:
+    """``model(**fields)``, the operation's one request model; a validation error becomes ``error`` naming the
+    command-line option of the first bad field (``--width: ...``; ``options`` maps fields to options where
+    their names differ)."""
+    try:
+        return model(**fields)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = next((x for x in reversed(err["loc"]) if isinstance(x, str)), "input")  # nested: the leaf's name
+        name = (options or {}).get(field, field).replace("_", "-")
+        raise error(f"--{name}: {err['msg']} (got {err.get('input')!r})") from None

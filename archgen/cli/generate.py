@@ -11,16 +11,15 @@ from typing import Annotated
 
 import torch
 import typer
-from pydantic import ValidationError
 from tqdm import tqdm
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.bench import generators as bench
-from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.generators.base import GeneratorInputError
-from archgen.services.generate import GenerateParams
 from archgen.services.generate import generate as run
+from archgen.services.requests import Constraints, GenerateRequest
 
 
 def register(app: typer.Typer) -> None:
@@ -87,35 +86,37 @@ def generate(
     architecture printed. Prints each architecture with the surrogate's
     predicted accuracy, its published accuracy and constrained values.
     """
-    try:
-        params = GenerateParams(
-            space=space,
-            task=task,
-            n=n,
-            guidance_scale=guidance,
-            guide_by=guide_by,
-            labelled=labelled,
-            transfer_from=transfer_from,
-            max_params=max_params,
-            max_flops=max_flops,
-            max_latency_ms=max_latency_ms,
-            device=device,
-            constraint_scale=constraint_scale,
-            seed=seed,
-            epochs=epochs,
-            steps=steps,
-            method=method,
-        )
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise GeneratorInputError(f"--{'-'.join(str(x) for x in err['loc']).replace('_', '-')}: {err['msg']}") from None
+    params = build(
+        GenerateRequest,
+        GeneratorInputError,
+        None,
+        space=space,
+        task=task,
+        n=n,
+        guidance_scale=guidance,
+        guide_by=guide_by,
+        labelled=labelled,
+        transfer_from=transfer_from,
+        constraints=Constraints(
+            max_params=max_params, max_flops=max_flops, max_latency_ms=max_latency_ms, device=device
+        ),
+        constraint_scale=constraint_scale,
+        seed=seed,
+        steps=steps,
+        method=method,
+    )
     with tqdm(total=100, desc="sampling", unit="%", disable=as_json or not sys.stderr.isatty()) as bar:
 
         def on_progress(fraction: float, _message: str) -> None:
             bar.update(max(0, int(fraction * 100) - bar.n))
 
         result = run(
-            params, _ctx.workspace(), _ctx.models(), log=lambda m: typer.echo(m, err=True), on_progress=on_progress
+            params,
+            _ctx.workspace(),
+            _ctx.models(),
+            generator_epochs=epochs,
+            log=lambda m: typer.echo(m, err=True),
+            on_progress=on_progress,
         )
     names = list(result.items[0].values) if result.items else []
     head = f"  {'predicted':>9} {'measured':>9}" + (f" {'score':>7}" if result.transfer_from else "")

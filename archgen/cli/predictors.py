@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.bench.predictors import (
@@ -21,7 +20,7 @@ from archgen.bench.predictors import (
     summarize,
     write_outputs,
 )
-from archgen.cli.common import JsonOpt, _ctx, _emit, _space
+from archgen.cli.common import JsonOpt, _ctx, _emit, _space, build
 from archgen.errors import ArchgenError, PredictorInputError
 from archgen.predictors import list_predictors, predictor_class
 from archgen.predictors.base import CallbackMonitor
@@ -103,14 +102,18 @@ def predictors_train(
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
-    try:
-        spec = TrainPredictorParams(
-            space=space, task=task, kind=predictor, n_train=n_train, seed=seed, params=params, model_id=model_id
-        )
-    except ValidationError as e:
-        raise PredictorInputError(
-            "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        ) from None
+    spec = build(
+        TrainPredictorParams,
+        PredictorInputError,
+        None,
+        space=space,
+        task=task,
+        kind=predictor,
+        n_train=n_train,
+        seed=seed,
+        params=params,
+        model_id=model_id,
+    )
 
     def on_progress(fraction: float, message: str | None) -> None:
         if message:

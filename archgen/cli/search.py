@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from tqdm import tqdm
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.bench.search import benchmark_multiobjective, benchmark_search, format_summary, summarize, write_outputs
-from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.search import Workers, list_strategies
 from archgen.search.strategies import SearchInputError
@@ -90,33 +89,41 @@ def search(
         ref = None if reference is None else tuple(float(v) for v in reference.split(","))
     except ValueError:
         raise SearchInputError(f"--reference takes two numbers separated by a comma, got {reference!r}") from None
-    try:
-        params = SearchParams(
-            space=space, task=task, metric=metric, strategy=strategy, prior=prior, acquisition=acquisition,  # type: ignore[arg-type]
-            budget=budget, batch_size=batch_size, minimize=minimize, device=device, seed=seed,  # type: ignore[arg-type]
-            reference=ref, generator=generator,  # type: ignore[arg-type]
-        )  # fmt: skip
-    except ValidationError as e:
-        err = e.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "input"
-        raise SearchInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
-    ev, _ = check_search(params, _ctx.workspace())  # names and combinations, before any work
+    params = build(
+        SearchParams,
+        SearchInputError,
+        None,
+        space=space,
+        task=task,
+        metric=metric,
+        strategy=strategy,
+        prior=prior,
+        acquisition=acquisition,
+        budget=budget,
+        batch_size=batch_size,
+        minimize=minimize,
+        device=device,
+        seed=seed,
+        reference=ref,
+        generator=generator,
+    )
+    plan = check_search(params, _ctx.workspace())  # names and combinations, before any work; once
     t0 = time.perf_counter()
     with (
         Workers(workers, ray_address=ray_address) as pool,
         tqdm(total=budget, desc=f"{strategy} search", unit="eval", disable=as_json or not sys.stderr.isatty()) as bar,
     ):
         h = execute_search(
-            params, _ctx.workspace(), checkpoint=checkpoint, workers=pool if workers > 1 or ray_address else None,
+            plan, _ctx.workspace(), checkpoint=checkpoint, workers=pool if workers > 1 or ray_address else None,
             on_batch=lambda h: bar.update(len(h.evaluations) - bar.n), generator_epochs=_ctx.settings().generator_epochs,
         )  # fmt: skip
     best = h.best()
     summary = h.to_dict() | {"best": None if best is None else best.architecture, "best_value": None if best is None else best.value,
-                             "oracle": ev.source, "wall_s": time.perf_counter() - t0}  # fmt: skip
+                             "oracle": plan.evaluator.source, "wall_s": time.perf_counter() - t0}  # fmt: skip
     if h.objectives:
         summary["front"] = [h.evaluations[i].architecture for i in h.front()]
     text = (
-        f"{len(h.evaluations)} evaluations of {ev.source} ({strategy}, batch {batch_size}, seed {seed}, "
+        f"{len(h.evaluations)} evaluations of {plan.evaluator.source} ({strategy}, batch {batch_size}, seed {seed}, "
         f"{summary['wall_s']:.1f} s); best {best.value:.3f} after {h.evaluations_to(best.value)}: {best.architecture}"
         if best is not None
         else "no evaluation returned a value"

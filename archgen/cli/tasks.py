@@ -7,10 +7,9 @@ from typing import Annotated
 
 import torch
 import typer
-from pydantic import ValidationError
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.cli.common import JsonOpt, _ctx, _emit, fraction_bar
+from archgen.cli.common import JsonOpt, _ctx, _emit, build, fraction_bar
 from archgen.errors import SupernetInputError
 from archgen.services.supernets import SupernetParams, supernet_records, train_supernet
 
@@ -94,14 +93,23 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train TASK's supernet (progress bar; a checkpoint in --workdir resumes an interrupted run) and store it."""
-    try:
-        params = SupernetParams(task=task, minutes=minutes, epochs=epochs, batch_size=batch_size, C=width, N=depth,
-                                resolution=resolution, sampling=sampling, calib_batches=calib_batches,
-                                eval_images=eval_images, seed=seed, model_id=model_id)  # type: ignore[arg-type]  # fmt: skip
-    except ValidationError as e:
-        err = e.errors()[0]
-        name = {"C": "width", "N": "depth"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "input"
-        raise SupernetInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
+    params = build(
+        SupernetParams,
+        SupernetInputError,
+        {"C": "width", "N": "depth"},
+        task=task,
+        minutes=minutes,
+        epochs=epochs,
+        batch_size=batch_size,
+        C=width,
+        N=depth,
+        resolution=resolution,
+        sampling=sampling,
+        calib_batches=calib_batches,
+        eval_images=eval_images,
+        seed=seed,
+        model_id=model_id,
+    )
     if threads is not None:
         torch.set_num_threads(threads)
     ws = _ctx.workspace()

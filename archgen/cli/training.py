@@ -7,10 +7,9 @@ from typing import Annotated
 
 import torch
 import typer
-from pydantic import ValidationError
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.cli.common import JsonOpt, _ctx, _emit, fraction_bar
+from archgen.cli.common import JsonOpt, _ctx, _emit, build, fraction_bar
 from archgen.training.trainer import TrainingInputError, TrainingParams, train_architecture
 
 
@@ -43,13 +42,22 @@ def train(
 ) -> None:
     """Train ARCH on TASK's images (progress bar; a checkpoint in --out resumes an interrupted run) and keep the
     weights (numpy .npz of the state dict, no pickle) with their provenance."""
-    try:
-        params = TrainingParams(arch=arch, task=task, epochs=epochs, batch_size=batch_size, lr=lr, C=width, N=depth,
-                                resolution=resolution, train_images=train_images, augment=not no_augment, seed=seed)  # fmt: skip
-    except ValidationError as e:
-        err = e.errors()[0]
-        name = {"C": "width", "N": "depth"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "input"
-        raise TrainingInputError(f"--{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
+    params = build(
+        TrainingParams,
+        TrainingInputError,
+        {"C": "width", "N": "depth"},
+        arch=arch,
+        task=task,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        C=width,
+        N=depth,
+        resolution=resolution,
+        train_images=train_images,
+        augment=not no_augment,
+        seed=seed,
+    )
     if threads is not None:
         torch.set_num_threads(threads)
     with fraction_bar("training", as_json) as progress:

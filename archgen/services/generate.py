@@ -50,19 +50,23 @@ from archgen.errors import NoSupernetError, UnknownNameError, UnsupportedSpaceEr
 from archgen.generators.base import GeneratorInputError, Guidance, get_generator
 from archgen.generators.diffusion import DiffusionGenerator
 from archgen.generators.diffusion.generator import OBJECTIVE
-from archgen.generators.params import GenerateParams
 from archgen.predictors.base import get_predictor
 from archgen.predictors.zerocost import IMAGE_TASKS, SUPPORTED_SPACES, score_archs
 from archgen.services.predictors import predictor_kwargs, table_archs
+from archgen.services.requests import GenerateRequest
 from archgen.services.supernets import supernet_evaluator, supernet_records
 from archgen.spaces import get_space
-from archgen.tasks.images import is_user_task
+from archgen.tasks.resolve import ResolvedTask, resolve_task
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
     from archgen.context import Workspace
     from archgen.datasets.tables import BenchmarkTable
 
+#: Training epochs of a space's generator unless the service's settings say otherwise.
+GENERATOR_EPOCHS = 200
+#: Seed of the space generator the service trains and uses.
+GENERATOR_SEED = 0
 #: Random cells whose published measurement trains a constraint's surrogate.
 CONSTRAINT_CELLS = 2000
 #: Cells drawn from the space's sampler to train the generator of a space its table does not enumerate.
@@ -195,7 +199,7 @@ class Bound:
     description: str
 
 
-def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
+def bounds_of(params: GenerateRequest, table: BenchmarkTable) -> list[Bound]:
     """The request's constraints as table columns.
 
     Raises:
@@ -206,8 +210,8 @@ def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
 
     out = []
     for name, budget, unit, what in (
-        ("params", params.max_params, "M", "parameters"),
-        ("flops", params.max_flops, "M", "FLOPs"),
+        ("params", params.constraints.max_params, "M", "parameters"),
+        ("flops", params.constraints.max_flops, "M", "FLOPs"),
     ):
         if budget is None:
             continue
@@ -215,14 +219,19 @@ def bounds_of(params: GenerateParams, table: BenchmarkTable) -> list[Bound]:
         if col is None:
             raise GeneratorInputError(f"{table.space}/{params.task} publishes no {what}: max_{name} cannot be checked")
         out.append(Bound(name, *col, budget, unit, f"{what} (millions), as published"))
-    if (params.max_latency_ms is None) != (params.device is None):
+    if (params.constraints.max_latency_ms is None) != (params.constraints.device is None):
         raise GeneratorInputError("max_latency_ms and device go together: give both or neither")
-    if params.max_latency_ms is not None and params.device is not None:
-        t, m = table.device_column(params.task, params.device)
+    if params.constraints.max_latency_ms is not None and params.constraints.device is not None:
+        t, m = table.device_column(params.task, params.constraints.device)
         src = "HW-NAS-Bench" if m.startswith("hw_") else ("HELP" if m.startswith("latency_") else "published")
         out.append(
             Bound(
-                f"latency_{params.device}", t, m, params.max_latency_ms, "ms", f"{src} latency on {params.device} (ms)"
+                f"latency_{params.constraints.device}",
+                t,
+                m,
+                params.constraints.max_latency_ms,
+                "ms",
+                f"{src} latency on {params.constraints.device} (ms)",
             )
         )
     return out
@@ -316,7 +325,7 @@ def transfer_labels(
     return [sp.from_index(int(i)) for i in pick], mean[pick]
 
 
-def _ranker(table: BenchmarkTable, params: GenerateParams, data: Workspace):
+def _ranker(table: BenchmarkTable, params: GenerateRequest, data: Workspace):
     """The unnoised predictor that ranks a transfer pool: LightGBM on the encoding, fitted on the source labels.
 
     The source tables are complete, so it learns from every cell they label
@@ -367,11 +376,24 @@ def supernet_labels(
     return archs, y, ev.source.removeprefix("supernet:")
 
 
-def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTable, list[Bound]]:
+@dataclass(frozen=True)
+class GeneratePlan:
+    """A checked request and what checking it found: the space's table and the constraints as table columns.
+
+    :func:`check_request` makes it; :func:`generate` takes it, so a request is checked once.
+    """
+
+    request: GenerateRequest
+    task: ResolvedTask
+    table: BenchmarkTable
+    bounds: list[Bound]
+
+
+def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
     """Everything about a request that can be checked in milliseconds (the HTTP route does, before any job).
 
     Returns:
-        The space's table and the request's constraints.
+        The plan :func:`generate` executes.
 
     Raises:
         UnknownNameError: unknown space, task, device or source task.
@@ -382,10 +404,8 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
     if params.space not in supported:
         raise UnsupportedSpaceError("the diffusion generator", params.space, supported)
 
-    table = data.table(params.space)
-    user = params.task not in table.tasks()
-    if user and not is_user_task(data, params.task):
-        raise UnknownNameError(f"task of space {params.space!r}", params.task, [*table.tasks(), *data.tasks.names()])
+    resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
+    table, user = data.table(params.space), resolved.user
     if user and params.guidance_scale > 0 and params.guide_by == "table":
         raise GeneratorInputError(
             f"user task {params.task!r} has no table: guide by 'supernet' (its trained supernet) or 'zero-cost'"
@@ -428,20 +448,24 @@ def check_request(params: GenerateParams, data: Workspace) -> tuple[BenchmarkTab
         if params.guidance_scale == 0:
             raise GeneratorInputError("transfer_from needs guidance_scale > 0")
         check_sources(table, params.space, params.task, params.transfer_from)
-    return table, bounds
+    return GeneratePlan(params, resolved, table, bounds)
 
 
 def generate(
-    params: GenerateParams,
+    request: GenerateRequest | GeneratePlan,
     data: Workspace,
     store: ArtifactStore,
     *,
+    generator_epochs: int = GENERATOR_EPOCHS,
+    generator_seed: int = GENERATOR_SEED,
     log: Callable[[str], None] | None = None,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> GenerateResult:
-    """Architectures for ``params.task`` (see the module docstring).
+    """Architectures for the request's task (see the module docstring).
 
-    ``on_progress(fraction, message)`` is called as sampling moves (jobs report
+    ``request`` is a request, or the plan :func:`check_request` made of it (then it is not checked again).
+    ``generator_epochs`` and ``generator_seed`` name the space's generator (a server setting: trained once
+    per pair and stored). ``on_progress(fraction, message)`` is called as sampling moves (jobs report
     it and stop there when cancelled).
 
     Raises:
@@ -450,16 +474,17 @@ def generate(
         GeneratorInputError: a budget too few architectures meet, bad combinations.
     """
     say = log or (lambda _m: None)
-    table, bounds = check_request(params, data)
-    user = params.task not in table.tasks()
+    plan = request if isinstance(request, GeneratePlan) else check_request(request, data)
+    params, table, bounds = plan.request, plan.table, plan.bounds
+    user = plan.task.user
     target = ("supernet", "heldout_acc") if user else table.default_target(params.task)
     transfer = params.transfer_from is not None
     say(f"generator for {params.space} (trained once, then loaded from the store)")
     report = on_progress or (lambda _f, _m: None)
-    gid = generator_id(params.space, params.epochs, params.generator_seed)
+    gid = generator_id(params.space, generator_epochs, generator_seed)
 
     base, seen = shared_generator(
-        data, store, params.space, epochs=params.epochs, seed=params.generator_seed,
+        data, store, params.space, epochs=generator_epochs, seed=generator_seed,
         on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
     )  # fmt: skip
     report(0.5, "guidance surrogates")
@@ -587,7 +612,7 @@ def _seen(gen: DiffusionGenerator) -> list[str]:
 __all__ = [
     "CONSTRAINT_CELLS",
     "Bound",
-    "GenerateParams",
+    "GenerateRequest",
     "GenerateResult",
     "Generated",
     "bounds_of",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from archgen.artifacts import ArtifactStore
 from archgen.context import workspace
 from archgen.errors import TaskError, TaskExistsError
-from archgen.generators.params import GenerateParams
 from archgen.jobs.base import JobContext, JobFunction
 from archgen.predictors.zerocost import ZCSettings
 from archgen.search.parallel import Workers
-from archgen.services import predictors as predictors_service
 from archgen.services import supernets as supernets_service
-from archgen.services.fit_monitor import JobFitMonitor
 from archgen.services.generate import generate as run
 from archgen.services.generate import space_generator
 from archgen.services.inference import parse_batch
 from archgen.services.inference import zero_cost as score
-from archgen.services.predictors import TrainPredictorParams, model_id
+from archgen.services.requests import GenerateRequest, ZeroCostRequest
 from archgen.services.search import SearchParams, execute_search, report
 from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
 from archgen.tasks.archive import extract_archive
@@ -66,70 +63,12 @@ def _kind(
     return deco
 
 
-class ZeroCostParams(BaseModel):
-    """Parameters of a ``zero_cost`` job (the HTTP route validates its request into this).
-
-    Attributes:
-        space, task: Search space and task with images.
-        architectures: String forms of the cells to score.
-        given: The architectures as the caller wrote them (echoed in the result); default ``architectures``.
-        proxies: Proxy names.
-        batch_size, width, seed: Mini-batch size, first-stage width, seed of batch and weights.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    space: str = Field(min_length=1, max_length=64)
-    task: str = Field(min_length=1, max_length=64)
-    architectures: list[str] = Field(min_length=1, max_length=100_000)
-    given: list[str | int] | None = None
-    proxies: list[str] = Field(min_length=1, max_length=32)
-    batch_size: int = Field(64, ge=1, le=256)
-    width: int = Field(16, ge=1, le=64)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-
-
-@_kind(
-    "train_predictor",
-    "Fit a predictor on a benchmark table, score it on held-out cells, store it",
-    TrainPredictorParams,
-)
-def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, Any]:
-    """Run :func:`archgen.services.predictors.train_predictor` with the job's progress and checkpoints.
-
-    The model id is ``params.model_id`` or derived from the job id (the same on every attempt).
-    """
-    paths = ctx.settings.paths
-    if params.model_id is None:
-        mid = model_id(params.kind, params.space, params.task, params.n_train, params.seed, ctx.job_id[:8])
-        params = params.model_copy(update={"model_id": mid})
-    parts = ctx.workdir / "parts"
-    monitor = JobFitMonitor(ctx, parts)
-    _, record = predictors_service.train_predictor(
-        params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor
-    )
-    shutil.rmtree(parts, ignore_errors=True)
-    log.info(
-        "job %s: stored %s (held-out Kendall tau %.3f, fit %.1f s)",
-        ctx.job_id,
-        record.id,
-        record.heldout.get("kendall_tau", float("nan")),
-        record.heldout.get("fit_s", float("nan")),
-        extra={"job_id": ctx.job_id, "job_kind": "train_predictor"},
-    )
-    return {"model_id": record.id, "model": record.summary(), "resumed": ctx.resumed}
-
-
-@_kind("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostParams)
-def zero_cost(params: ZeroCostParams, ctx: JobContext) -> dict[str, Any]:
+@_kind("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostRequest)
+def zero_cost(params: ZeroCostRequest, ctx: JobContext) -> dict[str, Any]:
     """Score the architectures; every computed cell goes to the score cache before progress is reported."""
     data = workspace(ctx.settings.paths)
     space = data.space(params.space)
     batch = parse_batch(space, params.architectures, len(params.architectures))
-    if params.given is not None:
-        if len(params.given) != len(params.architectures):
-            raise ValueError("given must have one entry per architecture")
-        batch = replace(batch, given=tuple(params.given))
     zc = ZCSettings(batch_size=params.batch_size, C=params.width, seed=params.seed)
 
     def on_cell(finished: int, cells: int, computed: int) -> None:
@@ -164,11 +103,17 @@ def train_generator(params: TrainGeneratorParams, ctx: JobContext) -> dict[str, 
     return {"generator_id": gid}
 
 
-@_kind("generate", "Generate architectures for a task with the diffusion generator", GenerateParams)
-def generate(params: GenerateParams, ctx: JobContext) -> dict[str, Any]:
+@_kind("generate", "Generate architectures for a task with the diffusion generator", GenerateRequest)
+def generate(params: GenerateRequest, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.generate.generate`; a resumed run draws the same architectures (seeded)."""
     paths = ctx.settings.paths
-    result = run(params, workspace(paths), ArtifactStore(paths.model_dir), on_progress=ctx.progress)
+    result = run(
+        params,
+        workspace(paths),
+        ArtifactStore(paths.model_dir),
+        generator_epochs=ctx.settings.generator_epochs,
+        on_progress=ctx.progress,
+    )
     return result.summary()
 
 

@@ -32,6 +32,7 @@ from archgen.predictors.base import (
 )
 from archgen.predictors.metrics import evaluate
 from archgen.predictors.splits import random_split
+from archgen.tasks.resolve import resolve_task
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -52,7 +53,8 @@ class TrainPredictorParams(BaseModel):
         n_train: Training rows (drawn with ``seed``); bounded by the table in :func:`training_split`.
         seed: Seed of the draw and of the predictor.
         params: Constructor arguments overriding the defaults.
-        target: ``(task, metric)`` to predict (default :func:`default_target`).
+        metric: The task's column to predict (default: the table's
+            :meth:`~archgen.datasets.tables.BenchmarkTable.default_target`); :attr:`target` is ``(task, metric)``.
         eval_max: Score at most this many held-out rows (default: all, or
             :data:`IMAGE_EVAL_MAX` for predictors that need images).
         model_id: Store id (default :func:`model_id` with a fresh suffix).
@@ -60,15 +62,26 @@ class TrainPredictorParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    space: str = Field(min_length=1, max_length=64)
-    task: str = Field(min_length=1, max_length=64)
+    space: str = Field("nb201", min_length=1, max_length=64)
+    task: str = Field("cifar10", min_length=1, max_length=64)
     kind: str = Field("stack", min_length=1, max_length=64)
     n_train: int = Field(469, ge=1, le=1_000_000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    target: tuple[str, str] | None = None
-    eval_max: int | None = Field(None, ge=2)
-    model_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    metric: str | None = Field(
+        None, min_length=1, max_length=64, description="Target metric of the task (default: the space's main one)."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments of the predictor.")
+    eval_max: int | None = Field(None, ge=2, description="Score at most this many held-out cells (default: all).")
+    model_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Store id (the CLI's --id; over HTTP the service names the model).",
+    )
+
+    @property
+    def target(self) -> tuple[str, str] | None:
+        """``(task, metric)`` where a metric is named."""
+        return (self.task, self.metric) if self.metric is not None else None
 
 
 def model_id(
@@ -174,9 +187,7 @@ def validate_params(spec: TrainPredictorParams, data: Workspace) -> TrainingSpli
     cls = predictor_class(spec.kind)
     if cls.capabilities.spaces and spec.space not in cls.capabilities.spaces:
         raise UnsupportedSpaceError(f"predictor {spec.kind!r}", spec.space, cls.capabilities.spaces)
-    table = data.table(spec.space)
-    if spec.task not in table.tasks():
-        raise UnknownNameError(f"task of space {spec.space!r}", spec.task, table.tasks())
+    table = resolve_task(data, spec.space, spec.task).require_published()  # a predictor learns published values
     if spec.target is not None:
         table.column(*spec.target)  # raises naming the task or metric
     kwargs = predictor_kwargs(spec.kind, spec.task, spec.seed, extra=spec.params)  # types and cost bounds

@@ -10,23 +10,22 @@ benchmark-table evaluator, with a checkpoint after every batch) and
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from archgen.datasets.tables import ENUMERATED
-from archgen.errors import UnknownNameError
 from archgen.evaluators import BenchmarkEvaluator
 from archgen.generators.diffusion import DiffusionGenerator
 from archgen.plotting import pyplot
-from archgen.search.loop import run_search
+from archgen.search.loop import MAX_BUDGET, run_search
 from archgen.search.priors import build_prior
 from archgen.search.strategies import SearchInputError, get_strategy, list_strategies, strategy_class
 from archgen.services.generate import shared_generator
 from archgen.services.supernets import supernet_evaluator
-from archgen.tasks.images import is_user_task
+from archgen.tasks.resolve import resolve_task
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -68,7 +67,7 @@ class SearchParams(BaseModel):
     strategy: str = Field("bo", min_length=1, max_length=32)
     prior: Literal["zero-cost", "transfer"] | None = None
     acquisition: Literal["qlognei", "qucb", "ts"] = "qlognei"
-    budget: int = Field(100, ge=1, le=100_000)
+    budget: int = Field(100, ge=1, le=MAX_BUDGET)
     batch_size: int = Field(4, ge=1, le=1024)
     minimize: Literal["latency", "params", "flops"] | None = None
     device: str | None = Field(None, min_length=1, max_length=64)
@@ -110,8 +109,18 @@ def _check_user_task(params: SearchParams, data: Workspace) -> tuple[Evaluator, 
     return supernet_evaluator(data, params.task), None
 
 
-def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prior | None]:
-    """Everything checkable before running: returns the evaluator and the prior.
+@dataclass(frozen=True)
+class SearchPlan:
+    """A checked search: its parameters, the evaluator it pays and its prior (:func:`check_search` makes it,
+    :func:`execute_search` runs it, so nothing is checked or built twice)."""
+
+    params: SearchParams
+    evaluator: Evaluator
+    prior: Prior | None
+
+
+def check_search(params: SearchParams, data: Workspace) -> SearchPlan:
+    """Everything checkable before running: returns the plan (the evaluator and the prior).
 
     A benchmark task is evaluated by its table; a registered user task (no table) by its newest stored supernet
     (:func:`archgen.services.supernets.supernet_evaluator`: ``NoSupernetError`` until one is trained).
@@ -121,10 +130,8 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
         SearchInputError: batch larger than the budget, a prior the strategy takes not, several
             objectives for a one-objective strategy, a strategy that needs a prior without one.
     """
-    table = data.table(params.space)
-    user = params.task not in table.tasks()
-    if user and not is_user_task(data, params.task):
-        raise UnknownNameError(f"task of space {params.space!r}", params.task, [*table.tasks(), *data.tasks.names()])
+    resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
+    table, user = data.table(params.space), resolved.user
     cls = strategy_class(params.strategy)  # unknown names raise listing the valid ones
     if params.batch_size > params.budget:
         raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
@@ -145,7 +152,7 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
     if params.strategy == "robot" and params.prior != "zero-cost":
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
     if user:
-        return _check_user_task(params, data)
+        return SearchPlan(params, *_check_user_task(params, data))
     t, m = table.default_target(params.task) if params.metric is None else (params.task, params.metric)
     second = _second(params, data)
     if params.reference is not None:
@@ -173,7 +180,7 @@ def check_search(params: SearchParams, data: Workspace) -> tuple[Evaluator, Prio
         prior = data.memo(
             ("search-prior", params.space, params.task, kind), lambda: build_prior(table, params.task, kind)
         )
-    return ev, prior
+    return SearchPlan(params, ev, prior)
 
 
 def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True, generator: Any = None) -> Any:
@@ -194,7 +201,7 @@ def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True
 
 
 def execute_search(
-    params: SearchParams,
+    request: SearchParams | SearchPlan,
     data: Workspace,
     *,
     checkpoint: Path | None = None,
@@ -205,17 +212,24 @@ def execute_search(
 ) -> SearchHistory:
     """Run the search (resuming from ``checkpoint`` where it holds an unfinished one).
 
+    ``request`` is the search's parameters, or the plan :func:`check_search` made of them (not checked again).
+
     With ``params.generator`` the space's generator (``generator_epochs``, seed 0: the one ``/v1/generate`` uses)
     is loaded from the workspace's model store, or trained there first (``on_progress(fraction, message)``).
     """
-    ev, prior = check_search(params, data)
+    plan = request if isinstance(request, SearchPlan) else check_search(request, data)
+    params, ev, prior = plan.params, plan.evaluator, plan.prior
     generator = None
     if params.generator:
         generator, _ = shared_generator(
             data, data.models, params.space, epochs=generator_epochs, on_progress=on_progress
         )
     sp = data.space(params.space)
-    cands = [sp.from_index(i) for i in range(data.table(params.space).num_rows)] if params.space in ENUMERATED else None
+    cands = (
+        [sp.from_index(i) for i in range(data.table(params.space).num_rows)]
+        if data.table(params.space).enumerates
+        else None
+    )
     objectives = None
     extra: tuple[str, ...] = getattr(ev, "extra_metrics", ())  # a table evaluator's second objective
     if extra:
@@ -301,4 +315,13 @@ def plot(history: SearchHistory, path: Path | BinaryIO) -> Path | BinaryIO:
     return path
 
 
-__all__ = ["SECOND_OBJECTIVES", "SearchParams", "check_search", "execute_search", "plot", "report", "strategy_of"]
+__all__ = [
+    "SECOND_OBJECTIVES",
+    "SearchParams",
+    "SearchPlan",
+    "check_search",
+    "execute_search",
+    "plot",
+    "report",
+    "strategy_of",
+]

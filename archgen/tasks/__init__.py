@@ -9,10 +9,12 @@ from archgen.tasks.images import (
     is_user_task,
     task_images,
 )
+from archgen.tasks.resolve import ResolvedTask, resolve_task, stored_supernets
 from archgen.tasks.store import TaskError, TaskExistsError, TaskRecord, TaskStore, check_task_name
 
 __all__ = [
     "BUILTIN_IMAGE_TASKS",
+    "ResolvedTask",
     "TaskError",
     "TaskExistsError",
     "TaskImages",
@@ -22,5 +24,7 @@ __all__ = [
     "check_task_name",
     "image_task_names",
     "is_user_task",
+    "resolve_task",
+    "stored_supernets",
     "task_images",
 ]

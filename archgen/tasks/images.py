@@ -13,14 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from archgen.errors import UnknownNameError
+from archgen.tasks.resolve import BUILTIN_IMAGE_TASKS, check_image_task, image_task_names, is_user_task
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
     from archgen.datasets.images import ImageArrayDataset
-
-#: Tasks whose images ship with the benchmark data.
-BUILTIN_IMAGE_TASKS = ("cifar10", "cifar10-valid")
 
 
 @dataclass(frozen=True)
@@ -44,22 +41,6 @@ class TaskImages:
     @property
     def num_classes(self) -> int:
         return len(self.train.classes)
-
-
-def image_task_names(data: Workspace) -> list[str]:
-    """Every task with images here: the built-in ones, then the registered user tasks."""
-    return [*BUILTIN_IMAGE_TASKS, *data.tasks.names()]
-
-
-def is_user_task(data: Workspace, task: str) -> bool:
-    """Whether ``task`` is a registered user task."""
-    return task not in BUILTIN_IMAGE_TASKS and task in data.tasks
-
-
-def check_image_task(data: Workspace, task: str, what: str = "task with images") -> None:
-    """Raise :class:`UnknownNameError` (listing the valid ones) unless ``task`` has images here."""
-    if task not in BUILTIN_IMAGE_TASKS and task not in data.tasks:
-        raise UnknownNameError(what, task, image_task_names(data))
 
 
 def task_images(data: Workspace, task: str) -> TaskImages:

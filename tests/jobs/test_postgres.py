@@ -16,7 +16,19 @@ import pytest
 from archgen.api.keys import KeyStore
 from archgen.jobs import SUCCEEDED, JobStore
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+#: Set by .ci/run: a missing server is a failure there, not a skip.
+REQUIRE = os.environ.get("ARCHGEN_TEST_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_bin(name: str) -> str | None:
+    """``name`` on PATH, else in the newest ``/usr/lib/postgresql/<version>/bin`` (Debian's layout)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )
+    return next((str(v / name) for v in reversed(versions) if (v / name).exists()), None)
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -25,9 +37,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    initdb = shutil.which("initdb") or str(PG_BIN / "initdb")
-    pg_ctl = shutil.which("pg_ctl") or str(PG_BIN / "pg_ctl")
-    if not (Path(initdb).exists() and Path(pg_ctl).exists()) or (os.geteuid() == 0 and not shutil.which("runuser")):
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None or (os.geteuid() == 0 and not shutil.which("runuser")):
+        if REQUIRE:
+            pytest.fail("PostgreSQL server binaries not installed (ARCHGEN_TEST_REQUIRE_POSTGRES=1)")
         pytest.skip("PostgreSQL server binaries not installed")
     # not under pytest's tmp dir: its parents are private to this user, and the server runs as 'postgres'
     root = Path(tempfile.mkdtemp(prefix="archgen-pg-"))

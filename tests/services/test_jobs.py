@@ -9,8 +9,9 @@ import pytest
 from archgen.artifacts import ArtifactStore
 from archgen.jobs import SUCCEEDED, JobContext, JobStore
 from archgen.jobs.base import JobParamsError, get_job_kind
-from archgen.services.jobs import ZeroCostParams, train_predictor
+from archgen.services.jobs import train_predictor
 from archgen.services.predictors import TrainPredictorParams, model_id
+from archgen.services.requests import ZeroCostRequest
 from archgen.settings import Settings
 from tests.jobs.conftest import run_to_end
 
@@ -21,7 +22,7 @@ class Died(Exception):
 
 def test_kinds_declare_their_params_models() -> None:
     assert get_job_kind("train_predictor").params is TrainPredictorParams
-    assert get_job_kind("zero_cost").params is ZeroCostParams
+    assert get_job_kind("zero_cost").params is ZeroCostRequest
     with pytest.raises(JobParamsError, match="n_train"):
         get_job_kind("train_predictor").validate({"space": "nb201", "task": "cifar10", "n_train": "many"})
     with pytest.raises(JobParamsError, match="bogus"):
@@ -87,13 +88,10 @@ def test_a_stack_job_killed_mid_fit_resumes_after_its_last_finished_member(
 
 def test_a_zero_cost_job_scores_and_checkpoints(settings: Settings) -> None:
     store = JobStore(settings.db_url)
-    params = ZeroCostParams(
+    params = ZeroCostRequest(
         space="nb201",
         task="cifar10",
-        architectures=[
-            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-        ],
-        given=[123],
+        architectures=[123],
         proxies=["params", "synflow"],
         batch_size=8,
         width=4,

@@ -47,7 +47,7 @@ def test_train_stores_a_model_with_provenance_and_progress(ws, tmp_path) -> None
         ({"kind": "stack", "n_train": 5}, PredictorInputError, "at least 20"),
         ({"params": {"n_trees": 3}}, PredictorInputError, "n_trees"),
         ({"params": {"task": "cifar100"}}, PredictorInputError, "task"),
-        ({"target": ("cifar10", "accuracy")}, UnknownNameError, "accuracy"),
+        ({"metric": "accuracy"}, UnknownNameError, "accuracy"),
         ({"space": "nasbench_graph", "task": "cora", "kind": "zc"}, UnsupportedSpaceError, "nasbench_graph"),
     ],
 )

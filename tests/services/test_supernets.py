@@ -65,16 +65,21 @@ def test_requests_the_task_cannot_serve_are_refused(ws, task: str) -> None:
         check_supernet_request(SupernetParams(task=task, batch_size=128), ws)  # 60 training images
 
 
-def test_a_fresh_process_loads_a_stored_supernet_from_the_store_alone(ws, task: str, tmp_path: Path) -> None:
-    """The store knows the supernet type without the caller importing ``archgen.supernets`` first."""
+def test_a_fresh_process_loads_a_stored_supernet_after_the_composition_root(ws, task: str, tmp_path: Path) -> None:
+    """A fresh process that imports ``archgen.composition`` (as the CLI, the service and workers do) loads a stored
+    supernet; one that imports the store alone is told to (the store imports none of its artifact types)."""
     import subprocess
     import sys
 
     train_supernet(SupernetParams(task=task, **TINY), ws, ws.models, tmp_path, model_id="sn-fresh")
-    code = ("import sys; from archgen.artifacts import ArtifactStore; "
-            "sn, rec = ArtifactStore(sys.argv[1]).load('sn-fresh', artifact_type='supernet'); print(rec.task)")  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(ws.paths.model_dir)], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == task
+    load = "sn, rec = ArtifactStore(sys.argv[1]).load('sn-fresh', artifact_type='supernet'); print(rec.task)"
+    for prelude, ok in (("import archgen.composition; ", True), ("", False)):
+        code = f"import sys; {prelude}from archgen.artifacts import ArtifactStore; {load}"
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(ws.paths.model_dir)], capture_output=True, text=True, timeout=300
+        )
+        if ok:
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.strip() == task
+        else:
+            assert out.returncode != 0 and "import archgen.composition" in out.stderr

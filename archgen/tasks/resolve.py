@@ -1,0 +1,96 @@
+"""One resolver from a task name to what the task has, asked by prediction, generation, search, supernets,
+training and zero-cost scoring instead of re-deriving it.
+
+A task name is a benchmark task of a space's table (NB201's ``cifar10``, ``cifar100``, ``ImageNet16-120``,
+NAS-Bench-Graph's ``cora``...), a registered user task (an image folder, no table), or unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archgen.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from archgen.artifacts import ArtifactRecord
+    from archgen.context import Workspace
+    from archgen.datasets.tables import BenchmarkTable
+
+
+#: Tasks whose images ship with the benchmark data.
+BUILTIN_IMAGE_TASKS = ("cifar10", "cifar10-valid")
+
+
+def image_task_names(data: Workspace) -> list[str]:
+    """Every task with images here: the built-in ones, then the registered user tasks."""
+    return [*BUILTIN_IMAGE_TASKS, *data.tasks.names()]
+
+
+def is_user_task(data: Workspace, task: str) -> bool:
+    """Whether ``task`` is a registered user task."""
+    return task not in BUILTIN_IMAGE_TASKS and task in data.tasks
+
+
+def check_image_task(data: Workspace, task: str, what: str = "task with images") -> None:
+    """Raise :class:`UnknownNameError` (listing the valid ones) unless ``task`` has images here."""
+    if task not in BUILTIN_IMAGE_TASKS and task not in data.tasks:
+        raise UnknownNameError(what, task, image_task_names(data))
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    """What a task of a space has.
+
+    Attributes:
+        space, name: The space and the task.
+        table: The space's benchmark table (``None`` where the space has none).
+        published: Whether the table publishes the task's columns (a benchmark task).
+        user: Whether it is a registered user task (images, no table).
+        images: Whether the task has images here (CIFAR-10's two tasks and every user task).
+    """
+
+    space: str
+    name: str
+    table: BenchmarkTable | None
+    published: bool
+    user: bool
+    images: bool
+
+    @property
+    def default_target(self) -> tuple[str, str] | None:
+        """The ``(task, metric)`` column predictors target by default (``None`` without published columns)."""
+        return self.table.default_target(self.name) if self.published and self.table is not None else None
+
+    @property
+    def hardware_task(self) -> str | None:
+        """The table task whose published hardware values (parameters, FLOPs, latency) apply to this task."""
+        return self.table.hardware_task(self.name) if self.table is not None else None
+
+    def require_published(self) -> BenchmarkTable:
+        """The table, for operations that read published values (a user task raises, naming the benchmark tasks)."""
+        if not self.published or self.table is None:
+            valid = self.table.tasks() if self.table is not None else []
+            raise UnknownNameError(f"task of space {self.space!r} with published values", self.name, valid)
+        return self.table
+
+
+def resolve_task(data: Workspace, space: str, task: str) -> ResolvedTask:
+    """What ``task`` of ``space`` has (see :class:`ResolvedTask`).
+
+    Raises:
+        UnknownNameError: an unknown space (listing those with tables), or a task that is neither one of the
+            table's nor a registered user task (listing both).
+    """
+    table = data.table(space)
+    published = task in table.tasks()
+    user = not published and is_user_task(data, task)
+    if not published and not user:
+        raise UnknownNameError(f"task of space {space!r}", task, [*table.tasks(), *data.tasks.names()])
+    return ResolvedTask(space, task, table, published, user, task in BUILTIN_IMAGE_TASKS or user)
+
+
+def stored_supernets(data: Workspace, task: str) -> list[ArtifactRecord]:
+    """The task's stored supernets, newest first (one scan of the model store)."""
+    recs = [r for r in data.models.records() if r.artifact_type == "supernet" and r.task == task]
+    return sorted(recs, key=lambda r: (r.created, r.id), reverse=True)
