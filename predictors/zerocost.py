@@ -111,7 +111,8 @@ _PASS_A = {
 
 @dataclass(frozen=True)
 class ZCSettings:
-    """What a zero-cost score depends on besides the architecture.
+    """What a zero-cost score depends on besides the architecture (the one type of zero-cost network settings:
+    predictors, the score cache, the service and its jobs use it).
 
     Attributes:
         batch_size: Images in the mini-batch.
@@ -129,6 +130,10 @@ class ZCSettings:
     def of(cls, predictor: object) -> ZCSettings:
         """The settings held in a predictor's ``batch_size``, ``C``, ``N`` and ``seed`` parameters."""
         return cls(batch_size=predictor.batch_size, C=predictor.C, N=predictor.N, seed=predictor.seed)  # type: ignore[attr-defined]
+
+    def described(self) -> dict[str, int]:
+        """The settings as the service reports them: ``batch_size``, ``width``, ``cells_per_stage``, ``seed``."""
+        return {"batch_size": self.batch_size, "width": self.C, "cells_per_stage": self.N, "seed": self.seed}
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps({**asdict(self), "v": _CACHE_VERSION}, sort_keys=True).encode()).hexdigest()[

@@ -21,6 +21,11 @@ from archgen.registry import Registry
 from archgen.search import list_strategies
 
 
+def test_the_built_in_job_kinds_are_all_there() -> None:
+    assert set(list_job_kinds()) >= {"train_predictor", "zero_cost", "train_generator", "generate", "search",
+                                     "train", "add_task", "train_supernet"}  # fmt: skip
+
+
 def test_every_declared_kind_is_registered() -> None:
     assert {cls.name for cls in composition.PREDICTORS} <= set(list_predictors())
     assert {cls.name for cls in composition.GENERATORS} <= set(list_generators())

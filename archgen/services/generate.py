@@ -451,6 +451,124 @@ def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
     return GeneratePlan(params, resolved, table, bounds)
 
 
+@dataclass(frozen=True)
+class _GuidanceInputs:
+    """What every guidance builder reads: the checked request, where data and models are, the space's generator."""
+
+    plan: GeneratePlan
+    data: Workspace
+    store: ArtifactStore
+    base: DiffusionGenerator
+    gid: str
+    say: Callable[[str], None]
+    report: Callable[[float, str], None]
+    archs: list[Arch]  # the cells with a published target, in row order (empty for a user task)
+    y: np.ndarray  # their published target
+
+    def fit(self, key: tuple, archs: list[Arch], y: np.ndarray, epochs: int, batch_size: int) -> Any:
+        """A noise-aware surrogate of ``y`` on the generator's latent, fitted once per ``key`` and process."""
+        p = self.plan.request
+        return SURROGATES.get(
+            (str(self.store.root), self.gid, *key), lambda: _fit_one(self.base, archs, y, p.seed, epochs, batch_size)
+        )
+
+
+@dataclass(frozen=True)
+class _Objective:
+    """The objective guidance of a request: its surrogate (``None``: unguided), what it stands for, and the
+    ranking predictor that orders a transfer request's pool."""
+
+    surrogate: Any
+    target: tuple[str, str]
+    ranker: Any = None
+
+
+def _table_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
+    """The task's published accuracy of ``labelled`` random cells of its table."""
+    p = g.plan.request
+    archs, y = g.archs, g.y
+    pick = np.random.default_rng(p.seed).choice(len(archs), min(p.labelled_cells(), len(archs)), replace=False)
+    g.say(f"surrogate on {len(pick)} labelled cells of {'/'.join(target)}")
+    la, ly = [archs[i] for i in pick], y[pick]
+    return _Objective(g.fit(("task", p.space, target, p.labelled_cells(), p.seed), la, ly, 300, 128), target)
+
+
+def _transfer_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
+    """Other tasks' labels only; a LightGBM on the same labels ranks the pool."""
+    p = g.plan.request
+    assert p.transfer_from is not None
+    src, cells = p.transfer_from, p.labelled_cells()
+    xa, xy = transfer_labels(g.plan.table, p.space, p.task, src, cells, p.seed)
+    g.say(f"transfer: surrogate and ranking predictor on {len(xa)} cells labelled by {', '.join(src)} only")
+    key = ("transfer", p.space, p.task, src, cells, p.seed)
+    ranker = SURROGATES.get((str(g.store.root), g.gid, *key, "ranker"), lambda: _ranker(g.plan.table, p, g.data))
+    return _Objective(g.fit(key, xa, xy, 100, 256), target, ranker)
+
+
+def _zero_cost_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
+    """No label: the zero-cost vote computed on the task's images for ``labelled`` random cells."""
+    p = g.plan.request
+    cells = p.labelled_cells()
+    g.say(f"zero-cost vote ({', '.join(ZC_VOTE)}) on {p.task}'s images for {cells} random cells (no labels)")
+    za, zy = zero_cost_labels(
+        g.data, p.space, p.task, cells, p.seed,
+        on_cell=lambda d, t: g.report(0.5 * d / max(t, 1), f"zero-cost scores: {d}/{t} cells"),
+    )  # fmt: skip
+    key = ("zero-cost", p.space, p.task, cells, p.seed)
+    return _Objective(g.fit(key, za, zy, 300, 128), ("zc_vote", "+".join(ZC_VOTE)))
+
+
+def _supernet_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
+    """No label: the task's newest stored supernet's estimates of ``labelled`` random cells."""
+    p = g.plan.request
+    cells = p.labelled_cells()
+    sa, sy, sid = supernet_labels(
+        g.data, p.space, p.task, cells, p.seed,
+        on_cell=lambda d, t: g.report(0.5 * d / max(t, 1), f"supernet estimates: {d}/{t} cells"),
+    )  # fmt: skip
+    g.say(f"supernet {sid}: held-out accuracy of {len(sa)} random cells' paths on {p.task} (no labels)")
+    return _Objective(g.fit(("supernet", sid, p.space, p.task, cells, p.seed), sa, sy, 300, 128), ("supernet", sid))
+
+
+#: The objective guidance of each ``guide_by`` (``transfer_from`` takes precedence: it is table guidance by
+#: other tasks' labels).
+_GUIDANCE = {"table": _table_guidance, "zero-cost": _zero_cost_guidance, "supernet": _supernet_guidance}
+
+
+def _objective_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
+    """The request's objective guidance, from the builder of its source (none when ``guidance_scale`` is 0)."""
+    p = g.plan.request
+    if p.guidance_scale == 0:
+        return _Objective(None, target)
+    build = _transfer_guidance if p.transfer_from is not None else _GUIDANCE[p.guide_by]
+    return build(g, target)
+
+
+def _bound_columns(plan: GeneratePlan) -> dict[str, np.ndarray]:
+    """The published column of each constraint, and of parameters (reported beside every architecture)."""
+    table, p = plan.table, plan.request
+    cols = {b.name: np.asarray(table.column(b.task, b.metric), dtype=np.float64) for b in plan.bounds}
+    pcol = table.published_column(table.hardware_task(p.task), "params")
+    if pcol is not None and "params" not in cols:
+        cols["params"] = np.asarray(table.column(*pcol), dtype=np.float64)
+    return cols
+
+
+def _constraint_surrogates(g: _GuidanceInputs, cols: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A surrogate per constraint on :data:`CONSTRAINT_CELLS` published cells (none with ``constraint_scale`` 0)."""
+    p, sp = g.plan.request, g.plan.table.search_space
+    out: dict[str, Any] = {}
+    if p.constraint_scale == 0:
+        return out
+    for b in g.plan.bounds:
+        g.say(f"constraint surrogate: {b.description} on {CONSTRAINT_CELLS} cells")
+        rows = np.flatnonzero(np.isfinite(cols[b.name]))
+        pick = np.random.default_rng(p.seed + 7).choice(rows, min(CONSTRAINT_CELLS, len(rows)), replace=False)
+        ca, cy = [sp.from_index(int(i)) for i in pick], cols[b.name][pick]
+        out[b.name] = g.fit(("bound", p.space, b.task, b.metric, p.seed), ca, cy, 100, 256)
+    return out
+
+
 def generate(
     request: GenerateRequest | GeneratePlan,
     data: Workspace,
@@ -490,61 +608,21 @@ def generate(
     report(0.5, "guidance surrogates")
     gen = base.request_copy()  # the request's own surrogates go beside the validity one
     gen.steps = params.steps
+    archs: list[Arch] = []
+    y = np.empty(0)
     measured: dict = {}
     if not user:
         archs, y = table_archs(table, *target)
         measured = dict(zip(archs, y, strict=True))
     sp = table.search_space
-    cells = params.labelled_cells()
 
-    ranker = None
-    if params.guidance_scale > 0 and transfer:
-        assert params.transfer_from is not None
-        src = params.transfer_from
-        xa, xy = transfer_labels(table, params.space, params.task, src, cells, params.seed)
-        say(f"transfer: surrogate and ranking predictor on {len(xa)} cells labelled by {', '.join(src)} only")
-        key = (str(store.root), gid, "transfer", params.space, params.task, src, cells, params.seed)
-        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, xa, xy, params.seed, 100, 256))
-        ranker = SURROGATES.get((*key, "ranker"), lambda: _ranker(table, params, data))
-    elif params.guidance_scale > 0 and params.guide_by == "zero-cost":
-        say(f"zero-cost vote ({', '.join(ZC_VOTE)}) on {params.task}'s images for {cells} random cells (no labels)")
-        za, zy = zero_cost_labels(
-            data, params.space, params.task, cells, params.seed,
-            on_cell=lambda d, t: report(0.5 * d / max(t, 1), f"zero-cost scores: {d}/{t} cells"),
-        )  # fmt: skip
-        target = ("zc_vote", "+".join(ZC_VOTE))
-        key = (str(store.root), gid, "zero-cost", params.space, params.task, cells, params.seed)
-        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, za, zy, params.seed, 300, 128))
-    elif params.guidance_scale > 0 and params.guide_by == "supernet":
-        sa, sy, sid = supernet_labels(
-            data, params.space, params.task, cells, params.seed,
-            on_cell=lambda d, t: report(0.5 * d / max(t, 1), f"supernet estimates: {d}/{t} cells"),
-        )  # fmt: skip
-        say(f"supernet {sid}: held-out accuracy of {len(sa)} random cells' paths on {params.task} (no labels)")
-        target = ("supernet", sid)
-        key = (str(store.root), gid, "supernet", sid, params.space, params.task, cells, params.seed)
-        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, sa, sy, params.seed, 300, 128))
-    elif params.guidance_scale > 0:
-        pick = np.random.default_rng(params.seed).choice(len(archs), min(cells, len(archs)), replace=False)
-        say(f"surrogate on {len(pick)} labelled cells of {'/'.join(target)}")
-        key = (str(store.root), gid, "task", params.space, target, cells, params.seed)
-        la, ly = [archs[i] for i in pick], y[pick]
-        gen.surrogates_[OBJECTIVE] = SURROGATES.get(key, lambda: _fit_one(base, la, ly, params.seed, 300, 128))
-
-    cols = {b.name: np.asarray(table.column(b.task, b.metric), dtype=np.float64) for b in bounds}
-    pcol = table.published_column(table.hardware_task(params.task), "params")
-    if pcol is not None and "params" not in cols:
-        cols["params"] = np.asarray(table.column(*pcol), dtype=np.float64)
-    for b in bounds:
-        if params.constraint_scale > 0:
-            say(f"constraint surrogate: {b.description} on {CONSTRAINT_CELLS} cells")
-            rows = np.flatnonzero(np.isfinite(cols[b.name]))
-            pick = np.random.default_rng(params.seed + 7).choice(rows, min(CONSTRAINT_CELLS, len(rows)), replace=False)
-            ca, cy = [sp.from_index(int(i)) for i in pick], cols[b.name][pick]
-            key = (str(store.root), gid, "bound", params.space, b.task, b.metric, params.seed)
-            gen.surrogates_[b.name] = SURROGATES.get(
-                key, lambda ca=ca, cy=cy: _fit_one(base, ca, cy, params.seed, 100, 256)
-            )
+    inputs = _GuidanceInputs(plan, data, store, base, gid, say, report, archs, y)
+    objective = _objective_guidance(inputs, target)
+    target, ranker = objective.target, objective.ranker
+    if objective.surrogate is not None:
+        gen.surrogates_[OBJECTIVE] = objective.surrogate
+    cols = _bound_columns(plan)
+    gen.surrogates_.update(_constraint_surrogates(inputs, cols))
 
     def meets(cand: list) -> np.ndarray:
         ok = np.ones(len(cand), dtype=bool)

@@ -319,16 +319,6 @@ def _finite(v: Any) -> float | None:
 
 # -- zero-cost scores -------------------------------------------------------------------
 @dataclass(frozen=True)
-class ZeroCostSettings:
-    """The network and mini-batch the scores were computed with."""
-
-    batch_size: int
-    width: int
-    cells_per_stage: int
-    seed: int
-
-
-@dataclass(frozen=True)
 class ZeroCostScores:
     """One architecture's proxy scores (``None`` where a proxy has no finite value)."""
 
@@ -343,7 +333,7 @@ class ZeroCostResult:
 
     space: str
     task: str
-    settings: ZeroCostSettings
+    settings: dict[str, int]  # ZCSettings.described(): the network and mini-batch the scores were computed with
     results: list[ZeroCostScores]
     cells: int
     cells_computed_by_this_run: int
@@ -398,5 +388,5 @@ def zero_cost(
         ZeroCostScores(given, canon[k], {p: _finite(scores[p][k]) for p in proxies})
         for k, given in enumerate(batch.given)
     ]
-    zs = ZeroCostSettings(settings.batch_size, settings.C, settings.N, settings.seed)
+    zs = settings.described()
     return ZeroCostResult(batch.space.name, task, zs, results, cells, computed)

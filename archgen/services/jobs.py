@@ -24,11 +24,14 @@ from archgen.errors import TaskError, TaskExistsError
 from archgen.jobs.base import JobContext, JobFunction
 from archgen.predictors.zerocost import ZCSettings
 from archgen.search.parallel import Workers
+from archgen.services import predictors as predictors_service
 from archgen.services import supernets as supernets_service
+from archgen.services.fit_monitor import JobFitMonitor
 from archgen.services.generate import generate as run
 from archgen.services.generate import space_generator
 from archgen.services.inference import parse_batch
 from archgen.services.inference import zero_cost as score
+from archgen.services.predictors import TrainPredictorParams, model_id
 from archgen.services.requests import GenerateRequest, ZeroCostRequest
 from archgen.services.search import SearchParams, execute_search, report
 from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
@@ -61,6 +64,37 @@ def _kind(
         return fn
 
     return deco
+
+
+@_kind(
+    "train_predictor",
+    "Fit a predictor on a benchmark table, score it on held-out cells, store it",
+    TrainPredictorParams,
+)
+def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, Any]:
+    """Run :func:`archgen.services.predictors.train_predictor` with the job's progress and checkpoints.
+
+    The model id is ``params.model_id`` or derived from the job id (the same on every attempt).
+    """
+    paths = ctx.settings.paths
+    if params.model_id is None:
+        mid = model_id(params.kind, params.space, params.task, params.n_train, params.seed, ctx.job_id[:8])
+        params = params.model_copy(update={"model_id": mid})
+    parts = ctx.workdir / "parts"
+    monitor = JobFitMonitor(ctx, parts)
+    _, record = predictors_service.train_predictor(
+        params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor
+    )
+    shutil.rmtree(parts, ignore_errors=True)
+    log.info(
+        "job %s: stored %s (held-out Kendall tau %.3f, fit %.1f s)",
+        ctx.job_id,
+        record.id,
+        record.heldout.get("kendall_tau", float("nan")),
+        record.heldout.get("fit_s", float("nan")),
+        extra={"job_id": ctx.job_id, "job_kind": "train_predictor"},
+    )
+    return {"model_id": record.id, "model": record.summary(), "resumed": ctx.resumed}
 
 
 @_kind("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostRequest)

@@ -1,0 +1,55 @@
+"""The command line's entry: each command imports only its own modules; the bare listing matches the commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from archgen.cli.main import COMMANDS, build_app, command_of, main
+
+
+def test_the_listing_names_every_command_with_its_own_help() -> None:
+    real = typer.main.get_command(build_app()).commands  # type: ignore[attr-defined]
+    assert set(real) == set(COMMANDS)
+    for name, (_, help_text) in COMMANDS.items():
+        assert (real[name].help or "").strip().split("\n")[0] == help_text, name
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["search", "--budget", "10"], "search"),
+        (["--data-dir", "/x", "--home", "/y", "tasks", "list"], "tasks"),
+        (["--data-dir=/x", "space", "list"], "space"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_the_command_is_found_past_the_global_options(argv: list[str], command: str | None) -> None:
+    assert command_of(argv) == command
+
+
+def test_help_and_a_light_command_import_no_heavy_module() -> None:
+    code = (
+        "import sys\n"
+        "from archgen.cli.main import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('torch', 'archgen.composition', 'archgen.cli.search') if m in sys.modules]\n"
+        "print('HEAVY:' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_an_unknown_command_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["no-such-command"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-command" in err[0]

@@ -1,0 +1,71 @@
+"""Generation as a service: the request checked once into a plan, refusals before any work, one guidance
+builder per source. (Sampling itself is tested through the HTTP route and the CLI.)"""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from pydantic import ValidationError
+
+from archgen.errors import GeneratorInputError, UnknownNameError
+from archgen.services import generate as service
+from archgen.services.generate import GeneratePlan, check_request
+from archgen.services.requests import Constraints, GenerateRequest
+
+
+def test_a_request_becomes_a_plan_with_its_constraints_as_table_columns(ws) -> None:
+    req = GenerateRequest(constraints=Constraints(max_params=0.8, max_latency_ms=5.0, device="pixel3"))
+    plan = check_request(req, ws)
+    assert isinstance(plan, GeneratePlan) and plan.request is req and plan.table is ws.table("nb201")
+    assert {b.name for b in plan.bounds} == {"params", "latency_pixel3"}
+    assert plan.task.published and not plan.task.user
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "match"),
+    [
+        (GenerateRequest(task="mnist"), UnknownNameError, "mnist"),
+        (GenerateRequest(constraints=Constraints(max_latency_ms=5.0, device="toaster")), UnknownNameError, "toaster"),
+        (GenerateRequest(constraints=Constraints(max_latency_ms=5.0)), GeneratorInputError, "device"),
+        (GenerateRequest(transfer_from=("cifar10-valid",)), GeneratorInputError, "cifar10-valid"),
+        (GenerateRequest(guide_by="zero-cost", guidance_scale=0), GeneratorInputError, "guidance_scale"),
+        (GenerateRequest(guide_by="zero-cost", task="cifar100"), GeneratorInputError, "images"),
+    ],
+)
+def test_bad_requests_are_refused_before_any_work(ws, request_: GenerateRequest, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        check_request(request_, ws)
+
+
+def test_server_settings_are_not_request_fields() -> None:
+    for field in ("epochs", "generator_seed"):
+        with pytest.raises(ValidationError, match=field):
+            GenerateRequest.model_validate({field: 5})
+    assert GenerateRequest.model_validate({"transfer_from": "cifar100, ImageNet16-120"}).transfer_from == (
+        "cifar100",
+        "ImageNet16-120",
+    )
+
+
+def test_every_guidance_source_has_a_builder() -> None:
+    sources = typing.get_args(GenerateRequest.model_fields["guide_by"].annotation)
+    assert set(service._GUIDANCE) == set(sources)
+
+
+def test_a_plan_is_not_checked_again(ws, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = check_request(GenerateRequest(), ws)
+
+    class Reached(Exception):
+        pass
+
+    def no_check(*_a: object, **_k: object) -> None:
+        raise AssertionError("checked twice")
+
+    def stop(*_a: object, **_k: object) -> None:
+        raise Reached
+
+    monkeypatch.setattr(service, "check_request", no_check)
+    monkeypatch.setattr(service, "shared_generator", stop)
+    with pytest.raises(Reached):
+        service.generate(plan, ws, ws.models)
