@@ -32,6 +32,7 @@ def _ensure_generator(state: ServiceState, space: str) -> bool:
 @router.post(
     "/generate",
     response_model=GenerateResponse,
+    response_model_exclude_unset=True,  # the body as the service builds it (no defaults added)
     responses={
         202: {"model": Job, "description": "Large n, or the space's generator not trained yet: a job; poll Location."},
         404: {"model": ErrorResponse},

@@ -45,6 +45,7 @@ def _model(state: ServiceState, req: PredictRequest) -> tuple[ServedModel, str]:
 @router.post(
     "/predict",
     response_model=PredictResponse,
+    response_model_exclude_unset=True,  # the body as the service builds it (no defaults added)
     responses={
         404: {"model": ErrorResponse},
         413: {"model": ErrorResponse},

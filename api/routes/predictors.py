@@ -62,7 +62,6 @@ def train(
     state.check_task(req.space, req.task)
     if req.model_id is not None:
         raise ApiError(422, "invalid_input", "model_id: the service names the models it stores; leave it out")
-    split = validate_params(req, state.data)  # once: kind, metric, n_train bounds, parameters
-    spec = req.model_copy(update={"metric": split.target[1]})
-    job = state.submit_job("train_predictor", spec.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
+    validate_params(req, state.data)  # kind, metric, n_train bounds, parameters: a 404 or 422 before any job
+    job = state.submit_job("train_predictor", req.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
     return accepted(job)

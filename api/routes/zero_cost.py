@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["zero-cost"])
 @router.post(
     "/zero-cost",
     response_model=ZeroCostResponse,
+    response_model_exclude_unset=True,  # the body as the service builds it (no defaults added)
     responses={
         202: {"model": Job, "description": "Too many cells to compute inline: a job computes them; poll Location."},
         404: {"model": ErrorResponse},

@@ -45,7 +45,7 @@ def test_predict_without_uncertainty_and_explicit_predictor(service: Service) ->
     r = service.client.post(
         "/v1/predict", json={"architectures": [1], "predictor": mid, "uncertainty": False}, headers=service.auth
     )
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
     assert r.json()["predictor"]["id"] == mid and r.json()["predictions"][0]["std"] is None
 
 
