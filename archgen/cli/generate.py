@@ -19,7 +19,7 @@ from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.generators.base import GeneratorInputError
 from archgen.services.generate import generate as run
-from archgen.services.requests import Constraints, GenerateRequest
+from archgen.services.requests import GenerateRequest
 
 
 def register(app: typer.Typer) -> None:
@@ -97,9 +97,12 @@ def generate(
         guide_by=guide_by,
         labelled=labelled,
         transfer_from=transfer_from,
-        constraints=Constraints(
-            max_params=max_params, max_flops=max_flops, max_latency_ms=max_latency_ms, device=device
-        ),
+        constraints={  # validated inside build(), so that an error names the option (--max-params)
+            "max_params": max_params,
+            "max_flops": max_flops,
+            "max_latency_ms": max_latency_ms,
+            "device": device,
+        },
         constraint_scale=constraint_scale,
         seed=seed,
         steps=steps,

@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("predictors", "generate"),
         "Generate architectures for a task with the diffusion generator (DiffusionNAG-style).",
     ),
-    "keys": (("serve",), "API keys of the HTTP service: create, list, revoke."),
+    "keys": (("keys",), "API keys of the HTTP service: create, list, revoke."),
     "predict": (("predictors",), "Predicted mean and std of architectures with a stored predictor."),
     "predictors": (("predictors",), "Train, list and delete stored predictors."),
     "search": (

@@ -1,8 +1,7 @@
-"""``archgen serve`` (the HTTP service) and ``archgen keys`` (its API keys)."""
+"""``archgen serve``: the HTTP service."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,16 +12,9 @@ if TYPE_CHECKING:
 import uvicorn
 
 from archgen.api import create_app
-from archgen.api.keys import KeyStore
-from archgen.cli.common import JsonOpt, _ctx, _emit
+from archgen.cli.common import _ctx
+from archgen.cli.keys import DbOpt
 from archgen.logs import configure_logging
-
-keys_app = typer.Typer(help="API keys of the HTTP service: create, list, revoke.", no_args_is_help=True)
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Service database (default: $ARCHGEN_DATABASE_URL, else SQLite in the home)."),
-]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -64,49 +56,6 @@ def serve(
     )
 
 
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option("--name", help="What the key is for (shown in logs and listings).")],
-    database_url: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Create a key and print it once (only its hash is stored)."""
-    key, secret = KeyStore(_settings(database_url=database_url).db_url).create(name)
-    _emit(
-        {"id": key.id, "name": key.name, "key": secret},
-        as_json,
-        f"{secret}\n(key {key.id!r}, name {key.name!r}: shown once, store it now)",
-    )
-
-
-def _when(t: float | None) -> str | None:
-    return None if t is None else dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
-
-
-@keys_app.command("list")
-def keys_list(database_url: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Keys (id, name, created, revoked); never their secrets."""
-    keys = KeyStore(_settings(database_url=database_url).db_url).list()
-    rows = [{"id": k.id, "name": k.name, "created": _when(k.created_at), "revoked": _when(k.revoked_at)} for k in keys]
-    lines = [
-        f"{r['id']}  {r['name']:<24} created {r['created']}" + (f"  REVOKED {r['revoked']}" if r["revoked"] else "")
-        for r in rows
-    ]
-    _emit({"keys": rows}, as_json, "\n".join(lines) or "no keys")
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key: Annotated[str, typer.Argument(help="Key id (or name) to revoke.")],
-    database_url: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Revoke a key: requests with it are refused (within 2 s on a running server)."""
-    k = KeyStore(_settings(database_url=database_url).db_url).revoke(key)
-    _emit({"id": k.id, "name": k.name, "revoked": _when(k.revoked_at)}, as_json, f"revoked {k.id} ({k.name})")
-
-
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``keys`` to the top-level command line."""
     app.command("serve")(serve)
-    app.add_typer(keys_app, name="keys")

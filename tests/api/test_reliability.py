@@ -199,7 +199,7 @@ def test_a_1mb_architecture_is_not_echoed_and_an_empty_task_list_is_refused(
 def test_the_keys_cli_does_not_import_the_app() -> None:
     """6: ``archgen keys list`` took 18 s: importing the API imported torch and every predictor."""
     code = (
-        "import sys, archgen.api.keys, archgen.cli.serve; sys.exit('torch' in sys.modules or 'fastapi' in sys.modules)"
+        "import sys, archgen.api.keys, archgen.cli.keys; sys.exit('torch' in sys.modules or 'fastapi' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
