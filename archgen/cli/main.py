@@ -49,10 +49,12 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "tasks": (("tasks",), "User tasks: a labelled image folder (DIR/<class>/*.jpg|png) registered under a name."),
     "train": (
         ("training",),
-        "Train ARCH on TASK's images (progress bar; a checkpoint in --out resumes an interrupted run) and keep the",
+        "Train ARCH on TASK's images and keep its weights (numpy .npz, no pickle) with their provenance.",
     ),
     "zc": (("predictors",), "Zero-cost proxies computed on real networks and CIFAR-10 images."),
 }
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 #: Options of the app itself that take a value (skipped when finding the command).
 _GLOBAL_VALUE_OPTIONS = ("--data-dir", "--cache-dir", "--home")
 
@@ -171,7 +173,13 @@ def main(argv: list[str] | None = None) -> None:
             if command is None and not {"--install-completion", "--show-completion"} & set(argv)
             else build_app(command)
         )
-        app(args=argv, standalone_mode=False)
+        # not standalone: typer returns an exit code instead of exiting (Ctrl-C gives 130, typer.Exit its own)
+        code = app(args=argv, standalone_mode=False)
+        if code == INTERRUPTED:
+            typer.echo("error: interrupted (Ctrl-C)", err=True)
+            sys.exit(INTERRUPTED)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ArchgenError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -184,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
         # usage errors: click's, or those of the click that typer vendors (typer._click), which
         # click.ClickException does not match; one line, exit 2, no traceback
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            typer.echo(f"error: {e.format_message()}", err=True)
+            if e.format_message():  # `archgen` alone printed its help: no empty error line after it
+                typer.echo(f"error: {e.format_message()}", err=True)
             sys.exit(2)
         raise
 

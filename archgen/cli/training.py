@@ -40,8 +40,9 @@ def train(
     threads: Annotated[int | None, typer.Option("--threads", min=1, max=256)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train ARCH on TASK's images (progress bar; a checkpoint in --out resumes an interrupted run) and keep the
-    weights (numpy .npz of the state dict, no pickle) with their provenance."""
+    """Train ARCH on TASK's images and keep its weights (numpy .npz, no pickle) with their provenance.
+
+    A progress bar on a terminal; a checkpoint in --out resumes an interrupted run."""
     params = build(
         TrainingParams,
         TrainingInputError,

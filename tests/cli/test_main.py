@@ -53,3 +53,28 @@ def test_an_unknown_command_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no-such-command" in err[0]
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from archgen.cli import data
+
+    def interrupted() -> list[str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "list_spaces", interrupted)
+    with pytest.raises(SystemExit) as e:
+        main(["space", "list"])
+    assert e.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["error: interrupted (Ctrl-C)"]
+
+
+def test_a_command_s_own_exit_code_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archgen.cli import data
+
+    def fails() -> list[str]:
+        raise typer.Exit(3)
+
+    monkeypatch.setattr(data, "list_spaces", fails)
+    with pytest.raises(SystemExit) as e:
+        main(["space", "list"])
+    assert e.value.code == 3

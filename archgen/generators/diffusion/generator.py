@@ -54,6 +54,7 @@ count classes, as the benchmark does.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
@@ -79,6 +80,10 @@ OBJECTIVE = "objective"
 VALIDITY = "invalid"
 #: Fewest invalid samples among the probe's for :meth:`DiffusionGenerator.fit_validity` to fit a surrogate.
 MIN_INVALID = 50
+
+
+#: Seconds between progress reports inside a training epoch.
+PROGRESS_EVERY_S = 2.0
 
 
 class DiffusionGenerator(Generator):
@@ -191,10 +196,12 @@ class DiffusionGenerator(Generator):
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
         losses = []
         net.train()
-        for _ in range(self.epochs):
+        batches = -(-len(data) // self.batch_size)
+        last_report = time.monotonic()
+        for epoch in range(self.epochs):
             order = torch.randperm(len(data), generator=gen)
             total = 0.0
-            for i in range(0, len(data), self.batch_size):
+            for k, i in enumerate(range(0, len(data), self.batch_size)):
                 x0 = data[order[i : i + self.batch_size]]
                 b = len(x0)
                 t = torch.rand(b, generator=gen) * (1 - T_EPS) + T_EPS
@@ -204,9 +211,16 @@ class DiffusionGenerator(Generator):
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * b
+                if self.on_progress is not None and time.monotonic() - last_report >= PROGRESS_EVERY_S:
+                    # within the epoch too: on a loaded machine an epoch takes tens of seconds, and a job's
+                    # cancel request is acted on at its next report
+                    last_report = time.monotonic()
+                    done = (epoch + (k + 1) / batches) / self.epochs
+                    self.on_progress(done, f"training epoch {epoch + 1}/{self.epochs}, batch {k + 1}/{batches}")
             sched.step()
             losses.append(total / len(x))
             if self.on_progress is not None:
+                last_report = time.monotonic()
                 self.on_progress((len(losses)) / self.epochs, f"training epoch {len(losses)}/{self.epochs}")
         net.eval()
         self.adj_ = adj[0] if not diffuse else torch.zeros_like(adj[0])
