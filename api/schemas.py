@@ -136,6 +136,11 @@ class GenerateResponse(BaseModel):
     validity: float
     uniqueness: float
     novelty: float = Field(description="Share of the returned architectures the generator was not trained on.")
+    generator_stage: Literal["full", "quick"] = Field(
+        "full",
+        description="Which generator answered: the space's full one, or the quick one (a few epochs) that answers "
+        "while the full one trains as the service's job.",
+    )
 
 
 # -- lookup ---------------------------------------------------------------------------

@@ -117,6 +117,8 @@ class Settings(BaseSettings):
             ones (and ones that need the generator trained) become jobs.
         generator_epochs: Training epochs of each space's diffusion generator
             (trained once by a job on first need, then kept in the model store).
+        quick_generator_epochs: Training epochs of the quick generator that answers
+            generation requests while the full one trains (0: none; requests wait for the full one).
         max_body_bytes: Largest request body.
         rate_limit: Sustained requests per second allowed per API key.
         rate_burst: Requests a key may make at once above the sustained rate.
@@ -149,6 +151,8 @@ class Settings(BaseSettings):
             a task may hold.
         supernet_max_minutes: Longest training budget a ``POST /v1/supernets`` request may ask for.
         supernet_inline_archs: Most architectures one ``POST /v1/predict`` of a user task scores (by its supernet).
+        job_threads: Torch's intra-op threads in each job's worker process (default: the cores divided
+            among ``workers``, at least 1), so that jobs running at once do not oversubscribe the cores.
         search_workers: Threads that evaluate a search's batch at once.
         search_ray_address: A Ray cluster a search's evaluations run on (``local``: one started in the
             worker); ``None``: the worker's threads.
@@ -170,12 +174,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     worker_backend: Literal["local", "thread", "ray"] = "local"
     workers: int = Field(default_factory=lambda: default_workers(), ge=1, le=256)
+    job_threads: int | None = Field(None, ge=1, le=256)
     ray_address: str | None = None
     max_archs: int = Field(10_000, ge=1)
     max_zc_archs: int = Field(256, ge=1)
     zc_inline_cells: int = Field(2, ge=0)
     generate_inline: int = Field(64, ge=0, le=10_000)
     generator_epochs: int = Field(200, ge=1, le=2000)
+    quick_generator_epochs: int = Field(10, ge=0, le=2000)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     rate_limit: float = Field(100.0, gt=0, allow_inf_nan=False)
     rate_burst: int = Field(200, ge=1)
@@ -204,6 +210,11 @@ class Settings(BaseSettings):
     quick_defaults: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+
+    @property
+    def threads_per_job(self) -> int:
+        """:attr:`job_threads`, or the machine's cores divided among :attr:`workers` (at least 1)."""
+        return self.job_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @classmethod
     def settings_customise_sources(

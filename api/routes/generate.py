@@ -12,7 +12,7 @@ from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, GenerateResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs.store import SYSTEM_OWNER
-from archgen.services.generate import GENERATOR_SEED, check_request, generate, generator_id
+from archgen.services.generate import GENERATOR_SEED, check_request, generate, generator_id, generator_ready
 from archgen.services.jobs import TrainGeneratorParams
 from archgen.services.requests import GenerateRequest
 
@@ -57,17 +57,22 @@ async def generate_route(
     validity, uniqueness and novelty. ``guide_by: "zero-cost"`` guides without
     any label, by the zero-cost vote computed on the task's images.
 
-    Answered inline for ``n`` up to the service's ``generate_inline`` once the
-    space's generator is trained (zero-cost guidance: always a job); otherwise a job (202 + ``Location``) whose
-    result has this body. The first request for a space queues the service's
-    job that trains its generator (minutes on a CPU).
+    Answered inline for ``n`` up to the service's ``generate_inline`` once a
+    generator is stored (zero-cost and supernet guidance: always a job); otherwise a job (202 + ``Location``)
+    whose result has this body. The first request for a space queues the service's job that trains its full
+    generator (minutes on a CPU); meanwhile a quick generator (``quick_generator_epochs``, trained in seconds by
+    the first request's job) answers, and ``generator_stage`` says which one did.
     """
     plan = check_request(req, state.data)  # 404 / 422 before any job exists; checked once
-    ready = _ensure_generator(state, req.space)
-    if not ready or req.n > state.settings.generate_inline or req.guide_by in ("zero-cost", "supernet"):
+    s = state.settings
+    quick = s.quick_generator_epochs if 0 < s.quick_generator_epochs < s.generator_epochs else None
+    ready = _ensure_generator(state, req.space) or (
+        quick is not None and generator_ready(state.models.store, req.space, quick, GENERATOR_SEED)
+    )
+    if not ready or req.n > s.generate_inline or req.guide_by in ("zero-cost", "supernet"):
         job = state.submit_job("generate", req.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(
-        generate, plan, state.data, state.models.store, generator_epochs=state.settings.generator_epochs
+        generate, plan, state.data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick
     )
     return GenerateResponse.model_validate(result.summary())

@@ -18,6 +18,7 @@ from archgen.bench import generators as bench
 from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.generators.base import GeneratorInputError
+from archgen.services.generate import FULL_EPOCH_S, QUICK_GENERATOR_EPOCHS, generator_ready
 from archgen.services.generate import generate as run
 from archgen.services.requests import GenerateRequest
 
@@ -69,6 +70,14 @@ def generate(
     epochs: Annotated[
         int, typer.Option("--epochs", help="Generator training epochs (trained once, then stored).")
     ] = 200,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Wait for the full generator (--epochs) when it is not trained yet, instead of answering with the "
+            "quick one (a few epochs, seconds to train).",
+        ),
+    ] = False,
     steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 200,
     method: Annotated[
         str, typer.Option("--method", help="Sampler: pc (DiffusionNAG's), euler (fastest: --steps 20), ode.")
@@ -108,9 +117,18 @@ def generate(
         steps=steps,
         method=method,
     )
+    quick = None if full else QUICK_GENERATOR_EPOCHS
+    if quick is not None and quick < epochs and not generator_ready(_ctx.models(), space, epochs):
+        typer.echo(
+            f"the full {space} generator ({epochs} epochs, about {epochs * FULL_EPOCH_S / 60:.0f} min on an idle "
+            f"2-core machine) is not trained yet: answering with the quick one ({quick} epochs); `archgen generate "
+            "--full` trains the full one (so does `archgen serve`, in the background, on the same model store)",
+            err=True,
+        )
     with tqdm(total=100, desc="sampling", unit="%", disable=as_json or not sys.stderr.isatty()) as bar:
 
-        def on_progress(fraction: float, _message: str) -> None:
+        def on_progress(fraction: float, message: str) -> None:
+            bar.set_description(message.split(":")[0][:40], refresh=False)  # the phase: training, surrogates, sampling
             bar.update(max(0, int(fraction * 100) - bar.n))
 
         result = run(
@@ -118,6 +136,7 @@ def generate(
             _ctx.workspace(),
             _ctx.models(),
             generator_epochs=epochs,
+            quick_epochs=quick,
             log=lambda m: typer.echo(m, err=True),
             on_progress=on_progress,
         )
@@ -131,7 +150,7 @@ def generate(
     )
     lines = [
         f"{len(result.items)} architectures for {result.space}/{result.task} (target {result.target}; "
-        f"generator {result.generator_id}; "
+        f"generator {result.generator_id}, {result.generator_stage}; "
         + (
             "guided by " + ",".join(result.transfer_from) + " labels (transfer)"
             if result.transfer_from

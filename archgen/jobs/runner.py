@@ -14,6 +14,8 @@ import signal
 import threading
 import traceback
 
+import torch
+
 from archgen.db import dispose_engines
 from archgen.errors import ArchgenError
 from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind, import_kind_module
@@ -96,6 +98,8 @@ def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, m
     """Entry point of a local worker process (started with ``spawn``); ``module`` registered the job's kind."""
     settings = Settings.model_validate_json(settings_json)
     configure_logging(settings.log_level, settings.log_json)
+    # a share of the cores, so that jobs running at once do not oversubscribe them (torch takes every core)
+    torch.set_num_threads(settings.threads_per_job)
     interrupt = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: interrupt.set())
     # Ctrl-C reaches the whole process group: the server handles it and asks us with SIGTERM
@@ -109,4 +113,5 @@ def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, m
 def ray_main(job_id: str, token: str, settings_json: str, module: str | None = None) -> str:
     """Entry point of a job run as a Ray task; ``module`` registered the job's kind."""
     settings = Settings.model_validate_json(settings_json)
+    torch.set_num_threads(1)  # Ray schedules a task on one CPU (num_cpus=1)
     return execute(job_id, token, settings, threading.Event(), module=module)

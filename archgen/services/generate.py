@@ -67,6 +67,11 @@ if TYPE_CHECKING:
 GENERATOR_EPOCHS = 200
 #: Seed of the space generator the service trains and uses.
 GENERATOR_SEED = 0
+#: Training epochs of the quick generator that answers while the space's full generator is not trained yet
+#: (chosen by measurement: BENCHMARKS.md, "A first generation within a minute").
+QUICK_GENERATOR_EPOCHS = 10
+#: Seconds per training epoch of an NB201 generator on an idle 2-core machine (for the CLI's estimate).
+FULL_EPOCH_S = 2.1
 #: Random cells whose published measurement trains a constraint's surrogate.
 CONSTRAINT_CELLS = 2000
 #: Cells drawn from the space's sampler to train the generator of a space its table does not enumerate.
@@ -111,6 +116,9 @@ class GenerateResult:
     met_before_rejection: float | None = None
     #: Share of the returned architectures the generator was not trained on.
     novelty: float = 0.0
+    #: Which generator answered: ``"full"`` (the space's generator) or ``"quick"`` (a few epochs, while the
+    #: full one is not trained yet).
+    generator_stage: str = "full"
 
     @property
     def validity(self) -> float:
@@ -128,6 +136,13 @@ class GenerateResult:
 def generator_id(space: str, epochs: int, seed: int) -> str:
     """Store id of a space's trained diffusion generator."""
     return f"diffusion-{space}-e{epochs}-s{seed}"
+
+
+def generator_ready(
+    store: ArtifactStore, space: str, epochs: int = GENERATOR_EPOCHS, seed: int = GENERATOR_SEED
+) -> bool:
+    """Whether the space's generator of ``epochs`` and ``seed`` is stored (trained)."""
+    return generator_id(space, epochs, seed) in store.ids()
 
 
 def training_cells(data: Workspace, space: str, seed: int) -> list[Arch]:
@@ -148,11 +163,14 @@ def space_generator(
     epochs: int,
     steps: int,
     seed: int,
+    validity_samples: int = VALIDITY_SAMPLES,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> tuple[DiffusionGenerator, str]:
     """The space's diffusion generator: loaded from ``store``, or trained on every cell of the space and stored.
 
-    ``on_progress(fraction, message)`` follows the training epochs when it trains.
+    ``validity_samples``: unguided samples of its validity probe (0: none; the quick generator skips it, as it
+    takes a minute or two on a CPU and only NB101's samples are ever invalid). ``on_progress(fraction, message)``
+    follows the training epochs when it trains.
     """
 
     gid = generator_id(space, epochs, seed)
@@ -162,7 +180,7 @@ def space_generator(
                 table = data.table(space)
                 archs = training_cells(data, space, seed)
                 gen = get_generator(
-                    "diffusion", epochs=epochs, steps=steps, seed=seed, validity_samples=VALIDITY_SAMPLES
+                    "diffusion", epochs=epochs, steps=steps, seed=seed, validity_samples=validity_samples
                 )
                 assert isinstance(gen, DiffusionGenerator)
                 gen.on_progress = on_progress
@@ -268,13 +286,17 @@ def shared_generator(
     *,
     epochs: int,
     seed: int = 0,
+    validity_samples: int = VALIDITY_SAMPLES,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> tuple[DiffusionGenerator, frozenset[str]]:
     """The space's generator (:func:`space_generator`: trained on first use) and the string forms of its training
     cells, loaded once per process and store. Shared: work on :meth:`DiffusionGenerator.request_copy`."""
 
     def load() -> tuple[DiffusionGenerator, frozenset[str]]:
-        gen, _ = space_generator(data, store, space, epochs=epochs, steps=200, seed=seed, on_progress=on_progress)
+        gen, _ = space_generator(
+            data, store, space, epochs=epochs, steps=200, seed=seed, validity_samples=validity_samples,
+            on_progress=on_progress,
+        )  # fmt: skip
         return gen, frozenset(_seen(gen))
 
     return SURROGATES.get((str(store.root), generator_id(space, epochs, seed)), load)  # type: ignore[no-any-return]
@@ -512,7 +534,7 @@ def _zero_cost_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objecti
     g.say(f"zero-cost vote ({', '.join(ZC_VOTE)}) on {p.task}'s images for {cells} random cells (no labels)")
     za, zy = zero_cost_labels(
         g.data, p.space, p.task, cells, p.seed,
-        on_cell=lambda d, t: g.report(0.5 * d / max(t, 1), f"zero-cost scores: {d}/{t} cells"),
+        on_cell=lambda d, t: g.report(0.4 + 0.2 * d / max(t, 1), f"guidance: zero-cost scores, {d}/{t} cells"),
     )  # fmt: skip
     key = ("zero-cost", p.space, p.task, cells, p.seed)
     return _Objective(g.fit(key, za, zy, 300, 128), ("zc_vote", "+".join(ZC_VOTE)))
@@ -524,7 +546,7 @@ def _supernet_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objectiv
     cells = p.labelled_cells()
     sa, sy, sid = supernet_labels(
         g.data, p.space, p.task, cells, p.seed,
-        on_cell=lambda d, t: g.report(0.5 * d / max(t, 1), f"supernet estimates: {d}/{t} cells"),
+        on_cell=lambda d, t: g.report(0.4 + 0.2 * d / max(t, 1), f"guidance: supernet estimates, {d}/{t} cells"),
     )  # fmt: skip
     g.say(f"supernet {sid}: held-out accuracy of {len(sa)} random cells' paths on {p.task} (no labels)")
     return _Objective(g.fit(("supernet", sid, p.space, p.task, cells, p.seed), sa, sy, 300, 128), ("supernet", sid))
@@ -576,15 +598,19 @@ def generate(
     *,
     generator_epochs: int = GENERATOR_EPOCHS,
     generator_seed: int = GENERATOR_SEED,
+    quick_epochs: int | None = None,
     log: Callable[[str], None] | None = None,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> GenerateResult:
     """Architectures for the request's task (see the module docstring).
 
+    Progress phases: the generator (0-0.4, trained on first use), the guidance (0.4-0.6), sampling (0.6-1).
     ``request`` is a request, or the plan :func:`check_request` made of it (then it is not checked again).
     ``generator_epochs`` and ``generator_seed`` name the space's generator (a server setting: trained once
-    per pair and stored). ``on_progress(fraction, message)`` is called as sampling moves (jobs report
-    it and stop there when cancelled).
+    per pair and stored). With ``quick_epochs`` (fewer than ``generator_epochs``), a generator trained for that many
+    epochs answers while the full one is not stored (``generator_stage`` says which answered; the caller trains the
+    full one, as the service's ``train_generator`` job does). ``on_progress(fraction, message)`` is called as
+    sampling moves (jobs report it and stop there when cancelled).
 
     Raises:
         UnknownNameError: unknown space, task, device or source task.
@@ -597,15 +623,23 @@ def generate(
     user = plan.task.user
     target = ("supernet", "heldout_acc") if user else table.default_target(params.task)
     transfer = params.transfer_from is not None
-    say(f"generator for {params.space} (trained once, then loaded from the store)")
     report = on_progress or (lambda _f, _m: None)
+    stage = "full"
+    if (
+        quick_epochs is not None
+        and quick_epochs < generator_epochs
+        and not generator_ready(store, params.space, generator_epochs, generator_seed)
+    ):
+        stage, generator_epochs = "quick", quick_epochs
+    say(f"{stage} generator for {params.space} ({generator_epochs} epochs; trained once, then loaded from the store)")
     gid = generator_id(params.space, generator_epochs, generator_seed)
 
     base, seen = shared_generator(
         data, store, params.space, epochs=generator_epochs, seed=generator_seed,
-        on_progress=lambda f, m: report(0.5 * f, f"generator for {params.space}: {m}"),
+        validity_samples=0 if stage == "quick" else VALIDITY_SAMPLES,
+        on_progress=lambda f, m: report(0.4 * f, f"{stage} generator for {params.space}: {m}"),
     )  # fmt: skip
-    report(0.5, "guidance surrogates")
+    report(0.4, "guidance: surrogates")
     gen = base.request_copy()  # the request's own surrogates go beside the validity one
     gen.steps = params.steps
     archs: list[Arch] = []
@@ -640,7 +674,8 @@ def generate(
         bound_scale=params.constraint_scale,
     )
     gen.pool, gen.method = params.pool, params.method
-    gen.on_progress = lambda f, m: report(0.5 + 0.5 * f, f"sampling: {m}")
+    report(0.6, "sampling")
+    gen.on_progress = lambda f, m: report(0.6 + 0.4 * f, f"sampling: {m}")
     say(f"sampling {params.n} architectures ({params.steps} steps, guidance scale {params.guidance_scale:g})")
     try:
         out = gen.sample(params.n, rng=np.random.default_rng(params.seed + 1), guidance=guidance)
@@ -663,6 +698,7 @@ def generate(
         drawn=stats["drawn"],
         valid=stats["valid"],
         met_before_rejection=stats["met"] / max(1, stats["valid"]) if bounds else None,
+        generator_stage=stage,
     )
     predicted: list[float | None] = [None] * len(out)
     if params.guidance_scale > 0 and not transfer:

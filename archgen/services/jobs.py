@@ -146,6 +146,7 @@ def generate(params: GenerateRequest, ctx: JobContext) -> dict[str, Any]:
         workspace(paths),
         ArtifactStore(paths.model_dir),
         generator_epochs=ctx.settings.generator_epochs,
+        quick_epochs=ctx.settings.quick_generator_epochs or None,  # the service's full generator trains meanwhile
         on_progress=ctx.progress,
     )
     return result.summary()

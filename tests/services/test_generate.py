@@ -69,3 +69,18 @@ def test_a_plan_is_not_checked_again(ws, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(service, "shared_generator", stop)
     with pytest.raises(Reached):
         service.generate(plan, ws, ws.models)
+
+
+def test_the_quick_generator_answers_while_the_full_one_is_not_trained(ws, tmp_path) -> None:
+    from archgen.artifacts import ArtifactStore
+    from archgen.services.generate import generate, generator_id, generator_ready
+
+    store = ArtifactStore(tmp_path / "models")
+    req = GenerateRequest(n=4, guidance_scale=0, steps=5, method="euler", seed=1)
+    quick = generate(req, ws, store, generator_epochs=3, quick_epochs=1)
+    assert quick.generator_stage == "quick" and quick.generator_id == generator_id("nb201", 1, 0)
+    assert len(quick.items) == 4 and quick.summary()["generator_stage"] == "quick"
+    assert generator_ready(store, "nb201", 1) and not generator_ready(store, "nb201", 3)
+    # once the full one is stored it answers (here: quick_epochs not below the full one's, so no quick one)
+    full = generate(req, ws, store, generator_epochs=1, quick_epochs=1)
+    assert full.generator_stage == "full"

@@ -205,3 +205,26 @@ def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings
     job2, _ = store.create("add_task", params.model_dump(mode="json"), "bob")
     run_to_end(settings, job2.id)
     assert store.get(job2.id).result["task"]["arrays_sha256"] == done.result["task"]["arrays_sha256"]
+
+
+def test_a_cancelled_generator_training_stops_within_the_grace_without_a_kill(settings: Settings) -> None:
+    """The generator reports from inside its epochs (every few seconds), so a cancel request is acted on there:
+    the job ends cancelled by itself, not killed after the grace."""
+    from archgen.jobs import JobManager
+    from tests.helpers import wait_until
+
+    settings = settings.model_copy(update={"worker_backend": "local", "workers": 1, "job_lease_s": 30})
+    store = JobStore(settings.db_url)
+    job, _ = store.create("train_generator", {"space": "nb201", "epochs": 2000, "seed": 5}, "alice")
+    manager = JobManager(settings, poll_s=0.05)
+    manager.start()
+    try:
+        wait_until(lambda: "training epoch" in (store.get(job.id).message or ""), 180, 0.1, "the training to report")
+        store.request_cancel(job.id, "alice")
+        wait_until(lambda: store.get(job.id).done, 60, 0.1, "the job to stop")
+    finally:
+        manager.stop()
+    done = store.get(job.id)
+    assert done.status == "cancelled", done.error
+    assert "did not stop" not in (done.error or "")  # not killed by the manager
+    assert done.finished_at - done.cancel_requested_at < settings.job_cancel_grace_s
