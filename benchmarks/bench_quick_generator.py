@@ -11,6 +11,7 @@ import time
 import numpy as np
 import torch
 
+import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.context import workspace
 from archgen.services.generate import generate, space_generator
 from archgen.services.requests import GenerateRequest
@@ -25,7 +26,7 @@ if sys.argv[1] == "train":
     print(f"full generator trained in {time.perf_counter() - t0:.0f} s", flush=True)
     sys.exit()
 rows = {}
-for stage, kw in (("quick", dict(generator_epochs=200, quick_epochs=10)), ("full", dict(generator_epochs=200))):
+for stage, kw in (("quick", dict(generator_epochs=10)), ("full", dict(generator_epochs=200))):
     for guided in (True, False):
         for seed in (0, 1):
             t0 = time.perf_counter()
