@@ -38,5 +38,5 @@ for stage, kw in (("quick", dict(generator_epochs=10)), ("full", dict(generator_
 for (stage, guided), v in rows.items():
     a = np.array([x[:5] for x in v])
     print(
-        f"{stage:5s} {'guided' if guided else 'unguided':8s} acc {a[:, 0].mean():.2f} ± {a[:, 0].std():.2f}  validity {a[:, 1].mean():.3f}  uniqueness {a[:, 2].mean():.3f}  novelty {a[:, 3].mean():.3f}  s/request {a[:, 4].mean():.1f}  stage {v[0][5]}"
+        f"{stage:5s} {'guided' if guided else 'unguided':8s} acc {a[:, 0].mean():.2f} ± {a[:, 0].std():.2f}  validity {a[:, 1].mean():.3f}  uniqueness {a[:, 2].mean():.3f}  novelty {a[:, 3].mean():.3f}  s/request {a[:, 4].mean():.1f}  generator {v[0][5]}"
     )

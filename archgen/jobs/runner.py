@@ -14,8 +14,6 @@ import signal
 import threading
 import traceback
 
-import torch
-
 from archgen.db import dispose_engines
 from archgen.errors import ArchgenError
 from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind, import_kind_module
@@ -37,6 +35,7 @@ def execute(
     interrupt: threading.Event,
     parent_pid: int | None = None,
     module: str | None = None,
+    threads: int | None = None,
 ) -> str:
     """Run job ``job_id`` under lease ``token``; returns the status it ended in.
 
@@ -46,6 +45,9 @@ def execute(
             that the job, resumed by the next server, never runs twice.
         module: The module that registered the job's kind, imported once the
             lease is being renewed (imports can take longer than a lease).
+        threads: Torch's intra-op threads for this worker process (its share of
+            the cores, so that jobs running at once do not oversubscribe them);
+            ``None`` leaves them (a thread worker shares its process).
     """
     store = JobStore(settings.db_url)
     job = store.get(job_id)
@@ -68,6 +70,10 @@ def execute(
     log.info("%s job %s (%s), attempt %d", verb, job_id, job.kind, job.attempts, extra=extra)
     try:
         try:
+            if threads is not None:
+                import torch  # lazy: 2 s; imported once the lease is being renewed (a lease can be shorter)
+
+                torch.set_num_threads(threads)
             import_kind_module(module)
             kind = get_job_kind(job.kind)
             result = kind.run(kind.validate(dict(job.params)), ctx)
@@ -98,14 +104,14 @@ def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, m
     """Entry point of a local worker process (started with ``spawn``); ``module`` registered the job's kind."""
     settings = Settings.model_validate_json(settings_json)
     configure_logging(settings.log_level, settings.log_json)
-    # a share of the cores, so that jobs running at once do not oversubscribe them (torch takes every core)
-    torch.set_num_threads(settings.threads_per_job)
     interrupt = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: interrupt.set())
     # Ctrl-C reaches the whole process group: the server handles it and asks us with SIGTERM
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        execute(job_id, token, settings, interrupt, parent_pid=parent_pid, module=module)
+        execute(
+            job_id, token, settings, interrupt, parent_pid=parent_pid, module=module, threads=settings.threads_per_job
+        )
     finally:
         dispose_engines()
 
@@ -113,5 +119,4 @@ def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, m
 def ray_main(job_id: str, token: str, settings_json: str, module: str | None = None) -> str:
     """Entry point of a job run as a Ray task; ``module`` registered the job's kind."""
     settings = Settings.model_validate_json(settings_json)
-    torch.set_num_threads(1)  # Ray schedules a task on one CPU (num_cpus=1)
-    return execute(job_id, token, settings, threading.Event(), module=module)
+    return execute(job_id, token, settings, threading.Event(), module=module, threads=1)  # Ray: num_cpus=1
