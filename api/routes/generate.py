@@ -21,9 +21,9 @@ router = APIRouter(prefix="/v1", tags=["generate"])
 
 def _ensure_generator(state: ServiceState, space: str) -> bool:
     """Whether the space's generator is stored; if not, queue the service's job that trains it (once)."""
-    gid = generator_id(space, state.settings.generator_epochs, GENERATOR_SEED)
-    if gid in state.models.store.ids():
+    if generator_ready(state.models.store, space, state.settings.generator_epochs, GENERATOR_SEED):
         return True
+    gid = generator_id(space, state.settings.generator_epochs, GENERATOR_SEED)
     spec = TrainGeneratorParams(space=space, epochs=state.settings.generator_epochs, seed=GENERATOR_SEED)
     state.submit_job("train_generator", spec.model_dump(mode="json"), SYSTEM_OWNER, f"default:{gid}", retry_failed=True)
     return False

@@ -174,9 +174,9 @@ def space_generator(
     """
 
     gid = generator_id(space, epochs, seed)
-    if gid not in store.ids():
+    if not generator_ready(store, space, epochs, seed):
         with store.lock(gid):  # jobs needing it at once: one trains, the others wait and load
-            if gid not in store.ids():
+            if not generator_ready(store, space, epochs, seed):
                 table = data.table(space)
                 archs = training_cells(data, space, seed)
                 gen = get_generator(
@@ -427,7 +427,7 @@ def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
         raise UnsupportedSpaceError("the diffusion generator", params.space, supported)
 
     resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
-    table, user = data.table(params.space), resolved.user
+    table, user = resolved.table, resolved.user
     if user and params.guidance_scale > 0 and params.guide_by == "table":
         raise GeneratorInputError(
             f"user task {params.task!r} has no table: guide by 'supernet' (its trained supernet) or 'zero-cost'"

@@ -131,7 +131,7 @@ def check_search(params: SearchParams, data: Workspace) -> SearchPlan:
             objectives for a one-objective strategy, a strategy that needs a prior without one.
     """
     resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
-    table, user = data.table(params.space), resolved.user
+    table, user = resolved.table, resolved.user
     cls = strategy_class(params.strategy)  # unknown names raise listing the valid ones
     if params.batch_size > params.budget:
         raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")

@@ -9,7 +9,7 @@ from archgen.tasks.images import (
     is_user_task,
     task_images,
 )
-from archgen.tasks.resolve import ResolvedTask, resolve_task, stored_supernets
+from archgen.tasks.resolve import ResolvedTask, resolve_task
 from archgen.tasks.store import TaskError, TaskExistsError, TaskRecord, TaskStore, check_task_name
 
 __all__ = [
@@ -25,6 +25,5 @@ __all__ = [
     "image_task_names",
     "is_user_task",
     "resolve_task",
-    "stored_supernets",
     "task_images",
 ]

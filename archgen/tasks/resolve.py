@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from archgen.errors import UnknownNameError
 
 if TYPE_CHECKING:
-    from archgen.artifacts import ArtifactRecord
     from archgen.context import Workspace
     from archgen.datasets.tables import BenchmarkTable
 
@@ -44,7 +43,7 @@ class ResolvedTask:
 
     Attributes:
         space, name: The space and the task.
-        table: The space's benchmark table (``None`` where the space has none).
+        table: The space's benchmark table.
         published: Whether the table publishes the task's columns (a benchmark task).
         user: Whether it is a registered user task (images, no table).
         images: Whether the task has images here (CIFAR-10's two tasks and every user task).
@@ -52,7 +51,7 @@ class ResolvedTask:
 
     space: str
     name: str
-    table: BenchmarkTable | None
+    table: BenchmarkTable
     published: bool
     user: bool
     images: bool
@@ -60,18 +59,17 @@ class ResolvedTask:
     @property
     def default_target(self) -> tuple[str, str] | None:
         """The ``(task, metric)`` column predictors target by default (``None`` without published columns)."""
-        return self.table.default_target(self.name) if self.published and self.table is not None else None
+        return self.table.default_target(self.name) if self.published else None
 
     @property
-    def hardware_task(self) -> str | None:
+    def hardware_task(self) -> str:
         """The table task whose published hardware values (parameters, FLOPs, latency) apply to this task."""
-        return self.table.hardware_task(self.name) if self.table is not None else None
+        return self.table.hardware_task(self.name)
 
     def require_published(self) -> BenchmarkTable:
         """The table, for operations that read published values (a user task raises, naming the benchmark tasks)."""
-        if not self.published or self.table is None:
-            valid = self.table.tasks() if self.table is not None else []
-            raise UnknownNameError(f"task of space {self.space!r} with published values", self.name, valid)
+        if not self.published:
+            raise UnknownNameError(f"task of space {self.space!r} with published values", self.name, self.table.tasks())
         return self.table
 
 
@@ -88,9 +86,3 @@ def resolve_task(data: Workspace, space: str, task: str) -> ResolvedTask:
     if not published and not user:
         raise UnknownNameError(f"task of space {space!r}", task, [*table.tasks(), *data.tasks.names()])
     return ResolvedTask(space, task, table, published, user, task in BUILTIN_IMAGE_TASKS or user)
-
-
-def stored_supernets(data: Workspace, task: str) -> list[ArtifactRecord]:
-    """The task's stored supernets, newest first (one scan of the model store)."""
-    recs = [r for r in data.models.records() if r.artifact_type == "supernet" and r.task == task]
-    return sorted(recs, key=lambda r: (r.created, r.id), reverse=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from archgen.errors import UnknownNameError
-from archgen.tasks.resolve import check_image_task, is_user_task, resolve_task, stored_supernets
+from archgen.supernets.store import supernet_records
+from archgen.tasks.resolve import check_image_task, is_user_task, resolve_task
 from tests.tasks.folders import image_folder
 
 
@@ -40,7 +41,7 @@ def test_a_user_task_has_images_and_no_published_values(ws, user_task: str) -> N
     assert "cifar100" in str(e.value)
     assert is_user_task(ws, user_task) and not is_user_task(ws, "cifar10")
     check_image_task(ws, user_task)  # no error
-    assert stored_supernets(ws, user_task) == []
+    assert supernet_records(ws.models, user_task) == []
 
 
 def test_unknown_names_list_the_valid_ones(ws, user_task: str) -> None:
