@@ -48,7 +48,8 @@ class Workspace:
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # guards _building only
+        self._building: dict[Any, threading.RLock] = {}
         self._memo: dict[Any, Any] = {}
 
     def __reduce__(self) -> tuple:
@@ -59,8 +60,19 @@ class Workspace:
         return f"Workspace(data_dir={str(self.paths.data_dir)!r}, cache_dir={str(self.paths.cache_dir)!r})"
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
-        """``build()`` once per ``key`` for this workspace (derived data: feature columns, class ids...)."""
+        """``build()`` once per ``key`` for this workspace (derived data: feature columns, class ids...).
+
+        A value already built is returned without waiting; building one key
+        never holds up a reader of another (decoding CIFAR-10 for the zero-cost
+        warm-up does not delay a prediction that needs a table).
+        """
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         with self._lock:
+            lock = self._building.setdefault(key, threading.RLock())
+        with lock:
             if key not in self._memo:
                 self._memo[key] = build()
             return self._memo[key]  # type: ignore[no-any-return]

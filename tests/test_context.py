@@ -46,6 +46,35 @@ def test_memo_builds_once(tmp_path: Path) -> None:
     assert calls == [1]
 
 
+def test_a_slow_build_does_not_hold_up_other_keys(tmp_path: Path) -> None:
+    """Decoding images for one key (the zero-cost warm-up) never blocks a reader of another (a prediction)."""
+    import threading
+
+    ws = Workspace(Paths.of(tmp_path / "d", tmp_path / "c", tmp_path / "h"))
+    ws.memo("table", lambda: "built")
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        release.wait(30)
+        return "images"
+
+    builders = [threading.Thread(target=ws.memo, args=("images", slow)) for _ in range(2)]
+    for t in builders:
+        t.start()
+    assert started.wait(30)
+    try:
+        assert ws.memo("table", lambda: "rebuilt") == "built"  # answered while "images" is being built
+        assert ws.memo("other", lambda: "new") == "new"
+    finally:
+        release.set()
+        for t in builders:
+            t.join(30)
+    assert ws.memo("images", lambda: "again") == "images" and calls == [1]  # the second caller waited, built nothing
+
+
 def test_a_partial_data_directory_serves_what_it_has(data_dir: Path, tmp_path: Path) -> None:
     _copy_nb201_index(data_dir, tmp_path / "data")
     ws = Workspace(Paths.of(tmp_path / "data", tmp_path / "c", tmp_path / "h"))

@@ -12,7 +12,14 @@ from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, GenerateResponse, Job
 from archgen.api.state import Key, ServiceState, State
 from archgen.jobs.store import SYSTEM_OWNER
-from archgen.services.generate import GENERATOR_SEED, check_request, generate, generator_id, generator_ready
+from archgen.services.generate import (
+    GENERATOR_SEED,
+    check_request,
+    generate,
+    generator_id,
+    generator_ready,
+    inline_ready,
+)
 from archgen.services.jobs import TrainGeneratorParams
 from archgen.services.requests import GenerateRequest
 
@@ -57,19 +64,21 @@ async def generate_route(
     validity, uniqueness and novelty. ``guide_by: "zero-cost"`` guides without
     any label, by the zero-cost vote computed on the task's images.
 
-    Answered inline for ``n`` up to the service's ``generate_inline`` once a
-    generator is stored (zero-cost and supernet guidance: always a job); otherwise a job (202 + ``Location``)
-    whose result has this body. The first request for a space queues the service's job that trains its full
+    Answered inline for ``n`` up to the service's ``generate_inline`` when it takes seconds: a generator is
+    stored and the request's surrogates are cached (an earlier request with the same guidance fitted them; they are
+    kept on disk). Otherwise, and always for zero-cost and supernet guidance, a job (202 + ``Location``) whose
+    result has this body. The first request for a space queues the service's job that trains its full
     generator (minutes on a CPU); meanwhile a quick generator (``quick_generator_epochs``, trained in seconds by
     the first request's job) answers, and ``generator_stage`` says which one did.
     """
     plan = check_request(req, state.data)  # 404 / 422 before any job exists; checked once
     s = state.settings
     quick = s.quick_generator_epochs if 0 < s.quick_generator_epochs < s.generator_epochs else None
-    ready = _ensure_generator(state, req.space) or (
-        quick is not None and generator_ready(state.models.store, req.space, quick, GENERATOR_SEED)
+    _ensure_generator(state, req.space)
+    quick_now = req.n <= s.generate_inline and await run_in_threadpool(
+        inline_ready, plan, state.data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick
     )
-    if not ready or req.n > s.generate_inline or req.guide_by in ("zero-cost", "supernet"):
+    if not quick_now:  # a generator to train, surrogates to fit, labels to compute, or a large n: a job
         job = state.submit_job("generate", req.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(

@@ -28,8 +28,10 @@ score:
   published value (rejection), and the share of raw samples that met it before
   rejection is reported.
 
-The loaded generator and the fitted surrogates are cached in the process (the
-service answers repeated requests without reloading or refitting). Each architecture comes back with the surrogate's
+The loaded generator and the fitted surrogates are cached in the process, and
+the surrogates also on disk under the cache directory (:class:`SurrogateFiles`:
+a later process, a job's worker or the CLI, loads them instead of refitting;
+:func:`inline_ready` says whether a request would be answered in seconds). Each architecture comes back with the surrogate's
 predicted accuracy (when guided by the task's labels), the transfer ranking
 score (with ``transfer_from``), its constrained quantities and parameters as
 published, and its measured accuracy (the table's value).
@@ -37,10 +39,17 @@ published, and its measured accuracy (the table's value).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import tempfile
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,6 +71,8 @@ if TYPE_CHECKING:
     from archgen.arch import Arch
     from archgen.context import Workspace
     from archgen.datasets.tables import BenchmarkTable
+
+log = logging.getLogger(__name__)
 
 #: Training epochs of a space's generator unless the service's settings say otherwise.
 GENERATOR_EPOCHS = 200
@@ -275,8 +286,84 @@ class _SurrogateCache:
                 self._items.popitem(last=False)
         return value
 
+    def has(self, key: tuple) -> bool:
+        with self._lock:
+            return key in self._items
+
 
 SURROGATES = _SurrogateCache()
+
+#: Version of the surrogate files and of what their digest covers.
+SURROGATE_FORMAT = 1
+
+
+class SurrogateFiles:
+    """Fitted guidance surrogates on disk (``<digest>.npz``: weights, label mean and std).
+
+    Content-addressed: the digest (:func:`surrogate_digest`) covers the
+    generator's shape, the fit's settings and every labelled cell with its
+    label, so a file is only ever reused for the very same fit (a user task
+    re-created under the same name, with other images, gets other files). An
+    unreadable file is refitted and replaced; a cache that cannot be written
+    costs a refit next time, never a failed request.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        return self.root / f"{digest}.npz"
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def load(self, digest: str) -> tuple[dict[str, np.ndarray], float, float] | None:
+        """Weights, mean and std of the fit ``digest``; ``None`` when absent or unreadable."""
+        try:
+            with np.load(self.path(digest), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            mu, sd = float(arrays.pop("__mu__")), float(arrays.pop("__sd__"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            log.warning("surrogate file %s is unreadable (%s): refitting it", self.path(digest).name, e)
+            return None
+        return arrays, mu, sd
+
+    def save(self, digest: str, weights: dict[str, np.ndarray], mu: float, sd: float) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, __mu__=np.float64(mu), __sd__=np.float64(sd), **weights)
+                os.replace(tmp, self.path(digest))
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as e:
+            log.warning("surrogate not cached on disk (%s): the next process refits it", e)
+
+
+def surrogate_files(data: Workspace) -> SurrogateFiles:
+    """The workspace's surrogate files (beside its other caches)."""
+    return SurrogateFiles(data.paths.cache_dir / "surrogates")
+
+
+def surrogate_shape(space: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What a surrogate's network depends on: the space and the generator's width, depth, heads and SDE (not its
+    trained weights, nor its epochs: the quick generator's surrogates serve the full one)."""
+    return {"format": SURROGATE_FORMAT, "space": space, **{k: params.get(k) for k in ("sde", "dim", "depth", "heads")}}
+
+
+def surrogate_digest(
+    shape: dict[str, Any], cells: list[str], y: np.ndarray, seed: int, epochs: int, batch_size: int
+) -> str:
+    """The digest of one surrogate fit: the generator's shape, the settings, each labelled cell and its label."""
+    h = hashlib.sha256(json.dumps([shape, seed, epochs, batch_size, len(cells)], sort_keys=True).encode())
+    h.update("\n".join(cells).encode())
+    h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    return h.hexdigest()[:40]
 
 
 def shared_generator(
@@ -302,11 +389,29 @@ def shared_generator(
     return SURROGATES.get((str(store.root), generator_id(space, epochs, seed)), load)  # type: ignore[no-any-return]
 
 
-def _fit_one(gen: DiffusionGenerator, archs: list[Arch], y: np.ndarray, seed: int, epochs: int, batch_size: int):
-    """Fit a surrogate on a scratch copy of ``gen`` and return it (``gen`` itself is left as it was)."""
+def _fit_one(
+    gen: DiffusionGenerator,
+    files: SurrogateFiles,
+    digest: str,
+    archs: list[Arch],
+    y: np.ndarray,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+):
+    """The surrogate of fit ``digest``: loaded from ``files``, or fitted on a scratch copy of ``gen`` (left as it
+    was) and saved there."""
     scratch = gen.request_copy()
     scratch.surrogates_ = {}
+    stored = files.load(digest)
+    if stored is not None:
+        try:
+            scratch.set_surrogate(OBJECTIVE, *stored)
+            return scratch.surrogates_[OBJECTIVE]
+        except GeneratorInputError as e:
+            log.warning("surrogate file %s: %s; refitting it", digest, e)
     scratch.fit_guidance(archs, y, epochs=epochs, seed=seed, batch_size=batch_size)
+    files.save(digest, *scratch.surrogate_weights(OBJECTIVE))
     return scratch.surrogates_[OBJECTIVE]
 
 
@@ -486,13 +591,22 @@ class _GuidanceInputs:
     report: Callable[[float, str], None]
     archs: list[Arch]  # the cells with a published target, in row order (empty for a user task)
     y: np.ndarray  # their published target
+    shape: dict[str, Any]  # the generator's surrogate_shape
+    #: A dry run (:func:`inline_ready`): ``fit`` records whether each surrogate is cached instead of fitting it.
+    probe: list[bool] | None = None
 
     def fit(self, key: tuple, archs: list[Arch], y: np.ndarray, epochs: int, batch_size: int) -> Any:
-        """A noise-aware surrogate of ``y`` on the generator's latent, fitted once per ``key`` and process."""
-        p = self.plan.request
-        return SURROGATES.get(
-            (str(self.store.root), self.gid, *key), lambda: _fit_one(self.base, archs, y, p.seed, epochs, batch_size)
-        )
+        """A noise-aware surrogate of ``y`` on the generator's latent: from the process's cache, the surrogate
+        files, or fitted (and then kept in both). ``key`` names the fit in messages only: the cache keys are the
+        fit's digest."""
+        p, files = self.plan.request, surrogate_files(self.data)
+        sp = get_space(p.space)
+        digest = surrogate_digest(self.shape, [sp.format(a) for a in archs], y, p.seed, epochs, batch_size)
+        mem = ("surrogate", str(files.root), digest)
+        if self.probe is not None:
+            self.probe.append(SURROGATES.has(mem) or files.has(digest))
+            return None
+        return SURROGATES.get(mem, lambda: _fit_one(self.base, files, digest, archs, y, p.seed, epochs, batch_size))
 
 
 @dataclass(frozen=True)
@@ -523,7 +637,11 @@ def _transfer_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objectiv
     xa, xy = transfer_labels(g.plan.table, p.space, p.task, src, cells, p.seed)
     g.say(f"transfer: surrogate and ranking predictor on {len(xa)} cells labelled by {', '.join(src)} only")
     key = ("transfer", p.space, p.task, src, cells, p.seed)
-    ranker = SURROGATES.get((str(g.store.root), g.gid, *key, "ranker"), lambda: _ranker(g.plan.table, p, g.data))
+    rkey = (str(g.store.root), g.gid, *key, "ranker")
+    if g.probe is not None:
+        g.probe.append(SURROGATES.has(rkey))  # a LightGBM fit, kept in the process only
+        return _Objective(g.fit(key, xa, xy, 100, 256), target)
+    ranker = SURROGATES.get(rkey, lambda: _ranker(g.plan.table, p, g.data))
     return _Objective(g.fit(key, xa, xy, 100, 256), target, ranker)
 
 
@@ -591,6 +709,50 @@ def _constraint_surrogates(g: _GuidanceInputs, cols: dict[str, np.ndarray]) -> d
     return out
 
 
+def _stage(
+    store: ArtifactStore, space: str, generator_epochs: int, generator_seed: int, quick_epochs: int | None
+) -> tuple[str, int]:
+    """Which generator answers (``"full"`` or ``"quick"``) and its epochs: the quick one while the full one is not
+    stored."""
+    if (
+        quick_epochs is not None
+        and quick_epochs < generator_epochs
+        and not generator_ready(store, space, generator_epochs, generator_seed)
+    ):
+        return "quick", quick_epochs
+    return "full", generator_epochs
+
+
+def inline_ready(
+    plan: GeneratePlan,
+    data: Workspace,
+    store: ArtifactStore,
+    *,
+    generator_epochs: int = GENERATOR_EPOCHS,
+    generator_seed: int = GENERATOR_SEED,
+    quick_epochs: int | None = None,
+) -> bool:
+    """Whether :func:`generate` would answer ``plan`` in seconds: its generator is stored and every surrogate it
+    needs is cached (in this process or on disk). Nothing is fitted or trained; guidance by zero-cost scores or a
+    supernet (which computes labels first) is never quick."""
+    p = plan.request
+    if plan.task.user or (p.guidance_scale > 0 and p.transfer_from is None and p.guide_by != "table"):
+        return False
+    _, epochs = _stage(store, p.space, generator_epochs, generator_seed, quick_epochs)
+    if not generator_ready(store, p.space, epochs, generator_seed):
+        return False
+    gid = generator_id(p.space, epochs, generator_seed)
+    target = plan.table.default_target(p.task)
+    archs, y = table_archs(plan.table, *target)
+    shape = surrogate_shape(p.space, store.record(gid).params)
+    noop = lambda *_a: None
+    probe: list[bool] = []
+    inputs = _GuidanceInputs(plan, data, store, None, gid, noop, noop, archs, y, shape, probe)  # type: ignore[arg-type]
+    _objective_guidance(inputs, target)
+    _constraint_surrogates(inputs, _bound_columns(plan))
+    return all(probe)
+
+
 def generate(
     request: GenerateRequest | GeneratePlan,
     data: Workspace,
@@ -624,13 +786,7 @@ def generate(
     target = ("supernet", "heldout_acc") if user else table.default_target(params.task)
     transfer = params.transfer_from is not None
     report = on_progress or (lambda _f, _m: None)
-    stage = "full"
-    if (
-        quick_epochs is not None
-        and quick_epochs < generator_epochs
-        and not generator_ready(store, params.space, generator_epochs, generator_seed)
-    ):
-        stage, generator_epochs = "quick", quick_epochs
+    stage, generator_epochs = _stage(store, params.space, generator_epochs, generator_seed, quick_epochs)
     say(f"{stage} generator for {params.space} ({generator_epochs} epochs; trained once, then loaded from the store)")
     gid = generator_id(params.space, generator_epochs, generator_seed)
 
@@ -650,7 +806,8 @@ def generate(
         measured = dict(zip(archs, y, strict=True))
     sp = table.search_space
 
-    inputs = _GuidanceInputs(plan, data, store, base, gid, say, report, archs, y)
+    shape = surrogate_shape(params.space, base.get_params())
+    inputs = _GuidanceInputs(plan, data, store, base, gid, say, report, archs, y, shape)
     objective = _objective_guidance(inputs, target)
     target, ranker = objective.target, objective.ranker
     if objective.surrogate is not None:
@@ -733,6 +890,7 @@ __all__ = [
     "check_request",
     "generate",
     "generator_id",
+    "inline_ready",
     "shared_generator",
     "space_generator",
     "transfer_labels",

@@ -1,4 +1,5 @@
-"""POST /v1/generate: the first request queues the generator's training and answers by a job; then inline; errors."""
+"""POST /v1/generate: the first request queues the generator's training and answers by a job; a request answers
+inline once nothing is left to train or fit; errors."""
 
 from __future__ import annotations
 
@@ -32,11 +33,22 @@ def test_first_request_trains_the_generator_by_a_system_job_then_answers_inline(
     assert [g["architecture"] for g in r.json()["items"]] == [g["architecture"] for g in res["items"]]  # seeded
 
 
-def test_guided_under_a_parameter_budget_inline(service: Service, first: dict) -> None:
-    body = {"n": 5, "labelled": 16, "constraints": {"max_params": 0.5}, "constraint_scale": 0, **FAST}
+def _job_then_inline(service: Service, body: dict) -> dict:
+    """A request whose surrogates are not fitted yet is a job; the same request then answers inline, the same."""
     r = service.client.post("/v1/generate", json=body, headers=service.auth)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"], timeout=600)
+    assert job["status"] == "succeeded", job
+    r = service.client.post("/v1/generate", json=body, headers=service.auth)
+    assert r.status_code == 200, r.text  # the surrogates are on disk now: seconds
     res = r.json()
+    assert [g["architecture"] for g in res["items"]] == [g["architecture"] for g in job["result"]["items"]]
+    return res  # type: ignore[no-any-return]
+
+
+def test_guided_under_a_parameter_budget_a_job_then_inline(service: Service, first: dict) -> None:
+    body = {"n": 5, "labelled": 16, "constraints": {"max_params": 0.5}, "constraint_scale": 0, **FAST}
+    res = _job_then_inline(service, body)
     assert res["guided"] and res["constraints"]["params"]["max"] == 0.5 and 0 < res["met_before_rejection"] <= 1
     assert all(
         g["values"]["params"] <= 0.5 and g["predicted"] is not None and g["measured"] is not None for g in res["items"]
@@ -46,8 +58,10 @@ def test_guided_under_a_parameter_budget_inline(service: Service, first: dict) -
 def test_transfer_ranks_by_other_tasks_labels(service: Service, first: dict) -> None:
     body = {"n": 3, "labelled": 32, "transfer_from": ["cifar100", "ImageNet16-120"], "task": "cifar10", **FAST}
     r = service.client.post("/v1/generate", json=body, headers=service.auth)
-    assert r.status_code == 200, r.text
-    res = r.json()
+    assert r.status_code == 202, r.text  # the ranking LightGBM is kept in a process only: always fitted by a job
+    job = service.wait_job(r.json()["id"], timeout=600)
+    assert job["status"] == "succeeded", job
+    res = job["result"]
     assert res["transfer_from"] == ["cifar100", "ImageNet16-120"]
     scores = [g["score"] for g in res["items"]]
     assert all(g["predicted"] is None for g in res["items"]) and scores == sorted(scores, reverse=True)

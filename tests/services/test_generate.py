@@ -84,3 +84,40 @@ def test_the_quick_generator_answers_while_the_full_one_is_not_trained(ws, tmp_p
     # once the full one is stored it answers (here: quick_epochs not below the full one's, so no quick one)
     full = generate(req, ws, store, generator_epochs=1, quick_epochs=1)
     assert full.generator_stage == "full"
+
+
+def test_surrogates_are_kept_on_disk_and_a_request_is_quick_once_they_are(ws, tmp_path, monkeypatch) -> None:
+    """A later process (a job's worker, the CLI) loads the fitted surrogates instead of refitting them, and the
+    route answers inline only when nothing would be trained or fitted."""
+    from archgen.artifacts import ArtifactStore
+    from archgen.context import Paths, Workspace
+    from archgen.services.generate import SURROGATES, generate, inline_ready, surrogate_files
+
+    monkeypatch.setattr(service, "CONSTRAINT_CELLS", 64)
+    data = Workspace(Paths.of(ws.paths.data_dir, tmp_path / "cache", tmp_path / "home"))
+    store = ArtifactStore(tmp_path / "models")
+    req = GenerateRequest(
+        n=2, steps=5, method="euler", seed=2, labelled=16, guidance_scale=5, constraints=Constraints(max_params=1.4)
+    )
+    plan = check_request(req, data)
+    gens = {"generator_epochs": 2, "quick_epochs": 1}  # the quick generator: 1 epoch, no validity probe
+    assert not inline_ready(plan, data, store, **gens)  # no generator yet
+    first = generate(plan, data, store, **gens)
+    files = sorted(surrogate_files(data).root.glob("*.npz"))
+    assert len(files) == 2  # the accuracy surrogate and the parameters' one
+    assert inline_ready(plan, data, store, **gens)
+    assert not inline_ready(check_request(req.model_copy(update={"seed": 3}), data), data, store, **gens)
+    assert not inline_ready(check_request(req.model_copy(update={"guide_by": "zero-cost"}), data), data, store, **gens)
+
+    SURROGATES._items.clear()  # as in a new process: only the files are left
+    fits: list[object] = []
+    monkeypatch.setattr(service.DiffusionGenerator, "fit_guidance", lambda *a, **k: fits.append(a))
+    again = generate(plan, data, store, **gens)
+    assert fits == [] and [g.architecture for g in again.items] == [g.architecture for g in first.items]
+
+    files[0].write_bytes(b"not a zip")  # an unreadable file is refitted, never a failed request
+    SURROGATES._items.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(service, "CONSTRAINT_CELLS", 64)
+    assert len(generate(plan, data, store, **gens).items) == 2
+    assert files[0].stat().st_size > 100

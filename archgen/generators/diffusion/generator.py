@@ -239,19 +239,31 @@ class DiffusionGenerator(Generator):
         return (adj * ~self.derived_ if self.derived_.any() else adj), x
 
     def fit(self, archs):  # type: ignore[override]
-        """Train on ``archs`` (no labels), then fit the validity surrogate when ``validity_samples`` > 0."""
+        """Train on ``archs`` (no labels), then fit the validity surrogate when ``validity_samples`` > 0 and the
+        adjacency is learned (NB101). With a fixed DAG (NB201) only an operation row can be
+        ambiguous, and a trained generator's samples were all valid (BENCHMARKS.md: 3,000 of 3,000), so the probe,
+        a minute or two on a CPU, is skipped there."""
         report = self.on_progress
-        if self.validity_samples > 0 and report is not None:  # training 0-0.9, the validity probe 0.9-1
+        probe = self.validity_samples > 0 and self._learns_adjacency(archs)
+        if probe and report is not None:  # training 0-0.9, the validity probe 0.9-1
             self.on_progress = lambda f, m: report(0.9 * f, m)
         try:
             super().fit(archs)
-            if self.validity_samples > 0:
+            if probe:
                 if report is not None:
                     self.on_progress = lambda f, m: report(0.9 + 0.1 * f, m)
                 self.fit_validity(self.validity_samples)
         finally:
             self.on_progress = report
         return self
+
+    def _learns_adjacency(self, archs: list[Arch]) -> bool:
+        """Whether the adjacency of ``archs``' space is diffused (any free entry), as :meth:`_fit` decides."""
+        if not archs:
+            return False
+        space = get_space(archs[0].space)
+        adj_mask, _ = space.dense_mask()
+        return bool((adj_mask & ~space.dense_derived()).any())
 
     def fit_validity(self, samples: int = 3000, *, epochs: int = 60, seed: int | None = None) -> DiffusionGenerator:
         """Fit the noise-aware surrogate of invalidity on ``samples`` of the model's own unguided samples.
@@ -461,14 +473,40 @@ class DiffusionGenerator(Generator):
         self.train_loss_ = list(state.meta["train_loss"])  # type: ignore[call-overload]
         self.surrogates_ = {}
         for name, (mu, sd) in dict(state.meta.get("surrogates", {})).items():  # type: ignore[call-overload]
-            g = NoiseAwareSurrogate(n, t, self.dim, max(1, self.depth - 1), self.heads, gen, adj_in=diffuse)
             prefix = f"surrogate.{name}."
-            g.load_state_dict(
-                {k[len(prefix) :]: torch.as_tensor(v) for k, v in state.arrays.items() if k.startswith(prefix)}
-            )
-            self.surrogates_[name] = FittedSurrogate(g.eval(), float(mu), float(sd), self.layout_)
+            weights = {k[len(prefix) :]: v for k, v in state.arrays.items() if k.startswith(prefix)}
+            self._install_surrogate(name, weights, float(mu), float(sd))
         self.seen_ = set()  # re-read lazily by callers that need it (texts["seen"])
         self.seen_text_ = state.texts.get("seen", "")
+
+    def surrogate_weights(self, name: str) -> tuple[dict[str, np.ndarray], float, float]:
+        """The fitted surrogate ``name``'s weights, and the mean and std its labels were standardised with
+        (what :meth:`set_surrogate` takes back: a surrogate fitted once can be kept outside the generator)."""
+        sur = self.surrogates_[name]
+        return {k: v.detach().numpy() for k, v in sur.net.state_dict().items()}, sur.mu, sur.sd
+
+    def set_surrogate(self, name: str, weights: dict[str, np.ndarray], mu: float, sd: float) -> None:
+        """Install a surrogate from :meth:`surrogate_weights` of a generator of the same space and shape.
+
+        Raises:
+            NotFittedError: before :meth:`fit` (or a load).
+            GeneratorInputError: weights of another shape.
+        """
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(type(self).__name__)
+        self._install_surrogate(name, weights, mu, sd)
+
+    def _install_surrogate(self, name: str, weights: Mapping[str, np.ndarray], mu: float, sd: float) -> None:
+        n = int(self.fixed_.shape[0])
+        net = NoiseAwareSurrogate(
+            n, self.layout_.types, self.dim, max(1, self.depth - 1), self.heads, torch_generator(0),
+            adj_in=self.layout_.diffuses_adjacency,
+        )  # fmt: skip
+        try:
+            net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        except RuntimeError as e:
+            raise GeneratorInputError(f"surrogate {name!r} does not fit this generator: {e}") from None
+        self.surrogates_[name] = FittedSurrogate(net.eval(), float(mu), float(sd), self.layout_)
 
     # -- sampling ----------------------------------------------------------------
     def score_fn(

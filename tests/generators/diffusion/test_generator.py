@@ -102,8 +102,12 @@ def test_guidance_by_score_and_constraint(skewed) -> None:
     assert skips(guided).mean() > skips(plain).mean() + 0.5
     no_conv1 = lambda archs: np.array([2 not in a.ops for a in archs])
     assert no_conv1(gen.sample(20, rng=np.random.default_rng(2), guidance=Guidance(constraint=no_conv1))).all()
+    impatient = gen.request_copy()
+    impatient.max_rounds = 2  # a constraint nothing meets: the rounds run out (50 of them take half a minute)
     with pytest.raises(GeneratorInputError, match="relax the constraint"):
-        gen.sample(5, rng=np.random.default_rng(2), guidance=Guidance(constraint=lambda a: np.zeros(len(a), bool)))
+        impatient.sample(
+            5, rng=np.random.default_rng(2), guidance=Guidance(constraint=lambda a: np.zeros(len(a), bool))
+        )
 
 
 def test_bad_parameters_and_spaces() -> None:
@@ -144,6 +148,25 @@ def test_store_round_trip_gives_the_same_samples(skewed, tmp_path) -> None:
             get_generator("random").fit(train),
             ArtifactRecord("r", "random", "nb201", "", [], {}, 0, [], artifact_type="generator"),
         )
+
+
+def test_a_surrogate_kept_outside_the_generator_predicts_the_same_when_installed_again(skewed) -> None:
+    gen, train = skewed
+    y = np.array([sum(o == 1 for o in a.ops) for a in train], dtype=float)
+    fitted = gen.request_copy()
+    fitted.fit_guidance(train[:40], y[:40], epochs=5, name="skips")
+    weights, mu, sd = fitted.surrogate_weights("skips")
+    other = gen.request_copy()
+    other.set_surrogate("skips", weights, mu, sd)
+    z, log_std = torch.randn(3, *fitted.fixed_.shape), torch.zeros(3)
+    with torch.no_grad():
+        a = fitted.surrogates_["skips"].predict(z, log_std)
+        b = other.surrogates_["skips"].predict(z, log_std)
+    assert torch.allclose(a, b)
+    with pytest.raises(GeneratorInputError, match="does not fit"):
+        other.set_surrogate("skips", {k: v[..., :1] for k, v in weights.items()}, mu, sd)
+    with pytest.raises(NotFittedError):
+        get_generator("diffusion", **SMALL).set_surrogate("skips", weights, mu, sd)
 
 
 def test_constraint_guidance_lowers_a_bounded_quantity_without_rejection(skewed) -> None:
