@@ -42,6 +42,7 @@ from archgen.context import workspace
 from archgen.db import get_engine
 from archgen.errors import UnknownNameError
 from archgen.jobs import JobManager, JobStore
+from archgen.services.jobs import sweep_uploads
 from archgen.settings import Settings, SettingsError
 
 log = logging.getLogger("archgen.api")
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         def start() -> None:
             _check_defaults(state)
             _first_key(keys)
+            swept = sweep_uploads(settings.paths, jobs_store)  # before any job runs or upload arrives
+            if swept:
+                log.info("removed %d upload(s) no job will read", len(swept))
             if run_jobs:
                 state.manager = JobManager(settings, jobs_store)
                 state.manager.start()

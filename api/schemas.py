@@ -215,6 +215,12 @@ class JobSummary(BaseModel):
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    eta_s: float | None = Field(
+        None,
+        description="Seconds left, estimated from the progress made since the job (or its last resume) started: "
+        "linear in progress, so a phase slower than the ones before it makes it grow. Null unless running with at "
+        "least 2% done.",
+    )
 
 
 class Job(JobSummary):

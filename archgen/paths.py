@@ -42,6 +42,11 @@ class Paths:
         return self.home / "tasks"
 
     @property
+    def upload_dir(self) -> Path:
+        """Archives uploaded to ``POST /v1/tasks``, each read by one ``add_task`` job (``upload_dir/<name>``)."""
+        return self.home / "uploads"
+
+    @property
     def prediction_dir(self) -> Path:
         """Filled prediction tables of served models."""
         return self.home / "predictions"

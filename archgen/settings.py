@@ -148,7 +148,10 @@ class Settings(BaseSettings):
         training_max_epochs: Most epochs a ``POST /v1/trainings`` request may ask for (NB201's schedule is 200).
         task_max_upload_bytes: Largest archive ``POST /v1/tasks`` accepts.
         task_max_unpacked_bytes, task_max_images: Most bytes an uploaded archive may unpack to, and most images
-            a task may hold.
+            a task may hold (an archive may hold 1,000 more members than that, folders included).
+        task_max_decoded_bytes: Most bytes a task's decoded images may take (images x image_size^2 x 3),
+            checked before any image is decoded.
+        task_max_image_pixels: Most pixels one uploaded image may have (checked from its header).
         supernet_max_minutes: Longest training budget a ``POST /v1/supernets`` request may ask for.
         supernet_inline_archs: Most architectures one ``POST /v1/predict`` of a user task scores (by its supernet).
         job_threads: Torch's intra-op threads in each job's worker process (default: the cores divided
@@ -203,6 +206,8 @@ class Settings(BaseSettings):
     task_max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
     task_max_unpacked_bytes: int = Field(2 * 1024 * 1024 * 1024, ge=1024)
     task_max_images: int = Field(200_000, ge=10)
+    task_max_decoded_bytes: int = Field(1 << 30, ge=1024)
+    task_max_image_pixels: int = Field(40_000_000, ge=64)
     supernet_max_minutes: float = Field(240.0, gt=0, le=24 * 60)
     supernet_inline_archs: int = Field(256, ge=1, le=100_000)
     search_workers: int = Field(4, ge=1, le=256)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, TypeVar
 
 from fastapi.responses import JSONResponse
@@ -36,8 +37,21 @@ def validated(model: type[M], body: dict) -> M:
         raise ApiError(422, "invalid_input", f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}") from None
 
 
+#: Progress below which a job's ETA is not estimated (too little to extrapolate from).
+ETA_MIN_PROGRESS = 0.02
+
+
+def eta_s(job: JobRecord, now: float | None = None) -> float | None:
+    """Seconds left to a running job, extrapolated linearly from its progress since it started (``None`` before
+    :data:`ETA_MIN_PROGRESS` or when not running)."""
+    if job.status != "running" or job.started_at is None or job.progress < ETA_MIN_PROGRESS:
+        return None
+    elapsed = max(0.0, (time.time() if now is None else now) - job.started_at)
+    return round(elapsed * (1 - min(job.progress, 1.0)) / job.progress, 1)
+
+
 def job_summary(job: JobRecord) -> dict:
-    """A job in a listing: status and progress, without params or result."""
+    """A job in a listing: status and progress (with an ETA), without params or result."""
     return {
         "id": job.id,
         "kind": job.kind,
@@ -51,6 +65,7 @@ def job_summary(job: JobRecord) -> dict:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "updated_at": job.updated_at,
+        "eta_s": eta_s(job),
     }
 
 

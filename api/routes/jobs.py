@@ -12,6 +12,7 @@ from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json, job_summary
 from archgen.api.schemas import ErrorResponse, Job, JobList
 from archgen.api.state import Key, State
+from archgen.services.jobs import release_inputs
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -60,4 +61,7 @@ def get_job(job_id: str, state: State, key: Key) -> dict:
 )
 def cancel_job(job_id: str, state: State, key: Key) -> dict:
     """Cancel: a queued job at once, a running one at its next progress report (409 if it has finished)."""
-    return job_json(state.jobs.request_cancel(job_id, key.id))
+    job = state.jobs.request_cancel(job_id, key.id)
+    if job.done:  # cancelled while queued: it never runs, so nothing else removes what it would have read
+        release_inputs(state.settings.paths, job.kind, job.params)
+    return job_json(job)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -14,7 +15,7 @@ from archgen.api.routes.common import job_json
 from archgen.api.schemas import ErrorResponse
 from archgen.api.state import Key, State
 from archgen.errors import TaskExistsError
-from archgen.services.jobs import AddTaskParams
+from archgen.services.jobs import AddTaskParams, upload_name
 from archgen.services.supernets import supernet_records
 from archgen.tasks.images import BUILTIN_IMAGE_TASKS
 from archgen.tasks.store import check_task_name
@@ -59,29 +60,41 @@ async def upload_task(
     stratified train/validation split, and registers the task. The task's name then works in ``/v1/zero-cost``,
     ``/v1/supernets``, ``/v1/predict``, ``/v1/generate``, ``/v1/searches`` and ``/v1/trainings``."""
     check_task_name(name)  # 422 naming the rule, before the body is read
-    if name in state.data.tasks:
-        raise TaskExistsError(f"task {name!r} exists already")
-    uploads = state.settings.paths.home / "uploads"
+    repeat = state.jobs.by_key(key.id, idempotency_key) if idempotency_key else None
+    if repeat is None:
+        if name in state.data.tasks:
+            raise TaskExistsError(f"task {name!r} exists already")
+        adding = [j.id for j in state.jobs.open_of(key.id, "add_task") if j.params.get("name") == name]
+        if adding:
+            raise TaskExistsError(f"task {name!r} is being added by job {adding[0]} (GET /v1/jobs/{adding[0]})")
+    uploads = state.settings.paths.upload_dir
     uploads.mkdir(parents=True, exist_ok=True)
-    path = uploads / f"{uuid.uuid4().hex}.archive"
+    partial = uploads / f".{uuid.uuid4().hex}.part"  # named for its content once complete
     h = hashlib.sha256()
     size = 0
+    final: Path | None = None
     try:
-        with path.open("wb") as f:
+        with partial.open("wb") as f:
             async for chunk in request.stream():
                 h.update(chunk)
                 size += len(chunk)
                 f.write(chunk)
         if size == 0:
             raise ApiError(422, "invalid_input", "the request body is empty: send the archive's bytes")
-        params = AddTaskParams(name=name, upload=str(path), upload_sha256=h.hexdigest(), filename=filename,
-                               image_size=image_size, val_fraction=val_fraction, seed=seed)  # fmt: skip
+        digest = h.hexdigest()
+        params = AddTaskParams(name=name, upload=upload_name(digest, key.id, name), upload_sha256=digest,
+                               filename=filename, image_size=image_size, val_fraction=val_fraction, seed=seed)  # fmt: skip
+        if repeat is None:
+            final = uploads / params.upload
+            partial.replace(final)
+        # a repeat under the same Idempotency-Key answers with the first job (409 if it was another request)
         job = state.submit_job("add_task", params.model_dump(mode="json"), key.id, idempotency_key)
     except BaseException:
-        path.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        if final is not None:
+            final.unlink(missing_ok=True)
         raise
-    if job.params.get("upload") != str(path):  # an idempotent repeat: the first request's upload is the one used
-        path.unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
     return JSONResponse(job_json(job) | {"bytes": size}, status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 

@@ -189,6 +189,10 @@ class JobStore:
             )
         return job
 
+    def by_key(self, owner: str, key: str) -> JobRecord | None:
+        """``owner``'s job queued under Idempotency-Key ``key``, if any."""
+        return self._by_key(owner, key)
+
     def _by_key(self, owner: str, key: str) -> JobRecord | None:
         with self.engine.connect() as c:
             r = c.execute(sa.select(jobs).where(jobs.c.owner == owner, jobs.c.idempotency_key == key)).first()
@@ -242,9 +246,11 @@ class JobStore:
             q = sa.select(sa.func.count()).where(jobs.c.owner == owner, jobs.c.status.in_([QUEUED, RUNNING]))
             return int(c.execute(q).scalar() or 0)
 
-    def open_of(self, owner: str, kind: str) -> tuple[JobRecord, ...]:
-        """``owner``'s queued and running jobs of ``kind``."""
-        q = sa.select(jobs).where(jobs.c.owner == owner, jobs.c.kind == kind, jobs.c.status.in_([QUEUED, RUNNING]))
+    def open_of(self, owner: str | None, kind: str) -> tuple[JobRecord, ...]:
+        """``owner``'s (``None``: everyone's) queued and running jobs of ``kind``."""
+        q = sa.select(jobs).where(jobs.c.kind == kind, jobs.c.status.in_([QUEUED, RUNNING]))
+        if owner is not None:
+            q = q.where(jobs.c.owner == owner)
         with self.engine.connect() as c:
             return tuple(_row(r) for r in c.execute(q))
 

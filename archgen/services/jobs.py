@@ -9,19 +9,22 @@ the cells it had scored in the score cache and computes only the others.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.artifacts import ArtifactStore
 from archgen.context import workspace
-from archgen.errors import TaskError, TaskExistsError
-from archgen.jobs.base import JobContext, JobFunction
+from archgen.errors import TaskError
+from archgen.jobs.base import JobContext, JobFunction, JobInterrupted, LeaseLost
+from archgen.jobs.store import JobStore
+from archgen.paths import Paths
 from archgen.predictors.zerocost import ZCSettings
 from archgen.search.parallel import Workers
 from archgen.services import predictors as predictors_service
@@ -188,12 +191,24 @@ def train(params: TrainingParams, ctx: JobContext) -> dict[str, Any]:
     return result | {"resumed": resumed}
 
 
+#: An upload's file name (:func:`upload_name`).
+UPLOAD_NAME = r"^[0-9a-f]{32}-[0-9a-f]{16}\.archive$"
+
+
+def upload_name(sha256: str, owner: str, name: str) -> str:
+    """The file name of an uploaded archive: its content's digest and a tag of who registers it under which name."""
+    tag = hashlib.sha256(f"{owner}\0{name}".encode()).hexdigest()[:16]
+    return f"{sha256[:32]}-{tag}.archive"
+
+
 class AddTaskParams(BaseModel):
     """Parameters of an ``add_task`` job: register an uploaded archive of a labelled image folder.
 
     Attributes:
         name: The task's name.
-        upload: The archive's path (written by ``POST /v1/tasks``; removed when the task is registered).
+        upload: The archive's file name in :attr:`Paths.upload_dir` (written by ``POST /v1/tasks``: the
+            archive's SHA-256 and a tag of the key and name, so an identical repeat names the same file; removed
+            when the job ends, unless it is interrupted to resume). Never a path: job params are shown to users.
         upload_sha256: The archive's SHA-256 (recorded as the task's source; a resumed job that finds the task
             registered from this archive returns it).
         filename: The archive's name as the client gave it (recorded).
@@ -203,12 +218,33 @@ class AddTaskParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=48)
-    upload: str = Field(min_length=1, max_length=4096)
+    upload: str = Field(pattern=UPLOAD_NAME)
     upload_sha256: str = Field(min_length=64, max_length=64)
     filename: str | None = Field(None, max_length=255)
     image_size: int = Field(32, ge=8, le=256)
     val_fraction: float = Field(0.2, ge=0.05, le=0.5)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+def release_inputs(paths: Paths, kind: str, params: dict[str, Any]) -> None:
+    """Remove the files a job of ``kind`` was given to read, once it will never run (cancelled while queued)."""
+    if kind == "add_task" and isinstance(params.get("upload"), str) and re.match(UPLOAD_NAME, params["upload"]):
+        (paths.upload_dir / params["upload"]).unlink(missing_ok=True)
+
+
+def sweep_uploads(paths: Paths, jobs: JobStore) -> list[str]:
+    """At start-up: remove uploads that no queued or running ``add_task`` job reads (the server died while one
+    was received, or a job ended without removing its upload), and partial uploads. Returns the names removed."""
+    d = paths.upload_dir
+    if not d.is_dir():
+        return []
+    keep = {j.params.get("upload") for j in jobs.open_of(None, "add_task")}
+    removed = []
+    for p in d.iterdir():
+        if p.is_file() and p.name not in keep:
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
 
 
 @_kind("add_task", "Unpack and validate an uploaded image folder; register it as a task", AddTaskParams)
@@ -217,32 +253,38 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
     validate and decode the folder, register it; the archive and the unpacked files are removed afterwards."""
     s = ctx.settings
     data = workspace(s.paths)
+    upload = s.paths.upload_dir / params.upload
     source = f"upload:{params.filename or 'archive'}:sha256:{params.upload_sha256}"
     if params.name in data.tasks:
         rec = data.tasks.record(params.name)
         if rec.source == source:  # registered by an earlier attempt of this job
-            Path(params.upload).unlink(missing_ok=True)
+            upload.unlink(missing_ok=True)
             return {"task": rec.summary(), "resumed": ctx.resumed}
+    if not upload.is_file():
+        raise TaskError("the uploaded archive is gone (the server was restarted mid-upload?): upload it again")
 
     unpacked = ctx.workdir / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
     data.tasks.max_images = s.task_max_images
+    data.tasks.max_decoded_bytes, data.tasks.max_pixels = s.task_max_decoded_bytes, s.task_max_image_pixels
 
     def on_image(done: int, total: int) -> None:
         ctx.progress(0.05 + 0.9 * done / total, f"{done}/{total} images decoded")
 
+    keep = False
     try:
         ctx.progress(0.0, "unpacking")
-        root = extract_archive(params.upload, unpacked, max_bytes=s.task_max_unpacked_bytes,
+        root = extract_archive(upload, unpacked, max_bytes=s.task_max_unpacked_bytes,
                                max_members=s.task_max_images + 1000)  # fmt: skip
         rec = data.tasks.add(params.name, root, image_size=params.image_size, val_fraction=params.val_fraction,
                              seed=params.seed, source=source, on_image=on_image)  # fmt: skip
-    except (TaskError, TaskExistsError):
-        Path(params.upload).unlink(missing_ok=True)  # the upload cannot become a task: nothing to retry with
+    except (JobInterrupted, LeaseLost):
+        keep = True  # the job resumes (here or in another worker) and needs its upload
         raise
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)
-    Path(params.upload).unlink(missing_ok=True)
+        if not keep:  # registered, refused, cancelled or failed: the upload is never needed again
+            upload.unlink(missing_ok=True)
     log.info("job %s: registered task %s (%d images, %d classes)", ctx.job_id, rec.name, rec.train + rec.validation,
              rec.num_classes, extra={"job_id": ctx.job_id, "job_kind": "add_task"})  # fmt: skip
     return {"task": rec.summary(), "resumed": ctx.resumed}

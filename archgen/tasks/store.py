@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 
 #: Suffixes read as images (case-insensitive).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: The only image formats decoded (by content, whatever the file's suffix): no GIF, TIFF, BMP, and never
+#: PostScript (Pillow hands EPS to Ghostscript).
+DECODED_FORMATS = ("JPEG", "PNG")
+#: Most pixels one source image may have (checked from its header, before decoding).
+MAX_IMAGE_PIXELS = 40_000_000
+#: Most bytes a task's decoded images may take (images x image_size^2 x 3), checked before decoding.
+MAX_DECODED_BYTES = 1 << 30
 #: Fewest images per class: at least one for training and one for validation, and a few to train on.
 MIN_PER_CLASS = 5
 #: Names of tasks with built-in images or tables; a user task may not take them.
@@ -145,17 +152,35 @@ def scan_folder(root: Path, max_images: int) -> tuple[list[str], list[tuple[int,
     return classes, images, skipped
 
 
-def _decode(root: Path, images: list[tuple[int, Path]], size: int, on_image: Callable[[int, int], None] | None):
+def _decode(
+    root: Path,
+    images: list[tuple[int, Path]],
+    size: int,
+    on_image: Callable[[int, int], None] | None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+):
+    """Decode each image (JPEG or PNG only, whatever its name says; at most ``max_pixels`` each, checked from the
+    header before any pixel is decoded) into a ``uint8`` array resized to ``size``; and the source checksum."""
     arr = np.empty((len(images), size, size, 3), dtype=np.uint8)
     h = hashlib.sha256()
     for k, (_, p) in enumerate(images):
         raw = p.read_bytes()
-        h.update(str(p.relative_to(root)).encode() + b"\0" + hashlib.sha256(raw).digest())
+        rel = p.relative_to(root)
+        h.update(str(rel).encode() + b"\0" + hashlib.sha256(raw).digest())
         try:
-            with Image.open(io.BytesIO(raw)) as im:
+            with Image.open(io.BytesIO(raw), formats=DECODED_FORMATS) as im:
+                w, hgt = im.size
+                if w * hgt > max_pixels:
+                    raise TaskError(
+                        f"image {rel} is {w}x{hgt} pixels; the limit is {max_pixels:,} pixels an image: resize it"
+                    )
                 arr[k] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
-        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
-            raise TaskError(f"cannot read image {p.relative_to(root)}: {e}") from None
+        except TaskError:
+            raise
+        except UnidentifiedImageError:
+            raise TaskError(f"cannot read image {rel}: not a JPEG or PNG file (only those are decoded)") from None
+        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
+            raise TaskError(f"cannot read image {rel}: {e}") from None
         if on_image is not None and (k % 200 == 0 or k + 1 == len(images)):
             on_image(k + 1, len(images))
     return arr, h.hexdigest()
@@ -179,11 +204,22 @@ class TaskStore:
     Args:
         root: The directory (created on the first ``add``).
         max_images: Most images one task may hold.
+        max_decoded_bytes: Most bytes its decoded images may take (images x image_size^2 x 3).
+        max_pixels: Most pixels one source image may have.
     """
 
-    def __init__(self, root: Path | str, *, max_images: int = 100_000) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        max_images: int = 100_000,
+        max_decoded_bytes: int = MAX_DECODED_BYTES,
+        max_pixels: int = MAX_IMAGE_PIXELS,
+    ) -> None:
         self.root = Path(root)
         self.max_images = max_images
+        self.max_decoded_bytes = max_decoded_bytes
+        self.max_pixels = max_pixels
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -249,7 +285,13 @@ class TaskStore:
         if name in self:
             raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
         classes, files, skipped = scan_folder(root, self.max_images)
-        arr, source_sha = _decode(root, files, image_size, on_image)
+        decoded = len(files) * image_size * image_size * 3
+        if decoded > self.max_decoded_bytes:
+            raise TaskError(
+                f"{len(files)} images at image_size {image_size} decode to {decoded:,} bytes; the limit is "
+                f"{self.max_decoded_bytes:,}: use a smaller image_size or fewer images"
+            )
+        arr, source_sha = _decode(root, files, image_size, on_image, self.max_pixels)
         labels = np.array([c for c, _ in files], dtype=np.int64)
         val = stratified_mask(labels, len(classes), val_fraction, seed)
         self.root.mkdir(parents=True, exist_ok=True)

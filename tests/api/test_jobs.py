@@ -147,3 +147,17 @@ def test_job_listing_is_paginated_summaries(service: Service) -> None:
     assert full["params"]["seed"] == 100
     for jid in ids:
         service.wait_job(jid)
+
+
+def test_a_running_jobs_eta_is_extrapolated_from_its_progress() -> None:
+    from archgen.api.routes.common import eta_s
+    from archgen.jobs.store import JobRecord
+
+    def job(status: str, progress: float) -> JobRecord:
+        return JobRecord("j", "generate", {}, "k", status, progress, None, None, None, None, 1, 0, None, None, False,
+                         0.0, 100.0, None, 100.0)  # fmt: skip
+
+    assert eta_s(job("running", 0.25), now=140.0) == 120.0  # a quarter in 40 s: three quarters in 120 s
+    assert eta_s(job("running", 1.0), now=140.0) == 0.0
+    assert eta_s(job("running", 0.01), now=140.0) is None  # too little to extrapolate from
+    assert eta_s(job("queued", 0.5), now=140.0) is None and eta_s(job("succeeded", 1.0), now=140.0) is None

@@ -83,6 +83,21 @@ def test_refusals_name_the_problem(service: Service, pets: str, folder: Path) ->
     assert "notzip" not in [t["name"] for t in names]
 
 
+def test_an_upload_repeated_under_its_idempotency_key_is_the_same_job(service: Service, folder: Path) -> None:
+    c, h = service.client, service.auth | {"Idempotency-Key": "pets-once"}
+    body = zip_folder(folder)
+    r = c.post("/v1/tasks?name=pets-once", content=body, headers=h)
+    assert r.status_code == 202, r.text
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert str(service.settings.paths.home) not in r.text + str(job)  # the upload is a file name, not a path
+    again = c.post("/v1/tasks?name=pets-once", content=body, headers=h)  # after success: the same job, no 409
+    assert again.status_code == 202 and again.json()["id"] == job["id"]
+    other = c.post("/v1/tasks?name=pets-once", content=body + b"\0", headers=h)  # another request, the same key
+    assert other.status_code == 409 and "different request" in other.json()["error"]["message"]
+    assert not list(service.settings.paths.upload_dir.glob("*"))
+
+
 def test_a_tar_upload_works_too(service: Service, folder: Path) -> None:
     r = service.client.post("/v1/tasks?name=pets-tar", content=tar_folder(folder), headers=service.auth)
     assert service.wait_job(r.json()["id"])["status"] == "succeeded"

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from archgen.artifacts import ArtifactStore
-from archgen.jobs import SUCCEEDED, JobContext, JobStore
+from archgen.jobs import CANCELLED, FAILED, SUCCEEDED, JobContext, JobStore
 from archgen.jobs.base import JobParamsError, get_job_kind
 from archgen.services.jobs import train_predictor
 from archgen.services.predictors import TrainPredictorParams, model_id
@@ -185,15 +185,15 @@ def test_a_supernet_job_killed_mid_training_resumes_to_the_uninterrupted_superne
 def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings: Settings, tmp_path) -> None:
     import hashlib
 
-    from archgen.services.jobs import AddTaskParams
+    from archgen.services.jobs import AddTaskParams, upload_name
     from tests.tasks.folders import image_folder, zip_folder
 
     raw = zip_folder(image_folder(ws, tmp_path / "pets", per_class=6))
-    upload = tmp_path / "upload.zip"
+    digest = hashlib.sha256(raw).hexdigest()
+    upload = settings.paths.upload_dir / upload_name(digest, "alice", "pets")
+    upload.parent.mkdir(parents=True, exist_ok=True)
     upload.write_bytes(raw)
-    params = AddTaskParams(
-        name="pets", upload=str(upload), upload_sha256=hashlib.sha256(raw).hexdigest(), filename="p.zip"
-    )
+    params = AddTaskParams(name="pets", upload=upload.name, upload_sha256=digest, filename="p.zip")
     store = JobStore(settings.db_url)
     job, _ = store.create("add_task", params.model_dump(mode="json"), "alice")
     run_to_end(settings, job.id)
@@ -205,6 +205,40 @@ def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings
     job2, _ = store.create("add_task", params.model_dump(mode="json"), "bob")
     run_to_end(settings, job2.id)
     assert store.get(job2.id).result["task"]["arrays_sha256"] == done.result["task"]["arrays_sha256"]
+
+
+def test_an_add_task_job_removes_its_upload_however_it_ends(ws, settings: Settings, tmp_path) -> None:
+    """Refused, failed or cancelled while queued: the upload is removed; at start-up, uploads no open job reads
+    (and partial ones) are swept; an upload is a file name, never a path."""
+    import pydantic
+
+    from archgen.services.jobs import AddTaskParams, release_inputs, sweep_uploads, upload_name
+
+    up = settings.paths.upload_dir
+    up.mkdir(parents=True, exist_ok=True)
+    store = JobStore(settings.db_url)
+
+    def submit(name: str, data: bytes) -> tuple[str, object]:
+        p = up / upload_name("ab" * 32, "alice", name)
+        p.write_bytes(data)
+        params = AddTaskParams(name=name, upload=p.name, upload_sha256="ab" * 32)
+        return store.create("add_task", params.model_dump(mode="json"), "alice")[0].id, p
+
+    refused, path = submit("junk", b"not an archive")
+    run_to_end(settings, refused)
+    assert store.get(refused).status == FAILED and "not a zip or tar" in store.get(refused).error
+    assert not path.exists()
+    queued, path = submit("later", b"bytes")
+    job = store.request_cancel(queued, "alice")
+    release_inputs(settings.paths, job.kind, job.params)
+    assert job.status == CANCELLED and not path.exists()
+    waiting, kept = submit("waiting", b"bytes")
+    (up / ".0123.part").write_bytes(b"half")
+    (up / upload_name("cd" * 32, "bob", "gone")).write_bytes(b"its job was deleted")
+    assert sorted(sweep_uploads(settings.paths, store)) == sorted([".0123.part", upload_name("cd" * 32, "bob", "gone")])
+    assert kept.exists()
+    with pytest.raises(pydantic.ValidationError):
+        AddTaskParams(name="x", upload=str(tmp_path / "elsewhere.zip"), upload_sha256="ab" * 32)
 
 
 def test_a_cancelled_generator_training_stops_within_the_grace_without_a_kill(settings: Settings) -> None:

@@ -91,6 +91,39 @@ def test_folder_errors_name_the_problem(folder: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "tasks").exists() or not any((tmp_path / "tasks").iterdir())  # nothing half-written left
 
 
+@pytest.mark.parametrize(("fmt", "suffix"), [("GIF", ".png"), ("TIFF", ".jpg"), ("BMP", ".png"), ("EPS", ".png")])
+def test_only_jpeg_and_png_are_decoded_whatever_the_name(fmt: str, suffix: str, folder: Path, tmp_path: Path) -> None:
+    """Pillow would decode GIF, TIFF and BMP, and hand EPS to Ghostscript: each is refused by its content."""
+    import io
+
+    from PIL import Image
+
+    src = _copy(folder, tmp_path / "src", {"cat": 10, "dog": 10})
+    buf = io.BytesIO()
+    if fmt == "EPS":
+        buf.write(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    else:
+        Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, format=fmt)
+    (src / "dog" / f"odd{suffix}").write_bytes(buf.getvalue())
+    with pytest.raises(TaskError, match=f"dog/odd{suffix}: not a JPEG or PNG"):
+        TaskStore(tmp_path / "tasks").add("a", src)
+
+
+def test_pixels_and_decoded_bytes_are_bounded_before_decoding(folder: Path, tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    src = _copy(folder, tmp_path / "src", {"cat": 10, "dog": 10})
+    buf = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(buf, format="PNG")  # 9 M pixels in a few kilobytes
+    (src / "dog" / "huge.png").write_bytes(buf.getvalue())
+    with pytest.raises(TaskError, match=r"dog/huge.png is 3000x3000 pixels; the limit is 1,000,000"):
+        TaskStore(tmp_path / "tasks", max_pixels=1_000_000).add("a", src)
+    with pytest.raises(TaskError, match=r"21 images at image_size 64 decode to 258,048 bytes; the limit is 100,000"):
+        TaskStore(tmp_path / "tasks", max_decoded_bytes=100_000).add("a", src, image_size=64)
+
+
 def test_limits_and_options_are_checked(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="more than 30 images"):
         TaskStore(tmp_path, max_images=30).add("a", folder)
