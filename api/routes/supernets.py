@@ -11,6 +11,7 @@ from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json, validated
 from archgen.api.schemas import ErrorResponse
 from archgen.api.state import Key, State
+from archgen.artifacts import user_artifact_id
 from archgen.services.supernets import SupernetParams, check_supernet_request, supernet_records
 
 router = APIRouter(prefix="/v1", tags=["supernets"])
@@ -38,6 +39,10 @@ def submit_supernet(
     predictions, supernet-guided generation and searches use the newest stored supernet of the task."""
     params = validated(SupernetParams, body)
     check_supernet_request(params, state.data)
+    if params.model_id is not None:  # the key's own namespace: never a service artifact's id, nor another key's
+        params = params.model_copy(update={"model_id": user_artifact_id(key.id, params.model_id)})
+        if params.model_id in state.data.models.ids():
+            raise ApiError(409, "conflict", f"model_id: you have a stored model named {body['model_id']!r} already")
     if params.minutes > state.settings.supernet_max_minutes:
         raise ApiError(422, "invalid_input", f"minutes: at most {state.settings.supernet_max_minutes:g} "
                        "(ARCHGEN_SUPERNET_MAX_MINUTES)")  # fmt: skip

@@ -30,6 +30,8 @@ TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 SYSTEM_OWNER = "system"
 #: Priority of users' jobs and of the service's own (higher is claimed first).
 USER_PRIORITY, SYSTEM_PRIORITY = 0, -10
+#: Most queued jobs one claim looks at (oldest first by priority) when choosing whose turn it is.
+QUEUE_SCAN = 5000
 
 
 @dataclass(frozen=True)
@@ -277,14 +279,18 @@ class JobStore:
     ) -> tuple[JobRecord, str] | None:
         """Atomically take the next queued job; returns it and its new lease token.
 
-        Jobs are taken by priority (higher first), then oldest first, skipping
-        those whose owner already runs ``max_running_per_owner`` jobs (users'
-        keys; the service's own jobs are bounded by ``system_slots`` instead).
+        Fair among owners: of the highest priority queued, each owner's oldest
+        job is a candidate, and the slot goes to the owner running the fewest
+        jobs now, then to the one served least recently (round robin): a key
+        that queues many jobs never makes another key's single job wait behind
+        all of them. Owners already running ``max_running_per_owner`` jobs
+        (users' keys; the service's own jobs are bounded by ``system_slots``
+        instead) are skipped.
         """
         for _ in range(5):
             running = self.running_by_owner()
             q = (
-                sa.select(jobs.c.id, jobs.c.owner)
+                sa.select(jobs.c.id, jobs.c.owner, jobs.c.priority, jobs.c.created_at)
                 .where(jobs.c.status == QUEUED)
                 .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
             )
@@ -299,7 +305,7 @@ class JobStore:
             if full:
                 q = q.where(jobs.c.owner.not_in(full))
             with self.engine.connect() as c:
-                job_id = c.execute(q.limit(1)).scalar()
+                job_id = self._fair_pick(c, c.execute(q.limit(QUEUE_SCAN)).all(), running)
             if job_id is None:
                 return None
             token = uuid.uuid4().hex
@@ -321,6 +327,28 @@ class JobStore:
             if n == 1:
                 return self.get(job_id), token
         return None
+
+    @staticmethod
+    def _fair_pick(c: sa.Connection, rows: list, running: dict[str, int]) -> str | None:
+        """The job :meth:`claim_next` takes among queued ``rows`` (ordered by priority, then age)."""
+        if not rows:
+            return None
+        first: dict[str, Any] = {}
+        for r in rows:
+            first.setdefault(r.owner, r)
+        top = max(r.priority for r in first.values())
+        candidates = [r for r in first.values() if r.priority == top]
+        if len(candidates) == 1:
+            return str(candidates[0].id)
+        served = dict(
+            c.execute(
+                sa.select(jobs.c.owner, sa.func.max(jobs.c.claimed_at))
+                .where(jobs.c.owner.in_([r.owner for r in candidates]))
+                .group_by(jobs.c.owner)
+            ).all()
+        )
+        pick = min(candidates, key=lambda r: (running.get(r.owner, 0), served.get(r.owner) or 0.0, r.created_at, r.id))
+        return str(pick.id)
 
     def _fenced(self, job_id: str, token: str, **values: Any) -> bool:
         now = time.time()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from archgen.artifacts import ArtifactRecord
+from archgen.artifacts import ARTIFACT_ID_PATTERN, USER_ID_MAX, ArtifactRecord
 from archgen.errors import NoSupernetError, SupernetInputError
 from archgen.evaluators.supernet import SupernetEvaluator
 from archgen.supernets.oneshot import OneShotSupernet
@@ -70,7 +70,7 @@ class SupernetParams(BaseModel):
     calib_batches: int = Field(4, ge=1, le=64)
     eval_images: int = Field(1000, ge=10, le=100_000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    model_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
+    model_id: str | None = Field(None, min_length=1, max_length=USER_ID_MAX, pattern=ARTIFACT_ID_PATTERN)
 
     def supernet(self) -> OneShotSupernet:
         return OneShotSupernet(

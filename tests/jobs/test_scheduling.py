@@ -39,6 +39,19 @@ def test_the_service_leaves_a_slot_free_and_a_key_runs_its_limit(store: JobStore
     assert {j.id for j in store.list(status="queued")} == {s2.id, a2.id}
 
 
+def test_keys_take_turns_so_a_single_job_never_waits_behind_anothers_batch(store: JobStore) -> None:
+    """Two keys queue four jobs each, then a third key one: the third key's job is the third taken, not the ninth;
+    then the turns go round (fewest running first, then least recently served)."""
+    a = [store.create("k", {"a": i}, "alice")[0].id for i in range(4)]
+    b = [store.create("k", {"b": i}, "bob")[0].id for i in range(4)]
+    (c,) = [store.create("k", {"c": 0}, "carol")[0].id]
+    got = [store.claim_next()[0].id for _ in range(5)]
+    assert got == [a[0], b[0], c, a[1], b[1]]
+    token = store.get(c).lease_token
+    assert token is not None and store.finish(c, token, "succeeded", result={})
+    assert store.claim_next()[0].id == a[2]  # alice and bob each run 2; alice was served less recently
+
+
 def test_a_key_over_its_open_jobs_is_refused_and_an_idempotent_retry_is_not(store: JobStore) -> None:
     store.create("k", {"i": 0}, "alice", "key-0", max_open=2)
     store.create("k", {"i": 1}, "alice", max_open=2)

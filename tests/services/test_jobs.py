@@ -232,7 +232,7 @@ def test_an_add_task_job_removes_its_upload_however_it_ends(ws, settings: Settin
     job = store.request_cancel(queued, "alice")
     release_inputs(settings.paths, job.kind, job.params)
     assert job.status == CANCELLED and not path.exists()
-    waiting, kept = submit("waiting", b"bytes")
+    _, kept = submit("waiting", b"bytes")
     (up / ".0123.part").write_bytes(b"half")
     (up / upload_name("cd" * 32, "bob", "gone")).write_bytes(b"its job was deleted")
     assert sorted(sweep_uploads(settings.paths, store)) == sorted([".0123.part", upload_name("cd" * 32, "bob", "gone")])

@@ -1,0 +1,129 @@
+"""Findings of an attack on a running service (issue 25), replayed: each is refused or contained now.
+
+Covered here: service artifacts cannot be taken over by a user-picked id; upload bombs (huge images, folder
+entries, the wrong formats, unreadable archives) fail by name and leave nothing on disk; ids are checked before a
+job exists. (The fair queue: ``tests/jobs/test_scheduling.py``; upload clean-up: ``tests/services/test_jobs.py``.)
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from archgen.api import create_app
+from archgen.api.keys import KeyStore
+from archgen.services.generate import GENERATOR_EPOCHS, GENERATOR_SEED, generator_id
+from tests.api.conftest import Service, service_settings
+from tests.tasks.folders import image_folder
+
+TINY_SUPERNET = {"minutes": 0.05, "epochs": 1, "batch_size": 16, "C": 4, "N": 1, "resolution": 8,
+                 "calib_batches": 1, "eval_images": 20}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, cache_dir: Path) -> Iterator[Service]:
+    settings = service_settings(tmp_path_factory.mktemp("tenancy"), data_dir, cache_dir, default_models=(),
+                                task_max_images=300, task_max_decoded_bytes=1_000_000,
+                                task_max_image_pixels=1_000_000)  # fmt: skip
+    _, key = KeyStore(settings.db_url).create("tests")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield Service(client, settings, key)
+
+
+def test_a_user_picked_id_cannot_take_a_service_artifacts_place(service: Service) -> None:
+    """Finding 1: a supernet stored under the generator's (predictable) id broke generation for every key."""
+    c, h = service.client, service.auth
+    gid = generator_id("nb201", GENERATOR_EPOCHS, GENERATOR_SEED)
+    r = c.post("/v1/supernets", json={"task": "cifar10-valid", "model_id": gid, **TINY_SUPERNET}, headers=h)
+    assert r.status_code == 202, r.text
+    stored = r.json()["params"]["model_id"]
+    assert stored != gid and stored.startswith("user-") and stored.endswith(gid)
+    c.delete(f"/v1/jobs/{r.json()['id']}", headers=h)
+    for bad in ("..", "-lead", ".hidden", "a/b", "x" * 101):  # finding 7: accepted, then failed after training
+        r = c.post("/v1/supernets", json={"task": "cifar10-valid", "model_id": bad, **TINY_SUPERNET}, headers=h)
+        assert r.status_code == 422 and "model_id" in r.text, (bad, r.text)
+
+
+def _upload(service: Service, name: str, data: bytes) -> dict:
+    r = service.client.post(f"/v1/tasks?name={name}", content=data, headers=service.auth)
+    assert r.status_code == 202, r.text
+    return service.wait_job(r.json()["id"])
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _image(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L" if fmt == "PNG" else "RGB", size).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pngs(ws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """A valid two-class folder's files, to which each test adds one bad member."""
+    root = image_folder(ws, tmp_path_factory.mktemp("tenancy-folder") / "pets", ("cat", "dog"), per_class=5)
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.png"))}
+
+
+@pytest.mark.parametrize(
+    ("member", "words"),
+    [
+        # finding 3: 20 PNGs of 13000x13000 took 84 s and 1.1 GB (here: a bound of 1 M pixels, a 1100x1100 PNG)
+        (lambda: _image("PNG", (1100, 1100)), "1100x1100 pixels"),
+        (lambda: _image("GIF"), "not a JPEG or PNG"),  # finding 5
+        (lambda: _image("TIFF"), "not a JPEG or PNG"),
+        (lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n", "not a JPEG or PNG"),  # no Ghostscript
+    ],
+)
+def test_an_image_bomb_or_a_foreign_format_fails_by_name_and_leaves_nothing(
+    service: Service, pngs: dict[str, bytes], member, words: str
+) -> None:
+    job = _upload(service, "bomb", _zip(pngs | {"dog/odd.png": member()}))
+    assert job["status"] == "failed" and words in job["error"], job
+    assert not list(service.settings.paths.upload_dir.glob("*"))
+    assert not any(service.settings.paths.job_dir.glob(f"{job['id']}/unpacked*"))
+    assert "bomb" not in [t["name"] for t in service.client.get("/v1/tasks", headers=service.auth).json()["tasks"]]
+
+
+def test_decoded_bytes_are_bounded_before_decoding(service: Service, pngs: dict[str, bytes]) -> None:
+    """Finding 3: 5,000 2x2 PNGs at image_size 256 became a 983 MB array; the bound is checked from the count."""
+    many = pngs | {f"cat/{i}.png": _image("PNG", (2, 2)) for i in range(200)}
+    r = service.client.post("/v1/tasks?name=wide&image_size=256", content=_zip(many), headers=service.auth)
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "failed" and "210 images at image_size 256 decode to 41,287,680 bytes" in job["error"]
+
+
+def test_folder_entries_count_and_unreadable_archives_are_named(service: Service) -> None:
+    """Finding 3 (1,000,000 directory entries accepted) and 8 (corrupt .tar.xz, deflate64, encrypted zips were
+    internal errors; a corrupt .tar.gz a folder-structure error)."""
+    limit = service.settings.task_max_images + 1000
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for i in range(limit + 1):
+            info = tarfile.TarInfo(f"d{i}")
+            info.type = tarfile.DIRTYPE
+            t.addfile(info)
+    job = _upload(service, "dirs", buf.getvalue())
+    assert job["status"] == "failed" and "members" in job["error"], job
+    xz = io.BytesIO()
+    with tarfile.open(fileobj=xz, mode="w:xz") as t:
+        data = _image("PNG")
+        info = tarfile.TarInfo("cat/1.png")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    job = _upload(service, "xz", xz.getvalue()[:-20])
+    assert job["status"] == "failed" and "corrupt or truncated" in job["error"], job
+    assert not list(service.settings.paths.upload_dir.glob("*"))
