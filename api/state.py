@@ -58,16 +58,17 @@ class ServiceState:
         self.table(name)
         return self.data.space(name)
 
-    def check_task(self, space: str, task: str) -> BenchmarkTable:
+    def check_task(self, space: str, task: str, data: Workspace | None = None) -> BenchmarkTable:
         """The table, after checking ``task`` is one of its tasks (404 lists them; a user task's operations
-        ask :func:`archgen.tasks.resolve.resolve_task` themselves)."""
+        ask :func:`archgen.tasks.resolve.resolve_task` themselves). ``data``: the caller's view."""
         self.table(space)  # 404 for an unknown space first
-        return resolve_task(self.data, space, task).require_published()
+        return resolve_task(data or self.data, space, task).require_published()
 
-    def resolve(self, space: str, task: str) -> ResolvedTask:
-        """What ``task`` of ``space`` has (404 for unknown names, listing the table's and the user tasks)."""
+    def resolve(self, space: str, task: str, data: Workspace) -> ResolvedTask:
+        """What ``task`` of ``space`` has in the view ``data`` (404 for unknown names, listing the table's tasks
+        and the caller's own)."""
         self.table(space)
-        return resolve_task(self.data, space, task)
+        return resolve_task(data, space, task)
 
     def submit_job(
         self,
@@ -114,3 +115,12 @@ def require_key(state: State, authorization: Annotated[str | None, Header()] = N
 
 
 Key = Annotated[ApiKey, Depends(require_key)]
+
+
+def key_workspace(state: State, key: Key) -> Workspace:
+    """The caller's view of the service's workspace: the tables and caches, the caller's own tasks and
+    supernets, and no other key's (:meth:`Workspace.for_owner`)."""
+    return state.data.for_owner(key.id)
+
+
+Data = Annotated[Workspace, Depends(key_workspace)]

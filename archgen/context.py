@@ -9,7 +9,9 @@ from :class:`~archgen.settings.Settings`; library code receives it (or the
 the search spaces that know their table's row order, the benchmark tables, the
 image sets, and derived caches (memoised per workspace). Two workspaces with
 different paths share nothing, so two apps in one process never see each
-other's data.
+other's data. :meth:`Workspace.for_owner` is one API key's view of a workspace:
+the same tables, images and caches, but that key's own tasks and artifacts
+(:attr:`Workspace.tasks`, :attr:`Workspace.owned`) and no one else's.
 """
 
 from __future__ import annotations
@@ -48,16 +50,38 @@ class Workspace:
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
+        #: The API key whose view this is (``None``: the operator's, as the CLI sees it).
+        self.owner: str | None = None
         self._lock = threading.Lock()  # guards _building only
         self._building: dict[Any, threading.RLock] = {}
         self._memo: dict[Any, Any] = {}
 
     def __reduce__(self) -> tuple:
-        # a copy in another process (a Ray worker) is that process's workspace of the same paths
-        return (workspace, (self.paths,))
+        # a copy in another process (a Ray worker) is that process's workspace of the same paths and owner
+        return (_owned_workspace, (self.paths, self.owner))
 
     def __repr__(self) -> str:
-        return f"Workspace(data_dir={str(self.paths.data_dir)!r}, cache_dir={str(self.paths.cache_dir)!r})"
+        own = "" if self.owner is None else ", owner=..."
+        return f"Workspace(data_dir={str(self.paths.data_dir)!r}, cache_dir={str(self.paths.cache_dir)!r}{own})"
+
+    def for_owner(self, owner: str | None) -> Workspace:
+        """The view of API key ``owner``: shares every table, image and cache with this workspace, but its
+        :attr:`tasks` and :attr:`owned` artifacts are the key's own (``None``: this workspace itself).
+
+        Everything that reaches user tasks or supernets through the view (task resolution, images, zero-cost
+        scores, supernets, generation, searches) sees only the key's.
+        """
+        if owner is None or owner == self.owner:
+            return self
+        if self.owner is not None:
+            raise ValueError("a key's view has no view of another key")
+        return self.memo(("owner-view", owner), lambda: self._view(owner))
+
+    def _view(self, owner: str) -> Workspace:
+        view = Workspace.__new__(Workspace)
+        view.paths, view.owner = self.paths, owner
+        view._lock, view._building, view._memo = self._lock, self._building, self._memo
+        return view
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
         """``build()`` once per ``key`` for this workspace (derived data: feature columns, class ids...).
@@ -107,17 +131,40 @@ class Workspace:
 
     @property
     def models(self) -> ArtifactStore:
-        """The artifact store under ``home/models``."""
+        """The service's artifact store under ``home/models`` (generators, predictors; shared by every view)."""
         return self.memo("models", lambda: ArtifactStore(self.paths.model_dir))
 
     @property
+    def owned(self) -> ArtifactStore:
+        """Artifacts the owner made (supernets): :attr:`models` for the operator, the key's own store for a
+        key's view."""
+        if self.owner is None:
+            return self.models
+        owner = self.owner
+        return self.memo(("owned", owner), lambda: ArtifactStore(self.paths.owner_dir(owner) / "models"))
+
+    @property
     def tasks(self) -> TaskStore:
-        """The registered user tasks under ``home/tasks``."""
-        return self.memo("tasks", lambda: TaskStore(self.paths.task_dir))
+        """The registered user tasks: under ``home/tasks`` for the operator, the key's own for a key's view."""
+        if self.owner is None:
+            return self.memo("tasks", lambda: TaskStore(self.paths.task_dir))
+        owner = self.owner
+        return self.memo(("tasks", owner), lambda: TaskStore(self.paths.owner_dir(owner) / "tasks"))
 
 
 _WORKSPACES: dict[Paths, Workspace] = {}
 _WORKSPACES_LOCK = threading.Lock()
+
+
+def owned_bytes(data: Workspace) -> int:
+    """Bytes on disk of what the owner of the view ``data`` made (its tasks and its artifacts); the operator's
+    view counts ``home/tasks`` only (its artifacts are the service's store)."""
+    roots = [data.tasks.root] + ([data.owned.root] if data.owner is not None else [])
+    return sum(p.stat().st_size for root in roots if root.is_dir() for p in root.rglob("*") if p.is_file())
+
+
+def _owned_workspace(paths: Paths, owner: str | None) -> Workspace:
+    return workspace(paths).for_owner(owner)
 
 
 def workspace(paths: Paths) -> Workspace:

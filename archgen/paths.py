@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,11 @@ class Paths:
     def task_dir(self) -> Path:
         """Registered user tasks (labelled image folders, ``task_dir/<name>``)."""
         return self.home / "tasks"
+
+    def owner_dir(self, owner: str) -> Path:
+        """What one API key made: its tasks (``tasks/``) and its artifacts (``models/``: supernets). A digest of
+        the key's id names it, so no key id ever becomes a path."""
+        return self.home / "keys" / hashlib.sha256(owner.encode()).hexdigest()[:16]
 
     @property
     def upload_dir(self) -> Path:

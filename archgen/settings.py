@@ -152,6 +152,9 @@ class Settings(BaseSettings):
         task_max_decoded_bytes: Most bytes a task's decoded images may take (images x image_size^2 x 3),
             checked before any image is decoded.
         task_max_image_pixels: Most pixels one uploaded image may have (checked from its header).
+        key_max_tasks, key_max_stored_bytes: One API key's quota: tasks, and bytes its tasks and supernets take
+            on disk (an upload over either is refused with 413; an ``add_task`` job that would pass the bytes
+            fails before registering).
         supernet_max_minutes: Longest training budget a ``POST /v1/supernets`` request may ask for.
         supernet_inline_archs: Most architectures one ``POST /v1/predict`` of a user task scores (by its supernet).
         job_threads: Torch's intra-op threads in each job's worker process (default: the cores divided
@@ -207,6 +210,8 @@ class Settings(BaseSettings):
     task_max_unpacked_bytes: int = Field(2 * 1024 * 1024 * 1024, ge=1024)
     task_max_images: int = Field(200_000, ge=10)
     task_max_decoded_bytes: int = Field(1 << 30, ge=1024)
+    key_max_tasks: int = Field(20, ge=1)
+    key_max_stored_bytes: int = Field(10 << 30, ge=1024)
     task_max_image_pixels: int = Field(40_000_000, ge=64)
     supernet_max_minutes: float = Field(240.0, gt=0, le=24 * 60)
     supernet_inline_archs: int = Field(256, ge=1, le=100_000)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, GenerateResponse, Job
-from archgen.api.state import Key, ServiceState, State
+from archgen.api.state import Data, Key, ServiceState, State
 from archgen.jobs.store import SYSTEM_OWNER
 from archgen.services.generate import (
     GENERATOR_SEED,
@@ -51,6 +51,7 @@ async def generate_route(
     req: GenerateRequest,
     state: State,
     key: Key,
+    data: Data,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> GenerateResponse | JSONResponse:
     """Generate architectures (DiffusionNAG-style score-based graph diffusion: NB201, NB101, NAS-Bench-Graph).
@@ -71,17 +72,17 @@ async def generate_route(
     generator (minutes on a CPU); meanwhile a quick generator (``quick_generator_epochs``, trained in seconds by
     the first request's job) answers, and ``generator_stage`` says which one did.
     """
-    plan = check_request(req, state.data)  # 404 / 422 before any job exists; checked once
+    plan = check_request(req, data)  # 404 / 422 before any job exists; checked once
     s = state.settings
     quick = s.quick_generator_epochs if 0 < s.quick_generator_epochs < s.generator_epochs else None
     _ensure_generator(state, req.space)
     quick_now = req.n <= s.generate_inline and await run_in_threadpool(
-        inline_ready, plan, state.data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick
+        inline_ready, plan, data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick
     )
     if not quick_now:  # a generator to train, surrogates to fit, labels to compute, or a large n: a job
         job = state.submit_job("generate", req.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
     result = await run_in_threadpool(
-        generate, plan, state.data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick
+        generate, plan, data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick
     )
     return GenerateResponse.model_validate(result.summary())

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from archgen.api.errors import ApiError
 from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
 from archgen.api.serving import served_info, target_info
-from archgen.api.state import Key, ServiceState, State
+from archgen.api.state import Data, Key, ServiceState, State
+from archgen.context import Workspace
 from archgen.services.inference import ServedModel, parse_batch, predict
 from archgen.services.supernets import supernet_predictions
 
@@ -53,7 +54,7 @@ def _model(state: ServiceState, req: PredictRequest) -> tuple[ServedModel, str]:
         503: {"model": ErrorResponse},
     },
 )
-def predict_route(req: PredictRequest, state: State, _: Key) -> PredictResponse:
+def predict_route(req: PredictRequest, state: State, _: Key, data: Data) -> PredictResponse:
     """Predicted accuracy (mean, and std when ``uncertainty``) of each architecture.
 
     Architectures are the space's string form or row index; each answer also
@@ -63,9 +64,9 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> PredictResponse:
     ``quick`` while a first start serves its quick LightGBM.
     """
     t0 = time.perf_counter()
-    if state.resolve(req.space, req.task).user:
-        return _predict_user_task(req, state)
-    state.check_task(req.space, req.task)
+    if state.resolve(req.space, req.task, data).user:
+        return _predict_user_task(req, state, data)
+    state.check_task(req.space, req.task, data)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_archs)
     served, stage = _model(state, req)
     result = predict(served, batch, uncertainty=req.uncertainty, memo=state.canonical)
@@ -84,7 +85,7 @@ def predict_route(req: PredictRequest, state: State, _: Key) -> PredictResponse:
     )
 
 
-def _predict_user_task(req: PredictRequest, state: ServiceState) -> PredictResponse:
+def _predict_user_task(req: PredictRequest, state: ServiceState, data: Workspace) -> PredictResponse:
     """A user task (no table): :func:`archgen.services.supernets.supernet_predictions` of the task's supernet (the
     newest stored one, or ``predictor``)."""
     if req.space != "nb201":
@@ -99,7 +100,7 @@ def _predict_user_task(req: PredictRequest, state: ServiceState) -> PredictRespo
                        f"at most {limit} architectures per supernet prediction (about 8 a second on the CPU; "
                        "ARCHGEN_SUPERNET_INLINE_ARCHS); split the request", limit=limit)  # fmt: skip
     batch = parse_batch(state.space(req.space), req.architectures, limit)
-    res = supernet_predictions(state.data, req.task, batch.archs, model_id=req.predictor, uncertainty=req.uncertainty)
+    res = supernet_predictions(data, req.task, batch.archs, model_id=req.predictor, uncertainty=req.uncertainty)
     canon = batch.canonical(state.canonical)
     stds = res.std if res.std is not None else [None] * len(res.mean)
     preds = [{"architecture": g, "canonical": c, "mean": m, "std": s}

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from archgen.api.errors import ApiError
 from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList
-from archgen.api.state import Key, State
+from archgen.api.state import Data, Key, State
 from archgen.artifacts import ArtifactRecord
 from archgen.services.predictors import TrainPredictorParams, validate_params
 
@@ -52,6 +52,7 @@ def train(
     req: TrainPredictorParams,
     state: State,
     key: Key,
+    data: Data,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """Train a predictor as a job (202 + ``Location``); its result names the stored model.
@@ -59,9 +60,9 @@ def train(
     The request is checked (kind, space, task, metric, ``n_train`` bounds,
     parameters) before a job exists: what is wrong is a 404 or 422.
     """
-    state.check_task(req.space, req.task)
+    state.check_task(req.space, req.task, data)
     if req.model_id is not None:
         raise ApiError(422, "invalid_input", "model_id: the service names the models it stores; leave it out")
-    validate_params(req, state.data)  # kind, metric, n_train bounds, parameters: a 404 or 422 before any job
+    validate_params(req, data)  # kind, metric, n_train bounds, parameters: a 404 or 422 before any job
     job = state.submit_job("train_predictor", req.model_dump(mode="json", exclude_none=True), key.id, idempotency_key)
     return accepted(job)

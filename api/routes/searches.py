@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from archgen.api.errors import ApiError, domain_error_response
 from archgen.api.routes.common import job_json, job_of_kind
 from archgen.api.schemas import ErrorResponse, Job
-from archgen.api.state import Key, ServiceState, State
+from archgen.api.state import Data, Key, ServiceState, State
 from archgen.errors import ArchgenError
 from archgen.jobs import JobQuotaError, JobRecord
 from archgen.search.history import SearchHistory
@@ -85,6 +85,7 @@ def _search_json(job: JobRecord) -> dict:
 def submit_searches(
     state: State,
     key: Key,
+    data: Data,
     body: Annotated[
         Any,
         Body(
@@ -109,7 +110,7 @@ def submit_searches(
     searches = _parse(body, state.settings.search_max_batch)
     for k, p in enumerate(searches):
         try:
-            check_search(p, state.data)
+            check_search(p, data)
         except ArchgenError as e:  # the same status and body, naming the search of a batch
             return domain_error_response(e, prefix="" if len(searches) == 1 else f"searches[{k}]: ")
     with _SUBMIT:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json, validated
 from archgen.api.schemas import ErrorResponse
-from archgen.api.state import Key, State
+from archgen.api.state import Data, Key, State
 from archgen.artifacts import user_artifact_id
 from archgen.services.supernets import SupernetParams, check_supernet_request, supernet_records
 
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1", tags=["supernets"])
 def submit_supernet(
     state: State,
     key: Key,
+    data: Data,
     body: Annotated[
         dict,
         Body(
@@ -38,10 +39,10 @@ def submit_supernet(
     """Queue the training of a task's supernet (202; poll ``Location``). When it has succeeded, the task's
     predictions, supernet-guided generation and searches use the newest stored supernet of the task."""
     params = validated(SupernetParams, body)
-    check_supernet_request(params, state.data)
+    check_supernet_request(params, data)
     if params.model_id is not None:  # the key's own namespace: never a service artifact's id, nor another key's
         params = params.model_copy(update={"model_id": user_artifact_id(key.id, params.model_id)})
-        if params.model_id in state.data.models.ids():
+        if params.model_id in data.owned.ids():
             raise ApiError(409, "conflict", f"model_id: you have a stored model named {body['model_id']!r} already")
     if params.minutes > state.settings.supernet_max_minutes:
         raise ApiError(422, "invalid_input", f"minutes: at most {state.settings.supernet_max_minutes:g} "
@@ -51,6 +52,6 @@ def submit_supernet(
 
 
 @router.get("/supernets")
-def list_supernets(state: State, _: Key, task: str | None = None) -> dict:
+def list_supernets(_: Key, data: Data, task: str | None = None) -> dict:
     """Stored supernets (of ``task``), newest first: id, task, parameters, training seconds and steps."""
-    return {"supernets": [r.summary() for r in supernet_records(state.data.models, task)]}
+    return {"supernets": [r.summary() for r in supernet_records(data.owned, task)]}

@@ -13,11 +13,14 @@ from fastapi.responses import JSONResponse
 from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json
 from archgen.api.schemas import ErrorResponse
-from archgen.api.state import Key, State
-from archgen.errors import TaskExistsError
+from archgen.api.state import Data, Key, ServiceState, State
+from archgen.context import Workspace, owned_bytes
+from archgen.datasets import list_tables
+from archgen.errors import DataError, TaskExistsError
 from archgen.services.jobs import AddTaskParams, upload_name
 from archgen.services.supernets import supernet_records
 from archgen.tasks.images import BUILTIN_IMAGE_TASKS
+from archgen.tasks.resolve import check_new_task_name
 from archgen.tasks.store import check_task_name
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
@@ -46,6 +49,7 @@ async def upload_task(
     request: Request,
     state: State,
     key: Key,
+    data: Data,
     name: Annotated[
         str, Query(min_length=1, max_length=48, description="The task's name (lower-case letters, digits, -, _).")
     ],
@@ -60,9 +64,11 @@ async def upload_task(
     stratified train/validation split, and registers the task. The task's name then works in ``/v1/zero-cost``,
     ``/v1/supernets``, ``/v1/predict``, ``/v1/generate``, ``/v1/searches`` and ``/v1/trainings``."""
     check_task_name(name)  # 422 naming the rule, before the body is read
+    check_new_task_name(data, name, list_tables())
+    check_quota(state, data)
     repeat = state.jobs.by_key(key.id, idempotency_key) if idempotency_key else None
     if repeat is None:
-        if name in state.data.tasks:
+        if name in data.tasks:
             raise TaskExistsError(f"task {name!r} exists already")
         adding = [j.id for j in state.jobs.open_of(key.id, "add_task") if j.params.get("name") == name]
         if adding:
@@ -99,16 +105,58 @@ async def upload_task(
 
 
 @router.get("/tasks")
-def list_tasks(state: State, _: Key) -> dict:
-    """The built-in tasks with images and every registered user task (classes, counts, split, checksums)."""
-    return {
-        "builtin": list(BUILTIN_IMAGE_TASKS),
-        "tasks": [r.summary() for r in state.data.tasks.records()],
-    }
+def list_tasks(state: State, _: Key, data: Data) -> dict:
+    """The built-in tasks with images and your tasks (classes, counts, split, checksums); ``broken`` names your
+    tasks whose record cannot be read (delete and upload them again); ``usage`` is what your tasks and supernets
+    take against your quota."""
+    tasks, broken = [], {}
+    for name in data.tasks.names():
+        try:
+            tasks.append(data.tasks.record(name).summary())
+        except DataError as e:
+            broken[name] = str(e)
+    return {"builtin": list(BUILTIN_IMAGE_TASKS), "tasks": tasks, "broken": broken, "usage": usage(state, data)}
 
 
 @router.get("/tasks/{name}", responses={404: {"model": ErrorResponse}})
-def get_task(name: str, state: State, _: Key) -> dict:
-    """One user task, with its stored supernets (newest first)."""
-    rec = state.data.tasks.record(name)
-    return rec.summary() | {"supernets": [r.summary() for r in supernet_records(state.data.models, name)]}
+def get_task(name: str, _: Key, data: Data) -> dict:
+    """One of your tasks, with its stored supernets (newest first)."""
+    rec = data.tasks.record(name)
+    return rec.summary() | {"supernets": [r.summary() for r in supernet_records(data.owned, name)]}
+
+
+@router.delete(
+    "/tasks/{name}",
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse, "description": "A job of yours uses it."}},
+)
+def delete_task(name: str, state: State, key: Key, data: Data) -> dict:
+    """Delete one of your tasks and its supernets (409 while a queued or running job of yours names it)."""
+    if name not in data.tasks:
+        data.tasks.record(name)  # 404 listing yours
+    busy = [j.id for j in state.jobs.list(key.id, limit=1000) if not j.done and j.params.get("task") == name]
+    if busy:
+        raise ApiError(409, "conflict", f"task {name!r} is used by job {busy[0]}: cancel it or wait for it first")
+    supernets = [r.id for r in supernet_records(data.owned, name)]
+    for mid in supernets:
+        data.owned.delete(mid)
+    data.tasks.remove(name)
+    return {"deleted": name, "supernets_deleted": supernets, "usage": usage(state, data)}
+
+
+def usage(state: ServiceState, data: Workspace) -> dict:
+    """What the caller's tasks and supernets take, beside the quota."""
+    s = state.settings
+    return {"tasks": len(data.tasks.names()), "max_tasks": s.key_max_tasks,
+            "bytes": owned_bytes(data), "max_bytes": s.key_max_stored_bytes}  # fmt: skip
+
+
+def check_quota(state: ServiceState, data: Workspace, incoming: int = 0) -> None:
+    """Refuse (413) a new task when the caller is at its quota of tasks or stored bytes."""
+    s, now = state.settings, usage(state, data)
+    if now["tasks"] >= s.key_max_tasks:
+        raise ApiError(413, "quota", f"you have {now['tasks']} tasks, the most a key may have "
+                       f"(ARCHGEN_KEY_MAX_TASKS={s.key_max_tasks}): delete one first (DELETE /v1/tasks/NAME)")  # fmt: skip
+    if now["bytes"] + incoming > s.key_max_stored_bytes:
+        raise ApiError(413, "quota", f"your tasks and supernets take {now['bytes']:,} bytes; with this upload "
+                       f"({incoming:,}) that is over your quota of {s.key_max_stored_bytes:,} "
+                       "(ARCHGEN_KEY_MAX_STORED_BYTES): delete a task first")  # fmt: skip

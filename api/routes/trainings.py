@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json, job_of_kind, validated
 from archgen.api.schemas import ErrorResponse, Job
-from archgen.api.state import Key, ServiceState, State
+from archgen.api.state import Data, Key, ServiceState, State
 from archgen.jobs import JobRecord
 from archgen.spaces import get_space
 from archgen.tasks.images import check_image_task
@@ -35,6 +35,7 @@ def _training(state: ServiceState, job_id: str, owner: str) -> JobRecord:
 def submit_training(
     state: State,
     key: Key,
+    data: Data,
     body: Annotated[
         dict,
         Body(
@@ -54,7 +55,7 @@ def submit_training(
     """Queue the training of one architecture (a job: 202 with its id); poll ``location``, then download
     ``weights`` (numpy ``.npz`` of the network's state dict, no pickle) when it has succeeded."""
     params = validated(TrainingParams, body)
-    check_image_task(state.data, params.task, "task with images to train on")  # 404 listing those with images
+    check_image_task(data, params.task, "task with images to train on")  # 404 listing those with images
     get_space("nb201").parse(params.arch)  # 422 naming the problem, before any job exists
     if params.epochs > state.settings.training_max_epochs:
         raise ApiError(422, "invalid_input", f"epochs: at most {state.settings.training_max_epochs} "

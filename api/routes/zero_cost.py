@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, Job, ZeroCostResponse
-from archgen.api.state import Key, State
+from archgen.api.state import Data, Key, State
 from archgen.predictors.zerocost import ZCSettings
 from archgen.services.inference import check_zero_cost, parse_batch, uncached_zero_cost_cells, zero_cost
 from archgen.services.requests import ZeroCostRequest
@@ -35,6 +35,7 @@ async def zero_cost_route(
     req: ZeroCostRequest,
     state: State,
     key: Key,
+    data: Data,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> ZeroCostResponse | JSONResponse:
     """Zero-cost proxy scores (NB201; CIFAR-10 images, or a registered user task's training images).
@@ -44,13 +45,13 @@ async def zero_cost_route(
     result has this same body.
     """
     state.table(req.space)  # 404 for a space that does not exist at all
-    check_zero_cost(req.space, req.task, req.proxies, state.data)
+    check_zero_cost(req.space, req.task, req.proxies, data)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_zc_archs)
     zc = ZCSettings(batch_size=req.batch_size, C=req.width, seed=req.seed)
     proxies = list(dict.fromkeys(req.proxies))
-    missing = await run_in_threadpool(uncached_zero_cost_cells, state.data, batch, req.task, proxies, zc)
+    missing = await run_in_threadpool(uncached_zero_cost_cells, data, batch, req.task, proxies, zc)
     if missing > state.settings.zc_inline_cells:
         job = state.submit_job("zero_cost", req.model_dump(mode="json"), key.id, idempotency_key)
         return accepted(job)
-    result = await run_in_threadpool(zero_cost, state.data, batch, req.task, proxies, zc)
+    result = await run_in_threadpool(zero_cost, data, batch, req.task, proxies, zc)
     return ZeroCostResponse.model_validate(asdict(result))

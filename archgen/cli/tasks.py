@@ -115,7 +115,7 @@ def train(
     ws = _ctx.workspace()
     with fraction_bar("training", as_json) as progress:
         rec = train_supernet(
-            params, ws, ws.models, workdir, model_id=params.model_id or params.default_id(), on_progress=progress
+            params, ws, ws.owned, workdir, model_id=params.model_id or params.default_id(), on_progress=progress
         )
     h = rec.heldout
     _emit(rec.summary(), as_json, f"stored supernet {rec.id} for {rec.task}: {h['steps']}/{h['scheduled_steps']} steps "

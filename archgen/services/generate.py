@@ -566,7 +566,7 @@ def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
             raise GeneratorInputError("guide_by='supernet' and transfer_from exclude each other")
         if params.space != "nb201":
             raise GeneratorInputError(f"supernets are of the nb201 space, not {params.space!r}")
-        if not supernet_records(data.models, params.task):
+        if not supernet_records(data.owned, params.task):
             raise NoSupernetError(
                 f"task {params.task!r} has no trained supernet to guide by: train one first (POST /v1/supernets with "
                 f'{{"task": "{params.task}"}}, or `archgen supernets train --task {params.task}`)'

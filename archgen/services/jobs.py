@@ -20,10 +20,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.artifacts import ArtifactStore
-from archgen.context import workspace
+from archgen.context import Workspace, owned_bytes, workspace
 from archgen.errors import TaskError
 from archgen.jobs.base import JobContext, JobFunction, JobInterrupted, LeaseLost
-from archgen.jobs.store import JobStore
+from archgen.jobs.store import SYSTEM_OWNER, JobStore
 from archgen.paths import Paths
 from archgen.predictors.zerocost import ZCSettings
 from archgen.search.parallel import Workers
@@ -85,9 +85,7 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
         params = params.model_copy(update={"model_id": mid})
     parts = ctx.workdir / "parts"
     monitor = JobFitMonitor(ctx, parts)
-    _, record = predictors_service.train_predictor(
-        params, workspace(paths), ArtifactStore(paths.model_dir), monitor=monitor
-    )
+    _, record = predictors_service.train_predictor(params, _data(ctx), ArtifactStore(paths.model_dir), monitor=monitor)
     shutil.rmtree(parts, ignore_errors=True)
     log.info(
         "job %s: stored %s (held-out Kendall tau %.3f, fit %.1f s)",
@@ -100,10 +98,16 @@ def train_predictor(params: TrainPredictorParams, ctx: JobContext) -> dict[str, 
     return {"model_id": record.id, "model": record.summary(), "resumed": ctx.resumed}
 
 
+def _data(ctx: JobContext) -> Workspace:
+    """The job's workspace: its key's view (the key's own tasks and supernets; the service's jobs: the whole)."""
+    owner = ctx.job.owner
+    return workspace(ctx.settings.paths).for_owner(None if owner == SYSTEM_OWNER else owner)
+
+
 @_kind("zero_cost", "Compute zero-cost proxies of architectures on a task's images", ZeroCostRequest)
 def zero_cost(params: ZeroCostRequest, ctx: JobContext) -> dict[str, Any]:
     """Score the architectures; every computed cell goes to the score cache before progress is reported."""
-    data = workspace(ctx.settings.paths)
+    data = _data(ctx)
     space = data.space(params.space)
     batch = parse_batch(space, params.architectures, len(params.architectures))
     zc = ZCSettings(batch_size=params.batch_size, C=params.width, seed=params.seed)
@@ -146,7 +150,7 @@ def generate(params: GenerateRequest, ctx: JobContext) -> dict[str, Any]:
     paths = ctx.settings.paths
     result = run(
         params,
-        workspace(paths),
+        _data(ctx),
         ArtifactStore(paths.model_dir),
         generator_epochs=ctx.settings.generator_epochs,
         quick_epochs=ctx.settings.quick_generator_epochs or None,  # the service's full generator trains meanwhile
@@ -159,7 +163,7 @@ def generate(params: GenerateRequest, ctx: JobContext) -> dict[str, Any]:
 def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.search.execute_search`; the history (``history.json`` in the job's work
     directory) is written after every batch and a resumed run replays it, so it ends as an uninterrupted one."""
-    data = workspace(ctx.settings.paths)
+    data = _data(ctx)
     path = ctx.workdir / SEARCH_HISTORY
 
     def on_batch(h: Any) -> None:
@@ -187,7 +191,7 @@ def train(params: TrainingParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.training.trainer.train_architecture` in the job's work directory: its checkpoint makes a
     resumed run continue where the last one stopped; the weights stay there for download."""
     resumed = ctx.resumed or (ctx.workdir / CHECKPOINT).is_file()
-    result = train_architecture(params, workspace(ctx.settings.paths), ctx.workdir, on_progress=ctx.progress)
+    result = train_architecture(params, _data(ctx), ctx.workdir, on_progress=ctx.progress)
     return result | {"resumed": resumed}
 
 
@@ -252,7 +256,7 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
     """Unpack the archive in the job's work directory (limits: ``task_max_unpacked_bytes``, ``task_max_images``),
     validate and decode the folder, register it; the archive and the unpacked files are removed afterwards."""
     s = ctx.settings
-    data = workspace(s.paths)
+    data = _data(ctx)
     upload = s.paths.upload_dir / params.upload
     source = f"upload:{params.filename or 'archive'}:sha256:{params.upload_sha256}"
     if params.name in data.tasks:
@@ -262,17 +266,23 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
             return {"task": rec.summary(), "resumed": ctx.resumed}
     if not upload.is_file():
         raise TaskError("the uploaded archive is gone (the server was restarted mid-upload?): upload it again")
+    # from here on the upload is removed however the job ends, unless it is interrupted to resume
 
     unpacked = ctx.workdir / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
-    data.tasks.max_images = s.task_max_images
-    data.tasks.max_decoded_bytes, data.tasks.max_pixels = s.task_max_decoded_bytes, s.task_max_image_pixels
+    data.tasks.max_images, data.tasks.max_pixels = s.task_max_images, s.task_max_image_pixels
+    data.tasks.max_decoded_bytes = s.task_max_decoded_bytes
 
     def on_image(done: int, total: int) -> None:
         ctx.progress(0.05 + 0.9 * done / total, f"{done}/{total} images decoded")
 
     keep = False
     try:
+        if data.owner is not None:  # the key's quota: what is left of it bounds the decoded images too
+            if len(data.tasks.names()) >= s.key_max_tasks:
+                raise TaskError(f"this key has {s.key_max_tasks} tasks, its quota (ARCHGEN_KEY_MAX_TASKS): delete one")
+            left = s.key_max_stored_bytes - owned_bytes(data)
+            data.tasks.max_decoded_bytes = max(0, min(s.task_max_decoded_bytes, left))
         ctx.progress(0.0, "unpacking")
         root = extract_archive(upload, unpacked, max_bytes=s.task_max_unpacked_bytes,
                                max_members=s.task_max_images + 1000)  # fmt: skip
@@ -295,13 +305,13 @@ def train_supernet(params: SupernetParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.supernets.train_supernet` in the job's work directory (its checkpoint makes a
     resumed run continue where the last one stopped); the store id is ``params.model_id`` or derived from the job."""
 
-    data = workspace(ctx.settings.paths)
+    data = _data(ctx)
     mid = params.model_id or params.default_id(ctx.job_id[:8])
     resumed = ctx.resumed or (ctx.workdir / SUPERNET_CHECKPOINT).is_file()
-    if mid in data.models.ids():  # stored by an earlier attempt of this job
-        rec, resumed = data.models.record(mid), True
-    else:
+    if mid in data.owned.ids():  # stored by an earlier attempt of this job
+        rec, resumed = data.owned.record(mid), True
+    else:  # in the key's own store: its tasks' predictions use it, no one else's
         rec = supernets_service.train_supernet(
-            params, data, data.models, ctx.workdir, model_id=mid, on_progress=ctx.progress
+            params, data, data.owned, ctx.workdir, model_id=mid, on_progress=ctx.progress
         )
     return {"supernet_id": rec.id, "supernet": rec.summary(), "resumed": resumed}

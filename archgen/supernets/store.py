@@ -30,7 +30,7 @@ def task_supernet(data: Workspace, task: str, model_id: str | None = None) -> tu
         NoSupernetError: none is stored for the task.
         UnknownNameError: ``model_id`` is not a supernet of the task.
     """
-    store = data.models
+    store = data.owned  # the owner's supernets only
     if model_id is None:
         recs = supernet_records(store, task)
         if not recs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from archgen.errors import UnknownNameError
+from archgen.errors import DataError, TaskError, UnknownNameError
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -71,6 +71,23 @@ class ResolvedTask:
         if not self.published:
             raise UnknownNameError(f"task of space {self.space!r} with published values", self.name, self.table.tasks())
         return self.table
+
+
+def check_new_task_name(data: Workspace, name: str, spaces: list[str]) -> None:
+    """Refuse a user task name that is one of ``spaces``' benchmark tasks (in any case): the name would shadow the
+    benchmark task for its owner, and mean two things.
+
+    Raises:
+        TaskError: naming the space whose task it is.
+    """
+    for space in spaces:
+        try:
+            tasks = data.table(space).tasks()
+        except DataError:  # a space whose data is missing here has no task to shadow
+            continue
+        clash = [t for t in tasks if t.lower() == name.lower()]
+        if clash:
+            raise TaskError(f"task name {name!r} is a benchmark task of {space!r} ({clash[0]}); choose another")
 
 
 def resolve_task(data: Workspace, space: str, task: str) -> ResolvedTask:

@@ -1,8 +1,9 @@
 """Findings of an attack on a running service (issue 25), replayed: each is refused or contained now.
 
-Covered here: service artifacts cannot be taken over by a user-picked id; upload bombs (huge images, folder
-entries, the wrong formats, unreadable archives) fail by name and leave nothing on disk; ids are checked before a
-job exists. (The fair queue: ``tests/jobs/test_scheduling.py``; upload clean-up: ``tests/services/test_jobs.py``.)
+Covered here: tasks and supernets belong to the key that made them (another key neither sees nor uses them, and
+may use the same name); a task name is never a benchmark task's; quotas and DELETE; service artifacts cannot be
+taken over by a user-picked id; upload bombs (huge images, folder entries, the wrong formats, unreadable
+archives) fail by name and leave nothing on disk; ids are checked before a job exists. (The fair queue: ``tests/jobs/test_scheduling.py``; upload clean-up: ``tests/services/test_jobs.py``.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PIL import Image
 from archgen.api import create_app
 from archgen.api.keys import KeyStore
 from archgen.services.generate import GENERATOR_EPOCHS, GENERATOR_SEED, generator_id
-from tests.api.conftest import Service, service_settings
+from tests.api.conftest import NB201_ARCH, Service, service_settings
 from tests.tasks.folders import image_folder
 
 TINY_SUPERNET = {"minutes": 0.05, "epochs": 1, "batch_size": 16, "C": 4, "N": 1, "resolution": 8,
@@ -31,10 +32,66 @@ TINY_SUPERNET = {"minutes": 0.05, "epochs": 1, "batch_size": 16, "C": 4, "N": 1,
 def service(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, cache_dir: Path) -> Iterator[Service]:
     settings = service_settings(tmp_path_factory.mktemp("tenancy"), data_dir, cache_dir, default_models=(),
                                 task_max_images=300, task_max_decoded_bytes=1_000_000,
-                                task_max_image_pixels=1_000_000)  # fmt: skip
+                                task_max_image_pixels=1_000_000, key_max_tasks=2)  # fmt: skip
     _, key = KeyStore(settings.db_url).create("tests")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield Service(client, settings, key)
+
+
+@pytest.fixture(scope="module")
+def other(service: Service) -> Service:
+    """A second key of the same service."""
+    _, key = KeyStore(service.settings.db_url).create("other")
+    return Service(service.client, service.settings, key)
+
+
+def test_a_keys_tasks_and_supernets_are_its_own(service: Service, other: Service, pngs: dict[str, bytes]) -> None:
+    """Finding 2: every key listed every task, trained supernets on others' tasks, and the newest supernet of a
+    task served its predictions for everyone."""
+    a, b = service, other
+    assert _upload(a, "pets", _zip(pngs))["status"] == "succeeded"
+    r = a.client.post("/v1/supernets", json={"task": "pets", **TINY_SUPERNET}, headers=a.auth)
+    assert r.status_code == 202, r.text
+    assert a.wait_job(r.json()["id"])["status"] == "succeeded"
+    arch = {"task": "pets", "architectures": [17]}
+    assert a.client.post("/v1/predict", json=arch, headers=a.auth).status_code == 200
+
+    assert b.client.get("/v1/tasks", headers=b.auth).json()["tasks"] == []
+    for method, url, body in [
+        ("GET", "/v1/tasks/pets", None),
+        ("POST", "/v1/predict", arch),
+        ("POST", "/v1/zero-cost", arch | {"proxies": ["nwot"]}),
+        ("POST", "/v1/supernets", {"task": "pets", **TINY_SUPERNET}),
+        ("POST", "/v1/trainings", {"arch": NB201_ARCH, "task": "pets", "epochs": 1}),
+        ("POST", "/v1/generate", {"task": "pets", "guide_by": "supernet"}),
+        ("POST", "/v1/searches", {"task": "pets", "strategy": "random", "budget": 4}),
+        ("DELETE", "/v1/tasks/pets", None),
+    ]:
+        r = b.client.request(method, url, json=body, headers=b.auth)
+        assert r.status_code == 404 and "pets" in r.text, (url, r.status_code, r.text)
+    assert b.client.get("/v1/supernets", headers=b.auth).json()["supernets"] == []
+
+    assert _upload(b, "pets", _zip(pngs))["status"] == "succeeded"  # the same name: b's own task
+    r = b.client.post("/v1/predict", json=arch, headers=b.auth)
+    assert r.status_code == 409 and "no trained supernet" in r.text  # a's supernet is not b's
+    r = b.client.delete("/v1/tasks/pets", headers=b.auth)
+    assert r.status_code == 200 and r.json()["usage"]["tasks"] == 0
+    assert [t["name"] for t in a.client.get("/v1/tasks", headers=a.auth).json()["tasks"]] == ["pets"]
+
+
+def test_a_task_name_is_never_a_benchmark_tasks_and_the_quota_holds(service: Service, pngs: dict[str, bytes]) -> None:
+    """Finding 2: a user task named ``cora`` broke NAS-Bench-Graph's ``cora`` for other keys."""
+    c, h = service.client, service.auth
+    for name in ("cora", "imagenet16-120", "cifar100"):
+        r = c.post(f"/v1/tasks?name={name}", content=_zip(pngs), headers=h)
+        assert r.status_code == 422 and ("benchmark task" in r.text or "built-in" in r.text), r.text
+    names = [t["name"] for t in c.get("/v1/tasks", headers=h).json()["tasks"]]
+    for i in range(service.settings.key_max_tasks - len(names)):
+        assert _upload(service, f"fill-{i}", _zip(pngs))["status"] == "succeeded"
+    r = c.post("/v1/tasks?name=one-more", content=_zip(pngs), headers=h)
+    assert r.status_code == 413 and "ARCHGEN_KEY_MAX_TASKS" in r.text
+    for i in range(service.settings.key_max_tasks - len(names)):
+        assert c.delete(f"/v1/tasks/fill-{i}", headers=h).status_code == 200
 
 
 def test_a_user_picked_id_cannot_take_a_service_artifacts_place(service: Service) -> None:
@@ -74,7 +131,7 @@ def _image(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
 @pytest.fixture(scope="module")
 def pngs(ws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """A valid two-class folder's files, to which each test adds one bad member."""
-    root = image_folder(ws, tmp_path_factory.mktemp("tenancy-folder") / "pets", ("cat", "dog"), per_class=5)
+    root = image_folder(ws, tmp_path_factory.mktemp("tenancy-folder") / "pets", ("cat", "dog"), per_class=10)
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.png"))}
 
 
@@ -103,7 +160,7 @@ def test_decoded_bytes_are_bounded_before_decoding(service: Service, pngs: dict[
     many = pngs | {f"cat/{i}.png": _image("PNG", (2, 2)) for i in range(200)}
     r = service.client.post("/v1/tasks?name=wide&image_size=256", content=_zip(many), headers=service.auth)
     job = service.wait_job(r.json()["id"])
-    assert job["status"] == "failed" and "210 images at image_size 256 decode to 41,287,680 bytes" in job["error"]
+    assert job["status"] == "failed" and "220 images at image_size 256 decode to 43,253,760 bytes" in job["error"]
 
 
 def test_folder_entries_count_and_unreadable_archives_are_named(service: Service) -> None:
