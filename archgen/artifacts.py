@@ -60,17 +60,6 @@ READABLE_FORMATS = (3,)
 #: What a stored artifact's id may be (a directory name: no leading '.' or '-').
 ARTIFACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _ID_RE = re.compile(ARTIFACT_ID_PATTERN)
-#: Longest id a user may pick (its stored id adds :data:`USER_ID_PREFIX` and a tag of the key).
-USER_ID_MAX = 100
-#: Start of every id a user picked; the service's own ids never start with it.
-USER_ID_PREFIX = "user-"
-
-
-def user_artifact_id(owner: str, name: str) -> str:
-    """The stored id of an artifact a user named ``name``: in the user's namespace (a tag of ``owner``), so it
-    can never be a service artifact's id (a generator or default predictor not trained yet) or another user's."""
-    tag = hashlib.sha256(owner.encode()).hexdigest()[:8]
-    return f"{USER_ID_PREFIX}{tag}-{name}"
 
 
 _VERSIONED = (

@@ -159,6 +159,9 @@ class Settings(BaseSettings):
         supernet_inline_archs: Most architectures one ``POST /v1/predict`` of a user task scores (by its supernet).
         job_threads: Torch's intra-op threads in each job's worker process (default: the cores divided
             among ``workers``, at least 1), so that jobs running at once do not oversubscribe the cores.
+        job_max_memory_bytes: Most memory one training or supernet request may need by its estimate
+            (:mod:`archgen.training.memory`); over it, the request is refused with a 422 naming its
+            parameters. Default: three quarters of the machine's memory divided among ``workers``.
         search_workers: Threads that evaluate a search's batch at once.
         search_ray_address: A Ray cluster a search's evaluations run on (``local``: one started in the
             worker); ``None``: the worker's threads.
@@ -181,6 +184,7 @@ class Settings(BaseSettings):
     worker_backend: Literal["local", "thread", "ray"] = "local"
     workers: int = Field(default_factory=lambda: default_workers(), ge=1, le=256)
     job_threads: int | None = Field(None, ge=1, le=256)
+    job_max_memory_bytes: int | None = Field(None, ge=1 << 20)
     ray_address: str | None = None
     max_archs: int = Field(10_000, ge=1)
     max_zc_archs: int = Field(256, ge=1)
@@ -225,6 +229,14 @@ class Settings(BaseSettings):
     def threads_per_job(self) -> int:
         """:attr:`job_threads`, or the machine's cores divided among :attr:`workers` (at least 1)."""
         return self.job_threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+    @property
+    def job_memory_bytes(self) -> int:
+        """:attr:`job_max_memory_bytes`, or three quarters of the machine's memory divided among :attr:`workers`."""
+        if self.job_max_memory_bytes is not None:
+            return self.job_max_memory_bytes
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return int(total * 0.75 / self.workers)
 
     @classmethod
     def settings_customise_sources(

@@ -11,7 +11,6 @@ from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json, validated
 from archgen.api.schemas import ErrorResponse
 from archgen.api.state import Data, Key, State
-from archgen.artifacts import user_artifact_id
 from archgen.services.supernets import SupernetParams, check_supernet_request, supernet_records
 
 router = APIRouter(prefix="/v1", tags=["supernets"])
@@ -39,11 +38,10 @@ def submit_supernet(
     """Queue the training of a task's supernet (202; poll ``Location``). When it has succeeded, the task's
     predictions, supernet-guided generation and searches use the newest stored supernet of the task."""
     params = validated(SupernetParams, body)
-    check_supernet_request(params, data)
-    if params.model_id is not None:  # the key's own namespace: never a service artifact's id, nor another key's
-        params = params.model_copy(update={"model_id": user_artifact_id(key.id, params.model_id)})
-        if params.model_id in data.owned.ids():
-            raise ApiError(409, "conflict", f"model_id: you have a stored model named {body['model_id']!r} already")
+    check_supernet_request(params, data, state.settings.job_memory_bytes)
+    # stored in the key's own store: a picked id never takes a service artifact's place, nor another key's
+    if params.model_id is not None and params.model_id in data.owned.ids():
+        raise ApiError(409, "conflict", f"model_id: you have a stored supernet named {params.model_id!r} already")
     if params.minutes > state.settings.supernet_max_minutes:
         raise ApiError(422, "invalid_input", f"minutes: at most {state.settings.supernet_max_minutes:g} "
                        "(ARCHGEN_SUPERNET_MAX_MINUTES)")  # fmt: skip

@@ -12,9 +12,7 @@ from archgen.api.routes.common import job_json, job_of_kind, validated
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Data, Key, ServiceState, State
 from archgen.jobs import JobRecord
-from archgen.spaces import get_space
-from archgen.tasks.images import check_image_task
-from archgen.training.trainer import PROVENANCE, WEIGHTS, TrainingParams
+from archgen.training.trainer import PROVENANCE, WEIGHTS, TrainingParams, check_training_request
 
 router = APIRouter(prefix="/v1", tags=["trainings"])
 
@@ -55,8 +53,7 @@ def submit_training(
     """Queue the training of one architecture (a job: 202 with its id); poll ``location``, then download
     ``weights`` (numpy ``.npz`` of the network's state dict, no pickle) when it has succeeded."""
     params = validated(TrainingParams, body)
-    check_image_task(data, params.task, "task with images to train on")  # 404 listing those with images
-    get_space("nb201").parse(params.arch)  # 422 naming the problem, before any job exists
+    check_training_request(params, data, state.settings.job_memory_bytes)  # 404 / 422 before any job exists
     if params.epochs > state.settings.training_max_epochs:
         raise ApiError(422, "invalid_input", f"epochs: at most {state.settings.training_max_epochs} "
                        "(ARCHGEN_TRAINING_MAX_EPOCHS)")  # fmt: skip

@@ -153,6 +153,12 @@ def check_search(params: SearchParams, data: Workspace) -> SearchPlan:
         raise SearchInputError("robot combines training-free metrics: it needs prior='zero-cost'")
     if user:
         return SearchPlan(params, *_check_user_task(params, data))
+    if not table.enumerates:
+        raise SearchInputError(
+            f"{params.space!r}'s table is a sample ({table.num_rows} cells), not the whole space: a search proposes "
+            "cells outside it, which nothing can evaluate; search nb201 or nasbench_graph, whose tables hold every "
+            "cell"
+        )
     t, m = table.default_target(params.task) if params.metric is None else (params.task, params.metric)
     second = _second(params, data)
     if params.reference is not None:

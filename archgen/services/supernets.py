@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from archgen.artifacts import ARTIFACT_ID_PATTERN, USER_ID_MAX, ArtifactRecord
+from archgen.artifacts import ARTIFACT_ID_PATTERN, ArtifactRecord
 from archgen.errors import NoSupernetError, SupernetInputError
 from archgen.evaluators.supernet import SupernetEvaluator
 from archgen.supernets.oneshot import OneShotSupernet
 from archgen.supernets.store import supernet_records, task_supernet
 from archgen.tasks.images import check_image_task, task_images, train_image_count
+from archgen.training.memory import training_memory
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -70,7 +71,7 @@ class SupernetParams(BaseModel):
     calib_batches: int = Field(4, ge=1, le=64)
     eval_images: int = Field(1000, ge=10, le=100_000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    model_id: str | None = Field(None, min_length=1, max_length=USER_ID_MAX, pattern=ARTIFACT_ID_PATTERN)
+    model_id: str | None = Field(None, min_length=1, max_length=128, pattern=ARTIFACT_ID_PATTERN)
 
     def supernet(self) -> OneShotSupernet:
         return OneShotSupernet(
@@ -84,12 +85,13 @@ class SupernetParams(BaseModel):
         return f"supernet-{self.task}-{hashlib.sha256(body.encode()).hexdigest()[:10]}"
 
 
-def check_supernet_request(params: SupernetParams, data: Workspace) -> None:
-    """What can be checked in milliseconds: the task has images and enough of them for a batch and calibration.
+def check_supernet_request(params: SupernetParams, data: Workspace, max_memory: int | None = None) -> None:
+    """What can be checked in milliseconds: the task has images and enough of them for a batch and calibration;
+    with ``max_memory``, the memory estimate of all the parameters together (:mod:`archgen.training.memory`).
 
     Raises:
         UnknownNameError: a task without images.
-        SupernetInputError: too few training images.
+        SupernetInputError: too few training images, or over the memory bound (naming the parameters).
     """
     check_image_task(data, params.task, "task with images for a supernet")
     n = train_image_count(data, params.task)
@@ -99,6 +101,15 @@ def check_supernet_request(params: SupernetParams, data: Workspace) -> None:
             f"task {params.task!r} has {n} training images; batch_size {params.batch_size} x calib_batches "
             f"{params.calib_batches} needs {need}: lower batch_size"
         )
+    if max_memory is not None:
+        est = training_memory(batch_size=params.batch_size, C=params.C, N=params.N, resolution=params.resolution,
+                              images=n + params.eval_images, supernet=True)  # fmt: skip
+        if est.total > max_memory:
+            raise SupernetInputError(
+                f"batch_size {params.batch_size}, C {params.C}, N {params.N}, resolution {params.resolution} and "
+                f"eval_images {params.eval_images} with {n} training images need {est.describe()}; the bound is "
+                f"{max_memory / (1 << 30):.1f} GiB (ARCHGEN_JOB_MAX_MEMORY_BYTES): lower them"
+            )
 
 
 def train_supernet(

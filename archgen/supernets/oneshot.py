@@ -173,7 +173,9 @@ class OneShotSupernet:
         this process (with one torch thread, the wall time it would take on an idle core: benchmarks sharing a
         machine use it).
 
-        ``finished_`` says whether the whole schedule ran (``False`` when ``time_budget`` seconds stopped it).
+        ``finished_`` says whether the whole schedule ran (``False`` when ``time_budget`` seconds stopped it). The
+        budget counts :attr:`train_seconds_`, which a resumed run continues: a run killed and resumed trains for
+        the budget in all, not the budget again.
         ``on_progress(fraction, message)`` is called as training moves (it may raise to stop it; the state is
         written to ``checkpoint`` first).
 
@@ -200,7 +202,8 @@ class OneShotSupernet:
         base_seconds = self.train_seconds_
         self.net_.train()
         try:
-            while self.step_ < total:
+            # the budget counts the seconds trained in every run of this checkpoint, not this run's alone
+            while self.step_ < total and (time_budget is None or self.train_seconds_ < time_budget):
                 for g in self._opt.param_groups:
                     g["lr"] = cosine_lr(self.lr, self.step_, total)
                 idx = torch.from_numpy(self._rng.choice(len(x), self.batch_size, replace=False)).to(x.device)
@@ -214,8 +217,6 @@ class OneShotSupernet:
                 if on_progress is not None and (now - last_report >= 1.0 or self.step_ == total):
                     last_report = now
                     on_progress(self.step_ / total, f"step {self.step_}/{total}, {self.train_seconds_:.0f} s")
-                if time_budget is not None and now - started >= time_budget:
-                    break
         except BaseException:
             if checkpoint is not None:
                 self._save(Path(checkpoint), len(x))

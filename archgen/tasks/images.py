@@ -65,6 +65,16 @@ def train_image_count(data: Workspace, task: str) -> int:
     return data.tasks.record(task).train
 
 
+def heldout_image_count(data: Workspace, task: str) -> int:
+    """How many held-out images :func:`task_images` gives ``task``, without decoding any."""
+    check_image_task(data, task)
+    if task in BUILTIN_IMAGE_TASKS:
+        return _BUILTIN_HELDOUT[task]
+    return data.tasks.record(task).validation
+
+
+#: Held-out images of the built-in tasks (CIFAR-10's test set; the other half of its training images).
+_BUILTIN_HELDOUT = {"cifar10": 10_000, "cifar10-valid": 25_000}
 #: Training images of the built-in tasks (:func:`_builtin`'s splits of CIFAR-10's 50,000).
 _BUILTIN_TRAIN = {"cifar10": 50_000, "cifar10-valid": 25_000}
 
@@ -86,6 +96,7 @@ __all__ = [
     "BUILTIN_IMAGE_TASKS",
     "TaskImages",
     "check_image_task",
+    "heldout_image_count",
     "image_task_names",
     "is_user_task",
     "task_images",

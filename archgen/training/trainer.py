@@ -37,10 +37,11 @@ from archgen.errors import TrainingInputError
 from archgen.rng import init_parameters_, torch_generator
 from archgen.spaces import get_space
 from archgen.spaces.nb201_network import NB201Network, count_parameters
-from archgen.tasks.images import check_image_task
+from archgen.tasks.images import check_image_task, heldout_image_count, train_image_count
 from archgen.tasks.images import task_images as resolve
 from archgen.training.checkpoint import load_checkpoint, save_checkpoint
 from archgen.training.data import augment, auto_device, cosine_lr, prepare_images
+from archgen.training.memory import training_memory
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -83,6 +84,33 @@ class TrainingParams(BaseModel):
     augment: bool = True
     train_images: int | None = Field(None, ge=1, le=1_000_000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+def check_training_request(params: TrainingParams, data: Workspace, max_memory: int) -> None:
+    """Everything a training request can be checked for from itself and stored metadata, in milliseconds: the
+    task, the cell, the batch against the task's images, and the memory estimate of all the parameters together
+    (:mod:`archgen.training.memory`) against ``max_memory`` bytes.
+
+    Raises:
+        UnknownNameError: a task without images.
+        InvalidArchitectureError: not an NB201 cell.
+        TrainingInputError: naming the parameters and the bound.
+    """
+    check_image_task(data, params.task, "task with images to train on")
+    get_space("nb201").parse(params.arch)
+    n = train_image_count(data, params.task)
+    if params.train_images is not None:
+        n = min(n, params.train_images)
+    if params.batch_size > n:
+        raise TrainingInputError(f"batch_size ({params.batch_size}) is larger than the {n} training images")
+    est = training_memory(batch_size=params.batch_size, C=params.C, N=params.N, resolution=params.resolution,
+                          images=n + heldout_image_count(data, params.task))  # fmt: skip
+    if est.total > max_memory:
+        raise TrainingInputError(
+            f"batch_size {params.batch_size}, C {params.C}, N {params.N} and resolution {params.resolution} with "
+            f"{n} training images need {est.describe()}; the bound is {max_memory / (1 << 30):.1f} GiB "
+            "(ARCHGEN_JOB_MAX_MEMORY_BYTES): lower batch_size, C, N, resolution or train_images"
+        )
 
 
 def task_images(

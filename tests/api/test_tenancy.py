@@ -20,6 +20,7 @@ from PIL import Image
 
 from archgen.api import create_app
 from archgen.api.keys import KeyStore
+from archgen.context import workspace
 from archgen.services.generate import GENERATOR_EPOCHS, GENERATOR_SEED, generator_id
 from tests.api.conftest import NB201_ARCH, Service, service_settings
 from tests.tasks.folders import image_folder
@@ -100,10 +101,14 @@ def test_a_user_picked_id_cannot_take_a_service_artifacts_place(service: Service
     gid = generator_id("nb201", GENERATOR_EPOCHS, GENERATOR_SEED)
     r = c.post("/v1/supernets", json={"task": "cifar10-valid", "model_id": gid, **TINY_SUPERNET}, headers=h)
     assert r.status_code == 202, r.text
-    stored = r.json()["params"]["model_id"]
-    assert stored != gid and stored.startswith("user-") and stored.endswith(gid)
-    c.delete(f"/v1/jobs/{r.json()['id']}", headers=h)
-    for bad in ("..", "-lead", ".hidden", "a/b", "x" * 101):  # finding 7: accepted, then failed after training
+    assert service.wait_job(r.json()["id"])["status"] == "succeeded"
+    data = workspace(service.settings.paths)
+    assert gid not in data.models.ids()  # the service's store: the generator's id is still free
+    owner = KeyStore(service.settings.db_url).verify(service.key)
+    assert owner is not None and gid in data.for_owner(owner.id).owned.ids()  # the key's own store
+    r = c.post("/v1/supernets", json={"task": "cifar10-valid", "model_id": gid, **TINY_SUPERNET}, headers=h)
+    assert r.status_code == 409 and "already" in r.text  # before a job exists, not after a training
+    for bad in ("..", "-lead", ".hidden", "a/b", "x" * 129):  # finding 7: accepted, then failed after training
         r = c.post("/v1/supernets", json={"task": "cifar10-valid", "model_id": bad, **TINY_SUPERNET}, headers=h)
         assert r.status_code == 422 and "model_id" in r.text, (bad, r.text)
 
@@ -184,3 +189,26 @@ def test_folder_entries_count_and_unreadable_archives_are_named(service: Service
     job = _upload(service, "xz", xz.getvalue()[:-20])
     assert job["status"] == "failed" and "corrupt or truncated" in job["error"], job
     assert not list(service.settings.paths.upload_dir.glob("*"))
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "words"),
+    [  # finding 7: accepted (202), then failed as "internal error" allocating 8 GiB / 2 GiB
+        ("/v1/trainings", {"arch": NB201_ARCH, "task": "cifar10", "batch_size": 4096, "C": 128, "N": 10,
+                           "resolution": 64, "train_images": 4096}, "batch_size 4096, C 128, N 10 and resolution 64"),
+        ("/v1/supernets", {"task": "cifar10", "batch_size": 2048, "C": 64, "N": 5, "resolution": 64,
+                           "eval_images": 100_000}, "eval_images 100000"),
+        ("/v1/trainings", {"arch": NB201_ARCH, "task": "cifar10", "batch_size": 512, "train_images": 100},
+         "larger than the 100 training images"),
+    ],
+)  # fmt: skip
+def test_a_request_over_the_memory_bound_is_refused_before_a_job_exists(
+    service: Service, url: str, body: dict, words: str
+) -> None:
+    c, h = service.client, service.auth
+    before = len(c.get("/v1/jobs", headers=h).json()["jobs"])
+    r = c.post(url, json=body, headers=h)
+    assert r.status_code == 422 and words in r.text, r.text
+    if "GiB" in r.text:
+        assert "ARCHGEN_JOB_MAX_MEMORY_BYTES" in r.text
+    assert len(c.get("/v1/jobs", headers=h).json()["jobs"]) == before

@@ -170,8 +170,8 @@ def test_a_supernet_job_killed_mid_training_resumes_to_the_uninterrupted_superne
     done = store.get(job.id)
     assert done.status == SUCCEEDED, done.error
     assert done.result["resumed"] and done.result["supernet"]["heldout"]["finished"]
-    data = workspace(settings.paths)
-    resumed, _ = data.models.load(done.result["supernet_id"], artifact_type="supernet")
+    data = workspace(settings.paths).for_owner("alice")  # the supernet is alice's: in her own store
+    resumed, _ = data.owned.load(done.result["supernet_id"], artifact_type="supernet")
     # the same run without the kill, in another store
     from archgen.services.supernets import train_supernet as train
 
@@ -202,9 +202,12 @@ def test_an_add_task_job_registers_once_and_a_repeat_finds_its_task(ws, settings
     assert done.result["task"]["images"] == 18 and not upload.exists()
     assert not any((settings.job_dir / job.id).glob("unpacked*"))
     # a second attempt of the same job (its worker died after registering) returns the task, registers nothing new
-    job2, _ = store.create("add_task", params.model_dump(mode="json"), "bob")
+    job2, _ = store.create("add_task", params.model_dump(mode="json"), "alice")
     run_to_end(settings, job2.id)
     assert store.get(job2.id).result["task"]["arrays_sha256"] == done.result["task"]["arrays_sha256"]
+    job3, _ = store.create("add_task", params.model_dump(mode="json"), "bob")  # bob has no such task, nor its upload
+    run_to_end(settings, job3.id)
+    assert store.get(job3.id).status == "failed" and "upload it again" in store.get(job3.id).error
 
 
 def test_an_add_task_job_removes_its_upload_however_it_ends(ws, settings: Settings, tmp_path) -> None:

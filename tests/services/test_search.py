@@ -27,6 +27,7 @@ def test_a_search_becomes_a_plan(ws) -> None:
         (SearchParams(strategy="robot"), SearchInputError, "zero-cost"),
         (SearchParams(strategy="bo", minimize="params"), SearchInputError, "one objective"),
         (SearchParams(strategy="re", generator=True), SearchInputError, "generator"),
+        (SearchParams(space="nb101", strategy="random"), SearchInputError, "a sample \\(500 cells\\)"),
     ],
 )
 def test_bad_searches_are_refused_before_any_work(ws, params: SearchParams, error: type, match: str) -> None:

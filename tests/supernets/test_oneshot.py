@@ -52,6 +52,19 @@ def test_a_tiny_supernet_trains_and_ranks_paths_in_seconds() -> None:
     assert acc[2] < 75, acc  # the all-none cell outputs nothing: a constant class
 
 
+def test_the_time_budget_counts_every_run_of_a_checkpoint(tmp_path) -> None:
+    """A run stopped by its budget and resumed does not get the budget again (issue 25: 90 s budget, 155 s
+    trained after one kill)."""
+    train = colours(256, 0)
+    ckpt = tmp_path / "supernet.npz"
+    first = OneShotSupernet(epochs=200, **TINY).fit(train, time_budget=0.3, checkpoint=ckpt, checkpoint_every=0.0)
+    assert not first.finished_ and first.train_seconds_ >= 0.3
+    again = OneShotSupernet(epochs=200, **TINY).fit(train, time_budget=0.3, checkpoint=ckpt)
+    assert again.step_ == first.step_ and again.train_seconds_ == first.train_seconds_ and not again.finished_
+    more = OneShotSupernet(epochs=200, **TINY).fit(train, time_budget=0.6, checkpoint=ckpt)
+    assert more.step_ > first.step_ and 0.6 <= more.train_seconds_ < 10
+
+
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path) -> None:
     train = colours(256, 0)
     whole = OneShotSupernet(epochs=3, **TINY).fit(train)
