@@ -89,8 +89,9 @@ class ServiceState:
         """
         max_open = None if owner == SYSTEM_OWNER or not limit_open else self.settings.job_max_open_per_key
         job, created = self.jobs.create(
-            kind, params, owner, idempotency_key, max_open=max_open, retry_failed=retry_failed
-        )
+            kind, params, owner, idempotency_key, max_open=max_open, retry_failed=retry_failed,
+            open_excludes=("search",),  # searches count against search_max_open_per_key instead
+        )  # fmt: skip
         if created:
             self.wake_jobs(kind)
         return job

@@ -124,7 +124,7 @@ class ZeroCostPredictor(_ZCBase):
     name = "zc"
     capabilities = Capabilities(requires_fit=False, needs_images=True, spaces=("nb201",), min_train=0)
     hyperparameters: ClassVar[Mapping[str, Param]] = {
-        "proxy": Param("str"),
+        "proxy": Param("str", choices=PROXIES),
         "source": Param("str", choices=("computed", "table")),
         **PROXY_NET,
     }

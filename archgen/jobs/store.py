@@ -101,13 +101,15 @@ class JobStore:
         priority: int | None = None,
         max_open: int | None = None,
         retry_failed: bool = False,
+        open_excludes: tuple[str, ...] = (),
     ) -> tuple[JobRecord, bool]:
         """Queue a job; with ``idempotency_key``, return the owner's existing job for that key.
 
         Args:
             priority: Higher is claimed first (default: :data:`USER_PRIORITY`, or
                 :data:`SYSTEM_PRIORITY` for :data:`SYSTEM_OWNER`).
-            max_open: Refuse when ``owner`` already has this many queued or running jobs.
+            max_open: Refuse when ``owner`` already has this many queued or running jobs (not counting those
+                of ``open_excludes``: kinds bounded by a limit of their own, such as searches).
             retry_failed: With ``idempotency_key``: when the newest job for it
                 failed or was cancelled, queue a new one (under ``KEY:retry-N``)
                 instead of returning it; a retry still queued or running is
@@ -128,7 +130,7 @@ class JobStore:
             if existing is not None:
                 return self._same_request(existing, digest, idempotency_key), False
         if max_open is not None:
-            n_open = self.count_open(owner)
+            n_open = self.count_open(owner, open_excludes)
             if n_open >= max_open:
                 raise JobQuotaError(
                     f"this key already has {n_open} queued or running jobs, the most it may have "
@@ -242,10 +244,12 @@ class JobStore:
         with self.engine.connect() as c:
             return [_row(r) for r in c.execute(q)]
 
-    def count_open(self, owner: str) -> int:
-        """``owner``'s queued and running jobs."""
+    def count_open(self, owner: str, exclude_kinds: tuple[str, ...] = ()) -> int:
+        """``owner``'s queued and running jobs (but those of ``exclude_kinds``: kinds with a limit of their own)."""
         with self.engine.connect() as c:
             q = sa.select(sa.func.count()).where(jobs.c.owner == owner, jobs.c.status.in_([QUEUED, RUNNING]))
+            if exclude_kinds:
+                q = q.where(jobs.c.kind.not_in(exclude_kinds))
             return int(c.execute(q).scalar() or 0)
 
     def open_of(self, owner: str | None, kind: str) -> tuple[JobRecord, ...]:

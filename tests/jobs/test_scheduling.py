@@ -60,6 +60,9 @@ def test_a_key_over_its_open_jobs_is_refused_and_an_idempotent_retry_is_not(stor
     _, created = store.create("k", {"i": 0}, "alice", "key-0", max_open=2)
     assert not created
     store.create("k", {"i": 2}, "bob", max_open=2)  # other keys are not affected
+    for i in range(3):  # searches have a limit of their own and do not count against this one
+        store.create("search", {"s": i}, "carol")
+    store.create("k", {"i": 0}, "carol", max_open=2, open_excludes=("search",))
 
 
 def _settings(tmp_path: Path, data_dir: Path, cache_dir: Path, **kw: object) -> Settings:
