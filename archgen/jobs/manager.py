@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from archgen.errors import UnknownNameError
 from archgen.jobs.backends import JobBackend, make_backend
@@ -41,11 +42,13 @@ class JobManager:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.started: float | None = None
 
     def start(self) -> None:
         """Start the backend and the dispatch thread."""
         if self.backend is None:
             self.backend = make_backend(self.settings)
+        self.started = time.time()  # jobs claimed before this were running when the last server died
         self._thread = threading.Thread(target=self._loop, name="archgen-job-dispatch", daemon=True)
         self._thread.start()
 
@@ -70,7 +73,9 @@ class JobManager:
                 job_id, token, f"{why}; resuming from the last checkpoint", self.settings.job_max_failures
             ):
                 log.warning("job %s: %s", job_id, why, extra={"job_id": job_id})
-        for job_id in self.store.requeue_stale(self.settings.job_lease_s, self.settings.job_max_failures):
+        for job_id in self.store.requeue_stale(
+            self.settings.job_lease_s, self.settings.job_max_failures, server_started=self.started
+        ):
             log.warning("job %s: its worker stopped reporting; resuming it", job_id, extra={"job_id": job_id})
         self.stop_overdue()
         capacity = self.backend.capacity

@@ -17,13 +17,16 @@ import traceback
 from archgen.db import dispose_engines
 from archgen.errors import ArchgenError
 from archgen.jobs.base import JobCancelled, JobContext, JobInterrupted, LeaseLost, get_job_kind, import_kind_module
-from archgen.jobs.store import CANCELLED, FAILED, SUCCEEDED, JobStore
+from archgen.jobs.store import CANCELLED, FAILED, SUCCEEDED, SYSTEM_OWNER, JobStore
 from archgen.logs import configure_logging
 from archgen.serialize import to_jsonable
 from archgen.settings import Settings
 
 log = logging.getLogger("archgen.jobs")
 
+#: Niceness of a worker process running one of the service's own jobs (the default stacks, the full generator):
+#: on a first start they share the cores with users' jobs, which then get the larger share.
+SYSTEM_JOB_NICE = 10
 #: Exit status of a worker process that stops because its server died.
 ORPHANED_EXIT = 3
 
@@ -70,6 +73,8 @@ def execute(
     log.info("%s job %s (%s), attempt %d", verb, job_id, job.kind, job.attempts, extra=extra)
     try:
         try:
+            if threads is not None and job.owner == SYSTEM_OWNER:
+                os.nice(SYSTEM_JOB_NICE)  # its own process: the service's work yields the cores to users' jobs
             if threads is not None:
                 import torch  # lazy: 2 s; imported once the lease is being renewed (a lease can be shorter)
 

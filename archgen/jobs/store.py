@@ -459,26 +459,32 @@ class JobStore:
                 )
         return out
 
-    def requeue_stale(self, lease_s: float, max_failures: int) -> list[str]:
+    def requeue_stale(self, lease_s: float, max_failures: int, server_started: float | None = None) -> list[str]:
         """Resume jobs whose worker stopped reporting for ``lease_s`` seconds.
 
         Each such job goes back to the queue (its checkpoint kept) with one more
         failure; after ``max_failures`` it fails instead, and a job whose
-        cancellation was asked for is cancelled. Returns the ids touched.
+        cancellation was asked for is cancelled. A job claimed before
+        ``server_started`` (the dispatcher's start) was running when the
+        previous server died: it is requeued without a failure, since a server
+        crash is not the job's fault. Returns the ids touched.
         """
         cutoff = time.time() - lease_s
         with self.engine.connect() as c:
             stale = c.execute(
-                sa.select(jobs.c.id, jobs.c.lease_token, jobs.c.failures, jobs.c.cancel_requested).where(
-                    jobs.c.status == RUNNING, jobs.c.heartbeat_at < cutoff
-                )
+                sa.select(
+                    jobs.c.id, jobs.c.lease_token, jobs.c.failures, jobs.c.cancel_requested, jobs.c.claimed_at
+                ).where(jobs.c.status == RUNNING, jobs.c.heartbeat_at < cutoff)
             ).all()
         touched = []
-        for job_id, token, failures, cancel in stale:
+        for job_id, token, failures, cancel, claimed_at in stale:
             now = time.time()
             where = (jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == RUNNING)
+            crashed = server_started is not None and claimed_at is not None and claimed_at < server_started
             if cancel:
                 values = {"status": CANCELLED, "finished_at": now, "message": "cancelled (worker stopped)"}
+            elif crashed:
+                values = {"status": QUEUED, "message": "the server restarted; resuming from the last checkpoint"}
             elif failures + 1 >= max_failures:
                 values = {
                     "status": FAILED,
@@ -491,7 +497,9 @@ class JobStore:
                 n = c.execute(
                     jobs.update()
                     .where(*where)
-                    .values(lease_token=None, failures=jobs.c.failures + 1, updated_at=now, **values)
+                    .values(
+                        lease_token=None, failures=jobs.c.failures + (0 if crashed else 1), updated_at=now, **values
+                    )
                 ).rowcount
             if n:
                 touched.append(job_id)

@@ -87,6 +87,24 @@ def test_stale_jobs_resume_with_their_checkpoint_then_fail(store: JobStore) -> N
             assert j.status == FAILED and "3 times" in j.error
 
 
+def test_a_server_crash_is_not_the_jobs_failure(store: JobStore) -> None:
+    """A job claimed before the (new) server started was running when the last server died: it resumes as often
+    as the server is killed, without counting a failure; its own worker's deaths still count."""
+    job, _ = store.create("k", {}, "alice")
+    for _ in range(5):  # five server kills
+        store.claim_next()
+        time.sleep(0.02)
+        assert store.requeue_stale(lease_s=0.01, max_failures=3, server_started=time.time()) == [job.id]
+        j = store.get(job.id)
+        assert j.status == QUEUED and j.failures == 0 and "server restarted" in (j.message or "")
+    started = time.time()
+    time.sleep(0.02)
+    store.claim_next()  # claimed by this server: a stale lease now is the worker's own death
+    time.sleep(0.02)
+    assert store.requeue_stale(lease_s=0.01, max_failures=3, server_started=started) == [job.id]
+    assert store.get(job.id).failures == 1
+
+
 def test_cancel(store: JobStore) -> None:
     queued, _ = store.create("k", {}, "alice")
     assert store.request_cancel(queued.id, "alice").status == CANCELLED
