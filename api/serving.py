@@ -122,6 +122,10 @@ def default_predictor_id(settings: Settings, space: str, task: str) -> str:
     )
 
 
+#: Longest the first start's zero-cost warm-up waits for users' jobs to finish before it runs anyway.
+WARM_UP_PATIENCE_S = 600.0
+
+
 class ModelService:
     """Default predictors (trained by a job on first start), and models loaded on demand.
 
@@ -251,8 +255,28 @@ class ModelService:
             self.settings.default_kind,
         )
 
+    def _users_busy(self) -> bool:
+        """Whether a user's job is queued or running (the first start's background work waits for none)."""
+        if any(owner != SYSTEM_OWNER for owner in self.jobs.running_by_owner()):
+            return True
+        return any(j.owner != SYSTEM_OWNER for j in self.jobs.list(status="queued", limit=50))
+
     def _warm_zero_cost(self) -> None:
-        """Decode CIFAR-10 and run the proxies once, so that the first inline zero-cost request is quick."""
+        """Decode CIFAR-10 and run the proxies once, so that the first inline zero-cost request is quick.
+
+        It waits while users' jobs are queued or running (up to :data:`WARM_UP_PATIENCE_S`): on a first start
+        on 2 cores it would take a share of the cores from a user's first generation. Predictions never wait
+        for it (:meth:`Workspace.memo` builds each item under a lock of its own)."""
+        deadline = time.monotonic() + WARM_UP_PATIENCE_S
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                if not self._users_busy():
+                    break
+            except ArchgenError:
+                break
+            self._stop.wait(1.0)
+        if self._stop.is_set():
+            return
         t0 = time.perf_counter()
         try:
             warm_up(self.data)

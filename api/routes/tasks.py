@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from archgen.api.errors import ApiError
 from archgen.api.routes.common import job_json
@@ -64,10 +65,11 @@ async def upload_task(
     stratified train/validation split, and registers the task. The task's name then works in ``/v1/zero-cost``,
     ``/v1/supernets``, ``/v1/predict``, ``/v1/generate``, ``/v1/searches`` and ``/v1/trainings``."""
     check_task_name(name)  # 422 naming the rule, before the body is read
-    check_new_task_name(data, name, list_tables())
-    check_quota(state, data)
+    # off the event loop: the first call reads every space's table, the quota walks the key's files
+    await run_in_threadpool(check_new_task_name, data, name, list_tables())
     repeat = state.jobs.by_key(key.id, idempotency_key) if idempotency_key else None
-    if repeat is None:
+    if repeat is None:  # a repeat answers with its first job, whatever has happened since
+        await run_in_threadpool(check_quota, state, data)
         if name in data.tasks:
             raise TaskExistsError(f"task {name!r} exists already")
         adding = [j.id for j in state.jobs.open_of(key.id, "add_task") if j.params.get("name") == name]
