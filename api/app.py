@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         finally:
             log.info("shutting down: checkpointing running jobs")
             models.stop()
+            state.supernet_pool.shutdown(wait=False, cancel_futures=True)
             if state.manager is not None:
                 await run_in_threadpool(state.manager.stop)
             log.info("shut down")

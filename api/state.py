@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -23,6 +24,9 @@ from archgen.settings import Settings
 from archgen.spaces import SearchSpace
 from archgen.tasks.resolve import ResolvedTask, resolve_task
 
+#: Threads that compute user-task (supernet) predictions at once.
+SUPERNET_PREDICT_THREADS = 2
+
 
 @dataclass
 class ServiceState:
@@ -42,6 +46,11 @@ class ServiceState:
     models: ModelService
     manager: JobManager | None = None
     canonical: CanonicalMemo = field(default_factory=CanonicalMemo)
+    #: Where user-task predictions (supernet forward passes, seconds each) run: a pool of their own, so that many
+    #: of them queue here instead of taking every thread of the pool every other request is served from.
+    supernet_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(SUPERNET_PREDICT_THREADS, thread_name_prefix="archgen-supernet")
+    )
     loaded: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -238,7 +238,7 @@ class ArtifactStore:
             raise ArtifactError(f"invalid model id {record.id!r}: use letters, digits, '.', '_' and '-' (at most 128)")
         final = self.root / record.id
         if final.exists():
-            raise ArtifactError(f"a model with id {record.id!r} exists already in {self.root}")
+            raise ArtifactError(f"a model with id {record.id!r} exists already in the store")
         state = predictor.get_state()
         for k, v in state.arrays.items():
             if np.asarray(v).dtype == object:
@@ -327,21 +327,42 @@ class ArtifactStore:
             )
         if rec.record_sha256 != rec.provenance_sha256():
             raise ArtifactError(
-                f"model {model_id!r}: its provenance in {path / 'model.json'} does not match its record_sha256 "
+                f"model {model_id!r}: its provenance in its model.json does not match its record_sha256 "
                 f"(edited after training); {_RECOVER}"
             )
         return rec
 
-    def scan(self) -> tuple[list[ArtifactRecord], dict[str, str]]:
+    def scan(self, verify_files: bool = False) -> tuple[list[ArtifactRecord], dict[str, str]]:
         """Every stored model read once: the verified records, newest first, and
-        ``{id: what is wrong and how to recover}`` of those whose record cannot be used."""
+        ``{id: what is wrong and how to recover}`` of those whose record cannot be used (with ``verify_files``,
+        also those whose files do not match their checksums: a store of small artifacts, such as supernets)."""
         good, bad = [], {}
         for i in self.ids():
             try:
-                good.append(self.record(i))
+                rec = self.record(i)
+                if verify_files:
+                    self._check_files(i, rec)
+                good.append(rec)
             except ArtifactError as e:
                 bad[i] = str(e)
         return sorted(good, key=lambda r: r.created, reverse=True), bad
+
+    def _check_files(self, model_id: str, rec: ArtifactRecord) -> dict[str, bytes]:
+        """The artifact's files, each checked against the checksum its record holds."""
+        path = self._dir(model_id)
+        blobs: dict[str, bytes] = {}
+        for name, expected in rec.files.items():
+            f = path / name
+            if not f.is_file():
+                raise ArtifactError(f"model {model_id!r} is incomplete: its {name} is missing; {_RECOVER}")
+            blobs[name] = f.read_bytes()
+            actual = _sha256(blobs[name])
+            if actual != expected:
+                raise ArtifactError(
+                    f"model {model_id!r} is corrupt: sha256 of its {name} is {actual}, model.json records {expected}; "
+                    f"{_RECOVER}"
+                )
+        return blobs
 
     def records(self) -> list[ArtifactRecord]:
         """Every verified record, newest first (the others are in :meth:`broken`)."""
@@ -359,7 +380,7 @@ class ArtifactStore:
             doc = json.loads(path.read_text())
             doc["record"]["id"]
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise ArtifactError(f"model {model_id!r}: {path} is not a readable model.json ({e}); {_RECOVER}") from None
+            raise ArtifactError(f"model {model_id!r}: not a readable model.json ({e}); {_RECOVER}") from None
         return doc
 
     def load(
@@ -385,7 +406,6 @@ class ArtifactStore:
             UnsupportedSpaceError: the model was trained for another space.
         """
         doc = self._read_doc(model_id)
-        path = self._dir(model_id)
         rec = self._verified_record(model_id, doc)
         saved = rec.versions.get("archgen", "?")
         if not _compatible(saved, __version__):
@@ -397,21 +417,9 @@ class ArtifactStore:
             raise ArtifactError(f"artifact {model_id!r} is a {rec.artifact_type}, not a {artifact_type}")
         if space is not None and rec.space != space:
             raise UnsupportedSpaceError(f"model {model_id!r} (trained on {rec.space})", space, [rec.space])
-        blobs: dict[str, bytes] = {}
-        for name, expected in rec.files.items():
-            f = path / name
-            if not f.is_file():
-                raise ArtifactError(f"model {model_id!r} is incomplete: {f} is missing")
-            blobs[name] = f.read_bytes()
-            actual = _sha256(blobs[name])
-            if actual != expected:
-                raise ArtifactError(
-                    f"model {model_id!r} is corrupt: sha256 of {f} is {actual}, model.json records {expected}"
-                )
+        blobs = self._check_files(model_id, rec)
         if _artifact_hash(doc.get("state", {}), rec.files) != rec.artifact_sha256:
-            raise ArtifactError(
-                f"model {model_id!r} is corrupt: its state in {path / 'model.json'} does not match its sha256"
-            )
+            raise ArtifactError(f"model {model_id!r} is corrupt: its state in its model.json does not match its sha256")
         try:
             with np.load(io.BytesIO(blobs["arrays.npz"]), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
@@ -433,7 +441,7 @@ def _record(d: dict[str, Any], path: Path) -> ArtifactRecord:
     try:
         return ArtifactRecord(**d)
     except TypeError as e:
-        raise ArtifactError(f"{path / 'model.json'} has an unexpected record ({e}); {_RECOVER}") from None
+        raise ArtifactError(f"model {path.name!r}: its model.json has an unexpected record ({e}); {_RECOVER}") from None
 
 
 def _json_default(o: object) -> object:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from archgen.api.errors import ApiError
 from archgen.api.schemas import ErrorResponse, PredictRequest, PredictResponse
@@ -54,7 +56,7 @@ def _model(state: ServiceState, req: PredictRequest) -> tuple[ServedModel, str]:
         503: {"model": ErrorResponse},
     },
 )
-def predict_route(req: PredictRequest, state: State, _: Key, data: Data) -> PredictResponse:
+async def predict_route(req: PredictRequest, state: State, _: Key, data: Data) -> PredictResponse:
     """Predicted accuracy (mean, and std when ``uncertainty``) of each architecture.
 
     Architectures are the space's string form or row index; each answer also
@@ -63,9 +65,15 @@ def predict_route(req: PredictRequest, state: State, _: Key, data: Data) -> Pred
     cifar10-valid 200-epoch validation accuracy, in %); ``predictor.stage`` is
     ``quick`` while a first start serves its quick LightGBM.
     """
+    resolved = await run_in_threadpool(state.resolve, req.space, req.task, data)
+    if resolved.user:  # seconds of supernet forward passes: on the service's own small pool, not the shared one
+        return await asyncio.wrap_future(state.supernet_pool.submit(_predict_user_task, req, state, data))
+    return await run_in_threadpool(_predict_table_task, req, state, data)
+
+
+def _predict_table_task(req: PredictRequest, state: ServiceState, data: Workspace) -> PredictResponse:
+    """A benchmark task: the default (or named) predictor."""
     t0 = time.perf_counter()
-    if state.resolve(req.space, req.task, data).user:
-        return _predict_user_task(req, state, data)
     state.check_task(req.space, req.task, data)
     batch = parse_batch(state.space(req.space), req.architectures, state.settings.max_archs)
     served, stage = _model(state, req)

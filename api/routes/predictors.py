@@ -12,6 +12,7 @@ from archgen.api.routes.common import accepted
 from archgen.api.schemas import ErrorResponse, Job, ModelDetail, ModelList
 from archgen.api.state import Data, Key, State
 from archgen.artifacts import ArtifactRecord
+from archgen.errors import UnknownNameError
 from archgen.services.predictors import TrainPredictorParams, validate_params
 
 router = APIRouter(prefix="/v1", tags=["predictors"])
@@ -24,16 +25,21 @@ def _summary(rec: ArtifactRecord, default: bool) -> dict[str, Any]:
 
 @router.get("/predictors", response_model=ModelList)
 def list_models(state: State, _: Key) -> dict:
-    """Stored predictors with provenance and held-out metrics, newest first; unusable ones under ``broken``."""
+    """Stored predictors with provenance and held-out metrics, newest first; unusable ones under ``broken``.
+    (The store's generators are the service's own; supernets are listed by ``GET /v1/supernets``.)"""
     recs, bad = state.models.store.scan()
     broken = [{"id": i, "error": e} for i, e in bad.items()]
-    return {"predictors": [_summary(r, state.models.is_default(r.id)) for r in recs], "broken": broken}
+    preds = [r for r in recs if r.artifact_type == "predictor"]
+    return {"predictors": [_summary(r, state.models.is_default(r.id)) for r in preds], "broken": broken}
 
 
 @router.get("/predictors/{model_id}", response_model=ModelDetail, responses={404: {"model": ErrorResponse}})
 def get_model(model_id: str, state: State, _: Key) -> dict:
     """One predictor: provenance (training architectures, seed, parameters, versions), held-out metrics."""
     rec = state.models.store.record(model_id)
+    if rec.artifact_type != "predictor":
+        raise UnknownNameError("predictor", model_id, [r.id for r in state.models.store.records()
+                                                       if r.artifact_type == "predictor"])  # fmt: skip
     return _summary(rec, state.models.is_default(rec.id)) | {"train_archs": rec.train_archs}
 
 

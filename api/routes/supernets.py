@@ -50,6 +50,8 @@ def submit_supernet(
 
 
 @router.get("/supernets")
-def list_supernets(_: Key, data: Data, task: str | None = None) -> dict:
-    """Stored supernets (of ``task``), newest first: id, task, parameters, training seconds and steps."""
-    return {"supernets": [r.summary() for r in supernet_records(data.owned, task)]}
+def list_supernets(key: Key, data: Data, task: str | None = None) -> dict:
+    """Your stored supernets (of ``task``), newest first: id, task, parameters, training seconds and steps; under
+    ``broken``, those whose record cannot be used (delete the task's supernets and train again)."""
+    _, bad = data.owned.scan(verify_files=True)  # a key's supernets: a few megabytes each
+    return {"supernets": [r.summary() for r in supernet_records(data.owned, task)], "broken": bad}

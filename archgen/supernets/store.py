@@ -19,7 +19,7 @@ def supernet_records(store: ArtifactStore, task: str | None = None) -> list[Arti
     return sorted(recs, key=lambda r: (r.created, r.id), reverse=True)
 
 
-_LOADED: dict[tuple[str, str, str], Any] = {}
+_LOADED: dict[tuple, Any] = {}
 _LOADED_LOCK = threading.Lock()
 
 
@@ -39,7 +39,9 @@ def task_supernet(data: Workspace, task: str, model_id: str | None = None) -> tu
                 f'{{"task": "{task}"}}, or `archgen supernets train --task {task}`)'
             )
         model_id = recs[0].id
-    key = (str(store.root), model_id, task)
+    # keyed by the files' sizes and times too: a supernet changed on disk (corrupted, replaced) is loaded again,
+    # which verifies it, instead of being served from this process's copy while other processes refuse it
+    key = (str(store.root), model_id, task, _stamp(store, model_id))
     with _LOADED_LOCK:
         hit = _LOADED.get(key)
     if hit is not None:
@@ -50,3 +52,12 @@ def task_supernet(data: Workspace, task: str, model_id: str | None = None) -> tu
     with _LOADED_LOCK:
         _LOADED[key] = (sn, rec)
     return sn, rec
+
+
+def _stamp(store: ArtifactStore, model_id: str) -> tuple:
+    """Name, size and modification time of each of the artifact's files (a cheap change detector)."""
+    d = store.root / model_id
+    try:
+        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.iterdir() if p.is_file()))
+    except OSError:
+        return ()

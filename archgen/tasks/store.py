@@ -110,20 +110,24 @@ def check_task_name(name: str) -> str:
     return name
 
 
-def scan_folder(root: Path, max_images: int) -> tuple[list[str], list[tuple[int, Path]], list[str]]:
+def scan_folder(
+    root: Path, max_images: int, label: str | None = None
+) -> tuple[list[str], list[tuple[int, Path]], list[str]]:
     """The classes, the ``(label, file)`` images and the skipped files of a labelled folder (validated).
+    ``label`` names the folder in errors (default: its path; an upload's is "the archive", never a server path).
 
     Raises:
         TaskError: naming what is wrong (missing folder, images outside class folders, fewer than two
             classes, an empty or too small class, too many images).
     """
     if not root.is_dir():
-        raise TaskError(f"image folder {root} does not exist or is not a folder")
+        raise TaskError(f"image folder {label or root} does not exist or is not a folder")
+    where = label or str(root)
     loose = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if loose:
         raise TaskError(
-            f"{root} holds images outside class folders ({', '.join(loose[:3])}{'...' if len(loose) > 3 else ''}): "
-            f"put each class's images in {root}/<class>/"
+            f"{where} holds images outside class folders ({', '.join(loose[:3])}{'...' if len(loose) > 3 else ''}): "
+            "put each class's images in a folder of its own (<class>/)"
         )
     dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     classes: list[str] = []
@@ -135,16 +139,16 @@ def scan_folder(root: Path, max_images: int) -> tuple[list[str], list[tuple[int,
         imgs = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         skipped += [str(p.relative_to(root)) for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
         if not imgs:
-            raise TaskError(f"class folder {d.name!r} of {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            raise TaskError(f"class folder {d.name!r} of {where} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         if len(imgs) < MIN_PER_CLASS:
             small.append(f"{d.name} ({len(imgs)})")
         images += [(len(classes), p) for p in imgs]
         classes.append(d.name)
         if len(images) > max_images:
-            raise TaskError(f"{root} holds more than {max_images} images (the limit); use fewer")
+            raise TaskError(f"{where} holds more than {max_images} images (the limit); use fewer")
     if len(classes) < 2:
         raise TaskError(
-            f"{root} needs at least two class folders with images (<class>/*.jpg|png); found {len(classes)}"
+            f"{where} needs at least two class folders with images (<class>/*.jpg|png); found {len(classes)}"
             + (f": {classes[0]}" if classes else "")
         )
     if small:
@@ -246,7 +250,7 @@ class TaskStore:
             return TaskRecord(**d)
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
             raise DataError(
-                f"task {name!r}: {path} is not a readable task record ({e}); remove and add it again"
+                f"task {name!r}: its task.json is not a readable task record ({e}); remove and add it again"
             ) from None
 
     def records(self) -> list[TaskRecord]:
@@ -284,7 +288,8 @@ class TaskStore:
         root = Path(images).expanduser().resolve()
         if name in self:
             raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
-        classes, files, skipped = scan_folder(root, self.max_images)
+        label = None if source is None or not source.startswith("upload:") else "the archive"
+        classes, files, skipped = scan_folder(root, self.max_images, label)
         decoded = len(files) * image_size * image_size * 3
         if decoded > self.max_decoded_bytes:
             raise TaskError(
@@ -343,17 +348,17 @@ class TaskStore:
         rec = self.record(name)
         path = self.root / name / "images.npz"
         if not path.is_file():
-            raise DataError(f"task {name!r} is incomplete: {path} is missing; remove and add it again")
+            raise DataError(f"task {name!r} is incomplete: its images.npz is missing; remove and add it again")
         sha = _file_sha256(path)
         if sha != rec.arrays_sha256:
             raise DataError(
-                f"task {name!r} is corrupt: sha256 of {path} is {sha}, task.json records {rec.arrays_sha256}"
+                f"task {name!r} is corrupt: sha256 of its images.npz is {sha}, task.json records {rec.arrays_sha256}"
             )
         try:
             with np.load(path, allow_pickle=False) as z:
                 return z["images"], z["labels"], z["validation"]
         except (ValueError, KeyError, OSError) as e:
-            raise DataError(f"task {name!r}: {path} cannot be read ({e})") from None
+            raise DataError(f"task {name!r}: its images.npz cannot be read ({e})") from None
 
     def datasets(self, name: str) -> tuple[ImageArrayDataset, ImageArrayDataset]:
         """``(train, validation)`` images of the task, normalised by the training part's per-channel mean and std."""

@@ -31,6 +31,9 @@ def test_first_request_trains_the_generator_by_a_system_job_then_answers_inline(
     r = service.client.post("/v1/generate", json={"n": 4, "guidance_scale": 0, **FAST}, headers=service.auth)
     assert r.status_code == 200, r.text
     assert [g["architecture"] for g in r.json()["items"]] == [g["architecture"] for g in res["items"]]  # seeded
+    listed = service.client.get("/v1/predictors", headers=service.auth).json()["predictors"]
+    assert res["generator_id"] not in [m["id"] for m in listed]  # a generator is not a predictor
+    assert service.client.get(f"/v1/predictors/{res['generator_id']}", headers=service.auth).status_code == 404
 
 
 def _job_then_inline(service: Service, body: dict) -> dict:

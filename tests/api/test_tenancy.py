@@ -13,6 +13,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from threading import current_thread
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,7 +47,9 @@ def other(service: Service) -> Service:
     return Service(service.client, service.settings, key)
 
 
-def test_a_keys_tasks_and_supernets_are_its_own(service: Service, other: Service, pngs: dict[str, bytes]) -> None:
+def test_a_keys_tasks_and_supernets_are_its_own(
+    service: Service, other: Service, pngs: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Finding 2: every key listed every task, trained supernets on others' tasks, and the newest supernet of a
     task served its predictions for everyone."""
     a, b = service, other
@@ -55,7 +58,25 @@ def test_a_keys_tasks_and_supernets_are_its_own(service: Service, other: Service
     assert r.status_code == 202, r.text
     assert a.wait_job(r.json()["id"])["status"] == "succeeded"
     arch = {"task": "pets", "architectures": [17]}
+    from archgen.api.routes import predict as route
+
+    threads: list[str] = []
+    real = route.supernet_predictions
+    monkeypatch.setattr(
+        route, "supernet_predictions", lambda *a, **k: threads.append(current_thread().name) or real(*a, **k)
+    )
     assert a.client.post("/v1/predict", json=arch, headers=a.auth).status_code == 200
+    assert threads and threads[0].startswith("archgen-supernet")  # finding 8: not the pool other requests need
+    (sid,) = [s["id"] for s in a.client.get("/v1/supernets", headers=a.auth).json()["supernets"]]
+    owner = KeyStore(a.settings.db_url).verify(a.key)
+    assert owner is not None
+    weights = workspace(a.settings.paths).for_owner(owner.id).owned.root / sid / "arrays.npz"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-9] + bytes(9))  # finding 8: a corrupted supernet was still served, not listed
+    r = a.client.post("/v1/predict", json=arch, headers=a.auth)
+    assert r.status_code == 409 and "corrupt" in r.text and str(a.settings.paths.home) not in r.text, r.text
+    assert sid in a.client.get("/v1/supernets", headers=a.auth).json()["broken"]
+    weights.write_bytes(good)
 
     assert b.client.get("/v1/tasks", headers=b.auth).json()["tasks"] == []
     for method, url, body in [
@@ -188,6 +209,9 @@ def test_folder_entries_count_and_unreadable_archives_are_named(service: Service
         t.addfile(info, io.BytesIO(data))
     job = _upload(service, "xz", xz.getvalue()[:-20])
     assert job["status"] == "failed" and "corrupt or truncated" in job["error"], job
+    job = _upload(service, "one", _zip({"cat/1.png": _image("PNG")}))  # finding 8: errors disclosed server paths
+    assert job["status"] == "failed" and "the archive needs at least two class folders" in job["error"], job
+    assert str(service.settings.paths.home) not in str(job)
     assert not list(service.settings.paths.upload_dir.glob("*"))
 
 
