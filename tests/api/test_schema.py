@@ -1,8 +1,9 @@
-"""Schemathesis: requests generated from the OpenAPI schema never get a 5xx.
+"""Schemathesis: requests generated from the OpenAPI schema never get a 5xx, nor another key's objects.
 
 The app under test shares the trained default predictor of the session's
 service but has its own database and runs no jobs, so that generated training
-and zero-cost requests are queued, not executed.
+and zero-cost requests are queued, not executed. A second key owns a task and a
+job before the fuzzing starts; no response to the fuzzing key names either.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from archgen.api import create_app
 from archgen.api.keys import KeyStore
 from tests.api.conftest import Service
 from tests.helpers import wait_until
+from tests.tasks.folders import image_folder
+
+#: The other key's task: a name the fuzzer's responses must never show.
+VICTIM_TASK = "victim-task-7f3a"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,20 @@ def fuzz_client(service: Service, tmp_path_factory: pytest.TempPathFactory):
         yield client
 
 
-def test_generated_requests_never_get_5xx(fuzz_client: TestClient) -> None:
+@pytest.fixture(scope="module")
+def victim(ws, fuzz_client: TestClient, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Another key's task and queued job, made before the fuzzing: the strings no fuzzed response may hold."""
+    state = fuzz_client.app.state.service  # type: ignore[attr-defined]
+    other, secret = KeyStore(state.settings.db_url).create("victim")
+    folder = image_folder(ws, tmp_path_factory.mktemp("victim") / "imgs", ("cat", "dog"), per_class=6)
+    state.data.for_owner(other.id).tasks.add(VICTIM_TASK, folder)
+    r = fuzz_client.post("/v1/predictors", json={"kind": "lgbm", "n_train": 100},
+                         headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    return [VICTIM_TASK, r.json()["id"], other.id]
+
+
+def test_generated_requests_never_get_5xx_nor_another_keys_objects(fuzz_client: TestClient, victim: list[str]) -> None:
     schema = schemathesis.openapi.from_dict(fuzz_client.get("/openapi.json").json())
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
@@ -47,6 +65,8 @@ def test_generated_requests_never_get_5xx(fuzz_client: TestClient) -> None:
             r = fuzz_client.request(**send, headers=headers)
             seen[r.status_code] += 1
             assert r.status_code < 500, (case.method, case.path, r.status_code, r.text[:500])
+            leaked = [v for v in victim if v in r.text]
+            assert not leaked, (case.method, case.path, leaked, r.text[:500])
             if r.status_code >= 400:
                 assert "error" in r.json() and "Traceback" not in r.text
 
