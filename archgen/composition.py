@@ -99,9 +99,14 @@ def register_builtins() -> None:
         for evaluator in EVALUATORS:
             register_evaluator(evaluator)
         for spec in BUILTIN_KINDS:
-            register_job(spec.name, spec.description, spec.params, max_runtime_s=spec.max_runtime_s, module=__name__)(
-                spec.run
-            )
+            register_job(
+                spec.name,
+                spec.description,
+                spec.params,
+                max_runtime_s=spec.max_runtime_s,
+                module=__name__,
+                keeps_files=spec.keeps_files,
+            )(spec.run)
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             # a plugin's module registers its kinds on import (register_job as a decorator)
             importlib.import_module(ep.value.split(":")[0])

@@ -61,6 +61,8 @@ class JobKind:
         module: Module that registered it (imported by workers before running).
         max_runtime_s: Longest one attempt may run (``None``: the service's
             ``job_max_runtime_s``; the smaller of the two applies).
+        keeps_files: Whether a failed or cancelled job's work directory is kept (a search's partial history is
+            served); otherwise it is removed when the job fails or is cancelled (checkpoints can be gigabytes).
     """
 
     name: str
@@ -69,6 +71,7 @@ class JobKind:
     params: type[BaseModel]
     module: str
     max_runtime_s: float | None = None
+    keeps_files: bool = False
 
     def validate(self, params: BaseModel | dict[str, Any]) -> BaseModel:
         """``params`` as this kind's model.
@@ -99,6 +102,7 @@ def register_job(
     *,
     max_runtime_s: float | None = None,
     module: str | None = None,
+    keeps_files: bool = False,
 ) -> Callable[[JobFunction], JobFunction]:
     """Decorator registering ``run(params, ctx) -> result`` as job kind ``name`` with params model ``params``.
 
@@ -107,7 +111,7 @@ def register_job(
     """
 
     def deco(fn: JobFunction) -> JobFunction:
-        _KINDS.add(name, JobKind(name, fn, description, params, module or fn.__module__, max_runtime_s))
+        _KINDS.add(name, JobKind(name, fn, description, params, module or fn.__module__, max_runtime_s, keeps_files))
         return fn
 
     return deco

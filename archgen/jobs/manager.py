@@ -12,6 +12,7 @@ import time
 from archgen.errors import UnknownNameError
 from archgen.jobs.backends import JobBackend, make_backend
 from archgen.jobs.base import get_job_kind, list_job_kinds
+from archgen.jobs.runner import remove_workdir
 from archgen.jobs.store import CANCELLED, FAILED, JobStore
 from archgen.settings import Settings
 
@@ -110,6 +111,7 @@ class JobManager:
             killed = self.backend.kill(job.id)
             status = CANCELLED if job.cancel_requested else FAILED
             if job.lease_token and self.store.finish(job.id, job.lease_token, status, error=why):
+                remove_workdir(self.settings, job.id, job.kind)
                 log.warning(
                     "job %s: %s (worker %s)", job.id, why, "killed" if killed else "abandoned", extra={"job_id": job.id}
                 )

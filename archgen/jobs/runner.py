@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import threading
 import traceback
@@ -101,8 +102,20 @@ def execute(
         status = FAILED
     finally:
         stop.set()
+    if status in (FAILED, CANCELLED):
+        remove_workdir(settings, job_id, job.kind)
     log.info("job %s ended: %s", job_id, status, extra=extra)
     return status
+
+
+def remove_workdir(settings: Settings, job_id: str, kind: str) -> None:
+    """Remove a failed or cancelled job's work directory (checkpoints: up to gigabytes), unless its kind keeps it."""
+    try:
+        if get_job_kind(kind).keeps_files:
+            return
+    except ArchgenError:
+        pass  # an unknown kind has nothing worth keeping
+    shutil.rmtree(settings.job_dir / job_id, ignore_errors=True)
 
 
 def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, module: str | None = None) -> None:

@@ -53,6 +53,7 @@ class KindSpec:
     params: type[BaseModel]
     run: JobFunction
     max_runtime_s: float | None = None
+    keeps_files: bool = False
 
 
 #: The built-in job kinds, in the order they are declared below (registered by :mod:`archgen.composition`).
@@ -60,10 +61,15 @@ BUILTIN_KINDS: list[KindSpec] = []
 
 
 def _kind(
-    name: str, description: str, params: type[BaseModel], *, max_runtime_s: float | None = None
+    name: str,
+    description: str,
+    params: type[BaseModel],
+    *,
+    max_runtime_s: float | None = None,
+    keeps_files: bool = False,
 ) -> Callable[[JobFunction], JobFunction]:
     def deco(fn: JobFunction) -> JobFunction:
-        BUILTIN_KINDS.append(KindSpec(name, description, params, fn, max_runtime_s))
+        BUILTIN_KINDS.append(KindSpec(name, description, params, fn, max_runtime_s, keeps_files))
         return fn
 
     return deco
@@ -159,7 +165,9 @@ def generate(params: GenerateRequest, ctx: JobContext) -> dict[str, Any]:
     return result.summary()
 
 
-@_kind("search", "Search a benchmark table for the best architecture (BO and baselines)", SearchParams)
+@_kind(
+    "search", "Search a benchmark table for the best architecture (BO and baselines)", SearchParams, keeps_files=True
+)  # a failed or cancelled search's history so far is still served
 def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.search.execute_search`; the history (``history.json`` in the job's work
     directory) is written after every batch and a resumed run replays it, so it ends as an uninterrupted one."""

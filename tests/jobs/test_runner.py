@@ -26,8 +26,23 @@ def test_a_failing_job_records_its_error(settings: Settings) -> None:
         "train_predictor", {"space": "nb201", "task": "cifar10", "kind": "lgbm", "n_train": 999999}, "a"
     )
     _, token = store.claim_next()
+    work = settings.job_dir / job.id
+    work.mkdir(parents=True)
+    (work / "checkpoint.npz").write_bytes(bytes(1000))  # issue 25: failed jobs kept checkpoints (610 MB once)
     assert execute(job.id, token, settings, threading.Event()) == "failed"
     assert "n_train must be at least" in store.get(job.id).error
+    assert not work.exists()
+
+
+def test_a_failed_search_keeps_the_history_it_serves(settings: Settings) -> None:
+    store = JobStore(settings.db_url)
+    job, _ = store.create("search", {"space": "nb201", "task": "mnist"}, "a")
+    _, token = store.claim_next()
+    work = settings.job_dir / job.id
+    work.mkdir(parents=True)
+    (work / "history.json").write_text("{}")
+    assert execute(job.id, token, settings, threading.Event()) == "failed"
+    assert (work / "history.json").is_file()
 
 
 def test_the_kinds_module_is_imported_in_a_worker() -> None:
