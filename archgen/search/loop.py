@@ -145,7 +145,7 @@ def _replay(
     try:
         old = SearchHistory.load(path)
     except (OSError, ValueError, TypeError, KeyError) as e:
-        raise SearchInputError(f"checkpoint {path} is not a search history: {e}") from None
+        raise SearchInputError(f"checkpoint {Path(path).name} is not a search history: {e}") from None
     for key in ("space", "strategy", "objective", "maximize", "seed", "budget", "batch_size", "objectives"):
         if getattr(old, key) != getattr(fresh, key):
             raise SearchInputError(
@@ -158,6 +158,6 @@ def _replay(
         archs = strategy.ask(min(old.batch_size, old.budget - done))  # the loop's own call
         done += len(batch)
         if [space.format(a) for a in archs] != [e.architecture for e in batch]:
-            raise SearchInputError(f"checkpoint {path}: batch {b} is not what the strategy proposes again")
+            raise SearchInputError(f"checkpoint {Path(path).name}: batch {b} is not what the strategy proposes again")
         strategy.tell(archs, _told(batch, objs, signs))
     return old

@@ -35,7 +35,7 @@ def read_meta(path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as z:
             return json.loads(z["meta"].tobytes().decode())  # type: ignore[no-any-return]
     except (OSError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path} is not a checkpoint ({e})") from None
+        raise CheckpointError(f"{path.name} is not a checkpoint ({e})") from None
 
 
 def load_checkpoint(
@@ -52,9 +52,9 @@ def load_checkpoint(
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode())
     except (OSError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path} is not a checkpoint ({e})") from None
+        raise CheckpointError(f"{path.name} is not a checkpoint ({e})") from None
     if any(json.loads(json.dumps(v)) != meta.get(k) for k, v in expect.items()):
-        raise CheckpointError(f"{path} is the checkpoint of another run (other parameters or training images)")
+        raise CheckpointError(f"{path.name} is the checkpoint of another run (other parameters or training images)")
     module.load_state_dict({k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")})
     names = dict(module.named_parameters())
     for k, v in arrays.items():
