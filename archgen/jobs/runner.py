@@ -40,6 +40,7 @@ def execute(
     parent_pid: int | None = None,
     module: str | None = None,
     threads: int | None = None,
+    own_process: bool = False,
 ) -> str:
     """Run job ``job_id`` under lease ``token``; returns the status it ended in.
 
@@ -52,6 +53,8 @@ def execute(
         threads: Torch's intra-op threads for this worker process (its share of
             the cores, so that jobs running at once do not oversubscribe them);
             ``None`` leaves them (a thread worker shares its process).
+        own_process: The process exists for this job alone (a local worker): a service's job may lower its
+            priority (:data:`SYSTEM_JOB_NICE`); a reused Ray worker or a thread must not.
     """
     store = JobStore(settings.db_url)
     job = store.get(job_id)
@@ -74,7 +77,7 @@ def execute(
     log.info("%s job %s (%s), attempt %d", verb, job_id, job.kind, job.attempts, extra=extra)
     try:
         try:
-            if threads is not None and job.owner == SYSTEM_OWNER:
+            if own_process and job.owner == SYSTEM_OWNER:
                 os.nice(SYSTEM_JOB_NICE)  # its own process: the service's work yields the cores to users' jobs
             if threads is not None:
                 import torch  # lazy: 2 s; imported once the lease is being renewed (a lease can be shorter)
@@ -127,9 +130,8 @@ def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, m
     # Ctrl-C reaches the whole process group: the server handles it and asks us with SIGTERM
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        execute(
-            job_id, token, settings, interrupt, parent_pid=parent_pid, module=module, threads=settings.threads_per_job
-        )
+        execute(job_id, token, settings, interrupt, parent_pid=parent_pid, module=module,
+                threads=settings.threads_per_job, own_process=True)  # fmt: skip
     finally:
         dispose_engines()
 
