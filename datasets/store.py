@@ -63,7 +63,8 @@ def read_manifest(path: Path) -> dict[str, str]:
     return entries
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it and a rename: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -192,7 +193,7 @@ class DataStore:
 
     def _save_stamp(self, stamp: Mapping[str, list]) -> None:
         try:
-            _atomic_write_bytes(self._stamp_path, json.dumps(stamp, sort_keys=True).encode())
+            atomic_write_bytes(self._stamp_path, json.dumps(stamp, sort_keys=True).encode())
         except OSError:
             pass  # an unwritable cache only costs re-hashing next time
 
@@ -261,8 +262,8 @@ def cached_arrays(
     try:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        _atomic_write_bytes(npz, buf.getvalue())
-        _atomic_write_bytes(meta, json.dumps(record, sort_keys=True).encode())
+        atomic_write_bytes(npz, buf.getvalue())
+        atomic_write_bytes(meta, json.dumps(record, sort_keys=True).encode())
     except OSError:
         pass  # read-only cache: keep working from memory
     return arrays

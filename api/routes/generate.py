@@ -74,7 +74,7 @@ async def generate_route(
     """
     plan = check_request(req, data)  # 404 / 422 before any job exists; checked once
     s = state.settings
-    quick = s.quick_generator_epochs if 0 < s.quick_generator_epochs < s.generator_epochs else None
+    quick = s.quick_generator_epochs or None  # as the generate job: generate() answers with it while it is fewer
     _ensure_generator(state, req.space)
     quick_now = req.n <= s.generate_inline and await run_in_threadpool(
         inline_ready, plan, data, state.models.store, generator_epochs=s.generator_epochs, quick_epochs=quick

@@ -53,5 +53,5 @@ def submit_supernet(
 def list_supernets(key: Key, data: Data, task: str | None = None) -> dict:
     """Your stored supernets (of ``task``), newest first: id, task, parameters, training seconds and steps; under
     ``broken``, those whose record cannot be used (delete the task's supernets and train again)."""
-    _, bad = data.owned.scan(verify_files=True)  # a key's supernets: a few megabytes each
-    return {"supernets": [r.summary() for r in supernet_records(data.owned, task)], "broken": bad}
+    good, bad = data.owned.scan(verify_files=True)  # a key's supernets: a few megabytes each; one scan
+    return {"supernets": [r.summary() for r in supernet_records(data.owned, task, good)], "broken": bad}

@@ -135,7 +135,7 @@ def delete_task(name: str, state: State, key: Key, data: Data) -> dict:
     """Delete one of your tasks and its supernets (409 while a queued or running job of yours names it)."""
     if name not in data.tasks:
         data.tasks.record(name)  # 404 listing yours
-    busy = [j.id for j in state.jobs.list(key.id, limit=1000) if not j.done and j.params.get("task") == name]
+    busy = [j.id for j in state.jobs.open_of(key.id) if j.params.get("task") == name]
     if busy:
         raise ApiError(409, "conflict", f"task {name!r} is used by job {busy[0]}: cancel it or wait for it first")
     supernets = [r.id for r in supernet_records(data.owned, name)]
@@ -152,13 +152,12 @@ def usage(state: ServiceState, data: Workspace) -> dict:
             "bytes": owned_bytes(data), "max_bytes": s.key_max_stored_bytes}  # fmt: skip
 
 
-def check_quota(state: ServiceState, data: Workspace, incoming: int = 0) -> None:
+def check_quota(state: ServiceState, data: Workspace) -> None:
     """Refuse (413) a new task when the caller is at its quota of tasks or stored bytes."""
     s, now = state.settings, usage(state, data)
     if now["tasks"] >= s.key_max_tasks:
         raise ApiError(413, "quota", f"you have {now['tasks']} tasks, the most a key may have "
                        f"(ARCHGEN_KEY_MAX_TASKS={s.key_max_tasks}): delete one first (DELETE /v1/tasks/NAME)")  # fmt: skip
-    if now["bytes"] + incoming > s.key_max_stored_bytes:
-        raise ApiError(413, "quota", f"your tasks and supernets take {now['bytes']:,} bytes; with this upload "
-                       f"({incoming:,}) that is over your quota of {s.key_max_stored_bytes:,} "
-                       "(ARCHGEN_KEY_MAX_STORED_BYTES): delete a task first")  # fmt: skip
+    if now["bytes"] > s.key_max_stored_bytes:
+        raise ApiError(413, "quota", f"your tasks and supernets take {now['bytes']:,} bytes, over your quota of "
+                       f"{s.key_max_stored_bytes:,} (ARCHGEN_KEY_MAX_STORED_BYTES): delete a task first")  # fmt: skip

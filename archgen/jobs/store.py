@@ -252,9 +252,11 @@ class JobStore:
                 q = q.where(jobs.c.kind.not_in(exclude_kinds))
             return int(c.execute(q).scalar() or 0)
 
-    def open_of(self, owner: str | None, kind: str) -> tuple[JobRecord, ...]:
-        """``owner``'s (``None``: everyone's) queued and running jobs of ``kind``."""
-        q = sa.select(jobs).where(jobs.c.kind == kind, jobs.c.status.in_([QUEUED, RUNNING]))
+    def open_of(self, owner: str | None, kind: str | None = None) -> tuple[JobRecord, ...]:
+        """``owner``'s (``None``: everyone's) queued and running jobs (of ``kind``; ``None``: of every kind)."""
+        q = sa.select(jobs).where(jobs.c.status.in_([QUEUED, RUNNING]))
+        if kind is not None:
+            q = q.where(jobs.c.kind == kind)
         if owner is not None:
             q = q.where(jobs.c.owner == owner)
         with self.engine.connect() as c:

@@ -40,10 +40,9 @@ published, and its measured accuracy (the table's value).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
-import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
@@ -55,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from archgen.artifacts import ArtifactRecord, ArtifactStore
+from archgen.datasets.store import atomic_write_bytes
 from archgen.errors import NoSupernetError, UnknownNameError, UnsupportedSpaceError
 from archgen.generators.base import GeneratorInputError, Guidance, get_generator
 from archgen.generators.diffusion import DiffusionGenerator
@@ -331,16 +331,10 @@ class SurrogateFiles:
         return arrays, mu, sd
 
     def save(self, digest: str, weights: dict[str, np.ndarray], mu: float, sd: float) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, __mu__=np.float64(mu), __sd__=np.float64(sd), **weights)
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, __mu__=np.float64(mu), __sd__=np.float64(sd), **weights)
-                os.replace(tmp, self.path(digest))
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            atomic_write_bytes(self.path(digest), buf.getvalue())
         except OSError as e:
             log.warning("surrogate not cached on disk (%s): the next process refits it", e)
 

@@ -295,7 +295,7 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
         root = extract_archive(upload, unpacked, max_bytes=s.task_max_unpacked_bytes,
                                max_members=s.task_max_images + 1000)  # fmt: skip
         rec = data.tasks.add(params.name, root, image_size=params.image_size, val_fraction=params.val_fraction,
-                             seed=params.seed, source=source, on_image=on_image)  # fmt: skip
+                             seed=params.seed, source=source, label="the archive", on_image=on_image)  # fmt: skip
     except (JobInterrupted, LeaseLost):
         keep = True  # the job resumes (here or in another worker) and needs its upload
         raise

@@ -104,11 +104,10 @@ def check_supernet_request(params: SupernetParams, data: Workspace, max_memory: 
     if max_memory is not None:
         est = training_memory(batch_size=params.batch_size, C=params.C, N=params.N, resolution=params.resolution,
                               images=n + params.eval_images, supernet=True)  # fmt: skip
-        if est.total > max_memory:
+        if (over := est.over(max_memory)) is not None:
             raise SupernetInputError(
                 f"batch_size {params.batch_size}, C {params.C}, N {params.N}, resolution {params.resolution} and "
-                f"eval_images {params.eval_images} with {n} training images need {est.describe()}; the bound is "
-                f"{max_memory / (1 << 30):.1f} GiB (ARCHGEN_JOB_MAX_MEMORY_BYTES): lower them"
+                f"eval_images {params.eval_images} with {n} training images {over}: lower them"
             )
 
 

@@ -13,10 +13,14 @@ if TYPE_CHECKING:
     from archgen.context import Workspace
 
 
-def supernet_records(store: ArtifactStore, task: str | None = None) -> list[ArtifactRecord]:
-    """Stored supernets (of ``task``), newest first."""
-    recs = [r for r in store.records() if r.artifact_type == "supernet" and (task is None or r.task == task)]
-    return sorted(recs, key=lambda r: (r.created, r.id), reverse=True)
+def supernet_records(
+    store: ArtifactStore, task: str | None = None, records: list[ArtifactRecord] | None = None
+) -> list[ArtifactRecord]:
+    """Stored supernets (of ``task``), newest first; ``records``: the store's verified records when the caller has
+    scanned it already (:meth:`ArtifactStore.scan`)."""
+    recs = store.records() if records is None else records
+    found = [r for r in recs if r.artifact_type == "supernet" and (task is None or r.task == task)]
+    return sorted(found, key=lambda r: (r.created, r.id), reverse=True)
 
 
 _LOADED: dict[tuple, Any] = {}
@@ -50,6 +54,8 @@ def task_supernet(data: Workspace, task: str, model_id: str | None = None) -> tu
     if rec.task != task:
         raise UnknownNameError(f"supernet of task {task!r}", model_id, [r.id for r in supernet_records(store, task)])
     with _LOADED_LOCK:
+        for old in [k for k in _LOADED if k[:3] == key[:3]]:  # the copy of files since changed
+            del _LOADED[old]
         _LOADED[key] = (sn, rec)
     return sn, rec
 

@@ -265,6 +265,7 @@ class TaskStore:
         val_fraction: float = 0.2,
         seed: int = 0,
         source: str | None = None,
+        label: str | None = None,
         on_image: Callable[[int, int], None] | None = None,
     ) -> TaskRecord:
         """Validate, decode and register the labelled folder ``images`` as task ``name``.
@@ -274,6 +275,8 @@ class TaskStore:
             val_fraction: Fraction of each class held out for validation (0.05-0.5).
             seed: Seed of the split.
             source: What to record as the source (default: the folder's path).
+            label: What errors call the folder (default: its path; an upload's job says "the archive", so that no
+                server path reaches a user).
             on_image: ``on_image(done, total)`` while decoding (may raise to stop; nothing is registered).
 
         Raises:
@@ -288,7 +291,6 @@ class TaskStore:
         root = Path(images).expanduser().resolve()
         if name in self:
             raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
-        label = None if source is None or not source.startswith("upload:") else "the archive"
         classes, files, skipped = scan_folder(root, self.max_images, label)
         decoded = len(files) * image_size * image_size * 3
         if decoded > self.max_decoded_bytes:

@@ -51,6 +51,12 @@ class MemoryEstimate:
             f"{self.parameters / gib:.1f}, images {self.images / gib:.1f})"
         )
 
+    def over(self, bound: int) -> str | None:
+        """``None`` within ``bound`` bytes; else what a refusal says of it (the estimate, the bound, its setting)."""
+        if self.total <= bound:
+            return None
+        return f"need {self.describe()}; the bound is {bound / (1 << 30):.1f} GiB (ARCHGEN_JOB_MAX_MEMORY_BYTES)"
+
 
 def training_memory(
     *, batch_size: int, C: int, N: int, resolution: int, images: int, supernet: bool = False

@@ -105,11 +105,10 @@ def check_training_request(params: TrainingParams, data: Workspace, max_memory: 
         raise TrainingInputError(f"batch_size ({params.batch_size}) is larger than the {n} training images")
     est = training_memory(batch_size=params.batch_size, C=params.C, N=params.N, resolution=params.resolution,
                           images=n + heldout_image_count(data, params.task))  # fmt: skip
-    if est.total > max_memory:
+    if (over := est.over(max_memory)) is not None:
         raise TrainingInputError(
             f"batch_size {params.batch_size}, C {params.C}, N {params.N} and resolution {params.resolution} with "
-            f"{n} training images need {est.describe()}; the bound is {max_memory / (1 << 30):.1f} GiB "
-            "(ARCHGEN_JOB_MAX_MEMORY_BYTES): lower batch_size, C, N, resolution or train_images"
+            f"{n} training images {over}: lower batch_size, C, N, resolution or train_images"
         )
 
 
