@@ -118,7 +118,9 @@ class Settings(BaseSettings):
         generator_epochs: Training epochs of each space's diffusion generator
             (trained once by a job on first need, then kept in the model store).
         quick_generator_epochs: Training epochs of the quick generator that answers
-            generation requests while the full one trains (0: none; requests wait for the full one).
+            generation requests while the full one trains (0: none; requests wait for the full one). The service
+            and ``archgen generate`` both read it; 10 was chosen by measurement (BENCHMARKS.md, "A first
+            generation within a minute").
         max_body_bytes: Largest request body.
         rate_limit: Sustained requests per second allowed per API key.
         rate_burst: Requests a key may make at once above the sustained rate.

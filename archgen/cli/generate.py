@@ -18,7 +18,7 @@ from archgen.bench import generators as bench
 from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.generators.base import GeneratorInputError
-from archgen.services.generate import FULL_EPOCH_S, QUICK_GENERATOR_EPOCHS, generator_ready
+from archgen.services.generate import FULL_EPOCH_S, generator_ready
 from archgen.services.generate import generate as run
 from archgen.services.requests import GenerateRequest
 
@@ -117,7 +117,7 @@ def generate(
         steps=steps,
         method=method,
     )
-    quick = None if full else QUICK_GENERATOR_EPOCHS
+    quick = None if full else (_ctx.settings().quick_generator_epochs or None)  # the service's setting too
     if quick is not None and quick < epochs and not generator_ready(_ctx.models(), space, epochs):
         typer.echo(
             f"the full {space} generator ({epochs} epochs, about {epochs * FULL_EPOCH_S / 60:.0f} min on an idle "

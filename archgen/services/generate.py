@@ -78,9 +78,6 @@ log = logging.getLogger(__name__)
 GENERATOR_EPOCHS = 200
 #: Seed of the space generator the service trains and uses.
 GENERATOR_SEED = 0
-#: Training epochs of the quick generator that answers while the space's full generator is not trained yet
-#: (chosen by measurement: BENCHMARKS.md, "A first generation within a minute").
-QUICK_GENERATOR_EPOCHS = 10
 #: Seconds per training epoch of an NB201 generator on an idle 2-core machine (for the CLI's estimate).
 FULL_EPOCH_S = 2.1
 #: Random cells whose published measurement trains a constraint's surrogate.
