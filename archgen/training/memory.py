@@ -6,7 +6,8 @@ failing in its worker after minutes ("internal error" allocating gigabytes, or t
 
 The terms, each an upper bound for the worst cell (every edge a 3x3 convolution):
 
-* activations kept for the backward pass: ``4 * C * R^2 * (10 + 32 N)`` bytes per image of a batch, measured by
+* activations kept for the backward pass: ``4 * C * R^2 * (10 + 32 N)`` bytes per image of a batch, measured
+  (``benchmarks/bench_memory_estimate.py``) by
   summing the tensors autograd saves (``torch.autograd.graph.saved_tensors_hooks``) for widths 8-32, depths 1-5
   and resolutions 16-32: 41.3, 72.5, 104.3 and 167.1 x ``4 C R^2`` for N = 1, 2, 3, 5 (linear in N, independent
   of C and R); times :data:`BACKWARD_FACTOR` for the backward's own temporaries and the allocator;
