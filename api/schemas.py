@@ -52,7 +52,10 @@ class PredictRequest(_Body):
     task: Name = "cifar10"
     architectures: list[ArchitectureIn] = Field(min_length=1)
     predictor: Name | None = Field(
-        None, description="Model id from GET /v1/predictors; default: the service's default."
+        None,
+        description="Model id from GET /v1/predictors; default: the service's default. A user task (no table): "
+        "default its label-free prior (percentile among the space); 'supernet' or a supernet's id: that supernet's "
+        "held-out accuracy.",
     )
     uncertainty: bool = True
 

@@ -124,6 +124,9 @@ def default_predictor_id(settings: Settings, space: str, task: str) -> str:
 
 #: Longest the first start's zero-cost warm-up waits for users' jobs to finish before it runs anyway.
 WARM_UP_PATIENCE_S = 600.0
+#: After a user's job ends, the warm-up waits this long for the user to be done: the same generation asked again
+#: (inline, about 4 s) took 11-12 s when the warm-up's decoding started with it.
+WARM_UP_QUIET_S = 15.0
 
 
 class ModelService:
@@ -264,13 +267,17 @@ class ModelService:
     def _warm_zero_cost(self) -> None:
         """Decode CIFAR-10 and run the proxies once, so that the first inline zero-cost request is quick.
 
-        It waits while users' jobs are queued or running (up to :data:`WARM_UP_PATIENCE_S`): on a first start
-        on 2 cores it would take a share of the cores from a user's first generation. Predictions never wait
-        for it (:meth:`Workspace.memo` builds each item under a lock of its own)."""
+        It waits while users' jobs are queued or running, and :data:`WARM_UP_QUIET_S` after the last one (up to
+        :data:`WARM_UP_PATIENCE_S` in all): on a first start on 2 cores it would take a share of the cores from a
+        user's first generation, and from the inline request that often follows its result. Predictions never
+        wait for it (:meth:`Workspace.memo` builds each item under a lock of its own)."""
         deadline = time.monotonic() + WARM_UP_PATIENCE_S
+        last_busy: float | None = None
         while not self._stop.is_set() and time.monotonic() < deadline:
             try:
-                if not self._users_busy():
+                if self._users_busy():
+                    last_busy = time.monotonic()
+                elif last_busy is None or time.monotonic() - last_busy >= WARM_UP_QUIET_S:
                     break
             except ArchgenError:
                 break

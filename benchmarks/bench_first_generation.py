@@ -105,12 +105,28 @@ def http(work: Path, port: int) -> list[tuple[str, float, str]]:
     return rows
 
 
+def calibration() -> list[tuple[str, float, str]]:
+    """A fixed piece of CPU work (one torch thread, the generator's kind of work) timed before the runs: this VM's
+    speed varies by a third from one hour to the next, and every row moves with it."""
+    code = (
+        "import time, torch; torch.set_num_threads(1); g = torch.Generator().manual_seed(0)\n"
+        "net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 64))\n"
+        "opt = torch.optim.Adam(net.parameters()); x = torch.randn(256, 64, generator=g)\n"
+        "t = time.perf_counter()\n"
+        "for _ in range(1500):\n"
+        "    opt.zero_grad(); loss = (net(x) - x).pow(2).mean(); loss.backward(); opt.step()\n"
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [("calibration: fixed 1-thread torch work (machine speed)", float(out.stdout), "")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-first-generation"))
     ap.add_argument("--port", type=int, default=8765)
     args = ap.parse_args()
-    rows = cli(args.work) + http(args.work, args.port)
+    rows = calibration() + cli(args.work) + http(args.work, args.port)
     print(f"{'measurement':50s} {'seconds':>8s}  generator")
     for label, seconds, what in rows:
         print(f"{label:50s} {seconds:8.1f}  {what}")

@@ -15,6 +15,7 @@ from archgen.api.state import Data, Key, ServiceState, State
 from archgen.context import Workspace
 from archgen.services.inference import ServedModel, parse_batch, predict
 from archgen.services.supernets import supernet_predictions
+from archgen.services.task_prior import task_prior
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
@@ -94,22 +95,44 @@ def _predict_table_task(req: PredictRequest, state: ServiceState, data: Workspac
 
 
 def _predict_user_task(req: PredictRequest, state: ServiceState, data: Workspace) -> PredictResponse:
-    """A user task (no table): :func:`archgen.services.supernets.supernet_predictions` of the task's supernet (the
-    newest stored one, or ``predictor``)."""
+    """A user task (no table): its label-free prior (:func:`archgen.services.task_prior.task_prior`: other tasks'
+    published accuracies, zero-cost proxies on its images, its newest supernet when it has one) by default; with
+    ``predictor`` ``"supernet"`` or a supernet's id, that supernet's held-out accuracy of each path."""
     if req.space != "nb201":
         raise ApiError(
             422,
             "unsupported_space",
-            f"user task {req.task!r} is predicted in nb201 (its supernet's), not {req.space!r}",
+            f"user task {req.task!r} is predicted in nb201 (its prior's and supernet's space), not {req.space!r}",
         )
     limit = state.settings.supernet_inline_archs
     if len(req.architectures) > limit:
         raise ApiError(413, "too_many_architectures",
-                       f"at most {limit} architectures per supernet prediction (about 8 a second on the CPU; "
-                       "ARCHGEN_SUPERNET_INLINE_ARCHS); split the request", limit=limit)  # fmt: skip
+                       f"at most {limit} architectures per prediction of a user task (zero-cost proxies or supernet "
+                       "passes: about 5-8 a second on the CPU; ARCHGEN_SUPERNET_INLINE_ARCHS); split the request",
+                       limit=limit)  # fmt: skip
     batch = parse_batch(state.space(req.space), req.architectures, limit)
-    res = supernet_predictions(data, req.task, batch.archs, model_id=req.predictor, uncertainty=req.uncertainty)
     canon = batch.canonical(state.canonical)
+    if req.predictor is None:
+        prior = task_prior(data, req.task)
+        pct, std = prior.model.percentile(prior.values(batch.archs))
+        spread: list[float | None] = [float(v) for v in std] if req.uncertainty else [None] * len(pct)
+        preds = [{"architecture": g, "canonical": c, "mean": float(m), "std": s}
+                 for g, c, m, s in zip(batch.given, canon, pct, spread, strict=True)]  # fmt: skip
+        state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
+        sources = prior.model.names
+        target = {"space": req.space, "task": req.task, "column": f"{req.task}/prior_percentile", "dataset": req.task,
+                  "metric": "prior_percentile", "unit": "percentile",
+                  "description": "predicted percentile (0-100) of the architecture's trained accuracy among the "
+                                 "space's cells on this task, from sources that read none of its labels: "
+                                 + ", ".join(sources) + " (a ranking, not an accuracy; the transfer sources are "
+                                 "other tasks' published labels)"}  # fmt: skip
+        predictor = {"id": f"prior:{req.task}", "kind": "source-prior", "stage": "final",
+                     "trained_on": {"space": req.space, "task": req.task, "target": "prior_percentile",
+                                    "architectures": 0},
+                     "heldout_kendall_tau": None}  # fmt: skip
+        return PredictResponse.model_validate({"target": target, "predictor": predictor, "predictions": preds})
+    model_id = None if req.predictor == "supernet" else req.predictor
+    res = supernet_predictions(data, req.task, batch.archs, model_id=model_id, uncertainty=req.uncertainty)
     stds = res.std if res.std is not None else [None] * len(res.mean)
     preds = [{"architecture": g, "canonical": c, "mean": m, "std": s}
              for g, c, m, s in zip(batch.given, canon, res.mean, stds, strict=True)]  # fmt: skip

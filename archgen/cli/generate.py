@@ -39,7 +39,8 @@ def generate(
         typer.Option(
             "--guide-by",
             help="table: the task's published accuracy; zero-cost: no label, the zero-cost vote on the task's images; "
-            "supernet: no label, the task's stored supernet's estimates (a user task's guide).",
+            "supernet: no label, the task's stored supernet's estimates (a user task's guide); prior: no label of the "
+            "task, its label-free prior (other tasks' published accuracies, proxies on its images, its supernet).",
         ),
     ] = "table",
     labelled: Annotated[

@@ -15,6 +15,9 @@ score:
   trained on the label-free zero-cost vote (:data:`ZC_VOTE` proxies, mean
   percentile, :class:`~archgen.predictors.zc_ensemble.ZCVotePredictor`) computed
   on the task's images for ``labelled`` random cells, for a task without a table;
+* **prior** (``guide_by="prior"``, no label of the task): the surrogate is trained on the task's label-free
+  prior (:func:`archgen.services.task_prior.task_prior`: other tasks' published accuracies, proxies on its
+  images, its supernet when stored), a percentile, for ``labelled`` random cells;
 * **transfer** (``transfer_from``): trained only on *other* tasks' labels (the
   mean of their standardised targets on ``labelled`` random cells; never the
   task itself or a task on the same images), as DiffusionNAG's meta-predictor;
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from archgen.artifacts import ArtifactRecord, ArtifactStore
 from archgen.datasets.store import atomic_write_bytes
@@ -64,6 +68,7 @@ from archgen.predictors.zerocost import IMAGE_TASKS, SUPPORTED_SPACES, score_arc
 from archgen.services.predictors import predictor_kwargs, table_archs
 from archgen.services.requests import GenerateRequest
 from archgen.services.supernets import supernet_evaluator, supernet_records
+from archgen.services.task_prior import task_prior
 from archgen.spaces import get_space
 from archgen.tasks.resolve import ResolvedTask, resolve_task
 
@@ -211,6 +216,15 @@ def space_generator(
     gen, _ = store.load(gid, space, artifact_type="generator")
     gen.steps = steps
     return gen, gid
+
+
+def prepared_generator(data: Workspace, space: str, *, epochs: int, seed: int) -> DiffusionGenerator:
+    """The space's generator set up but not trained (:meth:`DiffusionGenerator.prepare`): what guidance
+    surrogates are fitted on while :func:`space_generator` trains the same generator (they depend on its shape
+    and cells only, so the fits are the ones the trained generator would make)."""
+    gen = get_generator("diffusion", epochs=epochs, steps=200, seed=seed, validity_samples=0)
+    assert isinstance(gen, DiffusionGenerator)
+    return gen.prepare(training_cells(data, space, seed))
 
 
 @dataclass(frozen=True)
@@ -389,6 +403,7 @@ def _fit_one(
     seed: int,
     epochs: int,
     batch_size: int,
+    should_stop: Callable[[], bool] | None = None,
 ):
     """The surrogate of fit ``digest``: loaded from ``files``, or fitted on a scratch copy of ``gen`` (left as it
     was) and saved there."""
@@ -401,7 +416,7 @@ def _fit_one(
             return scratch.surrogates_[OBJECTIVE]
         except GeneratorInputError as e:
             log.warning("surrogate file %s: %s; refitting it", digest, e)
-    scratch.fit_guidance(archs, y, epochs=epochs, seed=seed, batch_size=batch_size)
+    scratch.fit_guidance(archs, y, epochs=epochs, seed=seed, batch_size=batch_size, should_stop=should_stop)
     files.save(digest, *scratch.surrogate_weights(OBJECTIVE))
     return scratch.surrogates_[OBJECTIVE]
 
@@ -526,7 +541,8 @@ def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
     table, user = resolved.table, resolved.user
     if user and params.guidance_scale > 0 and params.guide_by == "table":
         raise GeneratorInputError(
-            f"user task {params.task!r} has no table: guide by 'supernet' (its trained supernet) or 'zero-cost'"
+            f"user task {params.task!r} has no table: guide by 'prior' (its label-free prior), 'supernet' (its "
+            "trained supernet) or 'zero-cost'"
         )
     if user and params.transfer_from is not None:
         raise GeneratorInputError("transfer_from ranks by other tasks' labels of the table's tasks: not for user tasks")
@@ -549,6 +565,14 @@ def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
             raise GeneratorInputError(
                 f"zero-cost guidance computes the proxies on the task's images; archgen has images for "
                 f"{', '.join(IMAGE_TASKS)} and the user tasks, not {params.task!r}"
+            )
+    if params.guide_by == "prior":
+        if params.guidance_scale == 0 or params.transfer_from is not None:
+            raise GeneratorInputError("guide_by='prior' needs guidance_scale > 0 and no transfer_from")
+        if params.space != "nb201" or (params.task not in IMAGE_TASKS and not user):
+            raise GeneratorInputError(
+                f"a task's prior is of the nb201 space and reads the proxies on its images (archgen has images for "
+                f"{', '.join(IMAGE_TASKS)} and the user tasks), not {params.space}/{params.task}"
             )
     if params.guide_by == "supernet":
         if params.guidance_scale == 0:
@@ -585,6 +609,8 @@ class _GuidanceInputs:
     shape: dict[str, Any]  # the generator's surrogate_shape
     #: A dry run (:func:`inline_ready`): ``fit`` records whether each surrogate is cached instead of fitting it.
     probe: list[bool] | None = None
+    #: Set when the fits are abandoned (they run beside the generator's training, which failed or was cancelled).
+    stop: threading.Event | None = None
 
     def fit(self, key: tuple, archs: list[Arch], y: np.ndarray, epochs: int, batch_size: int) -> Any:
         """A noise-aware surrogate of ``y`` on the generator's latent: from the process's cache, the surrogate
@@ -597,7 +623,10 @@ class _GuidanceInputs:
         if self.probe is not None:
             self.probe.append(SURROGATES.has(mem) or files.has(digest))
             return None
-        return SURROGATES.get(mem, lambda: _fit_one(self.base, files, digest, archs, y, p.seed, epochs, batch_size))
+        stop = None if self.stop is None else self.stop.is_set
+        return SURROGATES.get(
+            mem, lambda: _fit_one(self.base, files, digest, archs, y, p.seed, epochs, batch_size, stop)
+        )
 
 
 @dataclass(frozen=True)
@@ -661,9 +690,32 @@ def _supernet_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objectiv
     return _Objective(g.fit(("supernet", sid, p.space, p.task, cells, p.seed), sa, sy, 300, 128), ("supernet", sid))
 
 
+def _prior_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
+    """No label of the task: its label-free prior's percentile of ``labelled`` random cells."""
+    p = g.plan.request
+    cells = p.labelled_cells()
+    prior = task_prior(
+        g.data, p.task,
+        on_cell=lambda d, t: g.report(0.4 + 0.05 * d / max(t, 1), f"guidance: the prior's reference cells, {d}/{t}"),
+    )  # fmt: skip
+    g.say(f"{prior.describe()}: its percentile of {cells} random cells (no label of {p.task})")
+    archs = random_cells(g.data, p.space, cells, p.seed)
+    vals = prior.values(
+        archs, on_cell=lambda d, t: g.report(0.45 + 0.15 * d / max(t, 1), f"guidance: prior's sources, {d}/{t} cells")
+    )
+    y, _ = prior.model.percentile(vals)
+    key = ("prior", p.space, p.task, prior.supernet_id, cells, p.seed)
+    return _Objective(g.fit(key, archs, np.asarray(y, dtype=np.float64), 300, 128), ("prior", "percentile"))
+
+
 #: The objective guidance of each ``guide_by`` (``transfer_from`` takes precedence: it is table guidance by
 #: other tasks' labels).
-_GUIDANCE = {"table": _table_guidance, "zero-cost": _zero_cost_guidance, "supernet": _supernet_guidance}
+_GUIDANCE = {
+    "table": _table_guidance,
+    "zero-cost": _zero_cost_guidance,
+    "supernet": _supernet_guidance,
+    "prior": _prior_guidance,
+}
 
 
 def _objective_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objective:
@@ -698,6 +750,56 @@ def _constraint_surrogates(g: _GuidanceInputs, cols: dict[str, np.ndarray]) -> d
         ca, cy = [sp.from_index(int(i)) for i in pick], cols[b.name][pick]
         out[b.name] = g.fit(("bound", p.space, b.task, b.metric, p.seed), ca, cy, 100, 256)
     return out
+
+
+def _fits_only(plan: GeneratePlan) -> bool:
+    """Whether the request's guidance is surrogates fitted on labels at hand (the table's, other tasks', the
+    constraints' columns): no label is computed first (zero-cost scores, a supernet's estimates)."""
+    p = plan.request
+    return not plan.task.user and (p.guidance_scale == 0 or p.transfer_from is not None or p.guide_by == "table")
+
+
+class _Beside:
+    """A request's guidance surrogates fitted in a thread of their own while its generator trains.
+
+    A surrogate depends on the generator's shape and training cells, not on its weights (:func:`surrogate_shape`),
+    so it is fitted on a prepared generator at the same time: on two cores the first generation takes the longer
+    of the two instead of their sum. The fits are the same as after the training (same digest, same files).
+    """
+
+    def __init__(self, g: _GuidanceInputs, target: tuple[str, str], cols: dict[str, np.ndarray]) -> None:
+        assert g.stop is not None
+        self._g = g
+        self._out: tuple[_Objective, dict[str, Any]] | None = None
+        self._err: BaseException | None = None
+        # the two works share the caller's torch threads (the CLI's cores; a job's 1 stays 1): oversubscribed,
+        # each slows the other (a first CLI generation measured 43-45 s with 2 threads each, 34-36 s with 1)
+        self._threads = torch.get_num_threads()
+        self._half = max(1, self._threads // 2)
+        torch.set_num_threads(self._half)
+        self._thread = threading.Thread(target=self._run, args=(target, cols), name="guidance-beside", daemon=True)
+        self._thread.start()
+
+    def _run(self, target: tuple[str, str], cols: dict[str, np.ndarray]) -> None:
+        torch.set_num_threads(self._half)
+        try:
+            self._out = (_objective_guidance(self._g, target), _constraint_surrogates(self._g, cols))
+        except BaseException as e:  # handed to the request's thread by result()
+            self._err = e
+
+    def result(self) -> tuple[_Objective, dict[str, Any]]:
+        self._thread.join()
+        torch.set_num_threads(self._threads)
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None
+        return self._out
+
+    def abandon(self) -> None:
+        """Stop the fits at their next epoch (the training failed or was cancelled); nothing waits for them."""
+        assert self._g.stop is not None
+        self._g.stop.set()
+        torch.set_num_threads(self._threads)
 
 
 def _stage(
@@ -780,15 +882,6 @@ def generate(
     stage, generator_epochs = _stage(store, params.space, generator_epochs, generator_seed, quick_epochs)
     say(f"{stage} generator for {params.space} ({generator_epochs} epochs; trained once, then loaded from the store)")
     gid = generator_id(params.space, generator_epochs, generator_seed)
-
-    base, seen = shared_generator(
-        data, store, params.space, epochs=generator_epochs, seed=generator_seed,
-        validity_samples=0 if stage == "quick" else VALIDITY_SAMPLES,
-        on_progress=lambda f, m: report(0.4 * f, f"{stage} generator for {params.space}: {m}"),
-    )  # fmt: skip
-    report(0.4, "guidance: surrogates")
-    gen = base.request_copy()  # the request's own surrogates go beside the validity one
-    gen.steps = params.steps
     archs: list[Arch] = []
     y = np.empty(0)
     measured: dict = {}
@@ -796,15 +889,41 @@ def generate(
         archs, y = table_archs(table, *target)
         measured = dict(zip(archs, y, strict=True))
     sp = table.search_space
+    cols = _bound_columns(plan)
 
-    shape = surrogate_shape(params.space, base.get_params())
-    inputs = _GuidanceInputs(plan, data, store, base, gid, say, report, archs, y, shape)
-    objective = _objective_guidance(inputs, target)
+    beside = None
+    if _fits_only(plan) and not generator_ready(store, params.space, generator_epochs, generator_seed):
+        # the generator trains first: its surrogates are fitted meanwhile, on a prepared copy of its shape
+        prepared = prepared_generator(data, params.space, epochs=generator_epochs, seed=generator_seed)
+        shape = surrogate_shape(params.space, prepared.get_params())
+        early = _GuidanceInputs(
+            plan, data, store, prepared, gid, say, lambda _f, _m: None, archs, y, shape, stop=threading.Event()
+        )
+        beside = _Beside(early, target, cols)
+    try:
+        base, seen = shared_generator(
+            data, store, params.space, epochs=generator_epochs, seed=generator_seed,
+            validity_samples=0 if stage == "quick" else VALIDITY_SAMPLES,
+            on_progress=lambda f, m: report(0.4 * f, f"{stage} generator for {params.space}: {m}"),
+        )  # fmt: skip
+    except BaseException:
+        if beside is not None:
+            beside.abandon()
+        raise
+    report(0.4, "guidance: surrogates")
+    gen = base.request_copy()  # the request's own surrogates go beside the validity one
+    gen.steps = params.steps
+    if beside is not None:
+        objective, constraint_surrogates = beside.result()
+    else:
+        shape = surrogate_shape(params.space, base.get_params())
+        inputs = _GuidanceInputs(plan, data, store, base, gid, say, report, archs, y, shape)
+        objective = _objective_guidance(inputs, target)
+        constraint_surrogates = _constraint_surrogates(inputs, cols)
     target, ranker = objective.target, objective.ranker
     if objective.surrogate is not None:
         gen.surrogates_[OBJECTIVE] = objective.surrogate
-    cols = _bound_columns(plan)
-    gen.surrogates_.update(_constraint_surrogates(inputs, cols))
+    gen.surrogates_.update(constraint_surrogates)
 
     def meets(cand: list) -> np.ndarray:
         ok = np.ones(len(cand), dtype=bool)
@@ -882,6 +1001,7 @@ __all__ = [
     "generate",
     "generator_id",
     "inline_ready",
+    "prepared_generator",
     "shared_generator",
     "space_generator",
     "transfer_labels",

@@ -56,7 +56,9 @@ class GenerateRequest(_Request):
         transfer_from: Guide by these other tasks' labels only (none of the task's).
         guide_by: What the objective surrogate learns: ``"table"``, the task's published accuracy on
             ``labelled`` cells; ``"zero-cost"``, no label: the zero-cost vote computed on the task's images;
-            ``"supernet"``, no label: the task's newest stored supernet's estimates.
+            ``"supernet"``, no label: the task's newest stored supernet's estimates; ``"prior"``, no label of the
+            task: its label-free prior (:mod:`archgen.services.task_prior`: other tasks' published accuracies,
+            proxies on its images, its supernet when stored).
         labelled: Cells the accuracy surrogate is trained on (default 156; 2,000 with ``transfer_from``).
         pool: Candidates generated per returned architecture when a ranking predictor orders them (transfer).
         steps, method: Sampling steps and sampler (``pc`` predictor-corrector, DiffusionNAG's; ``euler``
@@ -73,12 +75,14 @@ class GenerateRequest(_Request):
     transfer_from: tuple[Name, ...] | None = Field(
         None, min_length=1, max_length=8, description="Guide by these other tasks' labels only (none of the task's)."
     )
-    guide_by: Literal["table", "zero-cost", "supernet"] = Field(
+    guide_by: Literal["table", "zero-cost", "supernet", "prior"] = Field(
         "table",
         description="table: the task's published accuracy on `labelled` cells; zero-cost: no label, the zero-cost "
         "vote computed on the task's images for `labelled` cells (always a job: the proxies take about 1 s a cell); "
         "supernet: no label, the task's newest stored supernet's estimates of `labelled` cells (always a job; the "
-        "guide of a user task, which has no table).",
+        "guide of a user task, which has no table); prior: no label of the task, its label-free prior's percentile "
+        "of `labelled` cells (other tasks' published accuracies, proxies on its images, its supernet when stored; "
+        "always a job).",
     )
     labelled: int | None = Field(
         None, ge=8, le=15_625, description="Cells the accuracy surrogate learns from (156; 2,000 with transfer)."

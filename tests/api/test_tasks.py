@@ -107,6 +107,13 @@ def test_the_task_name_works_in_predict_zero_cost_and_training(service: Service,
     c, h = service.client, service.auth
     r = c.post("/v1/predict", json={"task": pets, "architectures": [NB201_ARCH, 17]}, headers=h)
     assert r.status_code == 200, r.text
+    body = r.json()  # by default its label-free prior, the supernet one of its sources
+    assert body["target"]["metric"] == "prior_percentile" and body["predictor"]["kind"] == "source-prior"
+    assert "supernet:" in body["target"]["description"] and "table:cifar10/test_acc" in body["target"]["description"]
+    assert all(0 < p["mean"] < 100 and p["std"] > 0 for p in body["predictions"])
+    r = c.post("/v1/predict", json={"task": pets, "architectures": [NB201_ARCH, 17], "predictor": "supernet"},
+               headers=h)  # fmt: skip
+    assert r.status_code == 200, r.text
     body = r.json()
     assert body["target"]["metric"] == "supernet_acc" and body["predictor"]["kind"] == "nb201-supernet"
     assert all(0 <= p["mean"] <= 100 and p["std"] > 0 for p in body["predictions"])
@@ -129,8 +136,11 @@ def test_generation_and_a_search_guided_by_the_supernet(service: Service, pets: 
     job = service.wait_job(r.json()["id"], 300)
     assert job["status"] == "succeeded", job
     assert len(job["result"]["items"]) == 4 and all(i["predicted"] is not None for i in job["result"]["items"])
+    r = c.post("/v1/generate", json={"task": pets, "n": 2, "guide_by": "prior", "labelled": 8, "steps": 5}, headers=h)
+    job = service.wait_job(r.json()["id"], 300)
+    assert job["status"] == "succeeded" and job["result"]["target"] == "prior/percentile", job
     r = c.post("/v1/generate", json={"task": pets, "n": 4}, headers=h)  # guide_by table: the task has none
-    assert r.status_code == 422 and "no table" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "no table" in r.json()["error"]["message"] and "'prior'" in r.text
     r = c.post("/v1/searches", json={"task": pets, "strategy": "bo", "budget": 8, "batch_size": 4}, headers=h)
     assert r.status_code == 202, r.text
     job = service.wait_job(r.json()["searches"][0]["id"], 300)
@@ -140,11 +150,23 @@ def test_generation_and_a_search_guided_by_the_supernet(service: Service, pets: 
     assert r.status_code == 422 and "prior" in r.json()["error"]["message"]
 
 
-def test_a_task_without_a_supernet_says_how_to_get_one(service: Service, folder: Path) -> None:
+def test_a_task_without_a_supernet_is_predicted_by_its_prior(service: Service, folder: Path) -> None:
+    """Right after the upload, with no supernet: other tasks' published accuracies and zero-cost proxies on its
+    images rank its cells (it used to be a 409 until a supernet was trained); the supernet asked for by name
+    says how to get one."""
     c, h = service.client, service.auth
     r = c.post("/v1/tasks?name=bare", content=zip_folder(folder), headers=h)
     assert service.wait_job(r.json()["id"])["status"] == "succeeded"
-    r = c.post("/v1/predict", json={"task": "bare", "architectures": [NB201_ARCH]}, headers=h)
+    best = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    worst = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    r = c.post("/v1/predict", json={"task": "bare", "architectures": [best, worst]}, headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["predictor"]["kind"] == "source-prior" and "supernet:" not in body["target"]["description"]
+    assert "zc:synflow" in body["target"]["description"]
+    top, bottom = body["predictions"]
+    assert top["mean"] > 70 > 30 > bottom["mean"] and top["std"] > 0
+    r = c.post("/v1/predict", json={"task": "bare", "architectures": [best], "predictor": "supernet"}, headers=h)
     assert r.status_code == 409 and "POST /v1/supernets" in r.json()["error"]["message"]
     r = c.post("/v1/searches", json={"task": "bare", "strategy": "random", "budget": 4}, headers=h)
     assert r.status_code == 409

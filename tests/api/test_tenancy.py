@@ -58,6 +58,7 @@ def test_a_keys_tasks_and_supernets_are_its_own(
     assert r.status_code == 202, r.text
     assert a.wait_job(r.json()["id"])["status"] == "succeeded"
     arch = {"task": "pets", "architectures": [17]}
+    by_supernet = arch | {"predictor": "supernet"}  # the default is the task's prior (the supernet one source)
     from archgen.api.routes import predict as route
 
     threads: list[str] = []
@@ -65,7 +66,7 @@ def test_a_keys_tasks_and_supernets_are_its_own(
     monkeypatch.setattr(
         route, "supernet_predictions", lambda *a, **k: threads.append(current_thread().name) or real(*a, **k)
     )
-    assert a.client.post("/v1/predict", json=arch, headers=a.auth).status_code == 200
+    assert a.client.post("/v1/predict", json=by_supernet, headers=a.auth).status_code == 200
     assert threads and threads[0].startswith("archgen-supernet")  # finding 8: not the pool other requests need
     (sid,) = [s["id"] for s in a.client.get("/v1/supernets", headers=a.auth).json()["supernets"]]
     owner = KeyStore(a.settings.db_url).verify(a.key)
@@ -73,7 +74,7 @@ def test_a_keys_tasks_and_supernets_are_its_own(
     weights = workspace(a.settings.paths).for_owner(owner.id).owned.root / sid / "arrays.npz"
     good = weights.read_bytes()
     weights.write_bytes(good[:-9] + bytes(9))  # finding 8: a corrupted supernet was still served, not listed
-    r = a.client.post("/v1/predict", json=arch, headers=a.auth)
+    r = a.client.post("/v1/predict", json=by_supernet, headers=a.auth)
     assert r.status_code == 409 and "corrupt" in r.text and str(a.settings.paths.home) not in r.text, r.text
     assert sid in a.client.get("/v1/supernets", headers=a.auth).json()["broken"]
     weights.write_bytes(good)
@@ -94,8 +95,10 @@ def test_a_keys_tasks_and_supernets_are_its_own(
     assert b.client.get("/v1/supernets", headers=b.auth).json()["supernets"] == []
 
     assert _upload(b, "pets", _zip(pngs))["status"] == "succeeded"  # the same name: b's own task
-    r = b.client.post("/v1/predict", json=arch, headers=b.auth)
+    r = b.client.post("/v1/predict", json=by_supernet, headers=b.auth)
     assert r.status_code == 409 and "no trained supernet" in r.text  # a's supernet is not b's
+    r = b.client.post("/v1/predict", json=arch, headers=b.auth)  # b's prior reads no supernet of a's
+    assert r.status_code == 200 and "supernet:" not in r.json()["target"]["description"]
     r = b.client.delete("/v1/tasks/pets", headers=b.auth)
     assert r.status_code == 200 and r.json()["usage"]["tasks"] == 0
     assert [t["name"] for t in a.client.get("/v1/tasks", headers=a.auth).json()["tasks"]] == ["pets"]

@@ -121,3 +121,45 @@ def test_surrogates_are_kept_on_disk_and_a_request_is_quick_once_they_are(ws, tm
     monkeypatch.setattr(service, "CONSTRAINT_CELLS", 64)
     assert len(generate(plan, data, store, **gens).items) == 2
     assert files[0].stat().st_size > 100
+
+
+def test_surrogates_are_fitted_while_the_generator_trains_and_abandoned_when_it_fails(ws, tmp_path, monkeypatch):
+    """On first use the guidance surrogates are fitted in a thread beside the generator's training (on two cores
+    the first generation takes the longer of the two, not their sum); a failed training stops them."""
+    import threading
+
+    from archgen.artifacts import ArtifactStore
+    from archgen.context import Paths, Workspace
+    from archgen.services.generate import generate
+
+    monkeypatch.setattr(service, "CONSTRAINT_CELLS", 64)
+    data = Workspace(Paths.of(ws.paths.data_dir, tmp_path / "cache", tmp_path / "home"))
+    req = GenerateRequest(
+        n=2, steps=5, method="euler", seed=4, labelled=16, guidance_scale=5, constraints=Constraints(max_params=1.4)
+    )
+    fits: list[tuple[str, object]] = []
+    real = service.DiffusionGenerator.fit_guidance
+
+    def spy(self, *a, **k):
+        fits.append((threading.current_thread().name, k.get("should_stop")))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(service.DiffusionGenerator, "fit_guidance", spy)
+    gens = {"generator_epochs": 2, "quick_epochs": 1}
+    out = generate(check_request(req, data), data, ArtifactStore(tmp_path / "models"), **gens)
+    assert len(out.items) == 2 and [name for name, _ in fits] == ["guidance-beside"] * 2
+
+    fits.clear()
+    started = threading.Event()
+    monkeypatch.setattr(service.DiffusionGenerator, "fit_guidance", lambda *a, **k: (spy(*a, **k), started.set()))
+
+    def failing(*_a, **_k):
+        started.wait(30)
+        raise RuntimeError("training failed")
+
+    monkeypatch.setattr(service, "shared_generator", failing)
+    fresh = check_request(req.model_copy(update={"seed": 5}), data)
+    with pytest.raises(RuntimeError, match="training failed"):
+        generate(fresh, data, ArtifactStore(tmp_path / "models2"), **gens)
+    stop = fits[0][1]
+    assert callable(stop) and stop()  # the fit in flight is told to stop at its next epoch

@@ -173,7 +173,9 @@ class DiffusionGenerator(Generator):
         if self.dim % self.heads or self.dim % 2:
             raise GeneratorInputError(f"dim ({self.dim}) must be even and divisible by heads ({self.heads})")
 
-    def _fit(self, archs: list[Arch]) -> None:
+    def _setup(self, archs: list[Arch]) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Everything :meth:`_fit` derives from ``archs`` alone (layout, masks, fixed entries, the seen cells):
+        the packed training states, the packed mask and whether the adjacency is diffused. No randomness."""
         self._check_params()
         space = get_space(archs[0].space)
         self.derived_ = space.dense_derived()
@@ -184,14 +186,42 @@ class DiffusionGenerator(Generator):
         layout = Layout(x.shape[2], None if diffuse else adj[0])
         data = layout.pack(x, adj)
         mask = layout.pack(x_mask, adj_mask)
+        self.layout_ = layout
+        self.adj_ = adj[0] if not diffuse else torch.zeros_like(adj[0])
+        self.x_mask_, self.adj_mask_ = x_mask, adj_mask
+        self.mask_ = mask
+        self.pads_ = bool((x.sum(dim=-1) == 0).any())  # the space pads its dense form with empty rows (NB101)
+        self.fixed_ = data[0] * (1 - mask.to(x.dtype))
+        self.seen_ = set(archs)
+        self.canonical_ = all(space.canonical(a) == a for a in archs)
+        self.surrogates_: dict[str, FittedSurrogate] = {}
+        return data, mask, diffuse
+
+    def prepare(self, archs: list[Arch]) -> DiffusionGenerator:
+        """Set up the layout of ``archs``' space without training (returns ``self``).
+
+        Enough for :meth:`fit_guidance`: a guidance surrogate depends on the
+        layout, the mask and the widths, never on the score network's weights,
+        so surrogates fitted on a prepared generator serve one that :meth:`fit`
+        trains on the same cells, and can be fitted while it trains. A prepared
+        generator does not sample.
+        """
+        if not archs:
+            raise GeneratorInputError("prepare needs at least one architecture")
+        self._setup(list(archs))
+        self.space_ = get_space(archs[0].space).name
+        self.prepared_ = True
+        return self
+
+    def _fit(self, archs: list[Arch]) -> None:
+        data, mask, diffuse = self._setup(archs)
         gen = torch_generator(self.seed)
-        net = GraphScoreNet(
-            x.shape[1], x.shape[2], self.dim, self.depth, self.heads, gen, adj_in=diffuse, edge_head=diffuse
-        )
+        nodes, types = self.x_mask_.shape[-2:]
+        net = GraphScoreNet(nodes, types, self.dim, self.depth, self.heads, gen, adj_in=diffuse, edge_head=diffuse)
         init_parameters_(net, gen)
-        self.net_, self.layout_ = net, layout
+        self.net_ = net
         sde = make_sde(self.sde)
-        m = mask.to(x.dtype)
+        m = mask.to(data.dtype)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
         losses = []
@@ -218,20 +248,12 @@ class DiffusionGenerator(Generator):
                     done = (epoch + (k + 1) / batches) / self.epochs
                     self.on_progress(done, f"training epoch {epoch + 1}/{self.epochs}, batch {k + 1}/{batches}")
             sched.step()
-            losses.append(total / len(x))
+            losses.append(total / len(data))
             if self.on_progress is not None:
                 last_report = time.monotonic()
                 self.on_progress((len(losses)) / self.epochs, f"training epoch {len(losses)}/{self.epochs}")
         net.eval()
-        self.adj_ = adj[0] if not diffuse else torch.zeros_like(adj[0])
-        self.x_mask_, self.adj_mask_ = x_mask, adj_mask
-        self.mask_ = mask
-        self.pads_ = bool((x.sum(dim=-1) == 0).any())  # the space pads its dense form with empty rows (NB101)
-        self.fixed_ = data[0] * (1 - m)
         self.train_loss_ = losses
-        self.seen_ = set(archs)
-        self.canonical_ = all(space.canonical(a) == a for a in archs)
-        self.surrogates_: dict[str, FittedSurrogate] = {}
 
     def _dense(self, space, archs: list[Arch]) -> tuple[torch.Tensor, torch.Tensor]:
         """Dense forms of ``archs`` with the space's derived entries zeroed (they are not modelled)."""
@@ -341,8 +363,11 @@ class DiffusionGenerator(Generator):
         seed: int | None = None,
         name: str = OBJECTIVE,
         batch_size: int = 128,
+        should_stop: Callable[[], bool] | None = None,
     ) -> DiffusionGenerator:
-        """Train a noise-aware surrogate on labelled architectures of the fitted space (returns ``self``).
+        """Train a noise-aware surrogate on labelled architectures of the fitted (or prepared) space (returns
+        ``self``). ``should_stop`` is asked after every epoch; when it says so, the fit raises
+        :class:`~archgen.generators.diffusion.guidance.FitStopped` and nothing is kept.
 
         ``name`` :data:`OBJECTIVE` (the default) is the quantity guidance raises
         (``Guidance.scale``); any other name is a quantity an upper bound can be
@@ -350,10 +375,10 @@ class DiffusionGenerator(Generator):
         parameters, FLOPs, a device's latency. Fitting a name again replaces it.
 
         Raises:
-            NotFittedError: before :meth:`fit`.
+            NotFittedError: before :meth:`fit` or :meth:`prepare`.
             GeneratorInputError: mismatched lengths, fewer than 8 cells, non-finite labels.
         """
-        if not getattr(self, "fitted_", False):
+        if not (getattr(self, "fitted_", False) or getattr(self, "prepared_", False)):
             raise NotFittedError(type(self).__name__)
         y_arr = np.asarray(y, dtype=np.float64).ravel()
         if len(archs) != len(y_arr) or len(archs) < 8:
@@ -376,6 +401,7 @@ class DiffusionGenerator(Generator):
             epochs=epochs,
             batch_size=batch_size,
             seed=self.seed + 1 if seed is None else seed,
+            should_stop=should_stop,
         )
         return self
 

@@ -20,6 +20,7 @@ edges as well as operations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -71,6 +72,10 @@ class FittedSurrogate:
         return self.standardised(z, log_std) * self.sd + self.mu
 
 
+class FitStopped(Exception):
+    """A surrogate fit abandoned at its caller's request (``should_stop``)."""
+
+
 def fit_surrogate(
     sde: SDE,
     z0: torch.Tensor,
@@ -86,8 +91,12 @@ def fit_surrogate(
     lr: float = 1e-3,
     seed: int = 0,
     t_eps: float = 1e-3,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FittedSurrogate:
     """Train the surrogate on noised copies of the states ``z0`` (see :class:`Layout`) labelled ``y`` ``[M]``.
+
+    ``should_stop`` is asked after every epoch; :class:`FitStopped` is raised when it answers true (a fit that
+    runs beside other work, abandoned when that work fails or is cancelled).
 
     Returns:
         The network (in eval mode) with the label mean and std it was standardised with.
@@ -112,6 +121,8 @@ def fit_surrogate(
             opt.zero_grad()
             loss.backward()
             opt.step()
+        if should_stop is not None and should_stop():
+            raise FitStopped("surrogate fit stopped")
     net.eval()
     return FittedSurrogate(net, mu, sd, layout)
 

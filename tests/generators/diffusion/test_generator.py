@@ -9,6 +9,7 @@ import torch
 from archgen.errors import NotFittedError
 from archgen.generators import Guidance, get_generator
 from archgen.generators.base import GeneratorInputError
+from archgen.generators.diffusion.guidance import FitStopped
 from archgen.generators.diffusion.sampling import sample
 from archgen.generators.diffusion.score_net import GraphScoreNet
 from archgen.generators.diffusion.sde import VESDE
@@ -167,6 +168,35 @@ def test_a_surrogate_kept_outside_the_generator_predicts_the_same_when_installed
         other.set_surrogate("skips", {k: v[..., :1] for k, v in weights.items()}, mu, sd)
     with pytest.raises(NotFittedError):
         get_generator("diffusion", **SMALL).set_surrogate("skips", weights, mu, sd)
+
+
+def test_a_prepared_generator_fits_the_surrogate_a_trained_one_fits(skewed) -> None:
+    """A surrogate depends on the layout and widths only: fitted on a prepared (untrained) generator it has the
+    trained one's weights, so it can be fitted while the generator trains."""
+    gen, train = skewed
+    y = np.array([sum(o == 1 for o in a.ops) for a in train], dtype=float)
+    prepared = get_generator("diffusion", **SMALL).prepare(train)
+    after = gen.request_copy().fit_guidance(train[:40], y[:40], epochs=3, seed=5, name="skips")
+    beside = prepared.request_copy().fit_guidance(train[:40], y[:40], epochs=3, seed=5, name="skips")
+    a, b = after.surrogate_weights("skips"), beside.surrogate_weights("skips")
+    assert a[1:] == b[1:] and a[0].keys() == b[0].keys()
+    for k in a[0]:
+        np.testing.assert_array_equal(a[0][k], b[0][k])
+    with pytest.raises(NotFittedError):  # prepared is not trained: it does not sample
+        prepared.sample(1, rng=np.random.default_rng(0))
+    with pytest.raises(GeneratorInputError, match="at least one"):
+        get_generator("diffusion", **SMALL).prepare([])
+
+
+def test_a_surrogate_fit_stops_when_asked(skewed) -> None:
+    gen, train = skewed
+    y = np.arange(len(train), dtype=float)
+    epochs: list[int] = []
+    ask = lambda: epochs.append(1) or len(epochs) >= 2
+    copy = gen.request_copy()
+    with pytest.raises(FitStopped):
+        copy.fit_guidance(train, y, epochs=50, should_stop=ask)
+    assert len(epochs) == 2 and "objective" not in copy.surrogates_
 
 
 def test_constraint_guidance_lowers_a_bounded_quantity_without_rejection(skewed) -> None:

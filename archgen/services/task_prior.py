@@ -1,0 +1,161 @@
+"""The label-free prior of a task without a table (:mod:`archgen.transfer.prior` on real sources).
+
+Sources of an NB201 user task:
+
+* ``transfer``: NB201's published test accuracy of the cell on each image set
+  (CIFAR-10, CIFAR-100, ImageNet16-120), after 200 epochs and after 12
+  (:data:`TRANSFER_COLUMNS`); reference: the whole space.
+* ``zero-cost``: the proxies of :data:`PRIOR_PROXIES` computed on the task's
+  images (cached per cell on disk); reference: :data:`REFERENCE_CELLS` random
+  cells scored the same way.
+* ``supernet``: the task's newest stored supernet, when it has one (each path's
+  held-out accuracy); reference: the same random cells.
+
+No label of the task is read. :func:`task_prior` builds it (memoised per task,
+images and supernet); :meth:`TaskPrior.values` gives any cells' source values;
+``prior.model`` ranks them and learns from evaluations (a search's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from archgen.arch import Arch
+from archgen.predictors.zerocost import score_archs
+from archgen.services.supernets import supernet_evaluator, supernet_records
+from archgen.tasks.images import task_images
+from archgen.transfer.prior import Source, SourcePrior
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+
+#: Published columns read as transfer sources (other tasks' labels: a "transfer" result).
+TRANSFER_COLUMNS = (
+    ("cifar10", "test_acc"),
+    ("cifar10", "test_acc_12ep"),
+    ("cifar100", "test_acc"),
+    ("cifar100", "test_acc_12ep"),
+    ("ImageNet16-120", "test_acc"),
+    ("ImageNet16-120", "test_acc_12ep"),
+)
+#: Zero-cost proxies computed on the task's images: the label-free vote's (one per family, chosen a priori).
+PRIOR_PROXIES = ("synflow", "jacov", "nwot", "params")
+#: Random cells the computed sources are placed against (seed :data:`REFERENCE_SEED`).
+REFERENCE_CELLS = 32
+REFERENCE_SEED = 20260
+SPACE = "nb201"
+
+
+@dataclass
+class TaskPrior:
+    """The prior of one task: its sources, the model over them, and how to read any cells' source values."""
+
+    data: Workspace
+    task: str
+    model: SourcePrior
+    supernet_id: str | None
+
+    @property
+    def uses_labels(self) -> bool:
+        """Whether other tasks' labels are read (the transfer sources are): a "transfer" result."""
+        return any(s.uses_labels for s in self.model.sources)
+
+    def values(self, archs: Sequence[Arch], on_cell: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+        """Every source's values for ``archs`` (the proxies are computed for cells not cached yet)."""
+        return source_values(self.data, self.task, list(archs), self.model.sources, on_cell=on_cell)
+
+    def describe(self) -> str:
+        groups = ", ".join(f"{g} {w:.2f}" for g, w in self.model.group_weights.items())
+        return f"prior of {self.task} from {len(self.model.sources)} sources ({groups})"
+
+
+def _table_sources(data: Workspace, target: str) -> list[Source]:
+    """The transfer columns of other image sets than ``target``'s (a benchmark task's own labels never serve)."""
+    table = data.table(SPACE)
+    own = {target, *table.same_image_tasks(target)} if target in table.tasks() else {target}
+    out = []
+    for task, metric in TRANSFER_COLUMNS:
+        if task not in own and task in table.tasks() and metric in table.metrics(task):
+            col = np.asarray(table.column(task, metric), dtype=np.float64)
+            out.append(Source(f"table:{task}/{metric}", "transfer", col[np.isfinite(col)], uses_labels=True))
+    return out
+
+
+def reference_cells(data: Workspace) -> list[Arch]:
+    """The random cells the computed sources are placed against (the same for every task)."""
+    rng = np.random.default_rng(REFERENCE_SEED)
+    return list(dict.fromkeys(data.space(SPACE).sample(2 * REFERENCE_CELLS, rng)))[:REFERENCE_CELLS]
+
+
+def source_values(
+    data: Workspace,
+    task: str,
+    archs: list[Arch],
+    sources: Sequence[Source],
+    *,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """The values of ``sources`` for ``archs`` on ``task`` (names as :func:`task_prior` makes them)."""
+    names = [s.name for s in sources]
+    out: dict[str, np.ndarray] = {}
+    table = data.table(SPACE)
+    rows = table.search_space.rows_or_missing(archs) if archs else np.empty(0, dtype=np.int64)
+    for name in names:
+        if name.startswith("table:"):
+            t, m = name.removeprefix("table:").split("/", 1)
+            col = np.asarray(table.column(t, m), dtype=np.float64)
+            out[name] = np.where(rows >= 0, col[np.maximum(rows, 0)], np.nan)
+    proxies = [n.removeprefix("zc:") for n in names if n.startswith("zc:")]
+    if proxies and archs:
+        scores = score_archs(archs, task, proxies, data=data, on_cell=on_cell)
+        out |= {f"zc:{p}": np.asarray(scores[p], dtype=np.float64) for p in proxies}
+    elif proxies:
+        out |= {f"zc:{p}": np.empty(0) for p in proxies}
+    for name in names:
+        if name.startswith("supernet:"):
+            ev = supernet_evaluator(data, task, name.removeprefix("supernet:"))
+            out[name] = np.array([r.value for r in ev.evaluate(archs)], dtype=np.float64)
+    return out
+
+
+def task_prior(
+    data: Workspace,
+    task: str,
+    *,
+    supernet: bool = True,
+    on_cell: Callable[[int, int], None] | None = None,
+    **model: float,
+) -> TaskPrior:
+    """The prior of ``task`` (a task with images; see the module docstring), with no evaluation yet.
+
+    The computed sources' references are scored once per task's images (about :data:`REFERENCE_CELLS` x 0.4 s on
+    a CPU core; ``on_cell(done, total)`` follows it, and may raise to stop) and kept with the scores' cache.
+    ``supernet``: use the task's newest stored supernet as a source when it has one. ``model``: arguments of
+    :class:`SourcePrior` (``rho0``, ``prior_sd``).
+
+    Raises:
+        UnknownNameError: a task without images.
+    """
+    ti = task_images(data, task)
+    sid = None
+    if supernet and ti.user:
+        recs = supernet_records(data.owned, task)
+        sid = recs[0].id if recs else None
+
+    def build() -> list[Source]:
+        ref = reference_cells(data)
+        zc_names = [Source(f"zc:{p}", "zero-cost", np.zeros(8)) for p in PRIOR_PROXIES]
+        sn = [Source(f"supernet:{sid}", "supernet", np.zeros(8))] if sid else []
+        vals = source_values(data, task, ref, zc_names + sn, on_cell=on_cell)
+        out = [Source(s.name, s.group, vals[s.name]) for s in zc_names + sn]
+        return _table_sources(data, task) + out
+
+    sources = data.memo(("task-prior-sources", ti.key, sid, REFERENCE_CELLS, PRIOR_PROXIES), build)
+    return TaskPrior(data, task, SourcePrior(sources, **model), sid)
+
+
+__all__ = ["PRIOR_PROXIES", "REFERENCE_CELLS", "TRANSFER_COLUMNS", "TaskPrior", "reference_cells", "task_prior"]
