@@ -77,6 +77,8 @@ def test_a_keys_tasks_and_supernets_are_its_own(
     r = a.client.post("/v1/predict", json=by_supernet, headers=a.auth)
     assert r.status_code == 409 and "corrupt" in r.text and str(a.settings.paths.home) not in r.text, r.text
     assert sid in a.client.get("/v1/supernets", headers=a.auth).json()["broken"]
+    r = a.client.post("/v1/predict", json=arch, headers=a.auth)  # the prior reads it too: the same answer
+    assert r.status_code == 409 and "corrupt" in r.text and str(a.settings.paths.home) not in r.text, r.text
     weights.write_bytes(good)
 
     assert b.client.get("/v1/tasks", headers=b.auth).json()["tasks"] == []
