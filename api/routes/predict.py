@@ -111,39 +111,36 @@ def _predict_user_task(req: PredictRequest, state: ServiceState, data: Workspace
                        "passes: about 5-8 a second on the CPU; ARCHGEN_SUPERNET_INLINE_ARCHS); split the request",
                        limit=limit)  # fmt: skip
     batch = parse_batch(state.space(req.space), req.architectures, limit)
-    canon = batch.canonical(state.canonical)
     if req.predictor is None:
         prior = task_prior(data, req.task)
-        pct, std = prior.model.percentile(prior.values(batch.archs))
-        spread: list[float | None] = [float(v) for v in std] if req.uncertainty else [None] * len(pct)
-        preds = [{"architecture": g, "canonical": c, "mean": float(m), "std": s}
-                 for g, c, m, s in zip(batch.given, canon, pct, spread, strict=True)]  # fmt: skip
-        state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
-        sources = prior.model.names
+        pct, spread = prior.model.percentile(prior.values(batch.archs))
+        means, stds = [float(v) for v in pct], [float(v) for v in spread] if req.uncertainty else None
         target = {"space": req.space, "task": req.task, "column": f"{req.task}/prior_percentile", "dataset": req.task,
                   "metric": "prior_percentile", "unit": "percentile",
                   "description": "predicted percentile (0-100) of the architecture's trained accuracy among the "
                                  "space's cells on this task, from sources that read none of its labels: "
-                                 + ", ".join(sources) + " (a ranking, not an accuracy; the transfer sources are "
-                                 "other tasks' published labels)"}  # fmt: skip
+                                 + ", ".join(prior.model.names) + " (a ranking, not an accuracy; the transfer "
+                                 "sources are other tasks' published labels)"}  # fmt: skip
         predictor = {"id": f"prior:{req.task}", "kind": "source-prior", "stage": "final",
                      "trained_on": {"space": req.space, "task": req.task, "target": "prior_percentile",
                                     "architectures": 0},
                      "heldout_kendall_tau": None}  # fmt: skip
-        return PredictResponse.model_validate({"target": target, "predictor": predictor, "predictions": preds})
-    model_id = None if req.predictor == "supernet" else req.predictor
-    res = supernet_predictions(data, req.task, batch.archs, model_id=model_id, uncertainty=req.uncertainty)
-    stds = res.std if res.std is not None else [None] * len(res.mean)
+    else:
+        model_id = None if req.predictor == "supernet" else req.predictor
+        res = supernet_predictions(data, req.task, batch.archs, model_id=model_id, uncertainty=req.uncertainty)
+        means, stds, rec = res.mean, res.std, res.record
+        target = {"space": req.space, "task": req.task, "column": f"{req.task}/supernet_acc", "dataset": req.task,
+                  "metric": "supernet_acc", "unit": "%",
+                  "description": f"held-out accuracy of the architecture's path through the task's supernet "
+                                 f"(inherited weights, batch norm recalibrated) on {res.heldout_images} validation "
+                                 "images: ranks architectures, below a trained network's accuracy"}  # fmt: skip
+        predictor = {"id": rec.id, "kind": rec.kind, "stage": "final",
+                     "trained_on": {"space": rec.space, "task": rec.task, "target": "/".join(rec.target),
+                                    "architectures": 0},
+                     "heldout_kendall_tau": None}  # fmt: skip
+    canon = batch.canonical(state.canonical)
+    spreads: list[float | None] = list(stds) if stds is not None else [None] * len(means)
     preds = [{"architecture": g, "canonical": c, "mean": m, "std": s}
-             for g, c, m, s in zip(batch.given, canon, res.mean, stds, strict=True)]  # fmt: skip
+             for g, c, m, s in zip(batch.given, canon, means, spreads, strict=True)]  # fmt: skip
     state.metrics.predictions.labels(req.space, req.task).inc(len(preds))
-    rec = res.record
-    target = {"space": req.space, "task": req.task, "column": f"{req.task}/supernet_acc", "dataset": req.task,
-              "metric": "supernet_acc", "unit": "%",
-              "description": f"held-out accuracy of the architecture's path through the task's supernet (inherited "
-                             f"weights, batch norm recalibrated) on {res.heldout_images} validation images: ranks "
-                             "architectures, below a trained network's accuracy"}  # fmt: skip
-    predictor = {"id": rec.id, "kind": rec.kind, "stage": "final",
-                 "trained_on": {"space": rec.space, "task": rec.task, "target": "/".join(rec.target), "architectures": 0},
-                 "heldout_kendall_tau": None}  # fmt: skip
     return PredictResponse.model_validate({"target": target, "predictor": predictor, "predictions": preds})

@@ -476,7 +476,7 @@ ZC_VOTE = ("synflow", "jacov", "nwot", "params")
 
 def random_cells(data: Workspace, space: str, cells: int, seed: int) -> list[Arch]:
     """Up to ``cells`` distinct random cells of the space (the label-free guides' training cells), drawn with ``seed``."""
-    return list(dict.fromkeys(data.space(space).sample(2 * cells, np.random.default_rng(seed))))[:cells]
+    return data.space(space).sample_distinct(cells, np.random.default_rng(seed))
 
 
 def zero_cost_labels(

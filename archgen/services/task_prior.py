@@ -66,7 +66,7 @@ class TaskPrior:
 
     def values(self, archs: Sequence[Arch], on_cell: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
         """Every source's values for ``archs`` (the proxies are computed for cells not cached yet)."""
-        return source_values(self.data, self.task, list(archs), self.model.sources, on_cell=on_cell)
+        return source_values(self.data, self.task, list(archs), self.model.names, on_cell=on_cell)
 
     def describe(self) -> str:
         groups = ", ".join(f"{g} {w:.2f}" for g, w in self.model.group_weights.items())
@@ -87,36 +87,29 @@ def _table_sources(data: Workspace, target: str) -> list[Source]:
 
 def reference_cells(data: Workspace) -> list[Arch]:
     """The random cells the computed sources are placed against (the same for every task)."""
-    rng = np.random.default_rng(REFERENCE_SEED)
-    return list(dict.fromkeys(data.space(SPACE).sample(2 * REFERENCE_CELLS, rng)))[:REFERENCE_CELLS]
+    return data.space(SPACE).sample_distinct(REFERENCE_CELLS, np.random.default_rng(REFERENCE_SEED))
 
 
 def source_values(
     data: Workspace,
     task: str,
     archs: list[Arch],
-    sources: Sequence[Source],
+    names: Sequence[str],
     *,
     on_cell: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The values of ``sources`` for ``archs`` on ``task`` (names as :func:`task_prior` makes them)."""
-    names = [s.name for s in sources]
+    """The values of the sources ``names`` (as :func:`task_prior` names them) for ``archs`` on ``task``."""
     out: dict[str, np.ndarray] = {}
     table = data.table(SPACE)
-    rows = table.search_space.rows_or_missing(archs) if archs else np.empty(0, dtype=np.int64)
+    proxies = [n.removeprefix("zc:") for n in names if n.startswith("zc:")]
+    if proxies:
+        scores = score_archs(archs, task, proxies, data=data, on_cell=on_cell) if archs else {}
+        out |= {f"zc:{p}": np.asarray(scores.get(p, ()), dtype=np.float64) for p in proxies}
     for name in names:
         if name.startswith("table:"):
             t, m = name.removeprefix("table:").split("/", 1)
-            col = np.asarray(table.column(t, m), dtype=np.float64)
-            out[name] = np.where(rows >= 0, col[np.maximum(rows, 0)], np.nan)
-    proxies = [n.removeprefix("zc:") for n in names if n.startswith("zc:")]
-    if proxies and archs:
-        scores = score_archs(archs, task, proxies, data=data, on_cell=on_cell)
-        out |= {f"zc:{p}": np.asarray(scores[p], dtype=np.float64) for p in proxies}
-    elif proxies:
-        out |= {f"zc:{p}": np.empty(0) for p in proxies}
-    for name in names:
-        if name.startswith("supernet:"):
+            out[name] = np.asarray(table.query(archs, t, m), dtype=np.float64)
+        elif name.startswith("supernet:"):
             ev = supernet_evaluator(data, task, name.removeprefix("supernet:"))
             out[name] = np.array([r.value for r in ev.evaluate(archs)], dtype=np.float64)
     return out
@@ -147,12 +140,9 @@ def task_prior(
         sid = recs[0].id if recs else None
 
     def build() -> list[Source]:
-        ref = reference_cells(data)
-        zc_names = [Source(f"zc:{p}", "zero-cost", np.zeros(8)) for p in PRIOR_PROXIES]
-        sn = [Source(f"supernet:{sid}", "supernet", np.zeros(8))] if sid else []
-        vals = source_values(data, task, ref, zc_names + sn, on_cell=on_cell)
-        out = [Source(s.name, s.group, vals[s.name]) for s in zc_names + sn]
-        return _table_sources(data, task) + out
+        groups = {f"zc:{p}": "zero-cost" for p in PRIOR_PROXIES} | ({f"supernet:{sid}": "supernet"} if sid else {})
+        vals = source_values(data, task, reference_cells(data), list(groups), on_cell=on_cell)
+        return _table_sources(data, task) + [Source(name, group, vals[name]) for name, group in groups.items()]
 
     sources = data.memo(("task-prior-sources", ti.key, sid, REFERENCE_CELLS, PRIOR_PROXIES), build)
     return TaskPrior(data, task, SourcePrior(sources, **model), sid)

@@ -138,6 +138,10 @@ class SearchSpace(ABC):
     def sample(self, n: int, rng: np.random.Generator) -> list[Arch]:
         """``n`` valid architectures drawn with ``rng`` (uniform over the raw encoding)."""
 
+    def sample_distinct(self, n: int, rng: np.random.Generator) -> list[Arch]:
+        """Up to ``n`` distinct architectures: the first ``n`` distinct ones of ``2 n`` :meth:`sample` draws."""
+        return list(dict.fromkeys(self.sample(2 * n, rng)))[:n]
+
     @abstractmethod
     def neighbors(self, arch: Arch) -> list[Arch]:
         """Every valid architecture one edit (one op or one edge) away from ``arch``."""

@@ -129,9 +129,8 @@ class SourcePrior:
         present = [g for g in GROUPS if g in groups]
         w = np.array([1.0 / (len(present) * groups.count(g)) for g in groups])
         # within a group the sources are close to one source (tau .84-.88 between NB201's tables): the variance
-        # of the combination is about sum over groups of (the group's weight)^2
-        var = sum((1.0 / len(present)) ** 2 for _ in present)
-        return w * self.rho0 / np.sqrt(var)
+        # of the combination is about the sum over groups of (the group's weight)^2 = 1 / len(present)
+        return w * self.rho0 * np.sqrt(len(present))
 
     def features(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """``[n, len(sources)]`` normal scores of each source's values (missing sources are refused)."""

@@ -68,6 +68,8 @@ def test_sampling_is_reproducible_and_valid(space) -> None:
     assert a != c
     assert all(space.is_valid(x) for x in a)
     assert all(isinstance(x, Arch) and x.space == space.name for x in a)
+    d = space.sample_distinct(20, np.random.default_rng(7))
+    assert len(set(d)) == len(d) <= 20 and d == list(dict.fromkeys(space.sample(40, np.random.default_rng(7))))[:20]
 
 
 def test_parse_format_round_trip(space) -> None:
