@@ -42,6 +42,7 @@ from archgen.predictors.lgbm import LightGBMPredictor
 from archgen.predictors.parzc import ParZCPredictor
 from archgen.predictors.supernet import SupernetPredictor
 from archgen.predictors.zc_ensemble import ZCLearnedPredictor, ZCVotePredictor, ZeroCostPredictor
+from archgen.search.multifidelity import PriorSuccessiveHalving, SuccessiveHalving, register_multifidelity_strategy
 from archgen.search.multiobjective import MultiObjectiveBO
 from archgen.search.robot import RoBoT
 from archgen.search.strategies import (
@@ -70,6 +71,7 @@ PREDICTORS = (
 )
 GENERATORS = (RandomGenerator, DiffusionGenerator)
 STRATEGIES = (RandomSearch, RegularizedEvolution, LocalSearch, Bananas, BayesianOptimization, MultiObjectiveBO, RoBoT)
+MULTIFIDELITY_STRATEGIES = (SuccessiveHalving, PriorSuccessiveHalving)
 EVALUATORS = (BenchmarkEvaluator, PredictorEvaluator, SupernetEvaluator, TrainingEvaluator)
 ARTIFACT_TYPES = (
     ArtifactType("predictor", restore_predictor),
@@ -96,6 +98,8 @@ def register_builtins() -> None:
             register_generator(generator)
         for strategy in STRATEGIES:
             register_strategy(strategy)
+        for mf in MULTIFIDELITY_STRATEGIES:
+            register_multifidelity_strategy(mf)
         for evaluator in EVALUATORS:
             register_evaluator(evaluator)
         for spec in BUILTIN_KINDS:

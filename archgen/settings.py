@@ -147,6 +147,8 @@ class Settings(BaseSettings):
         search_max_budget_per_key: Most evaluations one key's queued and running searches may ask for
             together (a request over it is refused whole, with 429).
         search_max_batch: Most searches in one request.
+        search_max_training_minutes_per_key: Most training minutes (``budget_minutes``) one key's queued and
+            running training searches may ask for together.
         training_max_epochs: Most epochs a ``POST /v1/trainings`` request may ask for (NB201's schedule is 200).
         task_max_upload_bytes: Largest archive ``POST /v1/tasks`` accepts.
         task_max_unpacked_bytes, task_max_images: Most bytes an uploaded archive may unpack to, and most images
@@ -211,6 +213,7 @@ class Settings(BaseSettings):
     search_max_open_per_key: int = Field(100, ge=1)
     search_max_budget_per_key: int = Field(50_000, ge=1)
     search_max_batch: int = Field(100, ge=1, le=10_000)
+    search_max_training_minutes_per_key: float = Field(300.0, gt=0, allow_inf_nan=False)
     training_max_epochs: int = Field(200, ge=1, le=1000)
     task_max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
     task_max_unpacked_bytes: int = Field(2 * 1024 * 1024 * 1024, ge=1024)

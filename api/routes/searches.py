@@ -8,7 +8,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from archgen.api.errors import ApiError, domain_error_response
@@ -20,6 +20,7 @@ from archgen.jobs import JobQuotaError, JobRecord
 from archgen.search.history import SearchHistory
 from archgen.services.jobs import SEARCH_HISTORY
 from archgen.services.search import SearchParams, check_search, plot, report
+from archgen.training.trainer import PROVENANCE, WEIGHTS
 
 router = APIRouter(prefix="/v1", tags=["searches"])
 
@@ -58,12 +59,20 @@ def _check_limits(state: ServiceState, owner: str, searches: list[SearchParams])
             f"this key has {len(open_)} searches queued or running and asks for {len(searches)} more; at most "
             f"{s.search_max_open_per_key} (ARCHGEN_SEARCH_MAX_OPEN_PER_KEY): wait for some to finish or cancel some"
         )
-    pending = sum(int(j.params.get("budget", 0)) for j in open_)
-    asked = sum(p.budget for p in searches)
+    pending = sum(int(j.params.get("budget") or 0) for j in open_)
+    asked = sum(p.budget or 0 for p in searches)
     if pending + asked > s.search_max_budget_per_key:
         raise JobQuotaError(
             f"this key's queued and running searches hold {pending} evaluations and these ask for {asked}; at most "
             f"{s.search_max_budget_per_key} together (ARCHGEN_SEARCH_MAX_BUDGET_PER_KEY)"
+        )
+    minutes = sum(float(j.params.get("budget_minutes") or 0) for j in open_)
+    wanted = sum(p.budget_minutes or 0 for p in searches)
+    if minutes + wanted > s.search_max_training_minutes_per_key:
+        raise JobQuotaError(
+            f"this key's queued and running training searches hold {minutes:g} minutes and these ask for "
+            f"{wanted:g}; at most {s.search_max_training_minutes_per_key} together "
+            "(ARCHGEN_SEARCH_MAX_TRAINING_MINUTES_PER_KEY)"
         )
 
 
@@ -109,8 +118,14 @@ def submit_searches(
     """
     searches = _parse(body, state.settings.search_max_batch)
     for k, p in enumerate(searches):
+        most = state.settings.training_max_epochs
+        epochs = [f.epochs for f in p.fidelities or ()] + ([p.final_epochs] if p.final_epochs else [])
+        if epochs and max(epochs) > most:
+            where = "" if len(searches) == 1 else f"searches[{k}]: "
+            raise ApiError(422, "invalid_input", f"{where}a training of {max(epochs)} epochs; at most {most} "
+                           "(ARCHGEN_TRAINING_MAX_EPOCHS)")  # fmt: skip
         try:
-            check_search(p, data)
+            check_search(p, data, max_memory=state.settings.job_memory_bytes)
         except ArchgenError as e:  # the same status and body, naming the search of a batch
             return domain_error_response(e, prefix="" if len(searches) == 1 else f"searches[{k}]: ")
     with _SUBMIT:
@@ -170,6 +185,37 @@ def plot_search(job_id: str, state: State, key: Key) -> Response:
     buf = io.BytesIO()
     plot(h, buf)
     return Response(buf.getvalue(), media_type="image/png")
+
+
+@router.get(
+    "/searches/{job_id}/weights",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorResponse},
+               409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)  # fmt: skip
+def download_search_weights(
+    job_id: str, state: State, key: Key, which: str = "final", what: str = "weights"
+) -> FileResponse:
+    """A training search's result as weights (``weights.npz``, the network's state dict, no pickle) or, with
+    ``?what=provenance``, its provenance JSON: ``which=final`` (the default) the best cell trained on the final
+    schedule, falling back to ``best`` (the best cell's training at the highest fidelity) when the search asked
+    for no final training. 409 until the search has succeeded; 422 for a search that trains nothing."""
+    job = _search(state, job_id, key.id)
+    if which not in ("final", "best") or what not in ("weights", "provenance"):
+        raise ApiError(422, "invalid_input", f"which must be final or best and what weights or provenance, got "
+                       f"{which!r} and {what!r}")  # fmt: skip
+    if job.params.get("evaluator") != "training":
+        raise ApiError(422, "invalid_input", f"search {job_id} trains no architecture (evaluator 'training' does)")
+    h = _history(state, job)
+    result = {} if h is None else h.result
+    if job.status != "succeeded" or not result.get("best"):
+        raise ApiError(409, "not_ready", f"search {job_id} has no trained result yet (status {job.status}); poll it")
+    run = (result.get("final") or result["best"])["run"] if which == "final" else result["best"]["run"]
+    path = state.settings.job_dir / job.id / run / (WEIGHTS if what == "weights" else PROVENANCE)
+    if not path.is_file():
+        raise ApiError(409, "not_ready", f"search {job_id}: the {which} training's {what} are gone")
+    media = "application/octet-stream" if what == "weights" else "application/json"
+    return FileResponse(path, media_type=media, filename=f"{job.id}-{which}-{path.name}")
 
 
 @router.delete(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,15 @@ from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.search import Workers, list_strategies
 from archgen.search.strategies import SearchInputError
-from archgen.services.search import SECOND_OBJECTIVES, SearchParams, check_search, execute_search
+from archgen.services.search import (
+    SECOND_OBJECTIVES,
+    SearchParams,
+    SearchPlan,
+    check_search,
+    execute_search,
+    progress_message,
+    report,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,16 +52,61 @@ def search(
         str, typer.Option("--space", help="Search space with a table: nb201, nasbench_graph, nb101.")
     ] = "nb201",
     task: Annotated[str, typer.Option("--task")] = "cifar10",
-    strategy: Annotated[str, typer.Option("--strategy", help="bo, mobo, robot, bananas, re, ls or random.")] = "bo",
-    budget: Annotated[int, typer.Option("--budget", help="Evaluations (table lookups) to spend.")] = 100,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Architectures per batch (q).")] = 1,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="bo (default), mobo, robot, bananas, re, ls or random; with --evaluator training: "
+            "prior-sh (default) or sh.",
+        ),
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="Evaluations (table lookups) to spend (default 100).")
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Architectures per batch (q; default 1, trainings at once: 2)."),
+    ] = None,
     metric: Annotated[
         str | None, typer.Option("--metric", help="Objective column of TASK (default: the predictors' target).")
     ] = None,
     prior: Annotated[
         str | None,
         typer.Option(
-            "--prior", help="zero-cost (published label-free measurements) or transfer (other tasks' labels)."
+            "--prior",
+            help="zero-cost (published label-free measurements) or transfer (other tasks' labels); with "
+            "--evaluator training: transfer (default), zero-cost or none.",
+        ),
+    ] = None,
+    evaluator: Annotated[
+        str | None,
+        typer.Option(
+            "--evaluator",
+            help="table (a benchmark task's default), supernet (a user task's default) or training: each cell "
+            "trained on TASK's images at several fidelities, within --budget-minutes.",
+        ),
+    ] = None,
+    budget_minutes: Annotated[
+        float | None, typer.Option("--budget-minutes", help="--evaluator training: measured training minutes.")
+    ] = None,
+    fidelities: Annotated[
+        str | None,
+        typer.Option(
+            "--fidelities",
+            help="--evaluator training: epochs of each fidelity, cheapest first, e.g. 2,6,20 (the default); "
+            "EPOCHSxIMAGES trains on a subset, e.g. 1x1000,3x1000,20.",
+        ),
+    ] = None,
+    final_epochs: Annotated[
+        int | None,
+        typer.Option("--final-epochs", help="--evaluator training: train the best cell again for this many epochs."),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="--evaluator training: the trainings' network and optimiser as KEY=VALUE pairs, e.g. "
+            "C=8,N=1,resolution=32,batch_size=128 (the default; also lr, momentum, weight_decay, augment).",
         ),
     ] = None,
     acquisition: Annotated[str, typer.Option("--acquisition", help="bo: qlognei, qucb or ts.")] = "qlognei",
@@ -75,7 +129,12 @@ def search(
         ),
     ] = False,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Threads evaluating a batch at once.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=256, help="Threads evaluating a batch at once (at least the batch, training)."
+        ),
+    ] = 1,
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Evaluate on a Ray cluster (auto, ray://host:port, local).")
     ] = None,
@@ -89,6 +148,11 @@ def search(
         ref = None if reference is None else tuple(float(v) for v in reference.split(","))
     except ValueError:
         raise SearchInputError(f"--reference takes two numbers separated by a comma, got {reference!r}") from None
+    if batch_size is None and evaluator != "training":
+        batch_size = 1  # one lookup at a time (a training search's default is two trainings at once)
+    given = {"strategy": strategy, "budget": budget, "batch_size": batch_size, "evaluator": evaluator,
+             "budget_minutes": budget_minutes, "fidelities": _fidelities(fidelities), "final_epochs": final_epochs,
+             "schedule": _pairs(schedule)}  # fmt: skip
     params = build(
         SearchParams,
         SearchInputError,
@@ -96,28 +160,37 @@ def search(
         space=space,
         task=task,
         metric=metric,
-        strategy=strategy,
         prior=prior,
         acquisition=acquisition,
-        budget=budget,
-        batch_size=batch_size,
         minimize=minimize,
         device=device,
         seed=seed,
         reference=ref,
         generator=generator,
+        **{k: v for k, v in given.items() if v is not None},
     )
-    plan = check_search(params, _ctx.workspace())  # names and combinations, before any work; once
+    settings = _ctx.settings()
+    plan = check_search(params, _ctx.workspace(), max_memory=settings.job_memory_bytes)  # before any work; once
+    if plan.training is not None:
+        _training_search(plan, checkpoint, workers, ray_address, as_json)
+        return
+    assert plan.evaluator is not None and params.budget is not None
     t0 = time.perf_counter()
     with (
         Workers(workers, ray_address=ray_address) as pool,
-        tqdm(total=budget, desc=f"{strategy} search", unit="eval", disable=as_json or not sys.stderr.isatty()) as bar,
+        tqdm(
+            total=params.budget,
+            desc=f"{params.strategy} search",
+            unit="eval",
+            disable=as_json or not sys.stderr.isatty(),
+        ) as bar,
     ):
         h = execute_search(
             plan, _ctx.workspace(), checkpoint=checkpoint, workers=pool if workers > 1 or ray_address else None,
-            on_batch=lambda h: bar.update(len(h.evaluations) - bar.n), generator_epochs=_ctx.settings().generator_epochs,
+            on_batch=lambda h: bar.update(len(h.evaluations) - bar.n), generator_epochs=settings.generator_epochs,
         )  # fmt: skip
     best = h.best()
+    strategy, batch_size = params.strategy, params.batch_size
     summary = h.to_dict() | {"best": None if best is None else best.architecture, "best_value": None if best is None else best.value,
                              "oracle": plan.evaluator.source, "wall_s": time.perf_counter() - t0}  # fmt: skip
     if h.objectives:
@@ -136,6 +209,74 @@ def search(
                 f"\n  {e.value:.3f}  "
                 + "  ".join(f"{n} {e.values.get(n, float('nan')):.4g}" for n, _ in h.objectives[1:])
                 + f"  {e.architecture}"
+            )
+    _emit(summary, as_json, text)
+
+
+def _fidelities(text: str | None) -> list[dict[str, int]] | None:
+    """``--fidelities 2,6,20`` or ``1x1000,3x1000,20`` as fidelity objects."""
+    if text is None:
+        return None
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        epochs, x, images = item.partition("x")
+        try:
+            out.append({"epochs": int(epochs)} | ({"train_images": int(images)} if x else {}))
+        except ValueError:
+            raise SearchInputError(
+                f"--fidelities takes EPOCHS or EPOCHSxIMAGES separated by commas (e.g. 2,6,20), got {item!r}"
+            ) from None
+    return out
+
+
+def _pairs(text: str | None) -> dict[str, str] | None:
+    """``--schedule C=4,N=1`` as a dict (the request model converts and checks the values)."""
+    if text is None:
+        return None
+    out = {}
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise SearchInputError(f"--schedule takes KEY=VALUE pairs separated by commas (e.g. C=8,N=1), got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _training_search(plan: SearchPlan, checkpoint: Path | None, workers: int, ray_address: str | None,
+                     as_json: bool) -> None:  # fmt: skip
+    """Run a training search from the CLI: progress on stderr, the result (and its weights' path) on stdout."""
+    t0 = time.perf_counter()
+    workdir = None if checkpoint is not None else Path(tempfile.mkdtemp(prefix="archgen-search-"))
+    ckpt = checkpoint if checkpoint is not None else workdir / "history.json"  # type: ignore[operator]
+    quiet = as_json or not sys.stderr.isatty()
+
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    with Workers(workers if ray_address else max(workers, plan.params.batch_size), ray_address=ray_address) as pool:
+        h = execute_search(plan, _ctx.workspace(), checkpoint=ckpt, workers=pool,
+                           on_batch=lambda h: say(progress_message(h)), on_progress=lambda _f, m: say(m))  # fmt: skip
+    rep = report(h, limit=0)
+    rep.pop("history")
+    root = Path(ckpt).parent
+    res = h.result
+    for part in ("best", "final"):
+        if part in res:
+            res[part]["weights"] = str(root / res[part]["run"] / "weights.npz")
+    summary = {"search": rep, "checkpoint": str(ckpt), "wall_s": time.perf_counter() - t0}
+    best = res.get("best")
+    text = progress_message(h) + f" ({summary['wall_s']:.0f} s wall)"
+    if best is None:
+        text += "\nno training returned a value"
+    else:
+        text += (
+            f"\nbest: {best['value']:.2f}% at {best['fidelity']}: {best['architecture']}\n  weights {best['weights']}"
+        )
+        if "final" in res:
+            f = res["final"]
+            text += (
+                f"\nfinal ({f['epochs']} epochs): {f['value']:.2f}% in {f['seconds']:.0f} s\n  weights {f['weights']}"
             )
     _emit(summary, as_json, text)
 

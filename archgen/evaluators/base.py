@@ -67,6 +67,8 @@ class Evaluator(ABC):
     objective: str
     #: Whether a larger objective is better.
     maximize: bool = True
+    #: Whether an evaluation uses a GPU when one is present (a Ray task then asks the cluster for one).
+    uses_gpu: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

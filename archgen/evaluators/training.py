@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -10,7 +13,7 @@ from archgen.arch import Arch
 from archgen.evaluators.base import EvalResult, Evaluator
 from archgen.spaces import get_space
 from archgen.tasks.images import check_image_task
-from archgen.training.trainer import TrainingParams, train_architecture
+from archgen.training.trainer import PROVENANCE, TrainingParams, train_architecture
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -18,20 +21,35 @@ if TYPE_CHECKING:
 
 class TrainingEvaluator(Evaluator):
     """Each architecture trained from scratch (:func:`archgen.training.trainer.train_architecture`): its test
-    accuracy (%), charged the training seconds; cached per architecture.
+    accuracy (%), charged the run's wall seconds (set-up, steps, test); cached per architecture.
+
+    Each run has its own directory under ``workdir``, named by the run's parameters (:meth:`run_dir`): a run cut
+    short (a kill, a cancel) continues from its checkpoint when asked again, and a finished run found there is
+    read back, not trained again; either way its training seconds are charged once, when it first returns.
 
     Args:
         data: Workspace the task's images come from.
         task: ``cifar10``, ``cifar10-valid`` or a registered user task.
-        workdir: Where each run's checkpoint and weights go (``<workdir>/<index>``; default: a temporary directory).
+        workdir: Where each run's checkpoint and weights go (default: a temporary directory).
+        on_progress: Called by every training as it goes (``fraction, message``); it may raise to stop the
+            training (its checkpoint is written first).
         **schedule: :class:`~archgen.training.trainer.TrainingParams` fields (epochs, batch_size, C, N, ...).
     """
 
     name: ClassVar[str] = "training"
     space = "nb201"
     objective = "test_acc"
+    uses_gpu: ClassVar[bool] = True
 
-    def __init__(self, data: Workspace, task: str = "cifar10", *, workdir: Path | None = None, **schedule: Any) -> None:
+    def __init__(
+        self,
+        data: Workspace,
+        task: str = "cifar10",
+        *,
+        workdir: Path | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        **schedule: Any,
+    ) -> None:
         super().__init__()
         check_image_task(data, task, "task with images to train on")
         TrainingParams(
@@ -39,18 +57,39 @@ class TrainingEvaluator(Evaluator):
         )  # checks the fields
         self.data, self.task, self.schedule = data, task, dict(schedule)
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="archgen-train-"))
+        self.on_progress = on_progress
         self.source = f"training:{task}@{schedule.get('epochs', 200)}ep"
         self._cache: dict[Arch, dict[str, Any]] = {}
 
+    def params(self, arch: Arch) -> TrainingParams:
+        """The training run of ``arch``."""
+        return TrainingParams(arch=get_space("nb201").format(arch), task=self.task, **self.schedule)
+
+    def run_dir(self, arch: Arch) -> Path:
+        """Where ``arch``'s run keeps its checkpoint, weights and provenance (named by the run's parameters)."""
+        p = self.params(arch)
+        key = hashlib.sha256(json.dumps(p.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:20]
+        return self.workdir / key
+
+    def _train(self, arch: Arch) -> dict[str, Any]:
+        p, path = self.params(arch), self.run_dir(arch)
+        prov = path / PROVENANCE
+        if prov.is_file():  # finished before (e.g. by a search killed before it recorded the result)
+            try:
+                done = json.loads(prov.read_text())
+                if done.get("request") == p.model_dump(mode="json"):
+                    return {k: v for k, v in done.items() if k not in ("request", "versions", "format")}
+            except (OSError, ValueError):
+                pass  # unreadable: train again
+        return train_architecture(p, self.data, path, on_progress=self.on_progress)
+
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
-        sp = get_space("nb201")
         out = []
         for a in archs:
             cost = 0.0
             if a not in self._cache:
-                p = TrainingParams(arch=sp.format(a), task=self.task, **self.schedule)
-                self._cache[a] = train_architecture(p, self.data, self.workdir / str(len(self._cache)))
-                cost = float(self._cache[a]["seconds"])
+                self._cache[a] = self._train(a)
+                cost = float(self._cache[a].get("wall_seconds", self._cache[a]["seconds"]))
             r = self._cache[a]
             out.append(EvalResult(a, r["test_acc"], {self.objective: r["test_acc"]}, cost, self.source,
                                   fidelity=int(self.schedule.get("epochs", 200))))  # fmt: skip
@@ -59,6 +98,11 @@ class TrainingEvaluator(Evaluator):
     def reset(self) -> None:
         super().reset()
         self._cache.clear()
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["on_progress"] = None  # a callback of this process: a copy on a Ray worker trains to its end
+        return state
 
 
 __all__ = ["TrainingEvaluator"]

@@ -22,6 +22,7 @@ class Evaluation:
         cost: What it charged (e.g. simulated training epochs).
         batch: Index of the batch it was proposed in.
         values: Every value the evaluator returned (objective included).
+        fidelity: A multi-fidelity search's rung (index into :attr:`SearchHistory.fidelities`); ``None`` otherwise.
     """
 
     architecture: str
@@ -29,6 +30,7 @@ class Evaluation:
     cost: float
     batch: int
     values: dict[str, float] = field(default_factory=dict)
+    fidelity: int | None = None
 
 
 @dataclass
@@ -42,6 +44,11 @@ class SearchHistory:
         finished: Whether the budget was spent (a checkpoint of an interrupted search is not).
         objectives: A multi-objective search's objectives, ``[name, maximize]`` each (the first is
             :attr:`objective`); empty for a single objective.
+        fidelities: A multi-fidelity search's fidelities, cheapest first (JSON objects, e.g. ``{"epochs": 2}``);
+            empty otherwise.
+        budget_unit: What :attr:`budget` counts: ``evaluations``, or ``seconds`` of cost (a multi-fidelity search).
+        overhead: Cost spent before the first evaluation (e.g. a prior's zero-cost scores), in the budget's unit.
+        result: What the search returns beyond its evaluations (e.g. the best cell trained on a final schedule).
     """
 
     space: str
@@ -55,6 +62,10 @@ class SearchHistory:
     batch_seconds: list[float] = field(default_factory=list)
     finished: bool = False
     objectives: list[list[Any]] = field(default_factory=list)
+    fidelities: list[dict[str, Any]] = field(default_factory=list)
+    budget_unit: str = "evaluations"
+    overhead: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_batches(self) -> int:
@@ -73,9 +84,20 @@ class SearchHistory:
         out = np.maximum.accumulate(v) if len(v) else v
         return out if self.maximize else -out
 
+    def spent(self) -> float:
+        """Cost spent so far: the evaluations' and :attr:`overhead`."""
+        return self.overhead + math.fsum(e.cost for e in self.evaluations if math.isfinite(e.cost))
+
+    def top_fidelity(self) -> int | None:
+        """The highest rung with a finite value (``None``: not a multi-fidelity search, or no value yet)."""
+        rungs = [e.fidelity for e in self.evaluations if e.fidelity is not None and math.isfinite(e.value)]
+        return max(rungs) if rungs else None
+
     def best(self) -> Evaluation | None:
-        """The best evaluation (first of ties), or ``None`` before any finite value."""
-        finite = [e for e in self.evaluations if math.isfinite(e.value)]
+        """The best evaluation (first of ties), or ``None`` before any finite value; in a multi-fidelity search,
+        the best at the highest fidelity reached (values of different fidelities are not compared)."""
+        top = self.top_fidelity()
+        finite = [e for e in self.evaluations if math.isfinite(e.value) and (top is None or e.fidelity == top)]
         if not finite:
             return None
         key = (lambda e: e.value) if self.maximize else (lambda e: -e.value)

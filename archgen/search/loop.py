@@ -98,16 +98,51 @@ def run_search(
         for r in results:
             history.evaluations.append(Evaluation(space.format(r.arch), r.value, r.cost, b, dict(r.values)))
         strategy.tell(archs, _told(history.evaluations[-len(results) :], objs, signs))
-        history.batch_seconds.append(time.perf_counter() - t0)
-        history.finished = len(history.evaluations) >= budget
-        if checkpoint is not None:
-            history.save(Path(checkpoint))
-        if on_batch is not None:
-            on_batch(history)
+        end_batch(history, t0, len(history.evaluations) >= budget, checkpoint, on_batch)
+    return end_search(history, checkpoint)
+
+
+def end_batch(
+    history: SearchHistory,
+    started: float,
+    finished: bool,
+    checkpoint: Path | None,
+    on_batch: Callable[[SearchHistory], None] | None,
+) -> None:
+    """A batch's end in any search loop: its wall time (from ``started``, ``time.perf_counter``), whether the
+    budget is spent, the checkpoint written, then ``on_batch`` (which may raise to stop the search)."""
+    history.batch_seconds.append(time.perf_counter() - started)
+    history.finished = finished
+    if checkpoint is not None:
+        history.save(Path(checkpoint))
+    if on_batch is not None:
+        on_batch(history)
+
+
+def end_search(history: SearchHistory, checkpoint: Path | None) -> SearchHistory:
+    """A search's end: marked finished, written to its checkpoint."""
     history.finished = True
     if checkpoint is not None:
         history.save(Path(checkpoint))
     return history
+
+
+def load_checkpoint(path: Path, fresh: SearchHistory, keys: Sequence[str]) -> SearchHistory:
+    """The history in ``path``, checked to be of the search ``fresh`` starts (equal on ``keys``).
+
+    Raises:
+        SearchInputError: not a search history, or another search's.
+    """
+    try:
+        old = SearchHistory.load(path)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise SearchInputError(f"checkpoint {Path(path).name} is not a search history: {e}") from None
+    for key in keys:
+        if getattr(old, key) != getattr(fresh, key):
+            raise SearchInputError(
+                f"checkpoint {path} is of another search ({key} {getattr(old, key)!r}, not {getattr(fresh, key)!r})"
+            )
+    return old
 
 
 def _objectives(
@@ -142,15 +177,8 @@ def _replay(
     path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Strategy, signs: np.ndarray
 ) -> SearchHistory:
     """Feed a checkpoint's batches to the fresh ``strategy`` (checking it proposes them again)."""
-    try:
-        old = SearchHistory.load(path)
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise SearchInputError(f"checkpoint {Path(path).name} is not a search history: {e}") from None
-    for key in ("space", "strategy", "objective", "maximize", "seed", "budget", "batch_size", "objectives"):
-        if getattr(old, key) != getattr(fresh, key):
-            raise SearchInputError(
-                f"checkpoint {path} is of another search ({key} {getattr(old, key)!r}, not {getattr(fresh, key)!r})"
-            )
+    old = load_checkpoint(path, fresh, ("space", "strategy", "objective", "maximize", "seed", "budget", "batch_size",
+                                        "objectives"))  # fmt: skip
     objs = [(n, m) for n, m in old.objectives] or [(old.objective, old.maximize)]
     done = 0
     for b in range(old.num_batches):

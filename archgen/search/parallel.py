@@ -7,8 +7,10 @@ here (:meth:`Evaluator.account`), in the batch's order: a search gives the same
 history with any backend (only wall time differs). With a Ray address
 (``"auto"``, ``"ray://host:10001"``, or ``"local"`` for a cluster started in
 this process), the evaluator is shipped once per search (``ray.put``) and each
-architecture is one task; users who outgrow one machine point archgen at their
-cluster. Ray is imported only then.
+architecture is one task, which asks for a GPU where the evaluator uses one
+(``Evaluator.uses_gpu``: trainings) and the cluster has GPUs; users who outgrow
+one machine point archgen at their cluster (its workers must see the same data
+and work directories). Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Workers:
         self._ray: Any = None
         self._remote: Any = None
         self._shipped: tuple[int, Any] | None = None  # (id of the evaluator, its object ref)
+        self._gpus = 0.0  # GPUs of the Ray cluster
         self._started_ray = False
         if ray_address is not None:
             self._connect(ray_address, ray_init)
@@ -78,6 +81,7 @@ class Workers:
             self._started_ray = True
         self._ray = ray
         self._remote = ray.remote(_evaluate_one)
+        self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
 
     def evaluate(self, evaluator: Evaluator, archs: Sequence[Arch]) -> list[EvalResult]:
         """Evaluate ``archs`` in parallel; results and charges in their order (as ``evaluator.evaluate``)."""
@@ -88,7 +92,8 @@ class Workers:
             if self._shipped is None or self._shipped[0] != id(evaluator):
                 self._shipped = (id(evaluator), self._ray.put(evaluator))
             ref = self._shipped[1]
-            results = self._ray.get([self._remote.remote(ref, a) for a in archs])
+            remote = self._remote.options(num_gpus=1) if evaluator.uses_gpu and self._gpus >= 1 else self._remote
+            results = self._ray.get([remote.remote(ref, a) for a in archs])
         else:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="archgen-eval")

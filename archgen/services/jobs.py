@@ -36,7 +36,7 @@ from archgen.services.inference import parse_batch
 from archgen.services.inference import zero_cost as score
 from archgen.services.predictors import TrainPredictorParams, model_id
 from archgen.services.requests import GenerateRequest, ZeroCostRequest
-from archgen.services.search import SearchParams, execute_search, report
+from archgen.services.search import SearchParams, execute_search, progress_message, report
 from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
 from archgen.tasks.archive import extract_archive
 from archgen.training.trainer import CHECKPOINT, TrainingParams, train_architecture
@@ -175,6 +175,9 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     path = ctx.workdir / SEARCH_HISTORY
 
     def on_batch(h: Any) -> None:
+        if h.fidelities:  # a training search: its budget is measured seconds
+            ctx.checkpoint({"evaluations": len(h.evaluations)}, h.spent() / h.budget, progress_message(h))
+            return
         best = h.best()
         msg = f"{len(h.evaluations)}/{h.budget} evaluations" + ("" if best is None else f", best {best.value:.3f}")
         ctx.checkpoint({"evaluations": len(h.evaluations)}, len(h.evaluations) / h.budget, msg)
@@ -183,7 +186,9 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     with Workers(s.search_workers, ray_address=s.search_ray_address) as workers:
         h = execute_search(
             params, data, checkpoint=path, on_batch=on_batch, workers=workers, generator_epochs=s.generator_epochs,
-            on_progress=lambda _f, m: ctx.progress(0.0, m),  # training the generator, before the first evaluation
+            # the generator's training (before the first evaluation: progress 0), or a training search's pool
+            # scoring (0) and final training (1: the budget is spent)
+            on_progress=lambda f, m: ctx.progress(f if params.evaluator == "training" else 0.0, m), check=ctx.check,
         )  # fmt: skip
     out = report(h, limit=0)
     out.pop("history")

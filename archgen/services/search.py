@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from archgen.evaluators import BenchmarkEvaluator
 from archgen.generators.diffusion import DiffusionGenerator
@@ -25,6 +25,14 @@ from archgen.search.priors import build_prior
 from archgen.search.strategies import SearchInputError, get_strategy, list_strategies, strategy_class
 from archgen.services.generate import shared_generator
 from archgen.services.supernets import supernet_evaluator
+from archgen.services.training_search import (
+    MAX_BUDGET_MINUTES,
+    Fidelity,
+    TrainingPlan,
+    TrainingSchedule,
+    check_training_search,
+    run_training_search,
+)
 from archgen.tasks.resolve import resolve_task
 
 if TYPE_CHECKING:
@@ -34,6 +42,8 @@ if TYPE_CHECKING:
     from archgen.search.parallel import Workers
     from archgen.search.priors import Prior
 
+#: Evaluations a search pays for unless told otherwise.
+DEFAULT_BUDGET = 100
 #: Second objectives of a multi-objective search (minimised).
 SECOND_OBJECTIVES = ("latency", "params", "flops")
 
@@ -48,7 +58,8 @@ class SearchParams(BaseModel):
         strategy: ``bo``, ``mobo``, ``robot``, ``bananas``, ``re``, ``ls`` or ``random``.
         prior: ``zero-cost`` (label-free) or ``transfer`` (other tasks' labels), for bo/mobo/robot.
         acquisition: BO's acquisition function.
-        budget: Evaluations to pay for; batch_size: how many per batch (q).
+        budget: Evaluations to pay for (default :data:`DEFAULT_BUDGET`; a training search has ``budget_minutes``
+            instead); batch_size: how many per batch (q).
         minimize: A second objective, minimised: ``latency`` (with ``device``), ``params`` or ``flops``.
         device: Device of the published latency.
         reference: mobo's reference point in the objectives' own units, e.g. ``(90.0, 12.0)``: only
@@ -57,6 +68,14 @@ class SearchParams(BaseModel):
         generator: bo only: the space's diffusion generator (trained on its cells, no labels; on first use), guided
             by a surrogate of the search's own evaluations, adds cells to the candidate pool.
         seed: The search's seed.
+        evaluator: What an evaluation pays: ``table`` (a benchmark task's published values; its default),
+            ``supernet`` (a user task's newest supernet; its default) or ``training`` (each cell trained on the
+            task's images at several fidelities: :mod:`archgen.services.training_search`; strategies ``prior-sh``,
+            the default, and ``sh``; ``prior``: ``transfer``, the default, ``zero-cost`` or ``none``).
+        budget_minutes: A training search's budget: measured training minutes (instead of ``budget``).
+        fidelities: A training search's fidelities, cheapest first (default 2, 6 and 20 epochs).
+        schedule: A training search's network and optimiser (default: C 8, N 1, 32x32, batch 128).
+        final_epochs: A training search trains its best cell again for this many epochs, all training images.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -65,15 +84,41 @@ class SearchParams(BaseModel):
     task: str = Field("cifar10", min_length=1, max_length=64)
     metric: str | None = Field(None, min_length=1, max_length=64)
     strategy: str = Field("bo", min_length=1, max_length=32)
-    prior: Literal["zero-cost", "transfer"] | None = None
+    prior: Literal["zero-cost", "transfer", "none"] | None = None
     acquisition: Literal["qlognei", "qucb", "ts"] = "qlognei"
-    budget: int = Field(100, ge=1, le=MAX_BUDGET)
+    budget: int | None = Field(None, ge=1, le=MAX_BUDGET)
     batch_size: int = Field(4, ge=1, le=1024)
     minimize: Literal["latency", "params", "flops"] | None = None
     device: str | None = Field(None, min_length=1, max_length=64)
     reference: tuple[float, float] | None = None
     generator: bool = False
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    evaluator: Literal["table", "supernet", "training"] | None = None
+    budget_minutes: float | None = Field(None, gt=0, le=MAX_BUDGET_MINUTES, allow_inf_nan=False)
+    fidelities: list[Fidelity] | None = Field(None, min_length=1, max_length=8)
+    schedule: TrainingSchedule | None = None
+    final_epochs: int | None = Field(None, ge=1, le=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _training_defaults(cls, data: Any) -> Any:
+        """A training search's own defaults (strategy ``prior-sh``, or ``sh`` without a prior; two trainings at
+        once) and the fields that count evaluations, which it has not."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("evaluator") != "training":
+            given = [k for k in ("budget_minutes", "fidelities", "schedule", "final_epochs") if data.get(k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} go with evaluator 'training'")
+            return data if data.get("budget") is not None else {**data, "budget": DEFAULT_BUDGET}
+        if data.get("budget") is not None:
+            raise ValueError("a training search spends budget_minutes, not budget (evaluations)")
+        out = dict(data)
+        if out.get("strategy") is None:
+            out["strategy"] = "sh" if out.get("prior") == "none" else "prior-sh"
+        if out.get("batch_size") is None:
+            out["batch_size"] = 2
+        return out
 
 
 def _second(params: SearchParams, data: Workspace) -> tuple[str, str] | None:
@@ -112,29 +157,42 @@ def _check_user_task(params: SearchParams, data: Workspace) -> tuple[Evaluator, 
 @dataclass(frozen=True)
 class SearchPlan:
     """A checked search: its parameters, the evaluator it pays and its prior (:func:`check_search` makes it,
-    :func:`execute_search` runs it, so nothing is checked or built twice)."""
+    :func:`execute_search` runs it, so nothing is checked or built twice); a training search's plan instead
+    (``training``: its evaluators need the search's work directory)."""
 
     params: SearchParams
-    evaluator: Evaluator
+    evaluator: Evaluator | None
     prior: Prior | None
+    training: TrainingPlan | None = None
 
 
-def check_search(params: SearchParams, data: Workspace) -> SearchPlan:
+def check_search(params: SearchParams, data: Workspace, *, max_memory: int | None = None) -> SearchPlan:
     """Everything checkable before running: returns the plan (the evaluator and the prior).
 
     A benchmark task is evaluated by its table; a registered user task (no table) by its newest stored supernet
-    (:func:`archgen.services.supernets.supernet_evaluator`: ``NoSupernetError`` until one is trained).
+    (:func:`archgen.services.supernets.supernet_evaluator`: ``NoSupernetError`` until one is trained); with
+    ``evaluator='training'`` any task with images by trainings (``max_memory``: bytes one training may need).
 
     Raises:
         UnknownNameError: unknown space, task, metric, strategy or device.
         SearchInputError: batch larger than the budget, a prior the strategy takes not, several
             objectives for a one-objective strategy, a strategy that needs a prior without one.
     """
+    if params.evaluator == "training":
+        return _check_training(params, data, max_memory)
     resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
     table, user = resolved.table, resolved.user
+    if params.evaluator is not None and params.evaluator != ("supernet" if user else "table"):
+        raise SearchInputError(
+            f"{params.space}/{params.task} is evaluated by its {'supernet' if user else 'table'} or by training "
+            f"(evaluator 'training'), not by {'a table' if user else 'a supernet'}"
+        )
+    if params.prior == "none":
+        raise SearchInputError("prior 'none' is a training search's (evaluator 'training'); leave prior out here")
     cls = strategy_class(params.strategy)  # unknown names raise listing the valid ones
-    if params.batch_size > params.budget:
-        raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({params.budget})")
+    budget = params.budget or DEFAULT_BUDGET
+    if params.batch_size > budget:
+        raise SearchInputError(f"batch_size ({params.batch_size}) is larger than the budget ({budget})")
     if params.prior is not None and not cls.takes_prior:
         raise SearchInputError(
             f"strategy {params.strategy!r} takes no prior (those that do: {', '.join(list_strategies(takes_prior=True))})"
@@ -189,6 +247,21 @@ def check_search(params: SearchParams, data: Workspace) -> SearchPlan:
     return SearchPlan(params, ev, prior)
 
 
+def _check_training(params: SearchParams, data: Workspace, max_memory: int | None) -> SearchPlan:
+    """A training search's plan (:func:`archgen.services.training_search.check_training_search`)."""
+    for field, default in (("metric", None), ("minimize", None), ("device", None), ("reference", None),
+                           ("generator", False), ("acquisition", "qlognei")):  # fmt: skip
+        if getattr(params, field) != default:
+            raise SearchInputError(f"{field} is not available with evaluator 'training' (one objective: the trained "
+                                   "accuracy on the task's held-out images)")  # fmt: skip
+    plan = check_training_search(
+        data, space=params.space, task=params.task, strategy=params.strategy, prior=params.prior,
+        budget_minutes=params.budget_minutes, fidelities=params.fidelities, schedule=params.schedule,
+        final_epochs=params.final_epochs, batch_size=params.batch_size, seed=params.seed, max_memory=max_memory,
+    )  # fmt: skip
+    return SearchPlan(params, None, None, plan)
+
+
 def strategy_of(params: SearchParams, prior: Prior | None, maximize: bool = True, generator: Any = None) -> Any:
     """The strategy of ``params`` (``maximize``: the direction of the evaluator's objective; ``generator``: the
     space's diffusion generator where ``params.generator``)."""
@@ -215,6 +288,7 @@ def execute_search(
     workers: Workers | None = None,
     generator_epochs: int = 200,
     on_progress: Callable[[float, str], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> SearchHistory:
     """Run the search (resuming from ``checkpoint`` where it holds an unfinished one).
 
@@ -222,9 +296,15 @@ def execute_search(
 
     With ``params.generator`` the space's generator (``generator_epochs``, seed 0: the one ``/v1/generate`` uses)
     is loaded from the workspace's model store, or trained there first (``on_progress(fraction, message)``).
+    A training search (:func:`archgen.services.training_search.run_training_search`) keeps its trainings beside
+    ``checkpoint`` and calls ``check`` inside them (it may raise to stop).
     """
     plan = request if isinstance(request, SearchPlan) else check_search(request, data)
+    if plan.training is not None:
+        return run_training_search(plan.training, data, checkpoint=checkpoint, on_batch=on_batch, workers=workers,
+                                   on_progress=on_progress, check=check)  # fmt: skip
     params, ev, prior = plan.params, plan.evaluator, plan.prior
+    assert ev is not None  # a table or supernet search has its evaluator
     generator = None
     if params.generator:
         generator, _ = shared_generator(
@@ -242,7 +322,7 @@ def execute_search(
         (second,) = extra
         objectives = [(ev.objective, ev.maximize), (second, False)]
     return run_search(
-        sp, strategy_of(params, prior, ev.maximize, generator), ev, budget=params.budget, batch_size=params.batch_size, seed=params.seed,
+        sp, strategy_of(params, prior, ev.maximize, generator), ev, budget=params.budget or DEFAULT_BUDGET, batch_size=params.batch_size, seed=params.seed,
         candidates=cands, checkpoint=checkpoint, on_batch=on_batch, objectives=objectives, workers=workers,
     )  # fmt: skip
 
@@ -269,6 +349,10 @@ def report(history: SearchHistory, *, offset: int = 0, limit: int = 100) -> dict
             "items": [_item(offset + k, e) for k, e in enumerate(page)],
         },
     }
+    if history.fidelities:  # a training search: budget in seconds, evaluations at fidelities
+        out |= training_report(history)
+        if best is not None:
+            out["best"]["fidelity"] = history.fidelities[int(best.fidelity or 0)].get("label")
     if history.objectives:
         out["objectives"] = [{"name": n, "maximize": m} for n, m in history.objectives]
         out["front"] = [
@@ -280,10 +364,41 @@ def report(history: SearchHistory, *, offset: int = 0, limit: int = 100) -> dict
     return out
 
 
+def training_report(history: SearchHistory) -> dict[str, Any]:
+    """A training search's own part of :func:`report`: seconds spent of the budget, trainings and best per
+    fidelity, and what it returned (the best cell's run, the final training)."""
+    per = []
+    for k, f in enumerate(history.fidelities):
+        at = [e for e in history.evaluations if e.fidelity == k and np.isfinite(e.value)]
+        top = max(at, key=lambda e: e.value if history.maximize else -e.value) if at else None
+        per.append(f | {"trainings": sum(e.fidelity == k for e in history.evaluations),
+                        "seconds": float(sum(e.cost for e in history.evaluations if e.fidelity == k)),
+                        "best": None if top is None else {"architecture": top.architecture, "value": top.value}})  # fmt: skip
+    return {"budget_unit": history.budget_unit, "spent_seconds": history.spent(), "overhead_seconds": history.overhead,
+            "fidelities": per, "result": history.result}  # fmt: skip
+
+
+def progress_message(history: SearchHistory) -> str:
+    """A training search's progress in words: trainings per fidelity, the best so far and where, minutes spent."""
+    counts = ", ".join(
+        f"{sum(e.fidelity == k for e in history.evaluations)} at {f.get('label', k)}"
+        for k, f in enumerate(history.fidelities)
+    )
+    best = history.best()
+    where = (
+        "" if best is None else f", best {best.value:.2f} at {history.fidelities[int(best.fidelity or 0)].get('label')}"
+    )
+    return (f"{len(history.evaluations)} trainings ({counts}){where}; {history.spent() / 60:.1f} of "
+            f"{history.budget / 60:.1f} min spent")  # fmt: skip
+
+
 def _item(index: int, e: Any) -> dict[str, Any]:
     values = {n: _num(v) for n, v in e.values.items()}
-    return {"index": index, "architecture": e.architecture, "value": _num(e.value), "values": values, "cost": e.cost,
-            "batch": e.batch}  # fmt: skip
+    out = {"index": index, "architecture": e.architecture, "value": _num(e.value), "values": values, "cost": e.cost,
+           "batch": e.batch}  # fmt: skip
+    if e.fidelity is not None:
+        out["fidelity"] = e.fidelity
+    return out
 
 
 def _num(v: float) -> float | None:
@@ -328,6 +443,8 @@ __all__ = [
     "check_search",
     "execute_search",
     "plot",
+    "progress_message",
     "report",
     "strategy_of",
+    "training_report",
 ]

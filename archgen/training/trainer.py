@@ -148,14 +148,16 @@ def train_architecture(
     """Train ``params.arch`` on ``params.task`` (resuming from ``workdir``'s checkpoint); returns the result.
 
     ``on_progress(fraction, message)`` follows the steps (it may raise to stop: the checkpoint is written first).
-    The result holds the test accuracy, the final training loss, seconds, the parameter count and the weights'
-    file name and SHA-256; ``workdir`` keeps ``weights.npz`` and ``provenance.json``.
+    The result holds the test accuracy, the final training loss, seconds (of the training steps, over every
+    resumed part), wall seconds (the steps' and this call's set-up and test), the parameter count and the
+    weights' file name and SHA-256; ``workdir`` keeps ``weights.npz`` and ``provenance.json``.
 
     Raises:
         UnknownNameError: unknown task.
         InvalidArchitectureError: ``arch`` is not an NB201 cell.
         CheckpointError: ``workdir`` holds the checkpoint of another run.
     """
+    called = time.monotonic()
     arch = get_space("nb201").parse(params.arch)  # InvalidArchitectureError names the problem
     train, test = task_images(data, params.task, params.train_images)
     if len(train) < params.batch_size:
@@ -232,6 +234,7 @@ def train_architecture(
         "arch": get_space("nb201").format(arch), "task": params.task, "test_acc": acc, "epochs": params.epochs,
         "steps": total, "seconds": seconds, "params": count_parameters(net), "train_images": len(x),
         "test_images": len(xt), "weights": WEIGHTS, "weights_sha256": sha,
+        "wall_seconds": base + time.monotonic() - called,
     }  # fmt: skip
     prov = result | {"request": params.model_dump(mode="json"), "images_sha256_sample": images_sha,
                      "versions": {"torch": torch.__version__, "numpy": np.__version__}, "device": str(device),

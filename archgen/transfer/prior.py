@@ -200,4 +200,45 @@ class SourcePrior:
         return 100.0 * mid, 100.0 * (hi - lo) / 2.0
 
 
-__all__ = ["GROUPS", "Source", "SourcePrior", "normal_scores"]
+class PoolPosterior:
+    """A :class:`SourcePrior` over a fixed pool of candidate cells whose source values are computed once: what a
+    search draws new cells from (:class:`archgen.search.multifidelity.PoolModel`).
+
+    Args:
+        pool: The candidate cells (distinct; any hashable architectures).
+        values: Each source's values on ``pool`` (source name -> array, in pool order).
+        sources: The sources (as :class:`SourcePrior` takes them).
+        **model: :class:`SourcePrior`'s ``rho0`` and ``prior_sd``.
+    """
+
+    def __init__(self, pool: Sequence[object], values: Mapping[str, np.ndarray], sources: Sequence[Source],
+                 **model: float) -> None:  # fmt: skip
+        self._pool = list(pool)
+        if len(set(self._pool)) != len(self._pool):
+            raise PredictorInputError("the pool repeats a cell")
+        self.sources, self.model = list(sources), dict(model)
+        self.values = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+        self._index = {a: k for k, a in enumerate(self._pool)}
+        SourcePrior(self.sources, **self.model).features(self.values)  # checks the names and lengths
+
+    @property
+    def pool(self) -> list[object]:
+        return self._pool
+
+    def fitted(self, archs: Sequence[object], y: Sequence[float]) -> SourcePrior:
+        """A fresh prior fitted on the evaluations ``y`` of the pool cells ``archs``."""
+        missing = [a for a in archs if a not in self._index]
+        if missing:
+            raise PredictorInputError(f"{len(missing)} evaluated cells are not in the pool")
+        rows = [self._index[a] for a in archs]
+        prior = SourcePrior(self.sources, **self.model)
+        if rows:
+            prior.fit({k: v[rows] for k, v in self.values.items()}, np.asarray(y, dtype=np.float64))
+        return prior
+
+    def posterior(self, archs: Sequence[object], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of every pool cell's normal score after the evaluations ``y`` of ``archs``."""
+        return self.fitted(archs, y).predict(self.values)
+
+
+__all__ = ["GROUPS", "PoolPosterior", "Source", "SourcePrior", "normal_scores"]

@@ -3,6 +3,7 @@ generation, a search and a training by the task's name; and the refusals."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,6 +170,87 @@ def test_a_task_without_a_supernet_is_predicted_by_its_prior(service: Service, f
     r = c.post("/v1/predict", json={"task": "bare", "architectures": [best], "predictor": "supernet"}, headers=h)
     assert r.status_code == 409 and "POST /v1/supernets" in r.json()["error"]["message"]
     r = c.post("/v1/searches", json={"task": "bare", "strategy": "random", "budget": 4}, headers=h)
+    assert r.status_code == 409
+
+
+TINY_TRAINING = {"evaluator": "training", "budget_minutes": 0.1, "schedule": {"C": 4, "N": 1, "resolution": 8,
+                 "batch_size": 16}, "fidelities": [{"epochs": 1, "train_images": 30}, {"epochs": 1}]}  # fmt: skip
+
+
+def test_a_training_search_ends_with_the_best_cell_trained_and_its_weights(
+    service: Service, pets: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "User tasks" sequence ends here: a search that pays for real trainings at two fidelities
+    (the prior: the tables of other image sets, proxies on the task's images, its supernet), the best cell
+    trained on the final schedule, its weights downloaded."""
+    from archgen.services import task_prior
+
+    monkeypatch.setattr(task_prior, "REFERENCE_CELLS", 12)  # the jobs run in this process (thread workers)
+    c, h = service.client, service.auth
+    body = {"task": pets, **TINY_TRAINING, "budget_minutes": 0.5, "final_epochs": 2}
+    r = c.post("/v1/searches", json=body, headers=h)
+    assert r.status_code == 202, r.text
+    sid = r.json()["searches"][0]["id"]
+    job = service.wait_job(sid, 600)
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == 1.0 and ("trainings (" in job["message"] or "final schedule" in job["message"]), job
+    s = c.get(f"/v1/searches/{sid}", headers=h).json()["search"]
+    assert s["budget_unit"] == "seconds" and s["spent_seconds"] >= 30 and s["finished"] and s["overhead_seconds"] > 0
+    assert [f["label"] for f in s["fidelities"]] == ["1ep/30img", "1ep"] and s["fidelities"][0]["trainings"] >= 9
+    assert s["best"]["fidelity"] == "1ep" and s["result"]["final"]["epochs"] == 2
+    assert set(s["result"]["prior_weights"]) == {"transfer", "zero-cost", "supernet"}
+    assert all(i["fidelity"] in (0, 1) for i in s["history"]["items"])
+    r = c.get(f"/v1/searches/{sid}/weights", headers=h)
+    assert r.status_code == 200 and r.content[:2] == b"PK"  # an .npz (a zip of arrays), no pickle
+    prov = c.get(f"/v1/searches/{sid}/weights", params={"what": "provenance"}, headers=h).json()
+    assert prov["arch"] == s["best"]["architecture"] and prov["epochs"] == 2 and prov["train_images"] == 60
+    best = c.get(f"/v1/searches/{sid}/weights", params={"which": "best", "what": "provenance"}, headers=h).json()
+    assert best["epochs"] == 1 and best["arch"] == s["best"]["architecture"]
+
+
+def test_bad_training_searches_are_refused_before_any_job(service: Service, pets: str) -> None:
+    c, h = service.client, service.auth
+    before = len(c.get("/v1/jobs", params={"kind": "search"}, headers=h).json()["jobs"])
+    cases = [
+        ({"task": pets, **TINY_TRAINING, "budget_minutes": 0}, 422, "budget_minutes"),
+        ({"task": pets, **TINY_TRAINING, "budget_minutes": 400}, 429, "ARCHGEN_SEARCH_MAX_TRAINING_MINUTES"),
+        ({"task": pets, **TINY_TRAINING, "budget_minutes": None}, 422, "needs budget_minutes"),
+        ({"task": pets, **TINY_TRAINING, "fidelities": [{"epochs": "two"}]}, 422, "fidelities.0.epochs"),
+        ({"task": pets, **TINY_TRAINING, "fidelities": [{"epochs": 3}, {"epochs": 1}]}, 422, "cheapest first"),
+        ({"task": pets, **TINY_TRAINING, "fidelities": [{"epochs": 500}]}, 422, "ARCHGEN_TRAINING_MAX_EPOCHS"),
+        ({"task": pets, **TINY_TRAINING, "budget": 10}, 422, "not budget"),
+        ({"task": "cifar100", **TINY_TRAINING}, 404, "task with images"),
+        ({"task": pets, **TINY_TRAINING, "space": "nasbench_graph"}, 422, "trains NB201 cells"),
+        ({"task": pets, **TINY_TRAINING, "strategy": "bo"}, 404, "prior-sh"),
+        ({"task": pets, "budget_minutes": 5}, 422, "go with evaluator 'training'"),
+        ({"task": pets, "evaluator": "table", "budget": 4}, 422, "evaluated by its supernet"),
+    ]
+    for body, status, text in cases:
+        r = c.post("/v1/searches", json=body, headers=h)
+        assert r.status_code == status and text in r.json()["error"]["message"], (body, r.text)
+    assert len(c.get("/v1/jobs", params={"kind": "search"}, headers=h).json()["jobs"]) == before
+    r = c.get(f"/v1/searches/{c.get('/v1/jobs', params={'kind': 'search'}, headers=h).json()['jobs'][-1]['id']}/weights",
+              headers=h)  # fmt: skip
+    assert r.status_code in (409, 422)
+
+
+def test_a_training_search_cancelled_mid_training_stops_within_the_grace(service: Service, pets: str) -> None:
+    c, h = service.client, service.auth
+    body = {"task": pets, **TINY_TRAINING, "budget_minutes": 30, "prior": "none",
+            "fidelities": [{"epochs": 200}]}  # fmt: skip
+    r = c.post("/v1/searches", json=body, headers=h)
+    assert r.status_code == 202, r.text
+    sid = r.json()["searches"][0]["id"]
+    deadline = time.monotonic() + 120
+    while c.get(f"/v1/searches/{sid}", headers=h).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)  # inside the first batch of trainings
+    t0 = time.monotonic()
+    assert c.delete(f"/v1/searches/{sid}", headers=h).status_code == 200
+    job = service.wait_job(sid, 120)
+    assert job["status"] == "cancelled" and time.monotonic() - t0 < service.settings.job_cancel_grace_s, job
+    r = c.get(f"/v1/searches/{sid}/weights", headers=h)
     assert r.status_code == 409
 
 

@@ -88,3 +88,51 @@ def test_bench_search_multi_objective_reports_hypervolume(capsys: pytest.Capture
     assert len(rows) == 1 and rows[0]["front_size"] >= 1
     code, _, err = cli(capsys, *args, "--minimize", "speed")
     assert code == 2 and "--minimize must be" in err
+
+
+def test_a_training_search_on_a_user_task_prints_the_best_cell_and_its_weights(
+    ws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.tasks.folders import image_folder
+
+    home = ["--home", str(tmp_path / "home")]
+    code, _, err = cli(capsys, *home, "tasks", "add", "pets", "--images", str(image_folder(ws, tmp_path / "pets")))
+    assert code == 0, err
+    ckpt = tmp_path / "search" / "history.json"
+    ckpt.parent.mkdir()
+    args = [*home, "search", "--task", "pets", "--evaluator", "training", "--budget-minutes", "0.1", "--prior", "none",
+            "--fidelities", "1x32,1", "--schedule", "C=4,N=1,resolution=8,batch_size=16", "--final-epochs", "2",
+            "--checkpoint", str(ckpt)]  # fmt: skip
+    code, out, err = cli(capsys, *args, "--json")
+    assert code == 0, err
+    res = json.loads(out)["search"]
+    assert res["best"]["fidelity"] == "1ep" and res["spent_seconds"] >= 6
+    final = res["result"]["final"]
+    assert (
+        final["epochs"] == 2
+        and Path(final["weights"]).is_file()
+        and Path(final["weights"]).parent.parent == ckpt.parent / "final"
+    )
+    code, out, _ = cli(capsys, *args)  # finished: replayed, nothing trained again
+    assert code == 0 and f"best: {res['best']['value']:.2f}% at 1ep" in out and "final (2 epochs)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--budget-minutes", "0"], "--budget-minutes: Input should be greater than 0"),
+        (["--budget-minutes", "5", "--fidelities", "2x"], "--fidelities takes EPOCHS"),
+        (["--budget-minutes", "5", "--fidelities", "2,x3"], "--fidelities takes EPOCHS"),
+        (["--budget-minutes", "5", "--fidelities", "6,2"], "cheapest first"),
+        (["--budget-minutes", "5", "--schedule", "C"], "--schedule takes KEY=VALUE"),
+        (["--budget-minutes", "5", "--schedule", "width=3"], "--width: Extra inputs"),
+        (["--budget-minutes", "5", "--task", "cifar100"], "task with images"),
+        (["--budget-minutes", "5", "--budget", "10"], "not budget"),
+        ([], "needs budget_minutes"),
+    ],
+)
+def test_training_search_bad_input_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
+) -> None:
+    code, _, err = cli(capsys, "--home", str(tmp_path), "search", "--evaluator", "training", *args)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

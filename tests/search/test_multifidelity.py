@@ -1,0 +1,226 @@
+"""Multi-fidelity searches: a contract suite over every registered multi-fidelity strategy
+(``list_multifidelity_strategies()``: a new one is picked up), successive halving's brackets, the prior's top
+cells first and protected, checkpoint/resume, bad input.
+
+The toy problem: NB201 cells scored by their convolutions (the first edge's twice, as in ``test_loop``), read
+at three fidelities with noise that shrinks as the fidelity grows, costing 1, 3 and 9 per evaluation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+import pytest
+
+from archgen.arch import Arch
+from archgen.errors import SearchInputError, UnknownNameError
+from archgen.evaluators.base import EvalResult, Evaluator
+from archgen.search.multifidelity import (
+    PriorSuccessiveHalving,
+    get_multifidelity_strategy,
+    list_multifidelity_strategies,
+    multifidelity_strategy_class,
+    run_multifidelity_search,
+)
+from archgen.spaces import get_space
+from archgen.transfer.prior import PoolPosterior, Source
+
+SPACE = get_space("nb201")
+COSTS = (1.0, 3.0, 9.0)
+NOISE = (1.5, 0.6, 0.0)
+
+
+def score(a: Arch) -> float:
+    return float(sum(o == 3 for o in a.ops) + (a.ops[0] == 3))
+
+
+class Fidelity(Evaluator):
+    """The toy score at one fidelity: noise fixed per cell (a function of the cell), shrinking with the rung."""
+
+    name = "toy-fidelity"
+    space = "nb201"
+    objective = "score"
+
+    def __init__(self, rung: int) -> None:
+        super().__init__()
+        self.rung = rung
+
+    def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
+        out = []
+        for a in archs:
+            noise = np.random.default_rng(abs(hash(a.ops)) % 2**32).normal() * NOISE[self.rung]
+            out.append(EvalResult(a, score(a) + noise, {"score": score(a) + noise}, COSTS[self.rung], "toy"))
+        return out
+
+
+def evaluators() -> list[Evaluator]:
+    return [Fidelity(r) for r in range(3)]
+
+
+def pool_model(good: float = 0.3) -> PoolPosterior:
+    """A prior over 200 random cells from a source that knows the score up to noise ``good`` and one that
+    knows nothing."""
+    rng = np.random.default_rng(7)
+    pool = SPACE.sample_distinct(200, rng)
+    ref = SPACE.sample_distinct(64, np.random.default_rng(8))
+
+    def knows(cells: list[Arch], r: np.random.Generator) -> np.ndarray:
+        return np.array([score(a) for a in cells]) + good * r.normal(size=len(cells))
+
+    sources = [Source("knows", "zero-cost", knows(ref, np.random.default_rng(9))),
+               Source("noise", "zero-cost", np.random.default_rng(10).normal(size=64))]  # fmt: skip
+    values = {"knows": knows(pool, np.random.default_rng(11)), "noise": np.random.default_rng(12).normal(size=200)}
+    return PoolPosterior(pool, values, sources)
+
+
+def strategy(name: str, **kw):
+    cls = multifidelity_strategy_class(name)
+    if cls.takes_model:
+        kw.setdefault("model", pool_model())
+    return get_multifidelity_strategy(name, **kw)
+
+
+def run(name: str, budget: float = 120.0, seed: int = 0, **kw):
+    return run_multifidelity_search(SPACE, strategy(name), evaluators(), budget=budget, batch_size=4, seed=seed,
+                                    fidelities=[{"epochs": e} for e in (1, 3, 9)], **kw)  # fmt: skip
+
+
+def test_the_registry_holds_the_built_in_strategies() -> None:
+    assert {"sh", "prior-sh"} <= set(list_multifidelity_strategies())
+    assert list_multifidelity_strategies(takes_model=True) == ["prior-sh"]
+    with pytest.raises(UnknownNameError, match="prior-sh"):
+        multifidelity_strategy_class("hyperband")
+
+
+@pytest.mark.parametrize("name", list_multifidelity_strategies())
+def test_spends_its_budget_in_brackets_that_promote_the_best(name: str) -> None:
+    h = run(name)
+    assert h.finished and h.budget_unit == "seconds" and len(h.fidelities) == 3
+    spent = h.spent()
+    last = [e.cost for e in h.evaluations if e.batch == h.num_batches - 1]
+    assert 120 <= spent < 120 + sum(last) + 1e-9  # no batch starts once the budget is spent
+    assert all(e.cost == COSTS[e.fidelity] for e in h.evaluations)
+    # every cell above the lowest rung was evaluated, and among the better ones, at the rung below
+    for e in h.evaluations:
+        if e.fidelity:
+            below = [x for x in h.evaluations if x.architecture == e.architecture and x.fidelity == e.fidelity - 1]
+            assert len(below) == 1
+    new = [e.architecture for e in h.evaluations if e.fidelity == 0]
+    assert len(new) == len(set(new))  # a cell is drawn once
+    assert h.top_fidelity() == 2 and h.best().fidelity == 2
+    sizes = np.bincount([e.batch for e in h.evaluations])
+    assert sizes.max() <= 4
+
+
+@pytest.mark.parametrize("name", list_multifidelity_strategies())
+def test_is_reproducible_from_its_seed(name: str) -> None:
+    a, b = run(name, seed=5), run(name, seed=5)
+    assert [(e.architecture, e.fidelity) for e in a.evaluations] == [
+        (e.architecture, e.fidelity) for e in b.evaluations
+    ]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", list_multifidelity_strategies())
+def test_resumes_from_a_checkpoint_to_the_uninterrupted_result(name: str, tmp_path) -> None:
+    full = run(name, seed=2)
+    ckpt = tmp_path / "h.json"
+
+    def stop(h) -> None:
+        if h.num_batches == 5:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run(name, seed=2, checkpoint=ckpt, on_batch=stop)
+    assert json.loads(ckpt.read_text())["finished"] is False
+    counted = []
+
+    class Counting(Fidelity):
+        def _evaluate(self, archs):
+            counted.extend(archs)
+            return super()._evaluate(archs)
+
+    resumed = run_multifidelity_search(SPACE, strategy(name), [Counting(r) for r in range(3)], budget=120.0,
+                                       batch_size=4, seed=2, fidelities=[{"epochs": e} for e in (1, 3, 9)],
+                                       checkpoint=ckpt)  # fmt: skip
+    assert [(e.architecture, e.fidelity, e.value) for e in resumed.evaluations] == [
+        (e.architecture, e.fidelity, e.value) for e in full.evaluations
+    ]
+    assert len(counted) == len(full.evaluations) - sum(e.batch < 5 for e in full.evaluations)  # none paid twice
+    with pytest.raises(SearchInputError, match="another search"):
+        run(name, seed=3, checkpoint=ckpt)
+
+
+def test_the_prior_s_top_cells_come_first_and_the_top_one_reaches_the_highest_fidelity() -> None:
+    model = pool_model()
+    mean, _ = model.posterior([], [])
+    order = [model.pool[int(i)] for i in np.argsort(-mean, kind="stable")]
+    h = run_multifidelity_search(SPACE, PriorSuccessiveHalving(model, protect=1), evaluators(), budget=60.0,
+                                 batch_size=4, seed=0)  # fmt: skip
+    first = [SPACE.parse(e.architecture) for e in h.evaluations if e.fidelity == 0][:9]
+    assert first == order[:9]  # the first bracket (9 cells: eta 3, three rungs) is the prior's top cells
+    top = SPACE.format(order[0])
+    assert [e.fidelity for e in h.evaluations if e.architecture == top] == [0, 1, 2]
+    assert h.best().value >= next(e.value for e in h.evaluations if e.architecture == top and e.fidelity == 2)
+
+
+def test_a_protected_cell_is_promoted_even_when_it_loses() -> None:
+    """A prior that is wrong: its top cell is the worst; protected, it still reaches the top rung."""
+    model = pool_model()
+    inverted = PoolPosterior(model.pool, {k: -v if k == "knows" else v for k, v in model.values.items()}, model.sources)
+    h = run_multifidelity_search(SPACE, PriorSuccessiveHalving(inverted, protect=1), evaluators(), budget=40.0,
+                                 batch_size=4, seed=0)  # fmt: skip
+    mean, _ = inverted.posterior([], [])
+    top = SPACE.format(inverted.pool[int(np.argmax(mean))])
+    assert [e.fidelity for e in h.evaluations if e.architecture == top] == [0, 1, 2]
+    assert h.best().value >= next(e.value for e in h.evaluations if e.architecture == top and e.fidelity == 2)
+
+
+def test_a_good_prior_finds_better_cells_than_random_brackets() -> None:
+    """Median over seeds of the true score of the returned cell (the pool's best is 5: random NB201 cells have
+    few of the toy's convolutions)."""
+    got = {name: [score(SPACE.parse(run(name, 60.0, seed).best().architecture)) for seed in range(5)]
+           for name in ("sh", "prior-sh")}  # fmt: skip
+    best = max(score(a) for a in pool_model().pool)
+    assert np.median(got["prior-sh"]) == best and np.median(got["prior-sh"]) > np.median(got["sh"]), got
+
+
+def test_one_fidelity_is_random_search_with_sh() -> None:
+    h = run_multifidelity_search(SPACE, strategy("sh"), [Fidelity(2)], budget=36.0, batch_size=2, seed=1)
+    assert {e.fidelity for e in h.evaluations} == {0} and len(h.evaluations) == 4
+    assert len({e.architecture for e in h.evaluations}) == 4
+
+
+def test_bad_input_is_refused_naming_the_problem() -> None:
+    with pytest.raises(SearchInputError, match="budget"):
+        run("sh", budget=0.0)
+    with pytest.raises(SearchInputError, match="budget"):
+        run("sh", budget=float("nan"))
+    with pytest.raises(SearchInputError, match="batch_size"):
+        run_multifidelity_search(SPACE, strategy("sh"), evaluators(), budget=10.0, batch_size=0)
+    with pytest.raises(SearchInputError, match="at least one evaluator"):
+        run_multifidelity_search(SPACE, strategy("sh"), [], budget=10.0)
+
+    class Minimising(Fidelity):
+        maximize = False
+
+    with pytest.raises(SearchInputError, match="one objective"):
+        run_multifidelity_search(SPACE, strategy("sh"), [Fidelity(0), Minimising(1)], budget=10.0)
+    with pytest.raises(SearchInputError, match="eta"):
+        get_multifidelity_strategy("sh", eta=1)
+    with pytest.raises(SearchInputError, match="protect"):
+        get_multifidelity_strategy("prior-sh", model=pool_model(), protect=-1)
+    with pytest.raises(SearchInputError, match="unexpected keyword"):
+        get_multifidelity_strategy("sh", model=pool_model())
+
+
+@pytest.mark.parametrize("name", list_multifidelity_strategies())
+def test_declares_its_name_and_capabilities(name: str) -> None:
+    cls = multifidelity_strategy_class(name)
+    assert cls.name == name and isinstance(cls.takes_model, bool)
+    assert ("model" in inspect.signature(cls.__init__).parameters) == cls.takes_model

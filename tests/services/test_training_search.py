@@ -1,0 +1,185 @@
+"""Training searches on real (tiny) trainings: a user task of 90 CIFAR-10 images (3 classes) at 8x8, a 4-channel
+one-cell network, one-epoch fidelities on 32 and 72 images; the kill-and-resume contract; the prior's pool; bad
+requests."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from archgen.errors import SearchInputError, TrainingInputError, UnknownNameError
+from archgen.evaluators import training as training_module
+from archgen.services import task_prior as prior_service
+from archgen.services import training_search as service
+from archgen.services.search import SearchParams, check_search, execute_search, report
+from archgen.training.trainer import PROVENANCE, WEIGHTS
+from tests.tasks.folders import image_folder
+
+TASK = "search-pets"
+TINY = {"C": 4, "N": 1, "resolution": 8, "batch_size": 16}
+FIDELITIES = [{"epochs": 1, "train_images": 32}, {"epochs": 1}]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def task(ws, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if TASK not in ws.tasks:
+        ws.tasks.add(TASK, image_folder(ws, tmp_path_factory.mktemp("f") / "pets", per_class=30))
+    return TASK
+
+
+def params(**kw) -> SearchParams:
+    base = {"task": TASK, "evaluator": "training", "strategy": "sh", "prior": "none", "budget_minutes": 0.1,
+            "fidelities": FIDELITIES, "schedule": TINY, "seed": 3}  # fmt: skip
+    return SearchParams(**(base | kw))
+
+
+class _Kill(Exception):
+    pass
+
+
+@pytest.fixture
+def finished_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The work directory of every training that ran to its end (trained here, not read back)."""
+    done: list[str] = []
+    real = training_module.train_architecture
+
+    def counting(p, data, workdir, **kw):
+        out = real(p, data, workdir, **kw)
+        done.append(workdir.name)
+        return out
+
+    monkeypatch.setattr(training_module, "train_architecture", counting)
+    return done
+
+
+def test_a_tiny_search_spends_its_budget_on_trainings_and_returns_the_best_with_weights(ws, tmp_path) -> None:
+    plan = check_search(params(final_epochs=2), ws)
+    h = execute_search(plan, ws, checkpoint=tmp_path / "history.json")
+    assert h.finished and h.budget_unit == "seconds" and h.spent() >= 6.0
+    assert {e.fidelity for e in h.evaluations} == {0, 1}
+    assert all(e.cost > 0 and 0 <= e.value <= 100 for e in h.evaluations)
+    res = h.result
+    assert res["best"]["fidelity"] == "1ep" and res["best"]["architecture"] == h.best().architecture
+    assert (tmp_path / res["best"]["run"] / WEIGHTS).is_file()
+    final = res["final"]
+    assert final["epochs"] == 2 and (tmp_path / final["run"] / WEIGHTS).is_file()
+    prov = json.loads((tmp_path / final["run"] / PROVENANCE).read_text())
+    assert prov["arch"] == res["best"]["architecture"] and prov["train_images"] == 72 and prov["epochs"] == 2
+    rep = report(h, limit=0)
+    assert rep["best"]["fidelity"] == "1ep" and [f["label"] for f in rep["fidelities"]] == ["1ep/32img", "1ep"]
+    assert sum(f["trainings"] for f in rep["fidelities"]) == len(h.evaluations)
+
+
+def test_killed_in_a_batch_of_trainings_it_resumes_to_the_same_result_paying_no_training_twice(
+    ws, tmp_path, finished_runs
+) -> None:
+    full = execute_search(check_search(params(), ws), ws, checkpoint=tmp_path / "full" / "history.json")
+    finished_runs.clear()
+    calls = {"n": 0}
+
+    def kill() -> None:  # inside a training of the third batch, as a kill -9 would find it
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise _Kill
+
+    ckpt = tmp_path / "cut" / "history.json"
+    ckpt.parent.mkdir()
+    with pytest.raises(_Kill):
+        execute_search(check_search(params(batch_size=1), ws), ws, checkpoint=ckpt, check=kill)
+    before = list(finished_runs)
+    cut = json.loads(ckpt.read_text())
+    assert not cut["finished"] and list((ckpt.parent / "runs").glob("*/checkpoint.npz"))  # one training in flight
+    resumed = execute_search(check_search(params(batch_size=1), ws), ws, checkpoint=ckpt)
+    assert len(finished_runs) == len(set(finished_runs))  # every training ran to its end once
+    assert not set(before) & set(finished_runs[len(before) :])
+    assert [(e.architecture, e.fidelity) for e in resumed.evaluations] == [
+        (e.architecture, e.fidelity) for e in full.evaluations
+    ][: len(resumed.evaluations)]
+    # the value of each training is the uninterrupted one (the one in flight resumed from its checkpoint)
+    by = {(e.architecture, e.fidelity): e.value for e in full.evaluations}
+    assert all(by[(e.architecture, e.fidelity)] == pytest.approx(e.value) for e in resumed.evaluations)
+
+
+def test_a_prior_search_starts_from_the_prior_s_top_cells(ws, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "POOL_TOP", 6)
+    monkeypatch.setattr(service, "POOL_RANDOM", 2)
+    monkeypatch.setattr(prior_service, "REFERENCE_CELLS", 12)
+    plan = check_search(params(strategy=None, prior=None), ws)
+    assert plan.training.strategy == "prior-sh" and plan.training.prior == "transfer"
+    model = service.build_pool_model(ws, plan.training)
+    mean, _ = model.posterior([], [])
+    top = ws.space("nb201").format(model.pool[int(np.argmax(mean))])
+    h = execute_search(plan, ws, checkpoint=tmp_path / "history.json")
+    assert h.evaluations[0].architecture == top  # the prior's best cell first, and through every rung
+    assert [e.fidelity for e in h.evaluations if e.architecture == top][:2] == [0, 1]
+    assert h.overhead > 0 and set(h.result["prior_weights"]) == {"transfer", "zero-cost"}
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "words"),
+    [
+        ({"task": "cifar100"}, UnknownNameError, "task with images"),
+        ({"space": "nasbench_graph"}, SearchInputError, "trains NB201 cells"),
+        ({"budget_minutes": None}, SearchInputError, "needs budget_minutes"),
+        ({"fidelities": [{"epochs": 2}, {"epochs": 1}]}, SearchInputError, "cheapest first"),
+        ({"fidelities": [{"epochs": 1}, {"epochs": 1, "train_images": 500}]}, SearchInputError, "cheapest first"),
+        ({"final_epochs": 1, "fidelities": [{"epochs": 3}]}, SearchInputError, "final_epochs"),
+        ({"strategy": "bo"}, UnknownNameError, "prior-sh"),
+        ({"strategy": "prior-sh", "prior": "none"}, SearchInputError, "draws from a prior"),
+        ({"strategy": "sh", "prior": "transfer"}, SearchInputError, "takes no prior"),
+        ({"metric": "val_acc"}, SearchInputError, "metric is not available"),
+        ({"schedule": TINY | {"batch_size": 64}}, SearchInputError, "larger than"),
+    ],
+)  # fmt: skip
+def test_bad_requests_name_the_problem_before_any_training(ws, kw, error, words) -> None:
+    with pytest.raises(error, match=words):
+        check_search(params(**kw), ws)
+
+
+def test_the_memory_bound_is_checked_for_every_training(ws) -> None:
+    with pytest.raises(TrainingInputError, match="lower batch_size"):
+        check_search(params(final_epochs=3), ws, max_memory=1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"budget": 10}, "budget_minutes, not budget"),
+        ({"budget_minutes": 0}, "greater than 0"),
+        ({"budget_minutes": float("nan")}, "finite number"),
+        ({"fidelities": []}, "at least 1 item"),
+        ({"fidelities": [{"epochs": 0}]}, "greater than or equal to 1"),
+        ({"fidelities": [{"epochs": 2, "images": 5}]}, "Extra inputs"),
+        ({"final_epochs": 5000}, "less than or equal to 1000"),
+    ],
+)
+def test_malformed_requests_fail_validation(kw, words) -> None:
+    with pytest.raises(ValueError, match=words):
+        params(**kw)
+
+
+@pytest.mark.parametrize("field", ["budget_minutes", "fidelities", "final_epochs"])
+def test_training_fields_are_refused_without_the_training_evaluator(field) -> None:
+    value = {"budget_minutes": 5, "fidelities": FIDELITIES, "final_epochs": 5}[field]
+    with pytest.raises(ValueError, match=f"{field} go with evaluator 'training'"):
+        SearchParams(task="cifar10", **{field: value})
+
+
+def test_trainings_on_a_local_ray_cluster_give_the_threads_result(ws, tmp_path, monkeypatch) -> None:
+    """Each training of a batch is a Ray task (the evaluator shipped without its in-process callback; a GPU asked
+    for only where the cluster has one): the same history as on threads."""
+    pytest.importorskip("ray")
+    from archgen.search.parallel import Workers
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with Workers(2) as w:
+        local = execute_search(check_search(params(), ws), ws, checkpoint=tmp_path / "t" / "h.json", workers=w)
+    with Workers(ray_address="local", num_cpus=2) as w:
+        assert w.backend == "ray"
+        remote = execute_search(check_search(params(), ws), ws, checkpoint=tmp_path / "r" / "h.json", workers=w)
+    key = lambda h: [(e.architecture, e.fidelity, round(e.value, 6)) for e in h.evaluations]
+    n = min(len(local.evaluations), len(remote.evaluations))  # the budget is measured seconds: counts may differ
+    assert n >= 4 and key(remote)[:n] == key(local)[:n]
+    assert (tmp_path / "r" / remote.result["best"]["run"] / WEIGHTS).is_file()
