@@ -93,10 +93,11 @@ class SearchHistory:
         rungs = [e.fidelity for e in self.evaluations if e.fidelity is not None and math.isfinite(e.value)]
         return max(rungs) if rungs else None
 
-    def best(self) -> Evaluation | None:
+    def best(self, fidelity: int | None = None) -> Evaluation | None:
         """The best evaluation (first of ties), or ``None`` before any finite value; in a multi-fidelity search,
-        the best at the highest fidelity reached (values of different fidelities are not compared)."""
-        top = self.top_fidelity()
+        the best at ``fidelity`` (a rung; default: the highest reached: values of different fidelities are not
+        compared)."""
+        top = self.top_fidelity() if fidelity is None else fidelity
         finite = [e for e in self.evaluations if math.isfinite(e.value) and (top is None or e.fidelity == top)]
         if not finite:
             return None

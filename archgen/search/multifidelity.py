@@ -196,7 +196,7 @@ class PriorSuccessiveHalving(SuccessiveHalving):
     def protected(self) -> list[Arch]:
         return self._top if self.bracket == 0 else []
 
-    def _training_set(self) -> tuple[list[Arch], list[float]]:
+    def training_set(self) -> tuple[list[Arch], list[float]]:
         """The evaluations the model learns from: the highest rung with enough finite values (BOHB's rule)."""
         pool = set(self.pool)
         for rung in range(self.rungs - 1, -1, -1):
@@ -209,7 +209,7 @@ class PriorSuccessiveHalving(SuccessiveHalving):
         fresh = [k for k, a in enumerate(self.pool) if a not in self.drawn]
         if not fresh:
             return super().new_cells(n)  # the pool is spent: random cells
-        archs, y = self._training_set()
+        archs, y = self.training_set()
         mean, std = self.model.posterior(archs, y)
         if self.bracket == 0:
             score = mean  # the prior's top cells first

@@ -369,8 +369,7 @@ def training_report(history: SearchHistory) -> dict[str, Any]:
     fidelity, and what it returned (the best cell's run, the final training)."""
     per = []
     for k, f in enumerate(history.fidelities):
-        at = [e for e in history.evaluations if e.fidelity == k and np.isfinite(e.value)]
-        top = max(at, key=lambda e: e.value if history.maximize else -e.value) if at else None
+        top = history.best(k)
         per.append(f | {"trainings": sum(e.fidelity == k for e in history.evaluations),
                         "seconds": float(sum(e.cost for e in history.evaluations if e.fidelity == k)),
                         "best": None if top is None else {"architecture": top.architecture, "value": top.value}})  # fmt: skip

@@ -45,6 +45,7 @@ from archgen.errors import SearchInputError
 from archgen.evaluators.training import TrainingEvaluator
 from archgen.search.multifidelity import (
     MAX_FIDELITIES,
+    PriorSuccessiveHalving,
     get_multifidelity_strategy,
     list_multifidelity_strategies,
     multifidelity_strategy_class,
@@ -287,8 +288,8 @@ def run_training_search(
                  "run": top.run_dir(arch).relative_to(root).as_posix()},
         "prior": plan.prior,
     }  # fmt: skip
-    if model is not None:
-        fitted = model.fitted(*_model_data(history, data, model))
+    if model is not None and isinstance(strategy, PriorSuccessiveHalving):  # told every evaluation, replays too
+        fitted = model.fitted(*strategy.training_set())
         result["prior_weights"] = {k: round(v, 4) for k, v in fitted.group_weights.items()}
     if plan.final_epochs is not None:
         if on_progress is not None:
@@ -301,19 +302,6 @@ def run_training_search(
     if checkpoint is not None:
         history.save(Path(checkpoint))
     return history
-
-
-def _model_data(history: SearchHistory, data: Workspace, model: PoolPosterior) -> tuple[list[Arch], list[float]]:
-    """The evaluations the model last learnt from: the highest fidelity with several finite values."""
-    sp = data.space(SPACE)
-    pool = set(model.pool)
-    for rung in sorted({e.fidelity for e in history.evaluations if e.fidelity is not None}, reverse=True):
-        pts = [(sp.parse(e.architecture), e.value) for e in history.evaluations
-               if e.fidelity == rung and np.isfinite(e.value)]  # fmt: skip
-        pts = [(a, v) for a, v in pts if a in pool]
-        if len(pts) >= 4 or rung == 0:
-            return [a for a, _ in pts], [v for _, v in pts]
-    return [], []
 
 
 __all__ = [
