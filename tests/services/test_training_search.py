@@ -94,12 +94,14 @@ def test_killed_in_a_batch_of_trainings_it_resumes_to_the_same_result_paying_no_
     resumed = execute_search(check_search(params(batch_size=1), ws), ws, checkpoint=ckpt)
     assert len(finished_runs) == len(set(finished_runs))  # every training ran to its end once
     assert not set(before) & set(finished_runs[len(before) :])
-    assert [(e.architecture, e.fidelity) for e in resumed.evaluations] == [
-        (e.architecture, e.fidelity) for e in full.evaluations
-    ][: len(resumed.evaluations)]
-    # the value of each training is the uninterrupted one (the one in flight resumed from its checkpoint)
-    by = {(e.architecture, e.fidelity): e.value for e in full.evaluations}
-    assert all(by[(e.architecture, e.fidelity)] == pytest.approx(e.value) for e in resumed.evaluations)
+    # the budget is measured seconds, so either run may end a batch earlier: the same trainings in the same order
+    # as far as both went, each with the uninterrupted value (the one in flight resumed from its checkpoint)
+    n = min(len(resumed.evaluations), len(full.evaluations))
+    assert n >= 4
+    assert [(e.architecture, e.fidelity) for e in resumed.evaluations[:n]] == [
+        (e.architecture, e.fidelity) for e in full.evaluations[:n]
+    ]
+    assert [e.value for e in resumed.evaluations[:n]] == pytest.approx([e.value for e in full.evaluations[:n]])
 
 
 def test_a_prior_search_starts_from_the_prior_s_top_cells(ws, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
