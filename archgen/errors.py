@@ -191,6 +191,10 @@ class SearchInputError(ArchgenError, ValueError):
     """A search request that cannot run (budget, batch size, strategy parameters)."""
 
 
+class BenchInputError(ArchgenError, ValueError):
+    """A benchmark's arguments it cannot run with, or a results file of another run to resume."""
+
+
 class SettingsError(ArchgenError, ValueError):
     """A setting (environment variable or option) with a value archgen cannot use."""
 

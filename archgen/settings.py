@@ -119,7 +119,7 @@ class Settings(BaseSettings):
             (trained once by a job on first need, then kept in the model store).
         quick_generator_epochs: Training epochs of the quick generator that answers
             generation requests while the full one trains (0: none; requests wait for the full one). The service
-            and ``archgen generate`` both read it; 10 was chosen by measurement (BENCHMARKS.md, "A first
+            and ``archgen generate`` both read it; 4 was chosen by measurement (BENCHMARKS.md, "A first
             generation within a minute").
         max_body_bytes: Largest request body.
         rate_limit: Sustained requests per second allowed per API key.
@@ -195,7 +195,7 @@ class Settings(BaseSettings):
     zc_inline_cells: int = Field(2, ge=0)
     generate_inline: int = Field(64, ge=0, le=10_000)
     generator_epochs: int = Field(200, ge=1, le=2000)
-    quick_generator_epochs: int = Field(10, ge=0, le=2000)
+    quick_generator_epochs: int = Field(4, ge=0, le=2000)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     rate_limit: float = Field(100.0, gt=0, allow_inf_nan=False)
     rate_burst: int = Field(200, ge=1)

@@ -1,4 +1,5 @@
-"""``archgen tasks add|list|show|remove``: user tasks (labelled image folders); ``archgen supernets train|list``."""
+"""``archgen tasks add|list|show|remove``: user tasks (labelled image folders); ``archgen supernets train|list``;
+``archgen bench new-task``: a trained ground truth on a new task and the label-free rankers against it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.common import JsonOpt, _ctx, _emit, build, fraction_bar
+from archgen.cli.predictors import bench_app
 from archgen.errors import SupernetInputError
 from archgen.services.supernets import SupernetParams, supernet_records, train_supernet
 
@@ -23,6 +25,44 @@ def register(app: typer.Typer) -> None:
     """Add the ``tasks`` and ``supernets`` groups."""
     app.add_typer(tasks_app, name="tasks")
     app.add_typer(supernets_app, name="supernets")
+    bench_app.command("new-task")(bench_new_task)
+
+
+def bench_new_task(
+    task_kind: Annotated[str, typer.Option("--task", help="The new task: cifar5-32 or gray4-16.")] = "gray4-16",
+    out: Annotated[Path, typer.Option("--out", help="The results file (JSON; resumed when it exists).")] = Path(
+        "new-task.json"
+    ),
+    work: Annotated[
+        Path | None,
+        typer.Option("--work", help="The task's images, home and every run's checkpoint (default: beside --out)."),
+    ] = None,
+    cells: Annotated[int, typer.Option("--cells", min=10, max=5000, help="Random cells trained once.")] = 150,
+    top: Annotated[int, typer.Option("--top", min=0, max=5000, help="Best of them retrained with --seeds.")] = 15,
+    c10_top: Annotated[
+        int, typer.Option("--c10-top", min=0, max=100, help="CIFAR-10's best published cells trained with --seeds.")
+    ] = 5,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, max=10, help="Training seeds of the retrained cells.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the random cells.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Trainings at once (1 thread each).")] = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a new task from CIFAR-10 images (a class subset; gray4-16: grayscale, 16x16, fewer images), train
+    CELLS random NB201 cells on it with a short schedule, retrain the best and CIFAR-10's best published cells
+    with SEEDS seeds, and print Kendall tau of every label-free ranker (table columns, zero-cost proxies on the
+    task's images, their vote, the task's prior) against the trained accuracies. Rerunning resumes."""
+    from archgen.bench import new_task as bench  # lazy: torch-heavy, and only this command needs it
+    from archgen.context import Paths, workspace  # lazy: the workspace imports torch; `--help` must not
+
+    torch.set_num_threads(1)
+    bench.recipe_of(task_kind)  # an unknown task fails before any work
+    out = out.resolve()
+    base = (work or out.with_name(out.stem + "-work")).resolve()
+    paths = _ctx.settings().paths
+    ws = workspace(Paths.of(paths.data_dir, paths.cache_dir, base / "home"))
+    doc = bench.run(ws, task_kind, out, base, cells=cells, top=top, c10_top=c10_top, seeds=seeds, seed=seed,
+                    workers=workers, say=lambda m: typer.echo(m, err=True))  # fmt: skip
+    _emit(doc["summary"], as_json, bench.format_summary(doc) + f"\nwrote {out}")
 
 
 @tasks_app.command("add")

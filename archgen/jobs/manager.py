@@ -47,8 +47,10 @@ class JobManager:
 
     def start(self) -> None:
         """Start the backend and the dispatch thread."""
-        if self.backend is None:
-            self.backend = make_backend(self.settings)
+        if self.backend is None:  # local workers have every kind's module imported before any job
+            self.backend = make_backend(
+                self.settings, preload=sorted({get_job_kind(k).module for k in list_job_kinds()})
+            )
         self.started = time.time()  # jobs claimed before this were running when the last server died
         self._thread = threading.Thread(target=self._loop, name="archgen-job-dispatch", daemon=True)
         self._thread.start()
@@ -80,7 +82,7 @@ class JobManager:
             log.warning("job %s: its worker stopped reporting; resuming it", job_id, extra={"job_id": job_id})
         self.stop_overdue()
         capacity = self.backend.capacity
-        while not self._stop.is_set() and self.backend.running() < capacity:
+        while not self._stop.is_set() and self.backend.ready() and self.backend.running() < capacity:
             claimed = self.store.claim_next(
                 max_running_per_owner=self.settings.job_max_running_per_key,
                 system_slots=max(capacity - 1, 1),

@@ -14,6 +14,8 @@ import shutil
 import signal
 import threading
 import traceback
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
 
 from archgen.db import dispose_engines
 from archgen.errors import ArchgenError
@@ -37,7 +39,7 @@ def execute(
     token: str,
     settings: Settings,
     interrupt: threading.Event,
-    parent_pid: int | None = None,
+    server_alive: Callable[[], bool] | None = None,
     module: str | None = None,
     threads: int | None = None,
     own_process: bool = False,
@@ -45,9 +47,10 @@ def execute(
     """Run job ``job_id`` under lease ``token``; returns the status it ended in.
 
     Args:
-        parent_pid: For worker processes: the server's pid. When the server
-            dies (even by SIGKILL) the worker exits at its next heartbeat, so
-            that the job, resumed by the next server, never runs twice.
+        server_alive: For worker processes: whether the server that started
+            it is still running. When the server dies (even by SIGKILL) the
+            worker exits at its next heartbeat, so that the job, resumed by the
+            next server, never runs twice.
         module: The module that registered the job's kind, imported once the
             lease is being renewed (imports can take longer than a lease).
         threads: Torch's intra-op threads for this worker process (its share of
@@ -65,10 +68,8 @@ def execute(
     def beat() -> None:
         every = max(min(settings.job_lease_s / 4, 5.0), 0.1)
         while not stop.wait(every):
-            if parent_pid is not None and os.getppid() != parent_pid:
-                log.warning(
-                    "server process %d is gone; worker exits, the job resumes on restart", parent_pid, extra=extra
-                )
+            if server_alive is not None and not server_alive():
+                log.warning("the server process is gone; worker exits, the job resumes on restart", extra=extra)
                 os._exit(ORPHANED_EXIT)
             ctx.heartbeat()
 
@@ -121,16 +122,33 @@ def remove_workdir(settings: Settings, job_id: str, kind: str) -> None:
     shutil.rmtree(settings.job_dir / job_id, ignore_errors=True)
 
 
-def process_main(job_id: str, token: str, settings_json: str, parent_pid: int, module: str | None = None) -> None:
-    """Entry point of a local worker process (started with ``spawn``); ``module`` registered the job's kind."""
+def process_main(
+    job_id: str,
+    token: str,
+    settings_json: str,
+    module: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    server: Connection | None = None,
+) -> None:
+    """Entry point of a local worker process (forked by the backend's fork server); ``module`` registered the job's
+    kind; ``environ`` and ``cwd``: the server's when it started the job (the fork server's are those of its own
+    start). ``server``: the read end of a pipe whose write end only the server holds: it reads end-of-file once
+    the server is gone (the worker's parent is the fork server, which lives as long as any worker does)."""
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
+    if cwd is not None:
+        os.chdir(cwd)
     settings = Settings.model_validate_json(settings_json)
     configure_logging(settings.log_level, settings.log_json)
     interrupt = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: interrupt.set())
     # Ctrl-C reaches the whole process group: the server handles it and asks us with SIGTERM
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    alive = None if server is None else (lambda: not server.poll())
     try:
-        execute(job_id, token, settings, interrupt, parent_pid=parent_pid, module=module,
+        execute(job_id, token, settings, interrupt, server_alive=alive, module=module,
                 threads=settings.threads_per_job, own_process=True)  # fmt: skip
     finally:
         dispose_engines()

@@ -87,6 +87,8 @@ GENERATOR_SEED = 0
 FULL_EPOCH_S = 2.1
 #: Random cells whose published measurement trains a constraint's surrogate.
 CONSTRAINT_CELLS = 2000
+#: Training epochs of a constraint's surrogate (``benchmarks/bench_quick_generator.py sweep`` measured the choice).
+CONSTRAINT_EPOCHS = 30
 #: Cells drawn from the space's sampler to train the generator of a space its table does not enumerate.
 SAMPLED_CELLS = 20_000
 #: Unguided samples the space's generator draws after training to fit its validity surrogate (kept only where
@@ -748,7 +750,7 @@ def _constraint_surrogates(g: _GuidanceInputs, cols: dict[str, np.ndarray]) -> d
         rows = np.flatnonzero(np.isfinite(cols[b.name]))
         pick = np.random.default_rng(p.seed + 7).choice(rows, min(CONSTRAINT_CELLS, len(rows)), replace=False)
         ca, cy = [sp.from_index(int(i)) for i in pick], cols[b.name][pick]
-        out[b.name] = g.fit(("bound", p.space, b.task, b.metric, p.seed), ca, cy, 100, 256)
+        out[b.name] = g.fit(("bound", p.space, b.task, b.metric, p.seed), ca, cy, CONSTRAINT_EPOCHS, 256)
     return out
 
 

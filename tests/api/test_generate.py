@@ -75,6 +75,7 @@ def test_more_than_the_inline_limit_is_a_job(service: Service, first: dict) -> N
     assert r.status_code == 202, r.text
     job = service.wait_job(r.json()["id"], timeout=300)
     assert job["status"] == "succeeded" and len(job["result"]["items"]) == 12 and job["progress"] == 1.0
+    assert job["message"].startswith("sampling: 12 of 12 samples kept"), job["message"]  # not a round's start
 
 
 def test_zero_cost_guidance_uses_no_label_and_is_a_job(service: Service, first: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archgen.jobs import SUCCEEDED, JobManager, JobStore
+from archgen.jobs.backends import ThreadBackend
 from archgen.settings import Settings
 from tests.helpers import wait_until
 from tests.jobs.conftest import run_to_end
@@ -36,3 +37,26 @@ def test_cancel_a_running_job(settings: Settings, counter_kind) -> None:
     finally:
         manager.stop()
     assert store.get(job.id).status == "cancelled"
+
+
+def test_no_job_is_claimed_before_the_backend_is_ready(settings: Settings, counter_kind) -> None:
+    """A claim starts a job's lease: while local workers' fork server is still importing, jobs stay queued."""
+
+    class Warming(ThreadBackend):
+        warm = False
+
+        def ready(self) -> bool:
+            return self.warm
+
+    store = JobStore(settings.db_url)
+    job, _ = store.create("test_counter", {"n": 3}, "alice")
+    backend = Warming(settings)
+    manager = JobManager(settings, backend=backend, poll_s=0.05)
+    manager.start()
+    try:
+        manager.tick()
+        assert store.get(job.id).status == "queued" and store.get(job.id).attempts == 0
+        backend.warm = True
+        wait_until(lambda: store.get(job.id).status == SUCCEEDED, 60, what="the job, once the backend is ready")
+    finally:
+        manager.stop()

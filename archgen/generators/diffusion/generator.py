@@ -676,6 +676,8 @@ class DiffusionGenerator(Generator):
                 f"({self.max_rounds} rounds); relax the constraint or raise max_rounds"
             )
         got = got[:want]
+        if self.on_progress is not None:  # the last message says what the rounds kept, not a round's start
+            self.on_progress(1.0, f"{want} of {want} samples kept ({drawn} drawn, {valid} valid)")
         if not scoring:
             return got
         assert guidance is not None
