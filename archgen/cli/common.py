@@ -94,11 +94,17 @@ M = TypeVar("M", bound=BaseModel)
 def build(model: type[M], error: type[ArchgenError], options: dict[str, str] | None = None, **fields: Any) -> M:
     """``model(**fields)``, the operation's one request model; a validation error becomes ``error`` naming the
     command-line option of the first bad field (``--width: ...``; ``options`` maps fields to options where
-    their names differ)."""
+    their names differ). A field of a nested model is named by its leaf (``--max-params`` fills
+    ``constraints.max_params``), unless ``options`` names the nested model itself: an option whose value holds
+    several fields (``--schedule: width: ...`` for ``--schedule width=3``)."""
+    opts = options or {}
     try:
         return model(**fields)
     except ValidationError as e:
         err = e.errors()[0]
-        field = next((x for x in reversed(err["loc"]) if isinstance(x, str)), "input")  # nested: the leaf's name
-        name = (options or {}).get(field, field).replace("_", "-")
-        raise error(f"--{name}: {err['msg']} (got {err.get('input')!r})") from None
+        path = [x for x in err["loc"] if isinstance(x, str)] or ["input"]
+        if len(path) > 1 and path[0] in opts:
+            where = f"--{opts[path[0]].replace('_', '-')}: {'.'.join(path[1:])}"
+        else:
+            where = f"--{opts.get(path[-1], path[-1]).replace('_', '-')}"
+        raise error(f"{where}: {err['msg']} (got {err.get('input')!r})") from None

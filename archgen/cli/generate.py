@@ -18,7 +18,7 @@ from archgen.bench import generators as bench
 from archgen.cli.common import JsonOpt, _ctx, _emit, build
 from archgen.cli.predictors import bench_app
 from archgen.generators.base import GeneratorInputError
-from archgen.services.generate import FULL_EPOCH_S, generator_ready
+from archgen.services.generate import FULL_EPOCH_S, check_request, generator_ready
 from archgen.services.generate import generate as run
 from archgen.services.requests import GenerateRequest
 
@@ -118,10 +118,13 @@ def generate(
         steps=steps,
         method=method,
     )
+    plan = check_request(params, _ctx.workspace())  # bad input: its one-line error before any notice
     quick = None if full else (_ctx.settings().quick_generator_epochs or None)  # the service's setting too
     if quick is not None and quick < epochs and not generator_ready(_ctx.models(), space, epochs):
+        took = epochs * FULL_EPOCH_S
         typer.echo(
-            f"the full {space} generator ({epochs} epochs, about {epochs * FULL_EPOCH_S / 60:.0f} min on an idle "
+            f"the full {space} generator ({epochs} epochs, about "
+            f"{f'{took / 60:.0f} min' if took >= 90 else f'{took:.0f} s'} on an idle "
             f"2-core machine) is not trained yet: answering with the quick one ({quick} epochs); `archgen generate "
             "--full` trains the full one (so does `archgen serve`, in the background, on the same model store)",
             err=True,
@@ -133,7 +136,7 @@ def generate(
             bar.update(max(0, int(fraction * 100) - bar.n))
 
         result = run(
-            params,
+            plan,
             _ctx.workspace(),
             _ctx.models(),
             generator_epochs=epochs,

@@ -156,7 +156,7 @@ def search(
     params = build(
         SearchParams,
         SearchInputError,
-        None,
+        {"schedule": "schedule", "fidelities": "fidelities"},  # options holding several fields each
         space=space,
         task=task,
         metric=metric,

@@ -125,7 +125,7 @@ def test_a_training_search_on_a_user_task_prints_the_best_cell_and_its_weights(
         (["--budget-minutes", "5", "--fidelities", "2,x3"], "--fidelities takes EPOCHS"),
         (["--budget-minutes", "5", "--fidelities", "6,2"], "cheapest first"),
         (["--budget-minutes", "5", "--schedule", "C"], "--schedule takes KEY=VALUE"),
-        (["--budget-minutes", "5", "--schedule", "width=3"], "--width: Extra inputs"),
+        (["--budget-minutes", "5", "--schedule", "width=3"], "--schedule: width: Extra inputs"),
         (["--budget-minutes", "5", "--task", "cifar100"], "task with images"),
         (["--budget-minutes", "5", "--budget", "10"], "not budget"),
         ([], "needs budget_minutes"),
