@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
-from scipy.stats import kendalltau, rankdata
+from scipy.stats import rankdata
 
 from archgen.errors import BenchInputError
 from archgen.evaluators.training import TrainingEvaluator
-from archgen.predictors.zerocost import PROXIES, score_archs
+from archgen.predictors.metrics import kendall_tau
+from archgen.predictors.zerocost import PROXIES
 from archgen.search.parallel import Workers
-from archgen.services.task_prior import PRIOR_PROXIES, TRANSFER_COLUMNS, task_prior
+from archgen.services.task_prior import PRIOR_PROXIES, TRANSFER_COLUMNS, source_values, task_prior, transfer_name
 
 if TYPE_CHECKING:
     from archgen.arch import Arch
@@ -173,11 +174,12 @@ def _train(
         say(f"trained {k}/{n} ({el:.0f} s; about {el / k * (n - k):.0f} s left)")
 
 
-def _tau(a: np.ndarray, b: np.ndarray) -> float | None:
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0:
+def _tau(ranker: np.ndarray, truth: np.ndarray) -> float | None:
+    """Kendall tau over the cells where the ranker has a value (``None``: fewer than 3, or a constant ranker)."""
+    ok = np.isfinite(ranker) & np.isfinite(truth)
+    if ok.sum() < 3 or np.ptp(ranker[ok]) == 0:
         return None
-    return round(float(kendalltau(a[ok], b[ok]).statistic), 4)
+    return round(kendall_tau(truth[ok], ranker[ok]), 4)
 
 
 def _pct(v: np.ndarray) -> np.ndarray:
@@ -186,14 +188,9 @@ def _pct(v: np.ndarray) -> np.ndarray:
 
 def rankers(data: Workspace, task: str, archs: list[Arch], say: Callable[[str], None]) -> dict[str, np.ndarray]:
     """Every label-free ranker's value of ``archs`` on ``task`` (higher: better; none reads the task's labels)."""
-    table = data.table("nb201")
-    out: dict[str, np.ndarray] = {}
-    for t, m in TRANSFER_COLUMNS:
-        out[f"table:{t}/{m}"] = np.asarray(table.query(archs, t, m), dtype=np.float64)
     say(f"zero-cost proxies on the task's images for {len(archs)} cells")
-    scores = score_archs(archs, task, RANKER_PROXIES, data=data)
-    for p in RANKER_PROXIES:
-        out[f"zc:{p}"] = np.asarray(scores[p], dtype=np.float64)
+    names = [transfer_name(t, m) for t, m in TRANSFER_COLUMNS] + [f"zc:{p}" for p in RANKER_PROXIES]
+    out = source_values(data, task, archs, names)
     prior = task_prior(data, task)
     values = prior.values(archs)  # the prior's proxies among them (cached: computed once)
     out["vote"] = np.mean([_pct(values[f"zc:{p}"]) for p in PRIOR_PROXIES], axis=0)
@@ -204,10 +201,15 @@ def rankers(data: Workspace, task: str, archs: list[Arch], say: Callable[[str], 
     return out
 
 
+def ground_truth(doc: dict[str, Any]) -> dict[str, float]:
+    """Each random cell's accuracy in its first training (seed 0): the ground truth."""
+    return {t["architecture"]: t["acc"] for t in doc["trainings"] if t["why"] == "random" and t["seed"] == 0}
+
+
 def summarize(doc: dict[str, Any], ranks: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The ground truth (seed 0 of the random cells), the retrained cells' means, and each ranker's tau
     (``ranks``: values of the cells ``doc["ranked"]`` names, in its order)."""
-    truth = {t["architecture"]: t["acc"] for t in doc["trainings"] if t["why"] == "random" and t["seed"] == 0}
+    truth = ground_truth(doc)
     y = np.array(list(truth.values()))
     by: dict[str, list[float]] = {}
     kind: dict[str, str] = {}
@@ -293,7 +295,7 @@ def run(
     with Workers(workers) as pool:
         say(f"ground truth: {cells} random cells, {recipe.epochs} epochs each, {workers} at a time")
         _train(data, name, recipe, work, [(a, 0, "random") for a in archs], doc, out, pool, say)
-        acc = {t["architecture"]: t["acc"] for t in doc["trainings"] if t["why"] == "random" and t["seed"] == 0}
+        acc = ground_truth(doc)
         best = sorted(archs, key=lambda a: -acc[sp.format(a)])[:top]
         c10 = np.asarray(table.column("cifar10", "test_acc"), dtype=float)
         c10_cells = [sp.from_index(int(i)) for i in np.argsort(-np.nan_to_num(c10, nan=-1.0))[:c10_top]]
@@ -325,4 +327,14 @@ def format_summary(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["RANKER_PROXIES", "RECIPES", "Recipe", "format_summary", "make_task", "rankers", "run", "summarize"]
+__all__ = [
+    "RANKER_PROXIES",
+    "RECIPES",
+    "Recipe",
+    "format_summary",
+    "ground_truth",
+    "make_task",
+    "rankers",
+    "run",
+    "summarize",
+]

@@ -73,6 +73,17 @@ class TaskPrior:
         return f"prior of {self.task} from {len(self.model.sources)} sources ({groups})"
 
 
+def transfer_name(task: str, metric: str) -> str:
+    """The name of the transfer source that is the table's ``task``/``metric`` column."""
+    return f"table:{task}/{metric}"
+
+
+def transfer_column(name: str) -> tuple[str, str]:
+    """``(task, metric)`` of the transfer source ``name`` (:func:`transfer_name`'s inverse)."""
+    task, metric = name.removeprefix("table:").split("/", 1)
+    return task, metric
+
+
 def _table_sources(data: Workspace, target: str) -> list[Source]:
     """The transfer columns of other image sets than ``target``'s (a benchmark task's own labels never serve)."""
     table = data.table(SPACE)
@@ -81,7 +92,7 @@ def _table_sources(data: Workspace, target: str) -> list[Source]:
     for task, metric in TRANSFER_COLUMNS:
         if task not in own and task in table.tasks() and metric in table.metrics(task):
             col = np.asarray(table.column(task, metric), dtype=np.float64)
-            out.append(Source(f"table:{task}/{metric}", "transfer", col[np.isfinite(col)], uses_labels=True))
+            out.append(Source(transfer_name(task, metric), "transfer", col[np.isfinite(col)], uses_labels=True))
     return out
 
 
@@ -107,8 +118,7 @@ def source_values(
         out |= {f"zc:{p}": np.asarray(scores.get(p, ()), dtype=np.float64) for p in proxies}
     for name in names:
         if name.startswith("table:"):
-            t, m = name.removeprefix("table:").split("/", 1)
-            out[name] = np.asarray(table.query(archs, t, m), dtype=np.float64)
+            out[name] = np.asarray(table.query(archs, *transfer_column(name)), dtype=np.float64)
         elif name.startswith("supernet:"):
             ev = supernet_evaluator(data, task, name.removeprefix("supernet:"))
             out[name] = np.array([r.value for r in ev.evaluate(archs)], dtype=np.float64)
@@ -148,4 +158,14 @@ def task_prior(
     return TaskPrior(data, task, SourcePrior(sources, **model), sid)
 
 
-__all__ = ["PRIOR_PROXIES", "REFERENCE_CELLS", "TRANSFER_COLUMNS", "TaskPrior", "reference_cells", "task_prior"]
+__all__ = [
+    "PRIOR_PROXIES",
+    "REFERENCE_CELLS",
+    "TRANSFER_COLUMNS",
+    "TaskPrior",
+    "reference_cells",
+    "source_values",
+    "task_prior",
+    "transfer_column",
+    "transfer_name",
+]

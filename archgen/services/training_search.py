@@ -51,7 +51,7 @@ from archgen.search.multifidelity import (
     multifidelity_strategy_class,
     run_multifidelity_search,
 )
-from archgen.services.task_prior import task_prior
+from archgen.services.task_prior import task_prior, transfer_column
 from archgen.tasks.images import check_image_task, train_image_count
 from archgen.training.trainer import TrainingParams, check_training_request
 from archgen.transfer.prior import PoolPosterior, Source, SourcePrior
@@ -204,10 +204,7 @@ def _transfer_top(data: Workspace, sources: Sequence[Source], n: int) -> list[Ar
     transfer = [s for s in sources if s.group == "transfer"]
     if not transfer:
         return []
-    cols = {}
-    for s in transfer:
-        task, metric = s.name.removeprefix("table:").split("/", 1)
-        cols[s.name] = np.asarray(table.column(task, metric), dtype=np.float64)
+    cols = {s.name: np.asarray(table.column(*transfer_column(s.name)), dtype=np.float64) for s in transfer}
     ok = np.flatnonzero(np.all([np.isfinite(c) for c in cols.values()], axis=0))
     mean, _ = SourcePrior(transfer).predict({k: c[ok] for k, c in cols.items()})
     rows = ok[np.argsort(-mean, kind="stable")[:n]]
