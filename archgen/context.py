@@ -145,11 +145,13 @@ class Workspace:
 
     @property
     def tasks(self) -> TaskStore:
-        """The registered user tasks: under ``home/tasks`` for the operator, the key's own for a key's view."""
+        """The registered user tasks: under ``home/tasks`` for the operator; for a key's view, the key's own and,
+        read-only, the operator's (:class:`TaskStore`'s ``shared``)."""
         if self.owner is None:
             return self.memo("tasks", lambda: TaskStore(self.paths.task_dir))
         owner = self.owner
-        return self.memo(("tasks", owner), lambda: TaskStore(self.paths.owner_dir(owner) / "tasks"))
+        shared = TaskStore(self.paths.task_dir)  # the operator's tasks: every key reads them, none changes them
+        return self.memo(("tasks", owner), lambda: TaskStore(self.paths.owner_dir(owner) / "tasks", shared=shared))
 
 
 _WORKSPACES: dict[Paths, Workspace] = {}

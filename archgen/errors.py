@@ -140,6 +140,10 @@ class TaskExistsError(ArchgenError):
     """A task of that name is registered already."""
 
 
+class TaskReadOnlyError(ArchgenError):
+    """A shared task (the operator's, read by every key) that a key may not change or delete."""
+
+
 class SupernetInputError(ArchgenError, ValueError):
     """Parameters or data a supernet cannot use (bad sizes, too few images, an architecture of another space)."""
 
@@ -201,3 +205,7 @@ class SettingsError(ArchgenError, ValueError):
 
 class DatabaseError(ArchgenError):
     """The service database cannot be opened or has an unusable URL."""
+
+
+class BudgetSpentError(ArchgenError):
+    """A search's budget ran out while an evaluation was in flight (the evaluation stops, charged what it used)."""

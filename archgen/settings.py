@@ -236,6 +236,12 @@ class Settings(BaseSettings):
         return self.job_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
+    def trainings_at_once(self) -> int:
+        """Trainings a training search's job runs at once: one per thread of the job (:attr:`threads_per_job`),
+        at most :attr:`search_workers`; the search's bounds (memory) hold for all of them together."""
+        return max(1, min(self.search_workers, self.threads_per_job))
+
+    @property
     def job_memory_bytes(self) -> int:
         """:attr:`job_max_memory_bytes`, or three quarters of the machine's memory divided among :attr:`workers`."""
         if self.job_max_memory_bytes is not None:

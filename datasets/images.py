@@ -120,6 +120,16 @@ class ImageArrayDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def mean(self) -> list[float]:
+        """Per-channel mean the images are normalised by (RGB, [0, 1] scale)."""
+        return [float(v) for v in self._mean.flatten()]
+
+    @property
+    def std(self) -> list[float]:
+        """Per-channel std the images are normalised by."""
+        return [float(v) for v in self._std.flatten()]
+
     def _tensor(self, idx: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(self.images[idx]).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self._mean) / self._std

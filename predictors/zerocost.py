@@ -146,7 +146,8 @@ def _layers(net: nn.Module) -> list[nn.Module]:
 
 
 def _jacov(jac: np.ndarray) -> float:
-    corrs = np.corrcoef(jac)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant row (a dead input) has no correlation: NaN -> 0
+        corrs = np.corrcoef(jac)
     v = np.linalg.eigvalsh(np.nan_to_num(corrs))
     k = 1e-5
     return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))

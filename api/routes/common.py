@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from archgen.api.errors import ApiError
+from archgen.errors import ArtifactError
 from archgen.jobs import JobRecord
+from archgen.training.model import MODEL_CARD, MODEL_ONNX, MODEL_WEIGHTS, export_onnx, load_model
+from archgen.training.trainer import PROVENANCE, WEIGHTS
 
 if TYPE_CHECKING:
     from archgen.api.state import ServiceState
@@ -77,3 +81,32 @@ def job_json(job: JobRecord) -> dict:
 def accepted(job: JobRecord) -> JSONResponse:
     """202 with the job and a ``Location`` header to poll."""
     return JSONResponse(job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+#: What a trained run's download can be (``?what=``): file name and media type.
+RUN_FILES = {
+    "model": (MODEL_WEIGHTS, "application/octet-stream"),
+    "card": (MODEL_CARD, "application/json"),
+    "onnx": (MODEL_ONNX, "application/octet-stream"),
+    "weights": (WEIGHTS, "application/octet-stream"),
+    "provenance": (PROVENANCE, "application/json"),
+}
+
+
+def run_file(run: Path, what: str, name: str) -> FileResponse:
+    """One file of a finished training's directory ``run`` (:data:`RUN_FILES`; ``onnx`` is exported on the first
+    request and kept); ``name`` prefixes the download's file name. 422 for an unknown ``what``, 409 for a run
+    without it."""
+    if what not in RUN_FILES:
+        raise ApiError(422, "invalid_input", f"what must be one of {', '.join(RUN_FILES)}, got {what!r}")
+    file, media = RUN_FILES[what]
+    path = run / file
+    if what == "onnx" and not path.is_file() and (run / MODEL_WEIGHTS).is_file():
+        try:
+            export_onnx(load_model(run), path)
+        except ArtifactError as e:
+            raise ApiError(409, "not_ready", f"the model cannot be exported: {e}") from None
+    if not path.is_file():
+        raise ApiError(409, "not_ready", f"this training has no {what} file ({file})"
+                       + (": it was trained before archgen saved models; train it again" if what in ("model", "card", "onnx") else ""))  # fmt: skip
+    return FileResponse(path, media_type=media, filename=f"{name}-{path.name}")

@@ -12,7 +12,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from archgen.api.errors import ApiError, domain_error_response
-from archgen.api.routes.common import job_json, job_of_kind
+from archgen.api.routes.common import job_json, job_of_kind, run_file
+from archgen.api.routes.tasks import usage
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Data, Key, ServiceState, State
 from archgen.errors import ArchgenError
@@ -20,7 +21,8 @@ from archgen.jobs import JobQuotaError, JobRecord
 from archgen.search.history import SearchHistory
 from archgen.services.jobs import SEARCH_HISTORY
 from archgen.services.search import SearchParams, check_search, plot, report
-from archgen.training.trainer import PROVENANCE, WEIGHTS
+from archgen.services.training_search import TrainingSchedule
+from archgen.training.memory import run_disk_bytes
 
 router = APIRouter(prefix="/v1", tags=["searches"])
 
@@ -53,6 +55,15 @@ def _parse(body: Any, most: int) -> list[SearchParams]:
 
 def _check_limits(state: ServiceState, owner: str, searches: list[SearchParams]) -> None:
     s = state.settings
+    for k, p in enumerate(searches):  # more than a key may ever hold: a 422, not a 429 that no wait can lift
+        where = "" if len(searches) == 1 else f"searches[{k}]: "
+        if (p.budget_minutes or 0) > s.search_max_training_minutes_per_key:
+            raise ApiError(422, "invalid_input", f"{where}budget_minutes {p.budget_minutes:g} is over this service's "
+                           f"bound of {s.search_max_training_minutes_per_key:g} training minutes per key "
+                           "(ARCHGEN_SEARCH_MAX_TRAINING_MINUTES_PER_KEY)")  # fmt: skip
+        if (p.budget or 0) > s.search_max_budget_per_key:
+            raise ApiError(422, "invalid_input", f"{where}budget {p.budget} is over this service's bound of "
+                           f"{s.search_max_budget_per_key} evaluations per key (ARCHGEN_SEARCH_MAX_BUDGET_PER_KEY)")  # fmt: skip
     open_ = state.jobs.open_of(owner, "search")
     if len(open_) + len(searches) > s.search_max_open_per_key:
         raise JobQuotaError(
@@ -66,6 +77,16 @@ def _check_limits(state: ServiceState, owner: str, searches: list[SearchParams])
             f"this key's queued and running searches hold {pending} evaluations and these ask for {asked}; at most "
             f"{s.search_max_budget_per_key} together (ARCHGEN_SEARCH_MAX_BUDGET_PER_KEY)"
         )
+    trainings = [p for p in searches if p.evaluator == "training"]
+    if trainings:  # the searches' trainings must fit the key's disk quota: a batch's runs and the best's at a time
+        data = state.data.for_owner(owner)
+        now = usage(state, data, owner)["bytes"]
+        need = sum((min(p.batch_size, s.trainings_at_once) + 2) * run_disk_bytes(C=(p.schedule or TrainingSchedule()).C,
+                   N=(p.schedule or TrainingSchedule()).N) for p in trainings)  # fmt: skip
+        if now + need > s.key_max_stored_bytes:
+            raise ApiError(413, "quota", f"your files take {now:,} bytes and these searches' trainings may need "
+                           f"{need:,} more; your quota is {s.key_max_stored_bytes:,} (ARCHGEN_KEY_MAX_STORED_BYTES): "
+                           "delete a task, or searches' files with it")  # fmt: skip
     minutes = sum(float(j.params.get("budget_minutes") or 0) for j in open_)
     wanted = sum(p.budget_minutes or 0 for p in searches)
     if minutes + wanted > s.search_max_training_minutes_per_key:
@@ -125,7 +146,7 @@ def submit_searches(
             raise ApiError(422, "invalid_input", f"{where}a training of {max(epochs)} epochs; at most {most} "
                            "(ARCHGEN_TRAINING_MAX_EPOCHS)")  # fmt: skip
         try:
-            check_search(p, data, max_memory=state.settings.job_memory_bytes)
+            check_search(p, data, max_memory=state.settings.job_memory_bytes, parallel=state.settings.trainings_at_once)
         except ArchgenError as e:  # the same status and body, naming the search of a batch
             return domain_error_response(e, prefix="" if len(searches) == 1 else f"searches[{k}]: ")
     with _SUBMIT:
@@ -196,14 +217,15 @@ def plot_search(job_id: str, state: State, key: Key) -> Response:
 def download_search_weights(
     job_id: str, state: State, key: Key, which: str = "final", what: str = "weights"
 ) -> FileResponse:
-    """A training search's result as weights (``weights.npz``, the network's state dict, no pickle) or, with
-    ``?what=provenance``, its provenance JSON: ``which=final`` (the default) the best cell trained on the final
+    """A training search's trained network: ``which=final`` (the default) the best cell trained on the final
     schedule, falling back to ``best`` (the best cell's training at the highest fidelity) when the search asked
-    for no final training. 409 until the search has succeeded; 422 for a search that trains nothing."""
+    for no final training. ``what``: ``weights`` (``weights.npz``, the state dict, no pickle), ``model``
+    (``model.safetensors``: the state dict with the model card in its metadata: class names in label order, input
+    size and normalisation, the network's arguments), ``card`` (``model.json``), ``onnx`` (exported on the first
+    request) or ``provenance``. 409 until the search has succeeded; 422 for a search that trains nothing."""
     job = _search(state, job_id, key.id)
-    if which not in ("final", "best") or what not in ("weights", "provenance"):
-        raise ApiError(422, "invalid_input", f"which must be final or best and what weights or provenance, got "
-                       f"{which!r} and {what!r}")  # fmt: skip
+    if which not in ("final", "best"):
+        raise ApiError(422, "invalid_input", f"which must be final or best, got {which!r}")
     if job.params.get("evaluator") != "training":
         raise ApiError(422, "invalid_input", f"search {job_id} trains no architecture (evaluator 'training' does)")
     h = _history(state, job)
@@ -211,11 +233,7 @@ def download_search_weights(
     if job.status != "succeeded" or not result.get("best"):
         raise ApiError(409, "not_ready", f"search {job_id} has no trained result yet (status {job.status}); poll it")
     run = (result.get("final") or result["best"])["run"] if which == "final" else result["best"]["run"]
-    path = state.settings.job_dir / job.id / run / (WEIGHTS if what == "weights" else PROVENANCE)
-    if not path.is_file():
-        raise ApiError(409, "not_ready", f"search {job_id}: the {which} training's {what} are gone")
-    media = "application/octet-stream" if what == "weights" else "application/json"
-    return FileResponse(path, media_type=media, filename=f"{job.id}-{which}-{path.name}")
+    return run_file(state.settings.job_dir / job.id / run, what, f"{job.id}-{which}")
 
 
 @router.delete(

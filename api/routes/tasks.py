@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from archgen.api.state import Data, Key, ServiceState, State
 from archgen.context import Workspace, owned_bytes
 from archgen.datasets import list_tables
 from archgen.errors import DataError, TaskExistsError
+from archgen.jobs import JobRecord
 from archgen.services.jobs import AddTaskParams, upload_name
 from archgen.services.supernets import supernet_records
 from archgen.tasks.images import BUILTIN_IMAGE_TASKS
@@ -69,7 +71,7 @@ async def upload_task(
     await run_in_threadpool(check_new_task_name, data, name, list_tables())
     repeat = state.jobs.by_key(key.id, idempotency_key) if idempotency_key else None
     if repeat is None:  # a repeat answers with its first job, whatever has happened since
-        await run_in_threadpool(check_quota, state, data)
+        await run_in_threadpool(check_quota, state, data, key.id)
         if name in data.tasks:
             raise TaskExistsError(f"task {name!r} exists already")
         adding = [j.id for j in state.jobs.open_of(key.id, "add_task") if j.params.get("name") == name]
@@ -107,34 +109,40 @@ async def upload_task(
 
 
 @router.get("/tasks")
-def list_tasks(state: State, _: Key, data: Data) -> dict:
-    """The built-in tasks with images and your tasks (classes, counts, split, checksums); ``broken`` names your
-    tasks whose record cannot be read (delete and upload them again); ``usage`` is what your tasks and supernets
-    take against your quota."""
+def list_tasks(state: State, key: Key, data: Data) -> dict:
+    """The built-in tasks with images, your tasks and the shared ones (added by the service's operator with
+    ``archgen tasks add``: ``"shared": true``, usable by every key, deletable by none): classes, counts, split,
+    checksums; ``broken`` names tasks whose record cannot be read (delete and upload yours again); ``usage`` is
+    what your tasks, supernets, searches and trainings take against your quota."""
     tasks, broken = [], {}
     for name in data.tasks.names():
         try:
-            tasks.append(data.tasks.record(name).summary())
+            tasks.append(data.tasks.record(name).summary() | {"shared": data.tasks.is_shared(name)})
         except DataError as e:
             broken[name] = str(e)
-    return {"builtin": list(BUILTIN_IMAGE_TASKS), "tasks": tasks, "broken": broken, "usage": usage(state, data)}
+    return {"builtin": list(BUILTIN_IMAGE_TASKS), "tasks": tasks, "broken": broken,
+            "usage": usage(state, data, key.id)}  # fmt: skip
 
 
 @router.get("/tasks/{name}", responses={404: {"model": ErrorResponse}})
 def get_task(name: str, _: Key, data: Data) -> dict:
-    """One of your tasks, with its stored supernets (newest first)."""
+    """One of your tasks (or a shared one), with your supernets of it (newest first)."""
     rec = data.tasks.record(name)
-    return rec.summary() | {"supernets": [r.summary() for r in supernet_records(data.owned, name)]}
+    return rec.summary() | {"shared": data.tasks.is_shared(name),
+                            "supernets": [r.summary() for r in supernet_records(data.owned, name)]}  # fmt: skip
 
 
 @router.delete(
     "/tasks/{name}",
-    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse, "description": "A job of yours uses it."}},
-)
+    responses={403: {"model": ErrorResponse, "description": "A shared task (read-only)."},
+               404: {"model": ErrorResponse}, 409: {"model": ErrorResponse, "description": "A job of yours uses it."}},
+)  # fmt: skip
 def delete_task(name: str, state: State, key: Key, data: Data) -> dict:
-    """Delete one of your tasks and its supernets (409 while a queued or running job of yours names it)."""
-    if name not in data.tasks:
-        data.tasks.record(name)  # 404 listing yours
+    """Delete one of your tasks with its supernets and the files of your searches and trainings on it (their
+    records stay; their weights are gone). 409 while a queued or running job of yours names it; 403 for a shared
+    task."""
+    if not data.tasks.owns(name):
+        data.tasks.remove(name)  # 403 for a shared task, 404 listing yours
     busy = [j.id for j in state.jobs.open_of(key.id) if j.params.get("task") == name]
     if busy:
         raise ApiError(409, "conflict", f"task {name!r} is used by job {busy[0]}: cancel it or wait for it first")
@@ -142,19 +150,43 @@ def delete_task(name: str, state: State, key: Key, data: Data) -> dict:
     for mid in supernets:
         data.owned.delete(mid)
     data.tasks.remove(name)
-    return {"deleted": name, "supernets_deleted": supernets, "usage": usage(state, data)}
+    dropped = []
+    for job in _own_jobs(state, key.id):
+        if job.kind in ("search", "train") and job.params.get("task") == name:
+            shutil.rmtree(state.settings.job_dir / job.id, ignore_errors=True)
+            dropped.append(job.id)
+    return {"deleted": name, "supernets_deleted": supernets, "job_files_deleted": dropped,
+            "usage": usage(state, data, key.id)}  # fmt: skip
 
 
-def usage(state: ServiceState, data: Workspace) -> dict:
-    """What the caller's tasks and supernets take, beside the quota."""
+def _own_jobs(state: ServiceState, owner: str) -> list[JobRecord]:
+    """Every job of ``owner`` (not the service's)."""
+    out: list[JobRecord] = []
+    after = None
+    while True:
+        page = state.jobs.list(owner=owner, limit=1000, after=after)
+        out += [j for j in page if j.owner == owner]
+        if len(page) < 1000:
+            return out
+        after = (page[-1].created_at, page[-1].id)
+
+
+def _bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+
+
+def usage(state: ServiceState, data: Workspace, owner: str) -> dict:
+    """What the caller's tasks, supernets and jobs' files (searches' runs, trainings' weights) take, beside the
+    quota; shared tasks are not the caller's."""
     s = state.settings
-    return {"tasks": len(data.tasks.names()), "max_tasks": s.key_max_tasks,
-            "bytes": owned_bytes(data), "max_bytes": s.key_max_stored_bytes}  # fmt: skip
+    jobs = sum(_bytes(s.job_dir / j.id) for j in _own_jobs(state, owner))
+    return {"tasks": len(data.tasks.own_names()), "max_tasks": s.key_max_tasks,
+            "bytes": owned_bytes(data) + jobs, "job_bytes": jobs, "max_bytes": s.key_max_stored_bytes}  # fmt: skip
 
 
-def check_quota(state: ServiceState, data: Workspace) -> None:
+def check_quota(state: ServiceState, data: Workspace, owner: str) -> None:
     """Refuse (413) a new task when the caller is at its quota of tasks or stored bytes."""
-    s, now = state.settings, usage(state, data)
+    s, now = state.settings, usage(state, data, owner)
     if now["tasks"] >= s.key_max_tasks:
         raise ApiError(413, "quota", f"you have {now['tasks']} tasks, the most a key may have "
                        f"(ARCHGEN_KEY_MAX_TASKS={s.key_max_tasks}): delete one first (DELETE /v1/tasks/NAME)")  # fmt: skip

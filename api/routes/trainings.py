@@ -8,11 +8,11 @@ from fastapi import APIRouter, Body, Header
 from fastapi.responses import FileResponse, JSONResponse
 
 from archgen.api.errors import ApiError
-from archgen.api.routes.common import job_json, job_of_kind, validated
+from archgen.api.routes.common import job_json, job_of_kind, run_file, validated
 from archgen.api.schemas import ErrorResponse, Job
 from archgen.api.state import Data, Key, ServiceState, State
 from archgen.jobs import JobRecord
-from archgen.training.trainer import PROVENANCE, WEIGHTS, TrainingParams, check_training_request
+from archgen.training.trainer import TrainingParams, check_training_request
 
 router = APIRouter(prefix="/v1", tags=["trainings"])
 
@@ -75,16 +75,14 @@ def get_training(job_id: str, state: State, key: Key) -> dict:
                409: {"model": ErrorResponse}},
 )  # fmt: skip
 def download_weights(job_id: str, state: State, key: Key, what: str = "weights") -> FileResponse:
-    """The trained weights (``weights.npz``), or with ``?what=provenance`` the provenance JSON; 409 until the
-    training has succeeded."""
+    """The trained network, 409 until the training has succeeded. ``what``: ``weights`` (``weights.npz``, the
+    state dict), ``model`` (``model.safetensors``: the state dict with the model card in its metadata: class names
+    in label order, input size and normalisation, the network's arguments), ``card`` (``model.json``, that card),
+    ``onnx`` (exported on the first request; runs in onnxruntime) or ``provenance``."""
     job = _training(state, job_id, key.id)
-    if what not in ("weights", "provenance"):
-        raise ApiError(422, "invalid_input", f"what must be weights or provenance, got {what!r}")
-    path = state.settings.job_dir / job.id / (WEIGHTS if what == "weights" else PROVENANCE)
-    if job.status != "succeeded" or not path.is_file():
+    if job.status != "succeeded":
         raise ApiError(409, "not_ready", f"training {job_id} has no weights yet (status {job.status}); poll it")
-    media = "application/octet-stream" if what == "weights" else "application/json"
-    return FileResponse(path, media_type=media, filename=f"{job.id}-{path.name}")
+    return run_file(state.settings.job_dir / job.id, what, job.id)
 
 
 @router.delete(

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from archgen.spaces import SearchSpace
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+#: ``archgen bench ...``: each command module adds its harness (``archgen.cli.predictors`` adds the group).
+bench_app = typer.Typer(
+    help="Reproducible benchmarks of predictors and proxies (print a table).",
+    no_args_is_help=True,
+)
 
 
 class _Ctx:
@@ -34,6 +39,8 @@ class _Ctx:
         self.cache_dir: Path | None = None
         self.home: Path | None = None
         self._settings: Settings | None = None
+        #: What a command stopped by Ctrl-C left to resume from (said on the one line the interruption prints).
+        self.interrupted: str | None = None
 
     def set(self, data_dir: Path | None, cache_dir: Path | None, home: Path | None) -> None:
         self.data_dir, self.cache_dir, self.home = data_dir, cache_dir, home

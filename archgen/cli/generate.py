@@ -15,8 +15,7 @@ from tqdm import tqdm
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.bench import generators as bench
-from archgen.cli.common import JsonOpt, _ctx, _emit, build
-from archgen.cli.predictors import bench_app
+from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app, build
 from archgen.generators.base import GeneratorInputError
 from archgen.services.generate import FULL_EPOCH_S, check_request, generator_ready
 from archgen.services.generate import generate as run
@@ -35,14 +34,15 @@ def generate(
     n: Annotated[int, typer.Option("-n", "--n", help="Architectures to return.")] = 100,
     guidance: Annotated[float, typer.Option("--guidance", help="Guidance scale (0: unguided).")] = 20.0,
     guide_by: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--guide-by",
-            help="table: the task's published accuracy; zero-cost: no label, the zero-cost vote on the task's images; "
-            "supernet: no label, the task's stored supernet's estimates (a user task's guide); prior: no label of the "
-            "task, its label-free prior (other tasks' published accuracies, proxies on its images, its supernet).",
+            help="table (a benchmark task's default): the task's published accuracy; zero-cost: no label, the "
+            "zero-cost vote on the task's images; supernet: no label, the task's stored supernet's estimates; prior "
+            "(a user task's default): no label of the task, its label-free prior (other tasks' published "
+            "accuracies, proxies on its images, its supernet).",
         ),
-    ] = "table",
+    ] = None,
     labelled: Annotated[
         int | None,
         typer.Option(

@@ -36,11 +36,19 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("predictors", "generate"),
         "Generate architectures for a task with the diffusion generator (DiffusionNAG-style).",
     ),
+    "export-onnx": (
+        ("models",),
+        "Export a trained model as ONNX (input 'images' [batch, 3, R, R], output 'logits'; runs in onnxruntime).",
+    ),
     "keys": (("keys",), "API keys of the HTTP service: create, list, revoke."),
     "predict": (("predictors",), "Predicted mean and std of architectures with a stored predictor."),
+    "predict-images": (
+        ("models",),
+        "Classify images with a trained model: each file's class and probability (decoded as its task's were).",
+    ),
     "predictors": (("predictors",), "Train, list and delete stored predictors."),
     "search": (
-        ("predictors", "search"),
+        ("search",),
         "Search a benchmark table for the best architecture (evaluations are table lookups, charged their epochs).",
     ),
     "serve": (("serve",), "Run the HTTP service (trains its default predictors as a job on first start)."),
@@ -176,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         # not standalone: typer returns an exit code instead of exiting (Ctrl-C gives 130, typer.Exit its own)
         code = app(args=argv, standalone_mode=False)
         if code == INTERRUPTED:
-            typer.echo("error: interrupted (Ctrl-C)", err=True)
+            typer.echo("error: interrupted (Ctrl-C)" + (f"; {_ctx.interrupted}" if _ctx.interrupted else ""), err=True)
             sys.exit(INTERRUPTED)
         if isinstance(code, int) and code:
             sys.exit(code)

@@ -20,7 +20,7 @@ from archgen.bench.predictors import (
     summarize,
     write_outputs,
 )
-from archgen.cli.common import JsonOpt, _ctx, _emit, _space, build
+from archgen.cli.common import JsonOpt, _ctx, _emit, _space, bench_app, build
 from archgen.errors import ArchgenError, PredictorInputError
 from archgen.predictors import list_predictors, predictor_class
 from archgen.predictors.base import CallbackMonitor
@@ -30,10 +30,6 @@ from archgen.services.predictors import TrainPredictorParams, train_predictor
 predictors_app = typer.Typer(help="Train, list and delete stored predictors.", no_args_is_help=True)
 zc_app = typer.Typer(
     help="Zero-cost proxies computed on real networks and CIFAR-10 images.",
-    no_args_is_help=True,
-)
-bench_app = typer.Typer(
-    help="Reproducible benchmarks of predictors and proxies (print a table).",
     no_args_is_help=True,
 )
 

@@ -1,50 +1,21 @@
-"""``archgen search`` (one search on a benchmark table) and ``archgen bench search`` (every strategy, many seeds)."""
+"""``archgen search`` (one search on a benchmark table, or one that pays for trainings on a task's images) and
+``archgen bench search`` (every strategy, many seeds): the options; the work is :mod:`archgen.cli.search_run`'s,
+imported only when a command runs (``--help`` and usage errors answer without importing torch)."""
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from tqdm import tqdm
 
-import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.bench.search import benchmark_multiobjective, benchmark_search, format_summary, summarize, write_outputs
-from archgen.cli.common import JsonOpt, _ctx, _emit, build
-from archgen.cli.predictors import bench_app
-from archgen.search import Workers, list_strategies
-from archgen.search.strategies import SearchInputError
-from archgen.services.search import (
-    SECOND_OBJECTIVES,
-    SearchParams,
-    SearchPlan,
-    check_search,
-    execute_search,
-    progress_message,
-    report,
-)
+from archgen.cli.common import JsonOpt, bench_app
 
 
 def register(app: typer.Typer) -> None:
     """Add ``search`` to the app and ``search`` to the bench group."""
     app.command("search")(search)
     bench_app.command("search")(bench_search)
-
-
-def _strategy_names(text: str) -> list[str]:
-    names = [s.strip() for s in text.replace(" ", ",").split(",") if s.strip()]
-    unknown = [n for n in names if n.partition("+")[0].partition("@")[0] not in list_strategies()]
-    if not names or unknown:
-        raise SearchInputError(
-            f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(list_strategies())}"
-            " (bo and mobo take a prior: bo+zero-cost, bo+transfer; bo+generator adds the generator's cells)"
-        )
-    return names
 
 
 def search(
@@ -132,7 +103,10 @@ def search(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", min=1, max=256, help="Threads evaluating a batch at once (at least the batch, training)."
+            "--workers",
+            min=1,
+            max=256,
+            help="Threads evaluating a batch at once (training: one per core, at most the batch).",
         ),
     ] = 1,
     ray_address: Annotated[
@@ -144,141 +118,32 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search a benchmark table for the best architecture (evaluations are table lookups, charged their epochs)."""
-    try:
-        ref = None if reference is None else tuple(float(v) for v in reference.split(","))
-    except ValueError:
-        raise SearchInputError(f"--reference takes two numbers separated by a comma, got {reference!r}") from None
-    if batch_size is None and evaluator != "training":
-        batch_size = 1  # one lookup at a time (a training search's default is two trainings at once)
-    given = {"strategy": strategy, "budget": budget, "batch_size": batch_size, "evaluator": evaluator,
-             "budget_minutes": budget_minutes, "fidelities": _fidelities(fidelities), "final_epochs": final_epochs,
-             "schedule": _pairs(schedule)}  # fmt: skip
-    params = build(
-        SearchParams,
-        SearchInputError,
-        {"schedule": "schedule", "fidelities": "fidelities"},  # options holding several fields each
+    from archgen.cli import search_run  # lazy: the search stack imports torch; --help and usage errors must not
+
+    search_run.search(
         space=space,
         task=task,
+        strategy=strategy,
+        budget=budget,
+        batch_size=batch_size,
         metric=metric,
         prior=prior,
+        evaluator=evaluator,
+        budget_minutes=budget_minutes,
+        fidelities=fidelities,
+        final_epochs=final_epochs,
+        schedule=schedule,
         acquisition=acquisition,
         minimize=minimize,
         device=device,
-        seed=seed,
-        reference=ref,
+        reference=reference,
         generator=generator,
-        **{k: v for k, v in given.items() if v is not None},
+        seed=seed,
+        workers=workers,
+        ray_address=ray_address,
+        checkpoint=checkpoint,
+        as_json=as_json,
     )
-    settings = _ctx.settings()
-    plan = check_search(params, _ctx.workspace(), max_memory=settings.job_memory_bytes)  # before any work; once
-    if plan.training is not None:
-        _training_search(plan, checkpoint, workers, ray_address, as_json)
-        return
-    assert plan.evaluator is not None and params.budget is not None
-    t0 = time.perf_counter()
-    with (
-        Workers(workers, ray_address=ray_address) as pool,
-        tqdm(
-            total=params.budget,
-            desc=f"{params.strategy} search",
-            unit="eval",
-            disable=as_json or not sys.stderr.isatty(),
-        ) as bar,
-    ):
-        h = execute_search(
-            plan, _ctx.workspace(), checkpoint=checkpoint, workers=pool if workers > 1 or ray_address else None,
-            on_batch=lambda h: bar.update(len(h.evaluations) - bar.n), generator_epochs=settings.generator_epochs,
-        )  # fmt: skip
-    best = h.best()
-    strategy, batch_size = params.strategy, params.batch_size
-    summary = h.to_dict() | {"best": None if best is None else best.architecture, "best_value": None if best is None else best.value,
-                             "oracle": plan.evaluator.source, "wall_s": time.perf_counter() - t0}  # fmt: skip
-    if h.objectives:
-        summary["front"] = [h.evaluations[i].architecture for i in h.front()]
-    text = (
-        f"{len(h.evaluations)} evaluations of {plan.evaluator.source} ({strategy}, batch {batch_size}, seed {seed}, "
-        f"{summary['wall_s']:.1f} s); best {best.value:.3f} after {h.evaluations_to(best.value)}: {best.architecture}"
-        if best is not None
-        else "no evaluation returned a value"
-    )
-    if h.objectives:
-        text += f"\nPareto front ({' vs '.join(n for n, _ in h.objectives)}): {len(summary['front'])} architectures"
-        for i in h.front():
-            e = h.evaluations[i]
-            text += (
-                f"\n  {e.value:.3f}  "
-                + "  ".join(f"{n} {e.values.get(n, float('nan')):.4g}" for n, _ in h.objectives[1:])
-                + f"  {e.architecture}"
-            )
-    _emit(summary, as_json, text)
-
-
-def _fidelities(text: str | None) -> list[dict[str, int]] | None:
-    """``--fidelities 2,6,20`` or ``1x1000,3x1000,20`` as fidelity objects."""
-    if text is None:
-        return None
-    out = []
-    for item in (t.strip() for t in text.split(",")):
-        epochs, x, images = item.partition("x")
-        try:
-            out.append({"epochs": int(epochs)} | ({"train_images": int(images)} if x else {}))
-        except ValueError:
-            raise SearchInputError(
-                f"--fidelities takes EPOCHS or EPOCHSxIMAGES separated by commas (e.g. 2,6,20), got {item!r}"
-            ) from None
-    return out
-
-
-def _pairs(text: str | None) -> dict[str, str] | None:
-    """``--schedule C=4,N=1`` as a dict (the request model converts and checks the values)."""
-    if text is None:
-        return None
-    out = {}
-    for item in (t.strip() for t in text.split(",") if t.strip()):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise SearchInputError(f"--schedule takes KEY=VALUE pairs separated by commas (e.g. C=8,N=1), got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def _training_search(plan: SearchPlan, checkpoint: Path | None, workers: int, ray_address: str | None,
-                     as_json: bool) -> None:  # fmt: skip
-    """Run a training search from the CLI: progress on stderr, the result (and its weights' path) on stdout."""
-    t0 = time.perf_counter()
-    workdir = None if checkpoint is not None else Path(tempfile.mkdtemp(prefix="archgen-search-"))
-    ckpt = checkpoint if checkpoint is not None else workdir / "history.json"  # type: ignore[operator]
-    quiet = as_json or not sys.stderr.isatty()
-
-    def say(message: str) -> None:
-        if not quiet:
-            typer.echo(message, err=True)
-
-    with Workers(workers if ray_address else max(workers, plan.params.batch_size), ray_address=ray_address) as pool:
-        h = execute_search(plan, _ctx.workspace(), checkpoint=ckpt, workers=pool,
-                           on_batch=lambda h: say(progress_message(h)), on_progress=lambda _f, m: say(m))  # fmt: skip
-    rep = report(h, limit=0)
-    rep.pop("history")
-    root = Path(ckpt).parent
-    res = h.result
-    for part in ("best", "final"):
-        if part in res:
-            res[part]["weights"] = str(root / res[part]["run"] / "weights.npz")
-    summary = {"search": rep, "checkpoint": str(ckpt), "wall_s": time.perf_counter() - t0}
-    best = res.get("best")
-    text = progress_message(h) + f" ({summary['wall_s']:.0f} s wall)"
-    if best is None:
-        text += "\nno training returned a value"
-    else:
-        text += (
-            f"\nbest: {best['value']:.2f}% at {best['fidelity']}: {best['architecture']}\n  weights {best['weights']}"
-        )
-        if "final" in res:
-            f = res["final"]
-            text += (
-                f"\nfinal ({f['epochs']} epochs): {f['value']:.2f}% in {f['seconds']:.0f} s\n  weights {f['weights']}"
-            )
-    _emit(summary, as_json, text)
 
 
 def bench_search(
@@ -317,23 +182,20 @@ def bench_search(
 ) -> None:
     """Every strategy in one harness: evaluations to the optimum, best value at 10-150, RI, wall time (with
     --minimize: the hypervolume of each run's front over the true front's)."""
-    names = _strategy_names(strategies)
-    t0 = time.time()
-    common: dict = dict(budget=budget, seeds=seeds, first_seed=first_seed, batch_size=batch_size, metric=metric,
-                        log=lambda m: typer.echo(m, err=True))  # fmt: skip
-    if minimize is not None or device is not None:
-        if minimize not in SECOND_OBJECTIVES:
-            raise SearchInputError(f"--minimize must be latency, params or flops, got {minimize!r}")
-        rows, meta = benchmark_multiobjective(
-            _ctx.workspace(), space, task, names, minimize=minimize, device=device, **common
-        )
-    else:
-        rows, meta = benchmark_search(_ctx.workspace(), space, task, names, store=generator_store,
-                                      generator_epochs=_ctx.settings().generator_epochs, **common)  # fmt: skip
-    meta["machine"] = (
-        f"{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {time.time() - t0:.0f} s"
+    from archgen.cli import search_run  # lazy: the search stack imports torch; --help and usage errors must not
+
+    search_run.bench_search(
+        space=space,
+        task=task,
+        strategies=strategies,
+        budget=budget,
+        batch_size=batch_size,
+        seeds=seeds,
+        first_seed=first_seed,
+        metric=metric,
+        out=out,
+        minimize=minimize,
+        device=device,
+        generator_store=generator_store,
+        as_json=as_json,
     )
-    summary = summarize(rows, meta)
-    files = write_outputs(rows, meta, out) if out is not None else []
-    text = format_summary(summary, meta) + f"\n{meta['machine']}" + "".join(f"\nwrote {p}" for p in files)
-    _emit({"meta": meta, "summary": summary, "files": [str(p) for p in files]}, as_json, text)

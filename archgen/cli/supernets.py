@@ -15,8 +15,7 @@ import typer
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.bench.supernets import benchmark_supernet, format_supernet, plot_supernet
-from archgen.cli.common import JsonOpt, _ctx, _emit
-from archgen.cli.predictors import bench_app
+from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app
 from archgen.supernets.oneshot import OneShotSupernet
 
 

@@ -10,8 +10,7 @@ import torch
 import typer
 
 import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.cli.common import JsonOpt, _ctx, _emit, build, fraction_bar
-from archgen.cli.predictors import bench_app
+from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app, build, fraction_bar
 from archgen.errors import SupernetInputError
 from archgen.services.supernets import SupernetParams, supernet_records, train_supernet
 

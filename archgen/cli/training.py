@@ -65,5 +65,7 @@ def train(
         result = train_architecture(params, _ctx.workspace(), out, on_progress=progress)
     text = (f"{result['arch']} on {result['task']}: test accuracy {result['test_acc']:.2f}% after {result['epochs']} "
             f"epochs ({result['seconds']:.0f} s, {result['params']:,} parameters)\nweights {out / result['weights']} "
-            f"(sha256 {result['weights_sha256'][:16]}...), provenance {out / 'provenance.json'}")  # fmt: skip
+            f"(sha256 {result['weights_sha256'][:16]}...), provenance {out / 'provenance.json'}\nmodel "
+            f"{out / result['model']} (the weights with their classes, input size and normalisation: archgen "
+            f"predict-images --model {out} IMAGES...)")  # fmt: skip
     _emit(result, as_json, text)

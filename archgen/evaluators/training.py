@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archgen.arch import Arch
+from archgen.errors import BudgetSpentError
 from archgen.evaluators.base import EvalResult, Evaluator
 from archgen.spaces import get_space
 from archgen.tasks.images import check_image_task
+from archgen.training.data import auto_device
 from archgen.training.trainer import PROVENANCE, TrainingParams, train_architecture
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
+    from archgen.evaluators.budget import CostMeter
 
 
 class TrainingEvaluator(Evaluator):
@@ -33,6 +36,9 @@ class TrainingEvaluator(Evaluator):
         workdir: Where each run's checkpoint and weights go (default: a temporary directory).
         on_progress: Called by every training as it goes (``fraction, message``); it may raise to stop the
             training (its checkpoint is written first).
+        meter: The search's budget (:class:`~archgen.evaluators.budget.CostMeter`): each training is registered
+            with it while it runs and stops once the budget is spent (checkpointed; its result is NaN with
+            ``values["stopped"] == 1``, charged the seconds it used, and not cached: asked again, it continues).
         **schedule: :class:`~archgen.training.trainer.TrainingParams` fields (epochs, batch_size, C, N, ...).
     """
 
@@ -48,6 +54,7 @@ class TrainingEvaluator(Evaluator):
         *,
         workdir: Path | None = None,
         on_progress: Callable[[float, str], None] | None = None,
+        meter: CostMeter | None = None,
         **schedule: Any,
     ) -> None:
         super().__init__()
@@ -58,8 +65,14 @@ class TrainingEvaluator(Evaluator):
         self.data, self.task, self.schedule = data, task, dict(schedule)
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="archgen-train-"))
         self.on_progress = on_progress
+        self.meter = meter
         self.source = f"training:{task}@{schedule.get('epochs', 200)}ep"
         self._cache: dict[Arch, dict[str, Any]] = {}
+
+    @staticmethod
+    def on_gpu() -> bool:
+        """Whether trainings here run on a CUDA GPU."""
+        return auto_device().type == "cuda"
 
     def params(self, arch: Arch) -> TrainingParams:
         """The training run of ``arch``."""
@@ -81,18 +94,37 @@ class TrainingEvaluator(Evaluator):
                     return {k: v for k, v in done.items() if k not in ("request", "versions", "format")}
             except (OSError, ValueError):
                 pass  # unreadable: train again
-        return train_architecture(p, self.data, path, on_progress=self.on_progress)
+        meter, user = self.meter, self.on_progress
+        if meter is None:
+            return train_architecture(p, self.data, path, on_progress=user)
+
+        def hook(fraction: float, message: str) -> None:
+            if user is not None:
+                user(fraction, message)
+            meter.check()
+
+        token = meter.begin()
+        try:
+            meter.check()  # nothing starts past the budget
+            return train_architecture(p, self.data, path, on_progress=hook)
+        except BudgetSpentError:
+            return {"test_acc": float("nan"), "wall_seconds": meter.end(token), "stopped": True}
+        finally:
+            meter.end(token)
 
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
         out = []
+        epochs = int(self.schedule.get("epochs", 200))
         for a in archs:
             cost = 0.0
-            if a not in self._cache:
-                self._cache[a] = self._train(a)
-                cost = float(self._cache[a].get("wall_seconds", self._cache[a]["seconds"]))
-            r = self._cache[a]
-            out.append(EvalResult(a, r["test_acc"], {self.objective: r["test_acc"]}, cost, self.source,
-                                  fidelity=int(self.schedule.get("epochs", 200))))  # fmt: skip
+            r = self._cache.get(a)
+            if r is None:
+                r = self._train(a)
+                cost = float(r.get("wall_seconds", r.get("seconds", 0.0)))
+                if not r.get("stopped"):
+                    self._cache[a] = r
+            values = {self.objective: r["test_acc"]} | ({"stopped": 1.0} if r.get("stopped") else {})
+            out.append(EvalResult(a, r["test_acc"], values, cost, self.source, fidelity=epochs))
         return out
 
     def reset(self) -> None:
@@ -102,6 +134,7 @@ class TrainingEvaluator(Evaluator):
     def __getstate__(self) -> dict:
         state = super().__getstate__()
         state["on_progress"] = None  # a callback of this process: a copy on a Ray worker trains to its end
+        state["meter"] = None  # likewise: the loop's admission bounds what a Ray batch spends
         return state
 
 

@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing import forkserver
+from typing import NamedTuple
 
 from archgen.jobs.runner import execute, process_main, ray_main
 from archgen.settings import Settings
 
-#: (job id, lease token, what happened) of a worker that ended.
-Ended = tuple[str, str, str]
+
+class Ended(NamedTuple):
+    """A job whose worker ended abnormally: its id, lease token, why, and whether that is the job's fault (a
+    failure counted against it) or the backend's (its fork server died: the job resumes without a failure)."""
+
+    job_id: str
+    token: str
+    why: str
+    fault: bool = True
 
 
 class JobBackend(ABC):
@@ -64,6 +73,34 @@ class JobBackend(ABC):
             ``(job id, token)`` of jobs still running when the grace ran out
             (their workers were killed).
         """
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs (not a zombie)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: kill(0) said it exists
+
+
+def _end(pid: int | None, wait: float = 5.0) -> None:
+    """SIGKILL process ``pid`` (not our child: reaped by init) and wait until it is gone."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _nothing() -> None:
@@ -132,9 +169,23 @@ class ProcessBackend(JobBackend):
             if proc.exitcode is not None:
                 proc.join()
                 del self._procs[job_id]
-                if proc.exitcode != 0:
-                    ended.append((job_id, token, f"worker process exited with status {proc.exitcode}"))
+                if proc.exitcode != 0 and _alive(proc.pid):
+                    # the fork server is gone (its workers' exit codes read as 255), not this worker: stop the
+                    # worker now (it must not outlive the claim) and give the job back without a failure
+                    _end(proc.pid)
+                    ended.append(Ended(job_id, token, "the job server's fork server died; its worker was stopped",
+                                       fault=False))  # fmt: skip
+                elif proc.exitcode != 0:
+                    ended.append(Ended(job_id, token, f"worker process exited with status {proc.exitcode}"))
+        if ended and not all(e.fault for e in ended):
+            self._restart_server()
         return ended
+
+    def _restart_server(self) -> None:
+        """Start a new fork server (``ensure_running`` relaunches a dead one) and warm it before any claim."""
+        self._warm.clear()
+        forkserver.ensure_running()
+        threading.Thread(target=self._warm_up, name="archgen-forkserver-warm-up", daemon=True).start()
 
     def running(self) -> int:
         return sum(p.exitcode is None for p, _ in self._procs.values())
@@ -186,7 +237,7 @@ class ThreadBackend(JobBackend):
             if fut.done():
                 del self._futures[job_id]
                 if fut.exception() is not None:
-                    ended.append((job_id, token, f"worker thread raised {fut.exception()!r}"))
+                    ended.append(Ended(job_id, token, f"worker thread raised {fut.exception()!r}"))
         return ended
 
     def running(self) -> int:
@@ -254,7 +305,7 @@ class RayBackend(JobBackend):
             try:
                 self._ray.get(ref)
             except Exception as e:
-                ended.append((job_id, token, f"Ray task failed: {type(e).__name__}"))
+                ended.append(Ended(job_id, token, f"Ray task failed: {type(e).__name__}"))
         return ended
 
     def running(self) -> int:

@@ -62,7 +62,8 @@ class JobKind:
         max_runtime_s: Longest one attempt may run (``None``: the service's
             ``job_max_runtime_s``; the smaller of the two applies).
         keeps_files: Whether a failed or cancelled job's work directory is kept (a search's partial history is
-            served); otherwise it is removed when the job fails or is cancelled (checkpoints can be gigabytes).
+            served); otherwise it is removed when the job fails or is cancelled (checkpoints can be gigabytes). A
+            callable keeps it, called with the directory to drop what the kept result does not serve.
     """
 
     name: str
@@ -71,7 +72,7 @@ class JobKind:
     params: type[BaseModel]
     module: str
     max_runtime_s: float | None = None
-    keeps_files: bool = False
+    keeps_files: bool | Callable[[Path], None] = False
 
     def validate(self, params: BaseModel | dict[str, Any]) -> BaseModel:
         """``params`` as this kind's model.
@@ -102,7 +103,7 @@ def register_job(
     *,
     max_runtime_s: float | None = None,
     module: str | None = None,
-    keeps_files: bool = False,
+    keeps_files: bool | Callable[[Path], None] = False,
 ) -> Callable[[JobFunction], JobFunction]:
     """Decorator registering ``run(params, ctx) -> result`` as job kind ``name`` with params model ``params``.
 

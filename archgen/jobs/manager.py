@@ -71,10 +71,10 @@ class JobManager:
     def tick(self) -> None:
         """One round: reap ended workers, resume stale jobs, start queued ones."""
         assert self.backend is not None
-        for job_id, token, why in self.backend.reap():
-            if self.store.release(
-                job_id, token, f"{why}; resuming from the last checkpoint", self.settings.job_max_failures
-            ):
+        for job_id, token, why, fault in self.backend.reap():
+            # a failure is counted only where the job's own worker failed (not its server's fork server)
+            limit = self.settings.job_max_failures if fault else None
+            if self.store.release(job_id, token, f"{why}; resuming from the last checkpoint", limit):
                 log.warning("job %s: %s", job_id, why, extra={"job_id": job_id})
         for job_id in self.store.requeue_stale(
             self.settings.job_lease_s, self.settings.job_max_failures, server_started=self.started

@@ -115,11 +115,13 @@ def execute(
 def remove_workdir(settings: Settings, job_id: str, kind: str) -> None:
     """Remove a failed or cancelled job's work directory (checkpoints: up to gigabytes), unless its kind keeps it."""
     try:
-        if get_job_kind(kind).keeps_files:
-            return
+        keep = get_job_kind(kind).keeps_files
     except ArchgenError:
-        pass  # an unknown kind has nothing worth keeping
-    shutil.rmtree(settings.job_dir / job_id, ignore_errors=True)
+        keep = False  # an unknown kind has nothing worth keeping
+    if callable(keep):
+        keep(settings.job_dir / job_id)  # what the kept result serves, and no more
+    elif not keep:
+        shutil.rmtree(settings.job_dir / job_id, ignore_errors=True)
 
 
 def process_main(

@@ -49,6 +49,8 @@ class SearchHistory:
         budget_unit: What :attr:`budget` counts: ``evaluations``, or ``seconds`` of cost (a multi-fidelity search).
         overhead: Cost spent before the first evaluation (e.g. a prior's zero-cost scores), in the budget's unit.
         result: What the search returns beyond its evaluations (e.g. the best cell trained on a final schedule).
+        setup: What the search was started with beyond its parameters, recorded so that a resumed search is
+            the same search whatever changed meanwhile (e.g. a prior's candidate pool and sources).
     """
 
     space: str
@@ -66,6 +68,7 @@ class SearchHistory:
     budget_unit: str = "evaluations"
     overhead: float = 0.0
     result: dict[str, Any] = field(default_factory=dict)
+    setup: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_batches(self) -> int:

@@ -26,6 +26,13 @@ Built in (:func:`list_multifidelity_strategies`):
 
 The best cell of a search is the best at the highest fidelity any cell reached
 (:meth:`SearchHistory.best`): values of different fidelities are never compared.
+
+The budget is a cap. Given each fidelity's expected cost (``expected_costs``: an estimate before any evaluation;
+then the costs measured so far, :func:`expected_cost`), no evaluation starts that the budget left cannot pay for:
+a batch is cut to the evaluations it can pay, and the search ends once the strategy's next evaluation does not
+fit. With a :class:`~archgen.evaluators.budget.CostMeter` shared with the evaluators, an evaluation in flight when
+the budget runs out stops (a training writes its checkpoint first), charged the seconds it used, with a NaN value
+and ``values["stopped"] == 1``.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from archgen.search.loop import end_batch, end_search, load_checkpoint
 if TYPE_CHECKING:
     from archgen.arch import Arch
     from archgen.evaluators.base import EvalResult, Evaluator
+    from archgen.evaluators.budget import CostMeter
     from archgen.search.parallel import Workers
     from archgen.spaces.base import SearchSpace
 
@@ -265,6 +273,9 @@ def run_multifidelity_search(
     checkpoint: Path | None = None,
     on_batch: Callable[[SearchHistory], None] | None = None,
     workers: Workers | None = None,
+    expected_costs: Sequence[float] | None = None,
+    meter: CostMeter | None = None,
+    setup: dict[str, Any] | None = None,
 ) -> SearchHistory:
     """Search ``space`` with ``strategy``, paying ``evaluators[rung]`` for each batch, until ``budget`` is spent.
 
@@ -273,7 +284,8 @@ def run_multifidelity_search(
         strategy: A fresh multi-fidelity strategy.
         evaluators: One per fidelity, cheapest first, all of ``space`` with one objective and direction.
         budget: In the evaluators' cost unit (e.g. measured training seconds); no batch starts once the
-            evaluations' costs and ``overhead`` reach it (the batch in flight may end past it).
+            evaluations' costs and ``overhead`` reach it; with ``expected_costs`` no evaluation starts that the
+            budget left cannot pay for (module docstring).
         batch_size: Most evaluations run together (one rung's cells; on ``workers`` in parallel).
         seed: The search's one source of randomness.
         fidelities: What each fidelity is (JSON objects kept in the history, e.g. ``{"epochs": 2}``).
@@ -281,6 +293,12 @@ def run_multifidelity_search(
         checkpoint: JSON file written after every batch; an unfinished one of the same search is resumed.
         on_batch: Called with the history after every batch (may raise to stop; the checkpoint is kept).
         workers: Where a batch runs (:class:`~archgen.search.parallel.Workers`); default: here, in turn.
+        expected_costs: Each fidelity's expected cost of one evaluation before any is measured (module
+            docstring); ``None``: batches are not cut.
+        meter: Shared with the evaluators, which stop an evaluation in flight once the budget is spent; the loop
+            settles it after every batch.
+        setup: Kept in the history (:attr:`SearchHistory.setup`), e.g. a prior's pool; a resumed search keeps its
+            checkpoint's.
 
     Raises:
         SearchInputError: budget, batch size or evaluators out of range, a checkpoint of another search, or a
@@ -303,13 +321,33 @@ def run_multifidelity_search(
     sign = 1.0 if first.maximize else -1.0
     history = SearchHistory(space.name, strategy.name, first.objective, first.maximize, seed, int(np.ceil(budget)),
                             batch_size, fidelities=fids, budget_unit="seconds", overhead=float(overhead))  # fmt: skip
+    if expected_costs is not None and len(expected_costs) != len(evaluators):
+        raise SearchInputError(f"{len(expected_costs)} expected costs for {len(evaluators)} evaluators")
+    history.setup = dict(setup or {})
     if checkpoint is not None and Path(checkpoint).exists():
         history = _replay(Path(checkpoint), history, space, strategy, sign)
+        if history.finished:
+            return history
     while history.spent() < budget:
         t0 = time.perf_counter()
         rung, archs = strategy.ask(batch_size)
         if not archs:
             break  # nothing left to propose
+        last = False
+        if expected_costs is not None:
+            each = expected_cost(history, rung, expected_costs)
+            fits = len(archs) if each <= 0 else min(len(archs), int((budget - history.spent()) // each))
+            if fits < len(archs):
+                history.result["stop"] = (
+                    f"the {budget - history.spent():.0f} s left could not pay for the next "
+                    f"{'training' if fits == 0 else f'{len(archs) - fits} trainings'} the strategy asked for "
+                    f"(about {each:.1f} s each at {_label(fids[rung], rung)})"
+                )
+                archs, last = archs[:fits], True
+            if not archs:
+                break
+        if meter is not None:
+            meter.settle(history.spent())
         ev = evaluators[rung]
         results: list[EvalResult] = ev.evaluate(archs) if workers is None else workers.evaluate(ev, archs)
         b = history.num_batches
@@ -318,8 +356,30 @@ def run_multifidelity_search(
                 Evaluation(space.format(r.arch), r.value, r.cost, b, dict(r.values), fidelity=rung)
             )
         strategy.tell(rung, archs, [sign * r.value for r in results])
-        end_batch(history, t0, history.spent() >= budget, checkpoint, on_batch)
+        stopped = any(r.values.get("stopped") for r in results)
+        if stopped:
+            history.result["stop"] = "the budget ran out during a batch: its trainings in flight were stopped"
+        done = last or stopped or history.spent() >= budget
+        end_batch(history, t0, done, checkpoint, on_batch)
+        if done:
+            break
     return end_search(history, checkpoint)
+
+
+def expected_cost(history: SearchHistory, rung: int, prior: Sequence[float]) -> float:
+    """The expected cost of one evaluation at ``rung``: the mean of that rung's measured costs once there are two;
+    before, ``prior[rung]`` scaled by how the measured costs of every rung compare with their ``prior``."""
+    done = [(int(e.fidelity), e.cost) for e in history.evaluations
+            if e.fidelity is not None and e.cost > 0 and np.isfinite(e.cost) and not e.values.get("stopped")]  # fmt: skip
+    same = [c for f, c in done if f == rung]
+    if len(same) >= 2:
+        return float(np.mean(same))
+    ratios = [c / prior[f] for f, c in done if prior[f] > 0]
+    return float(prior[rung] * (np.mean(ratios) if ratios else 1.0))
+
+
+def _label(fidelity: dict[str, Any], rung: int) -> str:
+    return str(fidelity.get("label", f"fidelity {rung}"))
 
 
 def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: MultiFidelityStrategy,
@@ -330,6 +390,7 @@ def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Mult
     for b in range(old.num_batches):
         batch = [e for e in old.evaluations if e.batch == b]
         rung, archs = strategy.ask(old.batch_size)
+        archs = archs[: len(batch)]  # a batch cut to what the budget could pay for is a prefix of the proposal
         if rung != batch[0].fidelity or [space.format(a) for a in archs] != [e.architecture for e in batch]:
             raise SearchInputError(f"checkpoint {path.name}: batch {b} is not what the strategy proposes again")
         strategy.tell(rung, archs, [sign * e.value for e in batch])
@@ -342,6 +403,7 @@ __all__ = [
     "PoolModel",
     "PriorSuccessiveHalving",
     "SuccessiveHalving",
+    "expected_cost",
     "get_multifidelity_strategy",
     "list_multifidelity_strategies",
     "multifidelity_strategy_class",

@@ -541,6 +541,8 @@ def check_request(params: GenerateRequest, data: Workspace) -> GeneratePlan:
 
     resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
     table, user = resolved.table, resolved.user
+    if params.guide_by is None:  # a user task has no table: its label-free prior guides it unless told otherwise
+        params = params.model_copy(update={"guide_by": "prior" if user else "table"})
     if user and params.guidance_scale > 0 and params.guide_by == "table":
         raise GeneratorInputError(
             f"user task {params.task!r} has no table: guide by 'prior' (its label-free prior), 'supernet' (its "
@@ -725,7 +727,7 @@ def _objective_guidance(g: _GuidanceInputs, target: tuple[str, str]) -> _Objecti
     p = g.plan.request
     if p.guidance_scale == 0:
         return _Objective(None, target)
-    build = _transfer_guidance if p.transfer_from is not None else _GUIDANCE[p.guide_by]
+    build = _transfer_guidance if p.transfer_from is not None else _GUIDANCE[p.guide_by or "table"]
     return build(g, target)
 
 

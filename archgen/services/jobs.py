@@ -15,8 +15,10 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.artifacts import ArtifactStore
@@ -36,8 +38,9 @@ from archgen.services.inference import parse_batch
 from archgen.services.inference import zero_cost as score
 from archgen.services.predictors import TrainPredictorParams, model_id
 from archgen.services.requests import GenerateRequest, ZeroCostRequest
-from archgen.services.search import SearchParams, execute_search, progress_message, report
+from archgen.services.search import SearchParams, SearchPlan, check_search, execute_search, progress_message, report
 from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
+from archgen.services.training_search import prune_search_files
 from archgen.tasks.archive import extract_archive
 from archgen.training.trainer import CHECKPOINT, TrainingParams, train_architecture
 
@@ -53,7 +56,7 @@ class KindSpec:
     params: type[BaseModel]
     run: JobFunction
     max_runtime_s: float | None = None
-    keeps_files: bool = False
+    keeps_files: bool | Callable[[Path], None] = False
 
 
 #: The built-in job kinds, in the order they are declared below (registered by :mod:`archgen.composition`).
@@ -66,7 +69,7 @@ def _kind(
     params: type[BaseModel],
     *,
     max_runtime_s: float | None = None,
-    keeps_files: bool = False,
+    keeps_files: bool | Callable[[Path], None] = False,
 ) -> Callable[[JobFunction], JobFunction]:
     def deco(fn: JobFunction) -> JobFunction:
         BUILTIN_KINDS.append(KindSpec(name, description, params, fn, max_runtime_s, keeps_files))
@@ -166,8 +169,11 @@ def generate(params: GenerateRequest, ctx: JobContext) -> dict[str, Any]:
 
 
 @_kind(
-    "search", "Search a benchmark table for the best architecture (BO and baselines)", SearchParams, keeps_files=True
-)  # a failed or cancelled search's history so far is still served
+    "search",
+    "Search a benchmark table for the best architecture (BO and baselines)",
+    SearchParams,
+    keeps_files=prune_search_files,
+)  # a failed or cancelled search's history so far is still served, and its best training's model
 def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.search.execute_search`; the history (``history.json`` in the job's work
     directory) is written after every batch and a resumed run replays it, so it ends as an uninterrupted one."""
@@ -183,9 +189,15 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
         ctx.checkpoint({"evaluations": len(h.evaluations)}, len(h.evaluations) / h.budget, msg)
 
     s = ctx.settings
-    with Workers(s.search_workers, ray_address=s.search_ray_address) as workers:
+    request: SearchParams | SearchPlan = params
+    n = s.search_workers
+    if params.evaluator == "training":  # as many trainings at once as the job has threads, each with its share
+        request = check_search(params, data, max_memory=s.job_memory_bytes, parallel=s.trainings_at_once)
+        n = s.trainings_at_once
+        torch.set_num_threads(max(1, s.threads_per_job // n))
+    with Workers(n, ray_address=s.search_ray_address) as workers:
         h = execute_search(
-            params, data, checkpoint=path, on_batch=on_batch, workers=workers, generator_epochs=s.generator_epochs,
+            request, data, checkpoint=path, on_batch=on_batch, workers=workers, generator_epochs=s.generator_epochs,
             # the generator's training (before the first evaluation: progress 0), or a training search's pool
             # scoring (0) and final training (1: the budget is spent)
             on_progress=lambda f, m: ctx.progress(f if params.evaluator == "training" else 0.0, m), check=ctx.check,

@@ -54,7 +54,8 @@ class GenerateRequest(_Request):
         constraints: Budgets (parameters, FLOPs, latency on a device), followed by gradient and met by rejection.
         constraint_scale: Strength of the constraints' gradient (0: rejection only).
         transfer_from: Guide by these other tasks' labels only (none of the task's).
-        guide_by: What the objective surrogate learns: ``"table"``, the task's published accuracy on
+        guide_by: What the objective surrogate learns (default: ``"table"`` for a benchmark task, ``"prior"`` for
+            a user task): ``"table"``, the task's published accuracy on
             ``labelled`` cells; ``"zero-cost"``, no label: the zero-cost vote computed on the task's images;
             ``"supernet"``, no label: the task's newest stored supernet's estimates; ``"prior"``, no label of the
             task: its label-free prior (:mod:`archgen.services.task_prior`: other tasks' published accuracies,
@@ -75,9 +76,10 @@ class GenerateRequest(_Request):
     transfer_from: tuple[Name, ...] | None = Field(
         None, min_length=1, max_length=8, description="Guide by these other tasks' labels only (none of the task's)."
     )
-    guide_by: Literal["table", "zero-cost", "supernet", "prior"] = Field(
-        "table",
-        description="table: the task's published accuracy on `labelled` cells; zero-cost: no label, the zero-cost "
+    guide_by: Literal["table", "zero-cost", "supernet", "prior"] | None = Field(
+        None,
+        description="default: table for a benchmark task, prior for a user task. table: the task's published "
+        "accuracy on `labelled` cells; zero-cost: no label, the zero-cost "
         "vote computed on the task's images for `labelled` cells (always a job: the proxies take about 1 s a cell); "
         "supernet: no label, the task's newest stored supernet's estimates of `labelled` cells (always a job; the "
         "guide of a user task, which has no table); prior: no label of the task, its label-free prior's percentile "

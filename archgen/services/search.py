@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from archgen.evaluators import BenchmarkEvaluator
+from archgen.evaluators import BenchmarkEvaluator, TrainingEvaluator
 from archgen.generators.diffusion import DiffusionGenerator
 from archgen.plotting import pyplot
 from archgen.search.loop import MAX_BUDGET, run_search
@@ -104,8 +104,8 @@ class SearchParams(BaseModel):
     def _training_defaults(cls, data: Any) -> Any:
         """A training search's own defaults (strategy ``prior-sh``, or ``sh`` without a prior; two trainings at
         once) and the fields that count evaluations, which it has not."""
-        if not isinstance(data, dict):
-            return data
+        if not isinstance(data, dict) or data.get("evaluator") not in (None, "table", "supernet", "training"):
+            return data  # an unknown evaluator: the field's own error names it
         if data.get("evaluator") != "training":
             given = [k for k in ("budget_minutes", "fidelities", "schedule", "final_epochs") if data.get(k) is not None]
             if given:
@@ -166,12 +166,15 @@ class SearchPlan:
     training: TrainingPlan | None = None
 
 
-def check_search(params: SearchParams, data: Workspace, *, max_memory: int | None = None) -> SearchPlan:
+def check_search(
+    params: SearchParams, data: Workspace, *, max_memory: int | None = None, parallel: int | None = None
+) -> SearchPlan:
     """Everything checkable before running: returns the plan (the evaluator and the prior).
 
     A benchmark task is evaluated by its table; a registered user task (no table) by its newest stored supernet
     (:func:`archgen.services.supernets.supernet_evaluator`: ``NoSupernetError`` until one is trained); with
-    ``evaluator='training'`` any task with images by trainings (``max_memory``: bytes one training may need).
+    ``evaluator='training'`` any task with images by trainings (``max_memory``: bytes the trainings run at once
+    may need together; ``parallel``: how many run at once, default a batch's).
 
     Raises:
         UnknownNameError: unknown space, task, metric, strategy or device.
@@ -179,7 +182,7 @@ def check_search(params: SearchParams, data: Workspace, *, max_memory: int | Non
             objectives for a one-objective strategy, a strategy that needs a prior without one.
     """
     if params.evaluator == "training":
-        return _check_training(params, data, max_memory)
+        return _check_training(params, data, max_memory, parallel)
     resolved = resolve_task(data, params.space, params.task)  # unknown names raise listing the valid ones
     table, user = resolved.table, resolved.user
     if params.evaluator is not None and params.evaluator != ("supernet" if user else "table"):
@@ -247,7 +250,7 @@ def check_search(params: SearchParams, data: Workspace, *, max_memory: int | Non
     return SearchPlan(params, ev, prior)
 
 
-def _check_training(params: SearchParams, data: Workspace, max_memory: int | None) -> SearchPlan:
+def _check_training(params: SearchParams, data: Workspace, max_memory: int | None, parallel: int | None) -> SearchPlan:
     """A training search's plan (:func:`archgen.services.training_search.check_training_search`)."""
     for field, default in (("metric", None), ("minimize", None), ("device", None), ("reference", None),
                            ("generator", False), ("acquisition", "qlognei")):  # fmt: skip
@@ -258,6 +261,7 @@ def _check_training(params: SearchParams, data: Workspace, max_memory: int | Non
         data, space=params.space, task=params.task, strategy=params.strategy, prior=params.prior,
         budget_minutes=params.budget_minutes, fidelities=params.fidelities, schedule=params.schedule,
         final_epochs=params.final_epochs, batch_size=params.batch_size, seed=params.seed, max_memory=max_memory,
+        parallel=parallel, gpu=TrainingEvaluator.on_gpu(),
     )  # fmt: skip
     return SearchPlan(params, None, None, plan)
 
@@ -289,6 +293,7 @@ def execute_search(
     generator_epochs: int = 200,
     on_progress: Callable[[float, str], None] | None = None,
     check: Callable[[], None] | None = None,
+    workdir: Path | None = None,
 ) -> SearchHistory:
     """Run the search (resuming from ``checkpoint`` where it holds an unfinished one).
 
@@ -296,13 +301,13 @@ def execute_search(
 
     With ``params.generator`` the space's generator (``generator_epochs``, seed 0: the one ``/v1/generate`` uses)
     is loaded from the workspace's model store, or trained there first (``on_progress(fraction, message)``).
-    A training search (:func:`archgen.services.training_search.run_training_search`) keeps its trainings beside
-    ``checkpoint`` and calls ``check`` inside them (it may raise to stop).
+    A training search (:func:`archgen.services.training_search.run_training_search`) keeps its trainings in
+    ``workdir`` (default: beside ``checkpoint``) and calls ``check`` inside them (it may raise to stop).
     """
     plan = request if isinstance(request, SearchPlan) else check_search(request, data)
     if plan.training is not None:
         return run_training_search(plan.training, data, checkpoint=checkpoint, on_batch=on_batch, workers=workers,
-                                   on_progress=on_progress, check=check)  # fmt: skip
+                                   on_progress=on_progress, check=check, workdir=workdir)  # fmt: skip
     params, ev, prior = plan.params, plan.evaluator, plan.prior
     assert ev is not None  # a table or supernet search has its evaluator
     generator = None

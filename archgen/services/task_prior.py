@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from archgen.arch import Arch
+from archgen.errors import UnknownNameError
 from archgen.predictors.zerocost import score_archs
 from archgen.services.supernets import supernet_evaluator, supernet_records
-from archgen.tasks.images import task_images
+from archgen.tasks.images import check_image_task, is_user_task
 from archgen.transfer.prior import Source, SourcePrior
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def transfer_column(name: str) -> tuple[str, str]:
     return task, metric
 
 
-def _table_sources(data: Workspace, target: str) -> list[Source]:
+def transfer_sources(data: Workspace, target: str) -> list[Source]:
     """The transfer columns of other image sets than ``target``'s (a benchmark task's own labels never serve)."""
     table = data.table(SPACE)
     own = {target, *table.same_image_tasks(target)} if target in table.tasks() else {target}
@@ -130,6 +131,7 @@ def task_prior(
     task: str,
     *,
     supernet: bool = True,
+    sources: Sequence[str] | None = None,
     on_cell: Callable[[int, int], None] | None = None,
     **model: float,
 ) -> TaskPrior:
@@ -137,25 +139,42 @@ def task_prior(
 
     The computed sources' references are scored once per task's images (about :data:`REFERENCE_CELLS` x 0.4 s on
     a CPU core; ``on_cell(done, total)`` follows it, and may raise to stop) and kept with the scores' cache.
-    ``supernet``: use the task's newest stored supernet as a source when it has one. ``model``: arguments of
-    :class:`SourcePrior` (``rho0``, ``prior_sd``).
+    ``supernet``: use the task's newest stored supernet as a source when it has one. ``sources``: build exactly
+    these sources (names as :attr:`TaskPrior.model` gives them, e.g. a search's recorded prior: its supernet by
+    id, whatever was stored since) instead. ``model``: arguments of :class:`SourcePrior` (``rho0``, ``prior_sd``).
 
     Raises:
-        UnknownNameError: a task without images.
+        UnknownNameError: a task without images, or a named source it has not (a deleted supernet).
     """
-    ti = task_images(data, task)
-    sid = None
-    if supernet and ti.user:
-        recs = supernet_records(data.owned, task)
-        sid = recs[0].id if recs else None
+    check_image_task(data, task)  # the images themselves are read only where a source is computed on them
+    user = is_user_task(data, task)
+    images_key = f"task-{task}-{data.tasks.record(task).arrays_sha256[:12]}" if user else task
+    if sources is not None:
+        names = list(dict.fromkeys(sources))
+        tables = [n for n in names if n.startswith("table:")]
+        nets = [n.removeprefix("supernet:") for n in names if n.startswith("supernet:")]
+        known = {r.id for r in supernet_records(data.owned, task)} if nets else set()
+        for sid_ in nets:
+            if sid_ not in known:
+                raise UnknownNameError(f"supernet of task {task!r} (the prior was built with it)", sid_, sorted(known))
+        groups = {n: "zero-cost" for n in names if n.startswith("zc:")} | {f"supernet:{i}": "supernet" for i in nets}
+        sid = nets[0] if nets else None
+    else:
+        tables = None
+        sid = None
+        if supernet and user:
+            recs = supernet_records(data.owned, task)
+            sid = recs[0].id if recs else None
+        groups = {f"zc:{p}": "zero-cost" for p in PRIOR_PROXIES} | ({f"supernet:{sid}": "supernet"} if sid else {})
 
     def build() -> list[Source]:
-        groups = {f"zc:{p}": "zero-cost" for p in PRIOR_PROXIES} | ({f"supernet:{sid}": "supernet"} if sid else {})
-        vals = source_values(data, task, reference_cells(data), list(groups), on_cell=on_cell)
-        return _table_sources(data, task) + [Source(name, group, vals[name]) for name, group in groups.items()]
+        vals = source_values(data, task, reference_cells(data), list(groups), on_cell=on_cell) if groups else {}
+        table = [s for s in transfer_sources(data, task) if tables is None or s.name in tables]
+        return table + [Source(name, group, vals[name]) for name, group in groups.items()]
 
-    sources = data.memo(("task-prior-sources", ti.key, sid, REFERENCE_CELLS, PRIOR_PROXIES), build)
-    return TaskPrior(data, task, SourcePrior(sources, **model), sid)
+    key = ("task-prior-sources", images_key, tuple(sorted(groups)), None if tables is None else tuple(tables),
+           REFERENCE_CELLS)  # fmt: skip
+    return TaskPrior(data, task, SourcePrior(data.memo(key, build), **model), sid)
 
 
 __all__ = [
@@ -168,4 +187,5 @@ __all__ = [
     "task_prior",
     "transfer_column",
     "transfer_name",
+    "transfer_sources",
 ]

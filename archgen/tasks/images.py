@@ -65,6 +65,14 @@ def train_image_count(data: Workspace, task: str) -> int:
     return data.tasks.record(task).train
 
 
+def class_count(data: Workspace, task: str) -> int:
+    """How many classes ``task`` has, without decoding any image."""
+    check_image_task(data, task)
+    if task in BUILTIN_IMAGE_TASKS:
+        return 10
+    return data.tasks.record(task).num_classes
+
+
 def heldout_image_count(data: Workspace, task: str) -> int:
     """How many held-out images :func:`task_images` gives ``task``, without decoding any."""
     check_image_task(data, task)
@@ -96,6 +104,7 @@ __all__ = [
     "BUILTIN_IMAGE_TASKS",
     "TaskImages",
     "check_image_task",
+    "class_count",
     "heldout_image_count",
     "image_task_names",
     "is_user_task",

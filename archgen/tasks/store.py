@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from archgen.datasets.images import ImageArrayDataset
-from archgen.errors import DataError, TaskError, TaskExistsError, UnknownNameError
+from archgen.errors import DataError, TaskError, TaskExistsError, TaskReadOnlyError, UnknownNameError
 
 if TYPE_CHECKING:
     from archgen.datasets.images import ImageArrayDataset
@@ -190,6 +190,21 @@ def _decode(
     return arr, h.hexdigest()
 
 
+def decode_files(paths: list[Path], size: int, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Image files decoded as a task's images are (:func:`_decode`: JPEG or PNG, RGB, resized to ``size`` square).
+
+    Raises:
+        TaskError: a missing file, or one that is not a readable JPEG or PNG (naming it).
+    """
+    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    for k, p in enumerate(paths):
+        p = Path(p)
+        if not p.is_file():
+            raise TaskError(f"no image file {p}")
+        out[k] = _decode(p.parent, [(0, p)], size, None, max_pixels)[0][0]
+    return out
+
+
 def stratified_mask(labels: np.ndarray, num_classes: int, val_fraction: float, seed: int) -> np.ndarray:
     """Boolean validation mask: ``round(n_c * val_fraction)`` (at least one, at most ``n_c - 1``) of each class."""
     rng = np.random.default_rng(seed)
@@ -210,6 +225,9 @@ class TaskStore:
         max_images: Most images one task may hold.
         max_decoded_bytes: Most bytes its decoded images may take (images x image_size^2 x 3).
         max_pixels: Most pixels one source image may have.
+        shared: Tasks readable through this store but not its own (an API key's view reads the operator's, added
+            with ``archgen tasks add``): listed, recorded and read like its own, never removed or replaced
+            through it; a name of its own comes first.
     """
 
     def __init__(
@@ -219,21 +237,38 @@ class TaskStore:
         max_images: int = 100_000,
         max_decoded_bytes: int = MAX_DECODED_BYTES,
         max_pixels: int = MAX_IMAGE_PIXELS,
+        shared: TaskStore | None = None,
     ) -> None:
         self.root = Path(root)
         self.max_images = max_images
         self.max_decoded_bytes = max_decoded_bytes
         self.max_pixels = max_pixels
+        self.shared = shared
         self._lock = threading.Lock()
 
-    def names(self) -> list[str]:
-        """Registered task names, sorted."""
+    def own_names(self) -> list[str]:
+        """This store's own task names, sorted (not the shared ones)."""
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / "task.json").is_file())
 
-    def __contains__(self, name: object) -> bool:
+    def names(self) -> list[str]:
+        """Every task readable here (its own and the shared ones), sorted."""
+        return sorted({*self.own_names(), *(self.shared.names() if self.shared is not None else ())})
+
+    def owns(self, name: object) -> bool:
+        """Whether ``name`` is a task of this store's own."""
         return isinstance(name, str) and _NAME_RE.match(name) is not None and (self.root / name / "task.json").is_file()
+
+    def is_shared(self, name: str) -> bool:
+        """Whether ``name`` is read from the shared tasks (read-only here)."""
+        return not self.owns(name) and self.shared is not None and name in self.shared
+
+    def _dir(self, name: str) -> Path:
+        return self.shared._dir(name) if self.is_shared(name) and self.shared is not None else self.root / name
+
+    def __contains__(self, name: object) -> bool:
+        return self.owns(name) or (self.shared is not None and name in self.shared)
 
     def record(self, name: str) -> TaskRecord:
         """The task's record.
@@ -244,7 +279,7 @@ class TaskStore:
         """
         if name not in self:
             raise UnknownNameError("task", name, self.names())
-        path = self.root / name / "task.json"
+        path = self._dir(name) / "task.json"
         try:
             d = json.loads(path.read_text())
             return TaskRecord(**d)
@@ -289,6 +324,10 @@ class TaskStore:
         if not 0.05 <= val_fraction <= 0.5:
             raise TaskError(f"val_fraction must be in [0.05, 0.5], got {val_fraction}")
         root = Path(images).expanduser().resolve()
+        if self.is_shared(name):
+            raise TaskExistsError(
+                f"task {name!r} is a shared task (added by the service's operator): choose another name"
+            )
         if name in self:
             raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
         classes, files, skipped = scan_folder(root, self.max_images, label)
@@ -333,9 +372,12 @@ class TaskStore:
         return rec
 
     def remove(self, name: str) -> None:
-        """Delete task ``name`` (``UnknownNameError`` if there is none)."""
+        """Delete task ``name`` (``UnknownNameError`` if there is none; ``TaskReadOnlyError`` for a shared one)."""
+        if self.is_shared(name):
+            raise TaskReadOnlyError(f"task {name!r} is shared by the service's operator (added with `archgen tasks "
+                                    "add`): read-only, it cannot be deleted with an API key")  # fmt: skip
         if name not in self:
-            raise UnknownNameError("task", name, self.names())
+            raise UnknownNameError("task", name, self.own_names())
         trash = self.root / f".removed-{name}-{os.getpid()}-{threading.get_ident()}"
         os.rename(self.root / name, trash)
         shutil.rmtree(trash, ignore_errors=True)
@@ -348,7 +390,7 @@ class TaskStore:
             DataError: the arrays file is missing, corrupt or does not match the record.
         """
         rec = self.record(name)
-        path = self.root / name / "images.npz"
+        path = self._dir(name) / "images.npz"
         if not path.is_file():
             raise DataError(f"task {name!r} is incomplete: its images.npz is missing; remove and add it again")
         sha = _file_sha256(path)
@@ -391,6 +433,7 @@ __all__ = [
     "TaskRecord",
     "TaskStore",
     "check_task_name",
+    "decode_files",
     "scan_folder",
     "stratified_mask",
 ]

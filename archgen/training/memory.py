@@ -69,4 +69,11 @@ def training_memory(
     return MemoryEstimate(int(act), int(params * 4 * PARAM_COPIES), int(images * 3 * resolution**2 * 4))
 
 
-__all__ = ["MemoryEstimate", "training_memory"]
+def run_disk_bytes(*, C: int, N: int) -> int:
+    """Bytes a training's directory holds at most: the weights as ``weights.npz`` and ``model.safetensors``, and
+    while it runs its checkpoint (weights and momentum): four copies of the parameters (an upper bound: the
+    worst cell's count), 4 bytes each."""
+    return int(C**2 * (PARAM_PER_CELL * N + PARAM_BASE) * 4 * 4)
+
+
+__all__ = ["MemoryEstimate", "run_disk_bytes", "training_memory"]

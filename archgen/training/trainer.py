@@ -42,6 +42,7 @@ from archgen.tasks.images import task_images as resolve
 from archgen.training.checkpoint import load_checkpoint, save_checkpoint
 from archgen.training.data import augment, auto_device, cosine_lr, prepare_images
 from archgen.training.memory import training_memory
+from archgen.training.model import MODEL_WEIGHTS, ModelCard, save_model
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -230,10 +231,14 @@ def train_architecture(
     np.savez(tmp, **state)
     tmp.replace(weights)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    card = ModelCard(get_space("nb201").format(arch), len(train.classes), params.C, params.N, list(train.classes),
+                     int(train.images.shape[1]), params.resolution, train.mean, train.std, params.task, params.epochs,
+                     {"heldout_acc": acc})  # fmt: skip
+    save_model(net, card, workdir)
     result = {
         "arch": get_space("nb201").format(arch), "task": params.task, "test_acc": acc, "epochs": params.epochs,
         "steps": total, "seconds": seconds, "params": count_parameters(net), "train_images": len(x),
-        "test_images": len(xt), "weights": WEIGHTS, "weights_sha256": sha,
+        "test_images": len(xt), "weights": WEIGHTS, "weights_sha256": sha, "model": MODEL_WEIGHTS,
         "wall_seconds": base + time.monotonic() - called,
     }  # fmt: skip
     prov = result | {"request": params.model_dump(mode="json"), "images_sha256_sample": images_sha,

@@ -45,6 +45,11 @@ def test_help_and_a_light_command_import_no_heavy_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+    # a search's --help and its usage errors answer from the options alone (the search stack is torch's)
+    for args in (["search", "--help"], ["search", "--no-such-option"], ["search", "--budget", "x"]):
+        out = subprocess.run([sys.executable, "-c", code.replace("'archgen.cli.search'", "'archgen.cli.search_run'"),
+                              *args], capture_output=True, text=True, check=True)  # fmt: skip
+        assert out.stdout.strip().splitlines()[-1] == "HEAVY:", (args, out.stdout[-300:])
 
 
 def test_an_unknown_command_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,8 @@ def stubborn(params: Params, ctx: JobContext) -> dict:
     """Reports once, then computes without reporting (a fit with no progress hook)."""
     ctx.progress(0.01, "started; will not report again")
     if params.marker:
-        open(params.marker, "w").close()
+        with open(params.marker, "w") as f:
+            f.write(str(os.getpid()))
     end = time.monotonic() + params.seconds
     while time.monotonic() < end:
         time.sleep(0.05)

@@ -116,3 +116,38 @@ def test_a_job_past_its_kinds_maximum_run_time_fails_and_frees_its_slot(
     failed = store.get(long.id)
     assert failed.status == "failed" and "maximum of 0.5 s for a test_capped job" in failed.error
     assert store.get(short.id).status == "succeeded"
+
+
+def test_the_fork_server_s_death_is_not_the_job_s_failure_and_its_worker_goes_with_it(
+    tmp_path: Path, data_dir: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork server killed under a running job: its worker is stopped at once (it must not run beside the
+    job's next attempt), the job goes back to the queue without a failure, a new fork server starts it again."""
+    import os
+    import signal
+    from multiprocessing import forkserver
+
+    from archgen.jobs.backends import _alive
+
+    monkeypatch.setenv("ARCHGEN_TEST_KINDS", "1")
+    settings = _settings(tmp_path, data_dir, cache_dir, worker_backend="local", workers=1, job_cancel_grace_s=1.0)
+    store = JobStore(settings.db_url)
+    with stubborn.registered():
+        marker = tmp_path / "reported"
+        long, _ = store.create("test_stubborn", {"seconds": 600, "marker": str(marker)}, "alice")
+        manager = JobManager(settings, poll_s=0.05)
+        manager.start()
+        try:
+            wait_until(marker.exists, 120, 0.05, "the job to start")
+            first = int(marker.read_text())
+            marker.unlink()
+            os.kill(forkserver._forkserver._forkserver_pid, signal.SIGKILL)  # type: ignore[attr-defined]
+            wait_until(lambda: not _alive(first), 10, 0.05, "the first worker to be stopped")
+            wait_until(marker.exists, 120, 0.05, "the job to start again on a new fork server")
+            assert int(marker.read_text() or 0) != first
+            job = store.get(long.id)
+            assert job.status == "running" and job.failures == 0, job
+            store.request_cancel(long.id, "alice")
+            wait_until(lambda: store.get(long.id).done, 30, 0.05, "the job to be cancelled")
+        finally:
+            manager.stop()

@@ -224,3 +224,34 @@ def test_declares_its_name_and_capabilities(name: str) -> None:
     cls = multifidelity_strategy_class(name)
     assert cls.name == name and isinstance(cls.takes_model, bool)
     assert ("model" in inspect.signature(cls.__init__).parameters) == cls.takes_model
+
+
+@pytest.mark.parametrize("name", list_multifidelity_strategies())
+def test_with_expected_costs_the_budget_is_a_cap(name: str) -> None:
+    """No evaluation starts that the budget left cannot pay for: the spent cost never passes the budget when the
+    expected costs are the true ones; a batch is cut to what fits, and the history says why the search ended."""
+    for budget in (20.0, 57.0, 121.0):
+        h = run_multifidelity_search(SPACE, strategy(name), evaluators(), budget=budget, batch_size=4, seed=2,
+                                     expected_costs=COSTS)  # fmt: skip
+        assert h.finished and budget - COSTS[-1] <= h.spent() <= budget
+        assert "stop" in h.result or h.spent() == budget
+
+
+def test_before_a_rung_is_measured_its_cost_is_the_estimate_scaled_by_what_was_measured() -> None:
+    """Estimates three times too low at every rung: after the first batch the measured ratio corrects them, so at
+    most that first batch overshoots."""
+    h = run_multifidelity_search(SPACE, strategy("sh"), evaluators(), budget=60.0, batch_size=3, seed=0,
+                                 expected_costs=[c / 3 for c in COSTS])  # fmt: skip
+    assert h.spent() <= 60.0 + 3 * COSTS[0]
+    first = [e for e in h.evaluations if e.batch == 0]
+    rest = [e for e in h.evaluations if e.batch > 0]
+    assert sum(e.cost for e in first) <= 3 * COSTS[0] and rest
+
+
+def test_a_batch_cut_by_the_budget_resumes_from_its_checkpoint_as_it_ended(tmp_path) -> None:
+    ckpt = tmp_path / "h.json"
+    h = run_multifidelity_search(SPACE, strategy("sh"), evaluators(), budget=30.0, batch_size=4, seed=5,
+                                 expected_costs=COSTS, checkpoint=ckpt)  # fmt: skip
+    again = run_multifidelity_search(SPACE, strategy("sh"), evaluators(), budget=30.0, batch_size=4, seed=5,
+                                     expected_costs=COSTS, checkpoint=ckpt)  # fmt: skip
+    assert again.finished and [e.architecture for e in again.evaluations] == [e.architecture for e in h.evaluations]

@@ -163,3 +163,35 @@ def test_surrogates_are_fitted_while_the_generator_trains_and_abandoned_when_it_
         generate(fresh, data, ArtifactStore(tmp_path / "models2"), **gens)
     stop = fits[0][1]
     assert callable(stop) and stop()  # the fit in flight is told to stop at its next epoch
+
+
+def test_a_new_home_beside_a_warm_cache_generates_as_a_fresh_one_does(ws, tmp_path, monkeypatch) -> None:
+    """The surrogates stored in the cache are loaded onto the prepared generator (the one being trained has no
+    weights yet): a second home beside the first's cache, or a home whose models were deleted, generates the
+    architectures a fresh home does (the bug: "DiffusionGenerator is not fitted")."""
+    from archgen.artifacts import ArtifactStore
+    from archgen.context import Paths, Workspace
+    from archgen.services.generate import SURROGATES, generate
+
+    monkeypatch.setattr(service, "CONSTRAINT_CELLS", 64)
+    data = Workspace(Paths.of(ws.paths.data_dir, tmp_path / "cache", tmp_path / "home"))
+    req = GenerateRequest(n=2, steps=5, method="euler", seed=7, labelled=16, guidance_scale=5)
+    gens = {"generator_epochs": 2, "quick_epochs": 1}
+    first = generate(check_request(req, data), data, ArtifactStore(tmp_path / "models"), **gens)
+    SURROGATES._items.clear()  # a new process: the cache's files only
+    again = generate(check_request(req, data), data, ArtifactStore(tmp_path / "new-home-models"), **gens)
+    assert [g.architecture for g in again.items] == [g.architecture for g in first.items]
+
+
+def test_a_user_task_is_guided_by_its_prior_unless_told_otherwise(ws, tmp_path) -> None:
+    from tests.tasks.folders import image_folder
+
+    if "gen-prior-pets" not in ws.tasks:
+        ws.tasks.add("gen-prior-pets", image_folder(ws, tmp_path / "pets", per_class=6))
+    assert check_request(GenerateRequest(task="gen-prior-pets"), ws).request.guide_by == "prior"
+    assert check_request(GenerateRequest(task="cifar10"), ws).request.guide_by == "table"
+    assert (
+        check_request(GenerateRequest(task="gen-prior-pets", guide_by="zero-cost"), ws).request.guide_by == "zero-cost"
+    )
+    with pytest.raises(GeneratorInputError, match="has no table"):
+        check_request(GenerateRequest(task="gen-prior-pets", guide_by="table"), ws)

@@ -4,6 +4,7 @@ requests."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -39,6 +40,20 @@ class _Kill(Exception):
     pass
 
 
+def _killed(ws, plan, ckpt, at: int) -> None:
+    """Run the search until the ``at``-th look inside its trainings, where it dies as a kill -9 would find it."""
+    calls = {"n": 0}
+
+    def kill() -> None:
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise _Kill
+
+    ckpt.parent.mkdir()
+    with pytest.raises(_Kill):
+        execute_search(plan, ws, checkpoint=ckpt, check=kill)
+
+
 @pytest.fixture
 def finished_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The work directory of every training that ran to its end (trained here, not read back)."""
@@ -57,7 +72,9 @@ def finished_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_tiny_search_spends_its_budget_on_trainings_and_returns_the_best_with_weights(ws, tmp_path) -> None:
     plan = check_search(params(final_epochs=2), ws)
     h = execute_search(plan, ws, checkpoint=tmp_path / "history.json")
-    assert h.finished and h.budget_unit == "seconds" and h.spent() >= 6.0
+    # a cap: never much past it; it ends early only where the next training asked for does not fit what is left
+    assert h.finished and h.budget_unit == "seconds" and h.spent() <= 6.0 + 1.0
+    assert h.spent() >= 5.0 or "could not pay" in h.result.get("stop", "")
     assert {e.fidelity for e in h.evaluations} == {0, 1}
     assert all(e.cost > 0 and 0 <= e.value <= 100 for e in h.evaluations)
     res = h.result
@@ -77,17 +94,8 @@ def test_killed_in_a_batch_of_trainings_it_resumes_to_the_same_result_paying_no_
 ) -> None:
     full = execute_search(check_search(params(), ws), ws, checkpoint=tmp_path / "full" / "history.json")
     finished_runs.clear()
-    calls = {"n": 0}
-
-    def kill() -> None:  # inside a training of the third batch, as a kill -9 would find it
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise _Kill
-
     ckpt = tmp_path / "cut" / "history.json"
-    ckpt.parent.mkdir()
-    with pytest.raises(_Kill):
-        execute_search(check_search(params(batch_size=1), ws), ws, checkpoint=ckpt, check=kill)
+    _killed(ws, check_search(params(batch_size=1), ws), ckpt, 7)  # inside a training of the third batch
     before = list(finished_runs)
     cut = json.loads(ckpt.read_text())
     assert not cut["finished"] and list((ckpt.parent / "runs").glob("*/checkpoint.npz"))  # one training in flight
@@ -101,16 +109,22 @@ def test_killed_in_a_batch_of_trainings_it_resumes_to_the_same_result_paying_no_
     assert [(e.architecture, e.fidelity) for e in resumed.evaluations[:n]] == [
         (e.architecture, e.fidelity) for e in full.evaluations[:n]
     ]
-    assert [e.value for e in resumed.evaluations[:n]] == pytest.approx([e.value for e in full.evaluations[:n]])
+    both = [(a.value, b.value) for a, b in zip(resumed.evaluations[:n], full.evaluations[:n], strict=True)
+            if np.isfinite(a.value) and np.isfinite(b.value)]  # fmt: skip  # (not a last training the budget stopped)
+    assert len(both) >= n - 2 and [a for a, _ in both] == pytest.approx([b for _, b in both])
 
 
 def test_a_prior_search_starts_from_the_prior_s_top_cells(ws, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "POOL_TOP", 6)
     monkeypatch.setattr(service, "POOL_RANDOM", 2)
     monkeypatch.setattr(prior_service, "REFERENCE_CELLS", 12)
+    monkeypatch.setattr(service, "POOL_SHARE", 0.5)
+    monkeypatch.setattr(service, "POOL_CELL_SECONDS", 0.05)  # the scores are cached before the search
     plan = check_search(params(strategy=None, prior=None), ws)
     assert plan.training.strategy == "prior-sh" and plan.training.prior == "transfer"
-    model = service.build_pool_model(ws, plan.training)
+    # scored once without a deadline (the scores are cached): the search's own share then holds the whole pool
+    model, setup = service.build_pool_model(ws, dataclasses.replace(plan.training, budget_seconds=600.0))
+    assert setup["cells"] == len(model.pool) == 8 and not setup["note"]
     mean, _ = model.posterior([], [])
     top = ws.space("nb201").format(model.pool[int(np.argmax(mean))])
     h = execute_search(plan, ws, checkpoint=tmp_path / "history.json")
@@ -126,7 +140,12 @@ def test_a_prior_search_starts_from_the_prior_s_top_cells(ws, tmp_path, monkeypa
         ({"space": "nasbench_graph"}, SearchInputError, "trains NB201 cells"),
         ({"budget_minutes": None}, SearchInputError, "needs budget_minutes"),
         ({"fidelities": [{"epochs": 2}, {"epochs": 1}]}, SearchInputError, "cheapest first"),
-        ({"fidelities": [{"epochs": 1}, {"epochs": 1, "train_images": 500}]}, SearchInputError, "cheapest first"),
+        ({"fidelities": [{"epochs": 1}, {"epochs": 1, "train_images": 72}]}, SearchInputError, "cheapest first"),
+        ({"fidelities": [{"epochs": 1, "train_images": 500}]}, SearchInputError, "asks for 500 training images"),
+        ({"fidelities": [{"epochs": 1, "train_images": 1}], "schedule": TINY | {"batch_size": 1}}, SearchInputError,
+         "stratified 1 over 3 classes"),
+        ({"batch_size": 33}, SearchInputError, "batch_size"),
+        ({"budget_minutes": 0.0001}, SearchInputError, "budget too small to train one cell at the first fidelity"),
         ({"final_epochs": 1, "fidelities": [{"epochs": 3}]}, SearchInputError, "final_epochs"),
         ({"strategy": "bo"}, UnknownNameError, "prior-sh"),
         ({"strategy": "prior-sh", "prior": "none"}, SearchInputError, "draws from a prior"),
@@ -177,11 +196,81 @@ def test_trainings_on_a_local_ray_cluster_give_the_threads_result(ws, tmp_path, 
 
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     with Workers(2) as w:
-        local = execute_search(check_search(params(), ws), ws, checkpoint=tmp_path / "t" / "h.json", workers=w)
+        local = execute_search(check_search(params(budget_minutes=0.3), ws), ws, checkpoint=tmp_path / "t" / "h.json",
+                               workers=w)  # fmt: skip
     with Workers(ray_address="local", num_cpus=2) as w:
-        assert w.backend == "ray"
-        remote = execute_search(check_search(params(), ws), ws, checkpoint=tmp_path / "r" / "h.json", workers=w)
+        assert w.backend == "ray"  # a Ray task's first training also pays the worker's imports: more seconds each
+        remote = execute_search(check_search(params(budget_minutes=0.3), ws), ws, checkpoint=tmp_path / "r" / "h.json",
+                                workers=w)  # fmt: skip
     key = lambda h: [(e.architecture, e.fidelity, round(e.value, 6)) for e in h.evaluations]
     n = min(len(local.evaluations), len(remote.evaluations))  # the budget is measured seconds: counts may differ
     assert n >= 4 and key(remote)[:n] == key(local)[:n]
     assert (tmp_path / "r" / remote.result["best"]["run"] / WEIGHTS).is_file()
+
+
+def test_a_training_in_flight_stops_when_the_budget_runs_out_checkpointed_and_charged_what_it_used(
+    ws, tmp_path
+) -> None:
+    """The cap inside a training: the meter's budget runs out while it runs; it stops at its next report (about a
+    second), its checkpoint written, charged the seconds it used, NaN, not cached; asked again without a budget it
+    continues from the checkpoint to the uninterrupted value."""
+    from archgen.evaluators.budget import CostMeter
+    from archgen.evaluators.training import TrainingEvaluator
+
+    arch = ws.space("nb201").parse(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
+    sched = TINY | {"epochs": 40, "seed": 1}
+    meter = CostMeter(budget=1.2)
+    ev = TrainingEvaluator(ws, TASK, workdir=tmp_path / "cut", meter=meter, **sched)
+    (r,) = ev.evaluate([arch])
+    assert not np.isfinite(r.value) and r.values["stopped"] == 1.0
+    assert 1.2 <= r.cost <= 1.2 + 1.5  # reports come about every second
+    assert (ev.run_dir(arch) / "checkpoint.npz").is_file() and not (ev.run_dir(arch) / WEIGHTS).exists()
+    ev.meter = None
+    (again,) = ev.evaluate([arch])
+    (whole,) = TrainingEvaluator(ws, TASK, workdir=tmp_path / "whole", **sched).evaluate([arch])
+    assert again.value == pytest.approx(whole.value) and np.isfinite(whole.value)
+
+
+def test_the_memory_bound_holds_for_every_training_the_search_runs_at_once(ws) -> None:
+    """Each training fits the bound alone; four at once do not: refused before any job, naming them."""
+    from archgen.training.memory import training_memory
+
+    one = training_memory(batch_size=16, C=4, N=1, resolution=8, images=90).total
+    plan = check_search(params(batch_size=4), ws, max_memory=3 * one, parallel=1)
+    assert plan.training.parallel == 1
+    with pytest.raises(TrainingInputError, match="4 trainings at once"):
+        check_search(params(batch_size=4), ws, max_memory=3 * one, parallel=4)
+
+
+def test_a_prior_search_resumes_as_it_started_when_a_supernet_was_stored_meanwhile(
+    ws, tmp_path, monkeypatch: pytest.MonkeyPatch, finished_runs
+) -> None:
+    """The pool and the prior's sources are recorded in the history: killed, then a supernet stored for the task
+    (the newest, which a fresh prior would take as a source), the search resumes with the prior it started with
+    (the bug: "batch 0 is not what the strategy proposes again", its trainings lost)."""
+    monkeypatch.setattr(service, "POOL_TOP", 6)
+    monkeypatch.setattr(service, "POOL_RANDOM", 2)
+    monkeypatch.setattr(prior_service, "REFERENCE_CELLS", 12)
+    monkeypatch.setattr(service, "POOL_SHARE", 0.5)
+    monkeypatch.setattr(service, "POOL_CELL_SECONDS", 0.05)  # the scores are cached before the search
+    plan = check_search(params(strategy=None, prior=None, batch_size=1), ws)
+    service.build_pool_model(ws, dataclasses.replace(plan.training, budget_seconds=600.0))  # scores cached
+    full = execute_search(plan, ws, checkpoint=tmp_path / "full" / "history.json")
+    assert full.setup["prior"]["sources"] and len(full.setup["prior"]["pool"]) == 8
+    ckpt = tmp_path / "cut" / "history.json"
+    _killed(ws, plan, ckpt, 5)
+    assert json.loads(ckpt.read_text())["setup"]["prior"]["pool"] == full.setup["prior"]["pool"]
+
+    class Stored:
+        id = "supernet-stored-meanwhile"
+
+    monkeypatch.setattr(prior_service, "supernet_records", lambda *_a, **_k: [Stored()])
+    finished_runs.clear()
+    resumed = execute_search(plan, ws, checkpoint=ckpt)
+    n = min(len(resumed.evaluations), len(full.evaluations))
+    assert n >= 4 and [e.architecture for e in resumed.evaluations[:n]] == [
+        e.architecture for e in full.evaluations[:n]
+    ]
+    assert resumed.setup == json.loads(ckpt.read_text())["setup"]

@@ -514,11 +514,14 @@ class DiffusionGenerator(Generator):
     def set_surrogate(self, name: str, weights: dict[str, np.ndarray], mu: float, sd: float) -> None:
         """Install a surrogate from :meth:`surrogate_weights` of a generator of the same space and shape.
 
+        A prepared generator (:meth:`prepare`) takes one too, as it can fit one: a surrogate depends on the layout,
+        not on the score network's weights (a prepared generator never samples).
+
         Raises:
-            NotFittedError: before :meth:`fit` (or a load).
+            NotFittedError: before :meth:`fit`, :meth:`prepare` (or a load).
             GeneratorInputError: weights of another shape.
         """
-        if not getattr(self, "fitted_", False):
+        if not (getattr(self, "fitted_", False) or getattr(self, "prepared_", False)):
             raise NotFittedError(type(self).__name__)
         self._install_surrogate(name, weights, mu, sd)
 
