@@ -87,14 +87,23 @@ def _check_limits(state: ServiceState, owner: str, searches: list[SearchParams])
             raise ApiError(413, "quota", f"your files take {now:,} bytes and these searches' trainings may need "
                            f"{need:,} more; your quota is {s.key_max_stored_bytes:,} (ARCHGEN_KEY_MAX_STORED_BYTES): "
                            "delete a task, or searches' files with it")  # fmt: skip
-    minutes = sum(float(j.params.get("budget_minutes") or 0) for j in open_)
-    wanted = sum(p.budget_minutes or 0 for p in searches)
+    held = [_training_minutes(state, owner, j.params) for j in open_ if j.params.get("evaluator") == "training"]
+    minutes, wanted = sum(held), sum(_training_minutes(state, owner, p.model_dump(mode="json")) for p in trainings)
     if minutes + wanted > s.search_max_training_minutes_per_key:
         raise JobQuotaError(
-            f"this key's queued and running training searches hold {minutes:g} minutes and these ask for "
-            f"{wanted:g}; at most {s.search_max_training_minutes_per_key} together "
+            f"this key's queued and running training searches can spend {minutes:.1f} minutes and these "
+            f"{wanted:.1f} (budgets and final trainings); at most {s.search_max_training_minutes_per_key} together "
             "(ARCHGEN_SEARCH_MAX_TRAINING_MINUTES_PER_KEY)"
         )
+
+
+def _training_minutes(state: ServiceState, owner: str, params: dict) -> float:
+    """Minutes a training search can spend: its budget (a cap) and its final training's expected minutes."""
+    try:
+        plan = check_search(SearchParams(**params), state.data.for_owner(owner)).training
+    except (ArchgenError, ValueError, TypeError):  # e.g. its task deleted since: its budget alone
+        plan = None
+    return (plan.most_seconds / 60.0) if plan is not None else float(params.get("budget_minutes") or 0)
 
 
 def _search_json(job: JobRecord) -> dict:

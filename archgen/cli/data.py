@@ -15,7 +15,6 @@ from archgen.cli.common import JsonOpt, _ctx, _emit, _space
 from archgen.datasets import DataStore, list_tables
 from archgen.datasets.nb201 import index_ops
 from archgen.errors import ArchgenError, UnknownNameError
-from archgen.services.checks import check_nb201_params
 from archgen.spaces import list_spaces, space_class
 
 data_app = typer.Typer(help="Benchmark data: verify checksums, summarise tables.", no_args_is_help=True)
@@ -148,6 +147,8 @@ def space_check_params(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the network of every cell and compare its parameter count with the published one."""
+    from archgen.services.checks import check_nb201_params  # lazy: imports torch; `archgen data --help` must not
+
     if space != "nb201":
         raise UnknownNameError("space with published per-cell parameter counts", space, ["nb201"])
     data = _ctx.workspace()

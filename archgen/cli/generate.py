@@ -9,17 +9,11 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 from tqdm import tqdm
 
-import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.bench import generators as bench
 from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app, build
-from archgen.generators.base import GeneratorInputError
-from archgen.services.generate import FULL_EPOCH_S, check_request, generator_ready
-from archgen.services.generate import generate as run
-from archgen.services.requests import GenerateRequest
+from archgen.errors import GeneratorInputError
 
 
 def register(app: typer.Typer) -> None:
@@ -96,6 +90,11 @@ def generate(
     architecture printed. Prints each architecture with the surrogate's
     predicted accuracy, its published accuracy and constrained values.
     """
+    import archgen.composition  # noqa: F401  # lazy: registers the kinds and imports torch; --help must not
+    from archgen.services.generate import FULL_EPOCH_S, check_request, generator_ready  # lazy: as above
+    from archgen.services.generate import generate as run  # lazy: as above
+    from archgen.services.requests import GenerateRequest  # lazy: the services package imports torch
+
     params = build(
         GenerateRequest,
         GeneratorInputError,
@@ -209,6 +208,10 @@ def bench_generator(
     as_json: JsonOpt = False,
 ) -> None:
     """Benchmark the diffusion generator on published tables (mean ± std over draws; see BENCHMARKS.md)."""
+    import torch  # lazy: `archgen bench generator --help` and usage errors must not pay torch's import
+
+    from archgen.bench import generators as bench  # lazy: as above
+
     if part not in bench.PARTS:
         raise GeneratorInputError(f"--part must be one of {', '.join(bench.PARTS)}, got {part!r}")
     if method not in ("pc", "euler", "ode"):

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "data": (("data",), "Benchmark data: verify checksums, summarise tables."),
     "generate": (
-        ("predictors", "generate"),
+        ("generate",),
         "Generate architectures for a task with the diffusion generator (DiffusionNAG-style).",
     ),
     "export-onnx": (
@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "predictors": (("predictors",), "Train, list and delete stored predictors."),
     "search": (
         ("search",),
-        "Search a benchmark table for the best architecture (evaluations are table lookups, charged their epochs).",
+        "Search for the best architecture: on a benchmark table, a task's supernet, or real trainings (--evaluator training).",
     ),
     "serve": (("serve",), "Run the HTTP service (trains its default predictors as a job on first start)."),
     "space": (("data",), "Search spaces: sample, inspect, check."),

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from archgen.cli.common import JsonOpt, _emit
-from archgen.training.model import MODEL_ONNX, export_onnx, load_model
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +33,8 @@ def predict_images(
     as_json: JsonOpt = False,
 ) -> None:
     """Classify images with a trained model: each file's class and probability (decoded as its task's were)."""
+    from archgen.training.model import load_model  # lazy: imports torch; `--help` and usage errors must not
+
     m = load_model(model)
     out = m.predict_files(images)
     width = max(len(str(o["file"])) for o in out)
@@ -49,6 +50,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export a trained model as ONNX (input 'images' [batch, 3, R, R], output 'logits'; runs in onnxruntime)."""
+    from archgen.training.model import MODEL_ONNX, export_onnx, load_model  # lazy: imports torch, as above
+
     m = load_model(model)
     path = out if out is not None else (model if model.is_dir() else model.parent) / MODEL_ONNX
     export_onnx(m, path)

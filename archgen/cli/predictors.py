@@ -11,21 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.bench.predictors import (
-    benchmark_predictors,
-    benchmark_zc,
-    format_table,
-    format_zc_table,
-    summarize,
-    write_outputs,
-)
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space, bench_app, build
 from archgen.errors import ArchgenError, PredictorInputError
-from archgen.predictors import list_predictors, predictor_class
-from archgen.predictors.base import CallbackMonitor
-from archgen.predictors.zerocost import PROXIES, ZCSettings, score_archs
-from archgen.services.predictors import TrainPredictorParams, train_predictor
 
 predictors_app = typer.Typer(help="Train, list and delete stored predictors.", no_args_is_help=True)
 zc_app = typer.Typer(
@@ -40,6 +27,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(zc_app, name="zc")
     app.add_typer(bench_app, name="bench")
     app.command("predict")(predict)
+
+
+def _kinds() -> None:
+    """Register the built-in kinds (predictors, artifact types) before a command uses them."""
+    import archgen.composition  # noqa: F401  # lazy: imports torch; `--help` and usage errors must not
 
 
 def _log(msg: str) -> None:
@@ -89,6 +81,10 @@ def predictors_train(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a predictor on random table rows, score it on held-out rows, save it in the model store."""
+    _kinds()
+    from archgen.predictors.base import CallbackMonitor  # lazy: imports torch, as _kinds
+    from archgen.services.predictors import TrainPredictorParams, train_predictor  # lazy: imports torch, as _kinds
+
     params: dict[str, Any] = {}
     for p in param or []:
         key, sep, value = p.partition("=")
@@ -127,6 +123,8 @@ def predictors_train(
 @predictors_app.command("list")
 def predictors_list(as_json: JsonOpt = False) -> None:
     """Stored predictors, newest first, with their held-out Kendall tau."""
+    _kinds()
+
     store = _ctx.models()
     recs, broken = store.scan()
     lines = [f"{len(recs)} model(s) in {store.root}"]
@@ -146,6 +144,8 @@ def predictors_list(as_json: JsonOpt = False) -> None:
 @predictors_app.command("show")
 def predictors_show(model_id: Annotated[str, typer.Argument(help="Store id.")], as_json: JsonOpt = False) -> None:
     """Provenance of one stored predictor (verifies its checksums)."""
+    _kinds()
+
     rec = _ctx.models().record(model_id)
     _emit(rec.summary(), as_json, json.dumps(rec.summary(), indent=2, default=str))
 
@@ -155,6 +155,8 @@ def predictors_delete(
     model_id: Annotated[str, typer.Argument(help="Store id.")],
 ) -> None:
     """Remove a stored predictor."""
+    _kinds()
+
     _ctx.models().delete(model_id)
     typer.echo(f"deleted {model_id}")
 
@@ -162,6 +164,9 @@ def predictors_delete(
 @predictors_app.command("kinds")
 def predictors_kinds(as_json: JsonOpt = False) -> None:
     """Registered predictor kinds, their capabilities and papers."""
+    _kinds()
+    from archgen.predictors import list_predictors, predictor_class  # lazy: imports torch, as _kinds
+
     obj = {}
     for n in list_predictors():
         cls = predictor_class(n)
@@ -186,6 +191,8 @@ def predict(
     as_json: JsonOpt = False,
 ) -> None:
     """Predicted mean and std of architectures with a stored predictor."""
+    _kinds()
+
     pred, rec = _ctx.models().load(model, data=_ctx.workspace(), artifact_type="predictor")
     parsed = _archs(rec.space, archs)
     mean, std = pred.predict_with_uncertainty(parsed)
@@ -205,6 +212,8 @@ def predict(
 
 # -- zero-cost ---------------------------------------------------------------------------
 def _proxy_list(proxies: list[str]) -> list[str]:
+    from archgen.predictors.zerocost import PROXIES  # lazy: imports torch, as _kinds
+
     names = [p for item in proxies for p in item.split(",") if p]
     return list(PROXIES) if names in ([], ["all"]) else names
 
@@ -230,6 +239,9 @@ def zc_score(
     as_json: JsonOpt = False,
 ) -> None:
     """Zero-cost proxy scores (computed once per canonical cell and cached)."""
+    _kinds()
+    from archgen.predictors.zerocost import ZCSettings, score_archs  # lazy: imports torch, as _kinds
+
     names = _proxy_list(proxies)
     parsed = _archs(space, archs)
     t0 = time.perf_counter()
@@ -301,6 +313,14 @@ def bench_predictors(
     as_json: JsonOpt = False,
 ) -> None:
     """Kendall tau (mean ± std over draws) under a protocol, the strict tau, calibration overall and on the top 5%."""
+    _kinds()
+    from archgen.bench.predictors import (  # lazy: imports torch, as _kinds
+        benchmark_predictors,
+        format_table,
+        summarize,
+        write_outputs,
+    )
+
     names = [p for item in predictors for p in item.split(",") if p]
     protocols = list(dict.fromkeys(p for item in protocol for p in item.split(",") if p))
     target = None
@@ -363,6 +383,9 @@ def bench_zc(
     as_json: JsonOpt = False,
 ) -> None:
     """Per proxy: Spearman with true accuracy, with the published NAS-Bench-Suite-Zero score, seconds per cell."""
+    _kinds()
+    from archgen.bench.predictors import benchmark_zc, format_zc_table  # lazy: imports torch, as _kinds
+
     rows, meta = benchmark_zc(_ctx.workspace(), space, task, n_archs, seed, _proxy_list(proxies), log=_log)
     _emit(
         {"space": space, "task": task, **meta, "proxies": rows},

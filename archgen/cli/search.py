@@ -117,7 +117,10 @@ def search(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search a benchmark table for the best architecture (evaluations are table lookups, charged their epochs)."""
+    """Search for the best architecture: on a benchmark table, a task's supernet, or real trainings (--evaluator training).
+
+    A table's evaluations are lookups, charged their epochs; with --evaluator training each cell is trained on the
+    task's images within --budget-minutes (a cap; --checkpoint keeps the trainings beside it and resumes)."""
     from archgen.cli import search_run  # lazy: the search stack imports torch; --help and usage errors must not
 
     search_run.search(

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import torch
 import typer
 from tqdm import tqdm
 
@@ -187,8 +188,6 @@ def _training_search(plan: SearchPlan, checkpoint: Path | None, workers: int, ra
     without one), Ctrl-C within seconds (the trainings in flight checkpoint; the same command resumes), the
     trainings kept in ``NAME.runs/`` beside ``--checkpoint NAME.json`` (without one, in a temporary folder
     removed at the end); the result (and its weights' path) on stdout."""
-    import torch  # lazy: `archgen search --help` and its usage errors must not pay torch's import
-
     t0 = time.perf_counter()
     if checkpoint is not None:
         folder = checkpoint.parent if str(checkpoint.parent) else Path(".")

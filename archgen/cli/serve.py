@@ -9,9 +9,6 @@ import typer
 if TYPE_CHECKING:
     from archgen.settings import Settings
 
-import uvicorn
-
-from archgen.api import create_app
 from archgen.cli.common import _ctx
 from archgen.cli.keys import DbOpt
 from archgen.logs import configure_logging
@@ -35,6 +32,10 @@ def serve(
     database_url: DbOpt = None,
 ) -> None:
     """Run the HTTP service (trains its default predictors as a job on first start)."""
+    import uvicorn  # lazy: the app imports torch; `archgen serve --help` and usage errors must not
+
+    from archgen.api import create_app  # lazy: as above
+
     backend = "ray" if (ray or ray_address) else None
     settings = _settings(
         host=host,

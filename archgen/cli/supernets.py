@@ -10,13 +10,9 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 
-import archgen.composition  # noqa: F401  (registers the built-in kinds)
-from archgen.bench.supernets import benchmark_supernet, format_supernet, plot_supernet
 from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app
-from archgen.supernets.oneshot import OneShotSupernet
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +54,12 @@ def bench_supernet(
 ) -> None:
     """Train an NB201 supernet on CIFAR-10 for MINUTES and measure how it ranks cells (Kendall tau against the
     published cifar10-valid accuracy) along training, beside label-free baselines on the same cells."""
+    import torch  # lazy: `archgen bench supernet --help` and usage errors must not pay torch's import
+
+    import archgen.composition  # noqa: F401  # lazy: registers the kinds (imports torch), as above
+    from archgen.bench.supernets import benchmark_supernet, format_supernet, plot_supernet  # lazy: as above
+    from archgen.supernets.oneshot import OneShotSupernet  # lazy: as above
+
     torch.set_num_threads(threads)
     params: dict = {"C": width, "N": depth, "resolution": resolution, "batch_size": batch_size, "sampling": sampling,
                     "seed": seed}  # fmt: skip

@@ -6,13 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 
-import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app, build, fraction_bar
 from archgen.errors import SupernetInputError
-from archgen.services.supernets import SupernetParams, supernet_records, train_supernet
 
 tasks_app = typer.Typer(help="User tasks: a labelled image folder (DIR/<class>/*.jpg|png) registered under a name.",
                         no_args_is_help=True)  # fmt: skip
@@ -50,6 +47,8 @@ def bench_new_task(
     CELLS random NB201 cells on it with a short schedule, retrain the best and CIFAR-10's best published cells
     with SEEDS seeds, and print Kendall tau of every label-free ranker (table columns, zero-cost proxies on the
     task's images, their vote, the task's prior) against the trained accuracies. Rerunning resumes."""
+    import torch  # lazy: `archgen tasks --help` and usage errors must not pay torch's import
+
     from archgen.bench import new_task as bench  # lazy: torch-heavy, and only this command needs it
     from archgen.context import Paths, workspace  # lazy: the workspace imports torch; `--help` must not
 
@@ -80,8 +79,13 @@ def add(
     with fraction_bar("decoding", as_json) as progress:
         rec = store.add(name, images, image_size=image_size, val_fraction=val_fraction, seed=seed,
                         on_image=lambda d, t: progress(d / t, ""))  # fmt: skip
-    _emit(rec.summary(), as_json, f"task {rec.name}: {rec.num_classes} classes, {rec.train} training and "
-          f"{rec.validation} validation images ({rec.image_size}x{rec.image_size}); sha256 {rec.source_sha256[:16]}...")  # fmt: skip
+    text = (f"task {rec.name}: {rec.num_classes} classes, {rec.train} training and {rec.validation} validation "
+            f"images ({rec.image_size}x{rec.image_size}); sha256 {rec.source_sha256[:16]}...\nshared read-only with "
+            "every API key of a service on this home (listed, usable by name, deletable only here)")  # fmt: skip
+    if rec.skipped:  # files in the class folders that are not images: said here, not only by `tasks show`
+        more = f" and {len(rec.skipped) - 5} more" if len(rec.skipped) > 5 else ""
+        text += f"\nskipped {len(rec.skipped)} files that are not images: {', '.join(rec.skipped[:5])}{more}"
+    _emit(rec.summary() | {"skipped_files": rec.skipped}, as_json, text)
 
 
 @tasks_app.command("list")
@@ -132,6 +136,10 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train TASK's supernet (progress bar; a checkpoint in --workdir resumes an interrupted run) and store it."""
+    import torch  # lazy: `archgen supernets --help` and usage errors must not pay torch's import
+
+    from archgen.services.supernets import SupernetParams, train_supernet  # lazy: imports torch, as above
+
     params = build(
         SupernetParams,
         SupernetInputError,
@@ -164,6 +172,8 @@ def train(
 @supernets_app.command("list")
 def list_supernets(task: Annotated[str | None, typer.Option("--task")] = None, as_json: JsonOpt = False) -> None:
     """Stored supernets (of --task), newest first."""
+    from archgen.services.supernets import supernet_records  # lazy: imports torch; `--help` must not
+
     recs = supernet_records(_ctx.models(), task)
     lines = [f"{r.id}: {r.task}, {r.heldout.get('steps')} steps, {r.heldout.get('train_seconds', 0):.0f} s, {r.created}"
              for r in recs]  # fmt: skip

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 
-import archgen.composition  # noqa: F401  (registers the built-in kinds)
 from archgen.cli.common import JsonOpt, _ctx, _emit, build, fraction_bar
-from archgen.training.trainer import TrainingInputError, TrainingParams, train_architecture
+from archgen.errors import TrainingInputError
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +41,10 @@ def train(
     """Train ARCH on TASK's images and keep its weights (numpy .npz, no pickle) with their provenance.
 
     A progress bar on a terminal; a checkpoint in --out resumes an interrupted run."""
+    import torch  # lazy: `archgen train --help` and usage errors must not pay torch's import
+
+    from archgen.training.trainer import TrainingParams, train_architecture  # lazy: imports torch, as above
+
     params = build(
         TrainingParams,
         TrainingInputError,

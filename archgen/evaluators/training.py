@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +21,10 @@ from archgen.training.trainer import PROVENANCE, TrainingParams, train_architect
 if TYPE_CHECKING:
     from archgen.context import Workspace
     from archgen.evaluators.budget import CostMeter
+
+
+#: Seconds between two looks of a training at its search's budget (:class:`~archgen.evaluators.budget.CostMeter`).
+METER_EVERY = 0.1
 
 
 class TrainingEvaluator(Evaluator):
@@ -98,15 +103,20 @@ class TrainingEvaluator(Evaluator):
         if meter is None:
             return train_architecture(p, self.data, path, on_progress=user)
 
+        told = [0.0]
+
         def hook(fraction: float, message: str) -> None:
-            if user is not None:
+            now = time.monotonic()
+            if user is not None and (now - told[0] >= 1.0 or fraction >= 1.0):
+                told[0] = now
                 user(fraction, message)
             meter.check()
 
         token = meter.begin()
         try:
             meter.check()  # nothing starts past the budget
-            return train_architecture(p, self.data, path, on_progress=hook)
+            # the budget is looked at every METER_EVERY seconds: a training stops that soon after it runs out
+            return train_architecture(p, self.data, path, on_progress=hook, report_every=METER_EVERY)
         except BudgetSpentError:
             return {"test_acc": float("nan"), "wall_seconds": meter.end(token), "stopped": True}
         finally:

@@ -146,6 +146,14 @@ class TrainingPlan:
     #: Expected seconds of one training at each fidelity (:mod:`archgen.training.cost`), before any is measured.
     expected_seconds: tuple[float, ...] = ()
 
+    #: Expected seconds of the final training (0 without one): outside the budget, but spent all the same.
+    final_seconds: float = 0.0
+
+    @property
+    def most_seconds(self) -> float:
+        """What the search can spend: its budget (a cap, to within a training's stop) and its final training."""
+        return self.budget_seconds + self.final_seconds
+
     @property
     def pool_seconds(self) -> float:
         """The most seconds the prior's scoring may take (its share of the budget; 0 without a prior)."""
@@ -260,8 +268,11 @@ def check_training_search(
                          C=schedule.C, N=schedule.N, resolution=schedule.resolution, gpu=gpu)
         for f in fids
     )  # fmt: skip
+    final = 0.0 if final_epochs is None else training_seconds(
+        epochs=final_epochs, train_images=n_images, test_images=n_test, C=schedule.C, N=schedule.N,
+        resolution=schedule.resolution, gpu=gpu)  # fmt: skip
     plan = TrainingPlan(task, strategy, prior, fids, schedule, 60.0 * float(budget_minutes), batch_size,
-                        final_epochs, seed, at_once, expected)  # fmt: skip
+                        final_epochs, seed, at_once, expected, final)  # fmt: skip
     left = plan.budget_seconds - plan.pool_seconds
     if left < expected[0]:
         raise SearchInputError(
@@ -351,11 +362,15 @@ def build_pool_model(
         pool = [sp.parse(a) for a in setup["pool"]]
         return PoolPosterior(pool, prior.values(pool, on_cell=on_cell), prior.model.sources), setup
     share, t0 = plan.pool_seconds, time.perf_counter()
+    cells = [0]
 
     def guard(done: int, total: int) -> None:
+        """After each cell scored: stop once the next cell (at the mean cost so far) would pass the share."""
         if on_cell is not None:
             on_cell(done, total)
-        if time.perf_counter() - t0 > share:
+        cells[0] += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed + elapsed / cells[0] > share:
             raise _ShareSpent
 
     notes: list[str] = []

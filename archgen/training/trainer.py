@@ -145,10 +145,12 @@ def train_architecture(
     *,
     on_progress: Callable[[float, str], None] | None = None,
     checkpoint_every: float = 60.0,
+    report_every: float = 1.0,
 ) -> dict[str, Any]:
     """Train ``params.arch`` on ``params.task`` (resuming from ``workdir``'s checkpoint); returns the result.
 
-    ``on_progress(fraction, message)`` follows the steps (it may raise to stop: the checkpoint is written first).
+    ``on_progress(fraction, message)`` follows the steps, every ``report_every`` seconds (it may raise to stop: the
+    checkpoint is written first).
     The result holds the test accuracy, the final training loss, seconds (of the training steps, over every
     resumed part), wall seconds (the steps' and this call's set-up and test), the parameter count and the
     weights' file name and SHA-256; ``workdir`` keeps ``weights.npz`` and ``provenance.json``.
@@ -216,7 +218,7 @@ def train_architecture(
             if now - last_save >= checkpoint_every or step % steps_per_epoch == 0:
                 save()
                 last_save = now
-            if on_progress is not None and (now - last_report >= 1.0 or step == total):
+            if on_progress is not None and (now - last_report >= report_every or step == total):
                 last_report = now
                 on_progress(step / total, f"epoch {step // steps_per_epoch + (step % steps_per_epoch > 0)}/"
                             f"{params.epochs}, step {step}/{total}, loss {loss_sum / loss_n:.3f}")  # fmt: skip

@@ -233,6 +233,18 @@ def test_bad_training_searches_are_refused_before_any_job(service: Service, pets
     cases = [
         ({"task": pets, **TINY_TRAINING, "budget_minutes": 0}, 422, "budget_minutes"),
         ({"task": pets, **TINY_TRAINING, "budget_minutes": 400}, 422, "ARCHGEN_SEARCH_MAX_TRAINING_MINUTES"),
+        # what a search can spend counts, its final training too (about 25 s here): over the 300 minutes a key holds
+        (
+            {
+                "task": pets,
+                **TINY_TRAINING,
+                "budget_minutes": 299.9,
+                "final_epochs": 200,
+                "schedule": {"C": 8, "N": 1, "resolution": 32, "batch_size": 16},
+            },
+            429,
+            "budgets and final trainings",
+        ),
         # the attack's body: 1,024 trainings a batch, eight fidelities, 0.01 minutes
         (
             {

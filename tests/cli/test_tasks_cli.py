@@ -45,3 +45,14 @@ def test_tasks_and_supernets_commands(ws, capsys: pytest.CaptureFixture[str], tm
     assert code == 0 and "removed" in out
     code, out, _ = cli(capsys, *home, "tasks", "list")
     assert "no user tasks" in out
+
+
+def test_tasks_add_says_which_files_it_skipped(ws, capsys, tmp_path) -> None:
+    from tests.cli.test_predictors_cli import cli
+    from tests.tasks.folders import image_folder
+
+    folder = image_folder(ws, tmp_path / "imgs", classes=("cat", "ship"), per_class=5)
+    (folder / "cat" / "notes.txt").write_text("not an image")
+    code, out, err = cli(capsys, "--home", str(tmp_path / "h"), "tasks", "add", "skippy", "--images", str(folder))
+    assert code == 0, err
+    assert "skipped 1 files that are not images: cat/notes.txt" in out and "shared read-only" in out
