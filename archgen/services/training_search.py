@@ -84,8 +84,9 @@ POOL_RANDOM = 64
 #: The share of the budget the prior's scoring (its reference cells and the pool's proxies) may take.
 POOL_SHARE = 0.1
 #: A pool has at most ``budget_seconds * POOL_SHARE / POOL_CELL_SECONDS`` cells (at least :data:`POOL_MIN`): a
-#: cell's proxies cost about this many seconds on a CPU core (BENCHMARKS.md); the share's deadline bounds it too.
-POOL_CELL_SECONDS = 0.4
+#: cell's proxies cost about this many seconds on a CPU core at 32x32 (0.7-0.8 s measured in searches, BENCHMARKS.md);
+#: the share's deadline bounds it too.
+POOL_CELL_SECONDS = 0.8
 POOL_MIN = 8
 #: Cells scored at a time between two looks at the pool's deadline.
 POOL_CHUNK = 4
@@ -404,7 +405,7 @@ def build_pool_model(
         pool += chunk
         for k in values:
             values[k].append(got[k])
-    if len(pool) < 2 and plan.prior == "transfer":  # the transfer columns cost nothing: a pool of them alone
+    if len(pool) < POOL_MIN and plan.prior == "transfer":  # the transfer columns cost nothing: a pool of them alone
         transfer = transfer_sources(data, plan.task)
         if transfer:
             prior = task_prior(data, plan.task, sources=[s.name for s in transfer])

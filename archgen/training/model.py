@@ -9,8 +9,9 @@ its work directory:
   (``NB201Network(ops, num_classes, C, N)``), the class names in label order, and the input: images decoded to
   ``image_size`` square (RGB, bilinear), scaled to [0, 1], normalised per channel by ``mean`` and ``std`` (the
   task's training images'), resized to ``resolution`` (area down, bilinear up), NCHW float32;
-* on request, ``model.onnx`` (:func:`export_onnx`: opset 17, input ``images`` ``[batch, 3, R, R]``, output
-  ``logits``), which ``onnxruntime`` runs without archgen or PyTorch.
+* on request, ``model.onnx`` (:func:`export_onnx`: torch's exporter at its own opset, no version conversion;
+  input ``images`` ``[batch, 3, R, R]``, output ``logits``), which ``onnxruntime`` runs without archgen or
+  PyTorch.
 
 As torchvision's weight enums carry their preprocessing and class names beside the weights, so does the card.
 :func:`load_model` reads a model folder or its ``.safetensors`` file (checked: format, tensors' shapes against
@@ -46,8 +47,6 @@ MODEL_CARD = "model.json"
 MODEL_ONNX = "model.onnx"
 #: The card's format; a card of another format is refused.
 MODEL_FORMAT = "archgen-model/1"
-#: ONNX opset of :func:`export_onnx`.
-ONNX_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -176,8 +175,7 @@ def export_onnx(model: TrainedModel, path: Path) -> Path:
         with warnings.catch_warnings():  # and on the network's cached pooling counts
             warnings.simplefilter("ignore")
             torch.onnx.export(model.net, (x,), str(tmp), dynamo=True, verbose=False, input_names=["images"],
-                              output_names=["logits"], dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET,
-                              external_data=False)  # fmt: skip
+                              output_names=["logits"], dynamic_shapes=({0: batch},), external_data=False)  # fmt: skip
     finally:
         log.setLevel(level)
     tmp.replace(path)

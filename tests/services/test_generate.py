@@ -17,7 +17,8 @@ from archgen.services.requests import Constraints, GenerateRequest
 def test_a_request_becomes_a_plan_with_its_constraints_as_table_columns(ws) -> None:
     req = GenerateRequest(constraints=Constraints(max_params=0.8, max_latency_ms=5.0, device="pixel3"))
     plan = check_request(req, ws)
-    assert isinstance(plan, GeneratePlan) and plan.request is req and plan.table is ws.table("nb201")
+    assert isinstance(plan, GeneratePlan) and plan.table is ws.table("nb201")
+    assert plan.request == req.model_copy(update={"guide_by": "table"})  # a benchmark task's default guide
     assert {b.name for b in plan.bounds} == {"params", "latency_pixel3"}
     assert plan.task.published and not plan.task.user
 
@@ -49,8 +50,8 @@ def test_server_settings_are_not_request_fields() -> None:
 
 
 def test_every_guidance_source_has_a_builder() -> None:
-    sources = typing.get_args(GenerateRequest.model_fields["guide_by"].annotation)
-    assert set(service._GUIDANCE) == set(sources)
+    (literal, none) = typing.get_args(GenerateRequest.model_fields["guide_by"].annotation)  # Literal[...] | None
+    assert set(service._GUIDANCE) == set(typing.get_args(literal)) and none is type(None)
 
 
 def test_a_plan_is_not_checked_again(ws, monkeypatch: pytest.MonkeyPatch) -> None:
