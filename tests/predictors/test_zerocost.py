@@ -178,3 +178,17 @@ def test_bad_input_is_typed(ws, space) -> None:
     nb101 = get_space("nb101")
     with pytest.raises(UnsupportedSpaceError):
         score_archs(nb101.sample(1, np.random.default_rng(0)), "cifar10", ["snip"], TINY, data=ws)
+
+
+def test_jacov_of_a_dead_input_warns_nothing() -> None:
+    """A constant row (an input the network ignores) has no correlation: NaN read as 0, without numpy's warning
+    (which every scoring of an unscored task printed)."""
+    import warnings
+
+    from archgen.predictors.zerocost import _jacov
+
+    jac = np.random.default_rng(0).normal(size=(4, 10))
+    jac[2] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(_jacov(jac))

@@ -274,3 +274,16 @@ def test_a_prior_search_resumes_as_it_started_when_a_supernet_was_stored_meanwhi
         e.architecture for e in full.evaluations[:n]
     ]
     assert resumed.setup == json.loads(ckpt.read_text())["setup"]
+
+
+def test_a_failed_search_keeps_its_history_and_best_training_only(ws, tmp_path) -> None:
+    """What the job runner calls on a failed or cancelled search's directory (``keeps_files``): killed inside a
+    training (its checkpoint on disk, other trainings finished), only the history and the best training stay."""
+    ckpt = tmp_path / "job" / "history.json"
+    _killed(ws, check_search(params(batch_size=1), ws), ckpt, 7)
+    assert list((ckpt.parent / "runs").glob("*/checkpoint.npz"))  # the training in flight
+    best = json.loads(ckpt.read_text())["result"]["best_run"]
+    service.prune_search_files(ckpt.parent)
+    left = sorted(p.relative_to(ckpt.parent).as_posix() for p in ckpt.parent.glob("runs/*"))
+    assert left == [best] and (ckpt.parent / best / WEIGHTS).is_file() and ckpt.is_file()
+    assert not list(ckpt.parent.rglob("checkpoint.npz"))
