@@ -12,10 +12,7 @@ import typer
 from tqdm import tqdm
 
 from archgen.cli.common import JsonOpt, _ctx, _emit, _space
-from archgen.datasets import DataStore, list_tables
-from archgen.datasets.nb201 import index_ops
 from archgen.errors import ArchgenError, UnknownNameError
-from archgen.spaces import list_spaces, space_class
 
 data_app = typer.Typer(help="Benchmark data: verify checksums, summarise tables.", no_args_is_help=True)
 space_app = typer.Typer(help="Search spaces: sample, inspect, check.", no_args_is_help=True)
@@ -36,6 +33,8 @@ def data_verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify every data file against MANIFEST.sha256."""
+    from archgen.datasets import DataStore  # lazy: the data layer imports torch; --help must not
+
     t0 = time.perf_counter()
     paths = _ctx.settings().paths
     store = DataStore(paths.data_dir, paths.cache_dir)
@@ -54,6 +53,8 @@ def data_verify(
 @data_app.command("info")
 def data_info(as_json: JsonOpt = False) -> None:
     """Spaces, tasks, number of architectures and the best value of each main metric."""
+    from archgen.datasets import list_tables  # lazy: the data layer imports torch; --help must not
+
     data = _ctx.workspace()
     out: dict[str, Any] = {}
     lines = []
@@ -79,6 +80,8 @@ def data_info(as_json: JsonOpt = False) -> None:
 @space_app.command("list")
 def space_list(as_json: JsonOpt = False) -> None:
     """Registered search spaces and their operations."""
+    from archgen.spaces import list_spaces, space_class  # lazy: the data layer imports torch; --help must not
+
     obj = {n: {"ops": list(space_class(n).op_names)} for n in list_spaces()}
     _emit(obj, as_json, "\n".join(f"{n}: {', '.join(v['ops'])}" for n, v in obj.items()))
 
@@ -104,6 +107,8 @@ def space_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Parsed form, canonical form, index and every published metric of one architecture."""
+    from archgen.datasets import list_tables  # lazy: the data layer imports torch; --help must not
+
     sp = _space(space)
     a = sp.coerce(arch)
     canon = sp.canonical(a)
@@ -147,6 +152,7 @@ def space_check_params(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the network of every cell and compare its parameter count with the published one."""
+    from archgen.datasets.nb201 import index_ops  # lazy: the data layer imports torch; --help must not
     from archgen.services.checks import check_nb201_params  # lazy: imports torch; `archgen data --help` must not
 
     if space != "nb201":

@@ -194,7 +194,8 @@ def search(params: SearchParams, ctx: JobContext) -> dict[str, Any]:
     if params.evaluator == "training":  # as many trainings at once as the job has threads, each with its share
         request = check_search(params, data, max_memory=s.job_memory_bytes, parallel=s.trainings_at_once)
         n = s.trainings_at_once
-        torch.set_num_threads(max(1, s.threads_per_job // n))
+        if s.worker_backend != "thread":  # a worker process of its own: its threads shared among the trainings
+            torch.set_num_threads(max(1, s.threads_per_job // n))
     with Workers(n, ray_address=s.search_ray_address) as workers:
         h = execute_search(
             request, data, checkpoint=path, on_batch=on_batch, workers=workers, generator_epochs=s.generator_epochs,

@@ -61,12 +61,12 @@ def test_an_unknown_command_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
 
 
 def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from archgen.cli import data
+    import archgen.spaces as spaces  # `space list` reads it when it runs
 
     def interrupted() -> list[str]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "list_spaces", interrupted)
+    monkeypatch.setattr(spaces, "list_spaces", interrupted)
     with pytest.raises(SystemExit) as e:
         main(["space", "list"])
     assert e.value.code == 130
@@ -74,12 +74,12 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys:
 
 
 def test_a_command_s_own_exit_code_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    from archgen.cli import data
+    import archgen.spaces as spaces  # `space list` reads it when it runs
 
     def fails() -> list[str]:
         raise typer.Exit(3)
 
-    monkeypatch.setattr(data, "list_spaces", fails)
+    monkeypatch.setattr(spaces, "list_spaces", fails)
     with pytest.raises(SystemExit) as e:
         main(["space", "list"])
     assert e.value.code == 3
