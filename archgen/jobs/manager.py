@@ -76,10 +76,12 @@ class JobManager:
             limit = self.settings.job_max_failures if fault else None
             if self.store.release(job_id, token, f"{why}; resuming from the last checkpoint", limit):
                 log.warning("job %s: %s", job_id, why, extra={"job_id": job_id})
+                self._clean_if_ended(job_id)
         for job_id in self.store.requeue_stale(
             self.settings.job_lease_s, self.settings.job_max_failures, server_started=self.started
         ):
             log.warning("job %s: its worker stopped reporting; resuming it", job_id, extra={"job_id": job_id})
+            self._clean_if_ended(job_id)
         self.stop_overdue()
         capacity = self.backend.capacity
         while not self._stop.is_set() and self.backend.ready() and self.backend.running() < capacity:
@@ -105,6 +107,12 @@ class JobManager:
             if own is not None:
                 limits[name] = min(own, self.settings.job_max_runtime_s)
         return limits
+
+    def _clean_if_ended(self, job_id: str) -> None:
+        """A job its worker's deaths (or a cancel) ended: its work directory as a failed run's (its kind's rule)."""
+        job = self.store.get(job_id)
+        if job.status in (FAILED, CANCELLED):
+            remove_workdir(self.settings, job.id, job.kind)
 
     def stop_overdue(self) -> None:
         """Stop by force the jobs that ignored a cancel request past its grace, or ran past their maximum."""
