@@ -91,11 +91,11 @@ def _cli(args: argparse.Namespace, root: Path, name: str, strategy: str, minutes
 class _Service:
     """``archgen serve`` on a free local port with a home of its own, and one key."""
 
-    def __init__(self, args: argparse.Namespace, root: Path) -> None:
+    def __init__(self, args: argparse.Namespace, root: Path, **settings: str) -> None:
         import httpx
 
         home = root / "http-home"
-        env = os.environ | {"ARCHGEN_HOME": str(home), "ARCHGEN_DATA_DIR": str(args.data_dir),
+        env = os.environ | {f"ARCHGEN_{k.upper()}": v for k, v in settings.items()} | {"ARCHGEN_HOME": str(home), "ARCHGEN_DATA_DIR": str(args.data_dir),
                             "ARCHGEN_CACHE_DIR": str(root / "cache"), "ARCHGEN_DEFAULT_MODELS": "none",
                             "ARCHGEN_QUICK_DEFAULTS": "false", "ARCHGEN_LOG_JSON": "false"}  # fmt: skip
         with socket.socket() as s:
