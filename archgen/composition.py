@@ -25,6 +25,7 @@ import threading
 from importlib import metadata
 
 from archgen.artifacts import ArtifactType, register_artifact_type
+from archgen.curves.replay import ReplayEvaluator
 from archgen.evaluators.base import register_evaluator
 from archgen.evaluators.predictor import PredictorEvaluator
 from archgen.evaluators.supernet import SupernetEvaluator
@@ -42,7 +43,12 @@ from archgen.predictors.lgbm import LightGBMPredictor
 from archgen.predictors.parzc import ParZCPredictor
 from archgen.predictors.supernet import SupernetPredictor
 from archgen.predictors.zc_ensemble import ZCLearnedPredictor, ZCVotePredictor, ZeroCostPredictor
-from archgen.search.multifidelity import PriorSuccessiveHalving, SuccessiveHalving, register_multifidelity_strategy
+from archgen.search.multifidelity import (
+    Hyperband,
+    PriorSuccessiveHalving,
+    SuccessiveHalving,
+    register_multifidelity_strategy,
+)
 from archgen.search.multiobjective import MultiObjectiveBO
 from archgen.search.robot import RoBoT
 from archgen.search.strategies import (
@@ -71,8 +77,8 @@ PREDICTORS = (
 )
 GENERATORS = (RandomGenerator, DiffusionGenerator)
 STRATEGIES = (RandomSearch, RegularizedEvolution, LocalSearch, Bananas, BayesianOptimization, MultiObjectiveBO, RoBoT)
-MULTIFIDELITY_STRATEGIES = (SuccessiveHalving, PriorSuccessiveHalving)
-EVALUATORS = (BenchmarkEvaluator, PredictorEvaluator, SupernetEvaluator, TrainingEvaluator)
+MULTIFIDELITY_STRATEGIES = (SuccessiveHalving, Hyperband, PriorSuccessiveHalving)
+EVALUATORS = (BenchmarkEvaluator, PredictorEvaluator, SupernetEvaluator, TrainingEvaluator, ReplayEvaluator)
 ARTIFACT_TYPES = (
     ArtifactType("predictor", restore_predictor),
     ArtifactType("generator", restore_generator),

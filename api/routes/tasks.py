@@ -24,7 +24,7 @@ from archgen.services.jobs import AddTaskParams, upload_name
 from archgen.services.supernets import supernet_records
 from archgen.tasks.images import BUILTIN_IMAGE_TASKS
 from archgen.tasks.resolve import check_new_task_name
-from archgen.tasks.store import check_task_name
+from archgen.tasks.store import TEST_FRACTION, check_task_name
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
 
@@ -57,14 +57,24 @@ async def upload_task(
         str, Query(min_length=1, max_length=48, description="The task's name (lower-case letters, digits, -, _).")
     ],
     image_size: Annotated[int, Query(ge=8, le=256, description="Side the images are resized to.")] = 32,
-    val_fraction: Annotated[float, Query(ge=0.05, le=0.5, description="Fraction of each class held out.")] = 0.2,
+    val_fraction: Annotated[
+        float, Query(ge=0.05, le=0.5, description="Fraction of each class held out for validation (selection).")
+    ] = 0.2,
+    test_fraction: Annotated[
+        float,
+        Query(
+            ge=0.0,
+            le=0.5,
+            description="Fraction of each class held out as the test split (reported, never selected by; 0: none).",
+        ),
+    ] = TEST_FRACTION,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="Seed of the split.")] = 0,
     filename: Annotated[str | None, Query(max_length=255, description="The archive's name, recorded.")] = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """Upload an archive of a labelled image folder; a job (202, poll ``Location``) unpacks it (size and file
     limits), validates it (class folders, readable images), decodes the images, records a checksum and a
-    stratified train/validation split, and registers the task. The task's name then works in ``/v1/zero-cost``,
+    stratified train/validation/test split, and registers the task. The task's name then works in ``/v1/zero-cost``,
     ``/v1/supernets``, ``/v1/predict``, ``/v1/generate``, ``/v1/searches`` and ``/v1/trainings``."""
     check_task_name(name)  # 422 naming the rule, before the body is read
     # off the event loop: the first call reads every space's table, the quota walks the key's files
@@ -93,7 +103,8 @@ async def upload_task(
             raise ApiError(422, "invalid_input", "the request body is empty: send the archive's bytes")
         digest = h.hexdigest()
         params = AddTaskParams(name=name, upload=upload_name(digest, key.id, name), upload_sha256=digest,
-                               filename=filename, image_size=image_size, val_fraction=val_fraction, seed=seed)  # fmt: skip
+                               filename=filename, image_size=image_size, val_fraction=val_fraction,
+                               test_fraction=test_fraction, seed=seed)  # fmt: skip
         if repeat is None:
             final = uploads / params.upload
             partial.replace(final)

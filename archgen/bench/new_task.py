@@ -174,7 +174,7 @@ def _train(
         say(f"trained {k}/{n} ({el:.0f} s; about {el / k * (n - k):.0f} s left)")
 
 
-def _tau(ranker: np.ndarray, truth: np.ndarray) -> float | None:
+def tau_of(ranker: np.ndarray, truth: np.ndarray) -> float | None:
     """Kendall tau over the cells where the ranker has a value (``None``: fewer than 3, or a constant ranker)."""
     ok = np.isfinite(ranker) & np.isfinite(truth)
     if ok.sum() < 3 or np.ptp(ranker[ok]) == 0:
@@ -244,7 +244,9 @@ def summarize(doc: dict[str, Any], ranks: dict[str, np.ndarray] | None = None) -
         keep = np.array([a in truth for a in doc["ranked"]])
         y = np.array([truth[a] for a in doc["ranked"] if a in truth])
         top = y >= np.percentile(y, 90)
-        out["tau"] = {name: {"all": _tau(v[keep], y), "top10": _tau(v[keep][top], y[top])} for name, v in ranks.items()}
+        out["tau"] = {
+            name: {"all": tau_of(v[keep], y), "top10": tau_of(v[keep][top], y[top])} for name, v in ranks.items()
+        }
         out["tau_top_cells"] = int(top.sum())
     return out
 

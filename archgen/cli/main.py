@@ -24,11 +24,11 @@ from archgen.cli.common import _ctx
 from archgen.errors import ArchgenError
 
 #: Top-level command -> (the CLI modules that add it, its one-line help). ``bench``'s subcommands come from
-#: five modules. The helps list the commands on ``archgen --help`` without importing the modules (a test
+#: six modules. The helps list the commands on ``archgen --help`` without importing the modules (a test
 #: checks them against the commands' own).
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "bench": (
-        ("predictors", "generate", "search", "supernets", "tasks"),
+        ("predictors", "generate", "search", "supernets", "tasks", "curves"),
         "Reproducible benchmarks of predictors and proxies (print a table).",
     ),
     "data": (("data",), "Benchmark data: verify checksums, summarise tables."),

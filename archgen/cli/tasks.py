@@ -68,19 +68,29 @@ def add(
     name: Annotated[str, typer.Argument(help="The task's name: lower-case letters, digits, '-' and '_'.")],
     images: Annotated[Path, typer.Option("--images", help="The folder: one sub-folder of images per class.")],
     image_size: Annotated[int, typer.Option("--image-size", help="Side the images are resized to.")] = 32,
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Fraction of each class held out.")] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", help="Fraction of each class held out for validation (selection).")
+    ] = 0.2,
+    test_fraction: Annotated[
+        float, typer.Option("--test-fraction", help="Fraction of each class held out as the test split (0: none).")
+    ] = 0.2,
+    test_images: Annotated[
+        Path | None, typer.Option("--test-images", help="A test folder of the same classes (instead of a fraction).")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the split.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate IMAGES (class folders, readable images, at least two classes of at least five images), decode it,
-    record its checksum and a stratified train/validation split, and register it as task NAME."""
+    record its checksum and a stratified train/validation/test split (or TEST_IMAGES as the test split), and
+    register it as task NAME. Selection uses validation; test accuracy is reported beside it, never selected by."""
     store = _ctx.workspace().tasks
     store.max_images = _ctx.settings().task_max_images
     with fraction_bar("decoding", as_json) as progress:
         rec = store.add(name, images, image_size=image_size, val_fraction=val_fraction, seed=seed,
+                        test_fraction=test_fraction, test_images=test_images,
                         on_image=lambda d, t: progress(d / t, ""))  # fmt: skip
-    text = (f"task {rec.name}: {rec.num_classes} classes, {rec.train} training and {rec.validation} validation "
-            f"images ({rec.image_size}x{rec.image_size}); sha256 {rec.source_sha256[:16]}...\nshared read-only with "
+    text = (f"task {rec.name}: {rec.num_classes} classes, {rec.train} training, {rec.validation} validation and "
+            f"{rec.test} test images ({rec.image_size}x{rec.image_size}); sha256 {rec.source_sha256[:16]}...\nshared read-only with "
             "every API key of a service on this home (listed, usable by name, deletable only here)")  # fmt: skip
     if rec.skipped:  # files in the class folders that are not images: said here, not only by `tasks show`
         more = f" and {len(rec.skipped) - 5} more" if len(rec.skipped) > 5 else ""
@@ -92,7 +102,8 @@ def add(
 def list_tasks(as_json: JsonOpt = False) -> None:
     """Registered user tasks."""
     recs = _ctx.workspace().tasks.records()
-    lines = [f"{r.name}: {r.num_classes} classes, {r.train}+{r.validation} images, from {r.source}" for r in recs]
+    lines = [f"{r.name}: {r.num_classes} classes, {r.train}+{r.validation}+{r.test} images (train+validation+test), "
+             f"from {r.source}" for r in recs]  # fmt: skip
     _emit(
         [r.summary() for r in recs], as_json, "\n".join(lines) or "no user tasks (archgen tasks add NAME --images DIR)"
     )

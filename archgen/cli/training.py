@@ -65,7 +65,11 @@ def train(
         torch.set_num_threads(threads)
     with fraction_bar("training", as_json) as progress:
         result = train_architecture(params, _ctx.workspace(), out, on_progress=progress)
-    text = (f"{result['arch']} on {result['task']}: test accuracy {result['test_acc']:.2f}% after {result['epochs']} "
+    acc = ", ".join(f"{name} accuracy {result[k]:.2f}%" for name, k in (("validation", "val_acc"), ("test", "test_acc"))
+                    if result.get(k) is not None)  # fmt: skip
+    if result.get("test_note"):
+        acc += f" ({result['test_note']})"
+    text = (f"{result['arch']} on {result['task']}: {acc} after {result['epochs']} "
             f"epochs ({result['seconds']:.0f} s, {result['params']:,} parameters)\nweights {out / result['weights']} "
             f"(sha256 {result['weights_sha256'][:16]}...), provenance {out / 'provenance.json'}\nmodel "
             f"{out / result['model']} (the weights with their classes, input size and normalisation: archgen "

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archgen.arch import Arch
-from archgen.errors import BudgetSpentError
+from archgen.errors import BudgetSpentError, TrainingInputError
 from archgen.evaluators.base import EvalResult, Evaluator
 from archgen.spaces import get_space
 from archgen.tasks.images import check_image_task
 from archgen.training.data import auto_device
-from archgen.training.trainer import PROVENANCE, TrainingParams, train_architecture
+from archgen.training.trainer import PROVENANCE, TrainingParams, curve_result, train_architecture
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
@@ -28,8 +28,15 @@ METER_EVERY = 0.1
 
 
 class TrainingEvaluator(Evaluator):
-    """Each architecture trained from scratch (:func:`archgen.training.trainer.train_architecture`): its test
-    accuracy (%), charged the run's wall seconds (set-up, steps, test); cached per architecture.
+    """Each architecture trained from scratch (:func:`archgen.training.trainer.train_architecture`): its accuracy
+    (%) on the task's held-out split, named for it (:attr:`objective`: ``val_acc`` on a user task or
+    ``cifar10-valid``, ``test_acc`` on ``cifar10``), charged the run's wall seconds (set-up, steps, validation);
+    cached per architecture. A user task's test accuracy is in ``values["test_acc"]`` (never the value: nothing
+    selects by it).
+
+    ``stop_epoch``: the fidelity is that epoch of the schedule (``epochs``): the run stops there, checkpointed, and
+    an evaluator of a later epoch over the same ``workdir`` and schedule continues the same run, paying only its
+    new epochs (as ASHA and Hyperband with checkpoints do).
 
     Each run has its own directory under ``workdir``, named by the run's parameters (:meth:`run_dir`): a run cut
     short (a kill, a cancel) continues from its checkpoint when asked again, and a finished run found there is
@@ -60,18 +67,23 @@ class TrainingEvaluator(Evaluator):
         workdir: Path | None = None,
         on_progress: Callable[[float, str], None] | None = None,
         meter: CostMeter | None = None,
+        stop_epoch: int | None = None,
         **schedule: Any,
     ) -> None:
         super().__init__()
         check_image_task(data, task, "task with images to train on")
-        TrainingParams(
-            arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", task=task, **schedule
-        )  # checks the fields
+        p = TrainingParams(arch="|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", task=task, **schedule)  # checks
+        if stop_epoch is not None and not (isinstance(stop_epoch, int) and 1 <= stop_epoch <= p.epochs):
+            raise TrainingInputError(f"stop_epoch must be in 1..{p.epochs} (the schedule's epochs), got {stop_epoch}")
         self.data, self.task, self.schedule = data, task, dict(schedule)
+        self.stop_epoch = None if stop_epoch == p.epochs else stop_epoch
+        self.fidelity = stop_epoch or p.epochs
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="archgen-train-"))
         self.on_progress = on_progress
         self.meter = meter
-        self.source = f"training:{task}@{schedule.get('epochs', 200)}ep"
+        self.objective = "test_acc" if task == "cifar10" else "val_acc"
+        at = f"{self.fidelity}/{p.epochs}ep" if self.stop_epoch else f"{p.epochs}ep"
+        self.source = f"training:{task}@{at}"
         self._cache: dict[Arch, dict[str, Any]] = {}
 
     @staticmethod
@@ -96,12 +108,18 @@ class TrainingEvaluator(Evaluator):
             try:
                 done = json.loads(prov.read_text())
                 if done.get("request") == p.model_dump(mode="json"):
-                    return {k: v for k, v in done.items() if k not in ("request", "versions", "format")}
+                    done = {k: v for k, v in done.items() if k not in ("request", "versions", "format")}
+                    if self.stop_epoch is None:
+                        return done
+                    row = curve_result(done.get("curve", []), self.stop_epoch)
+                    if row is not None:  # its earlier epoch, paid when it was trained: nothing to charge
+                        return {"heldout_acc": row["heldout_acc"], "test_acc": row["test_acc"], "wall_seconds": 0.0}
             except (OSError, ValueError):
                 pass  # unreadable: train again
         meter, user = self.meter, self.on_progress
+        stop = self.stop_epoch
         if meter is None:
-            return train_architecture(p, self.data, path, on_progress=user)
+            return train_architecture(p, self.data, path, on_progress=user, stop_epoch=stop)
 
         told = [0.0]
 
@@ -116,15 +134,14 @@ class TrainingEvaluator(Evaluator):
         try:
             meter.check()  # nothing starts past the budget
             # the budget is looked at every METER_EVERY seconds: a training stops that soon after it runs out
-            return train_architecture(p, self.data, path, on_progress=hook, report_every=METER_EVERY)
+            return train_architecture(p, self.data, path, on_progress=hook, report_every=METER_EVERY, stop_epoch=stop)
         except BudgetSpentError:
-            return {"test_acc": float("nan"), "wall_seconds": time.monotonic() - started, "stopped": True}
+            return {"heldout_acc": float("nan"), "wall_seconds": time.monotonic() - started, "stopped": True}
         finally:
             meter.end(token)
 
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
         out = []
-        epochs = int(self.schedule.get("epochs", 200))
         for a in archs:
             cost = 0.0
             r = self._cache.get(a)
@@ -133,8 +150,11 @@ class TrainingEvaluator(Evaluator):
                 cost = float(r.get("wall_seconds", r.get("seconds", 0.0)))
                 if not r.get("stopped"):
                     self._cache[a] = r
-            values = {self.objective: r["test_acc"]} | ({"stopped": 1.0} if r.get("stopped") else {})
-            out.append(EvalResult(a, r["test_acc"], values, cost, self.source, fidelity=epochs))
+            value = float(r.get("heldout_acc", r.get("test_acc", float("nan"))))  # a run read back from before
+            values = {self.objective: value} | ({"stopped": 1.0} if r.get("stopped") else {})
+            if self.objective != "test_acc" and r.get("test_acc") is not None:
+                values["test_acc"] = float(r["test_acc"])  # reported, never selected by
+            out.append(EvalResult(a, value, values, cost, self.source, fidelity=self.fidelity))
         return out
 
     def reset(self) -> None:

@@ -17,6 +17,8 @@ Built in (:func:`list_multifidelity_strategies`):
   2018), repeated: a bracket draws ``n_first`` new cells at random and evaluates them at the lowest fidelity,
   promotes the best ``1/eta`` to the next, and so on to the highest; then a new bracket starts. With one
   fidelity it is random search.
+* ``hyperband``: Hyperband's brackets in turn (:class:`Hyperband`), each starting at another fidelity with
+  fewer new cells the higher it starts.
 * ``prior-sh``: the same brackets, new cells drawn from a :class:`PoolModel` (a prior over a candidate pool
   that learns from the evaluations): the first bracket takes the prior's top cells, later ones Thompson draws
   of its posterior fitted on the evaluations so far, at the highest fidelity with enough of them (BOHB's rule,
@@ -133,6 +135,10 @@ class SuccessiveHalving(MultiFidelityStrategy):
         """Cells of a bracket at ``rung`` (before protected ones)."""
         return max(1, self.n_first // self.eta**rung)
 
+    def first_rung(self) -> int:
+        """The rung the current bracket starts at (its new cells' fidelity)."""
+        return 0
+
     def protected(self) -> list[Arch]:
         """Cells promoted through every rung of the current bracket whatever their values."""
         return []
@@ -160,9 +166,10 @@ class SuccessiveHalving(MultiFidelityStrategy):
                 self._start(self.rung + 1, keep)
             else:
                 self.bracket += 1
-                cells = self.new_cells(self.rung_size(0))
+                first = self.first_rung()
+                cells = self.new_cells(self.rung_size(first))
                 self.drawn.update(cells)
-                self._start(0, cells)
+                self._start(first, cells)
         batch, self.queue = self.queue[:q], self.queue[q:]
         return self.rung, batch
 
@@ -172,6 +179,33 @@ class SuccessiveHalving(MultiFidelityStrategy):
             for a, v in zip(archs, values, strict=True):
                 if a in self.members:
                     self.results[a] = float(v)
+
+
+class Hyperband(SuccessiveHalving):
+    """Hyperband (Li et al., JMLR 2018): successive-halving brackets that trade the number of new cells for the
+    fidelity they start at, in turn. With ``R = rungs - 1``, bracket ``s = R, R-1, ..., 0`` (then again) starts
+    ``ceil((R + 1) / (s + 1) * eta ** s)`` new random cells at rung ``R - s`` and keeps the best ``1/eta`` of each
+    rung; the last bracket is random search at the highest fidelity.
+
+    Args:
+        eta: Each rung keeps the best ``1/eta`` of the cells of the rung below.
+    """
+
+    name = "hyperband"
+
+    def __init__(self, eta: int = 3) -> None:
+        super().__init__(eta)
+
+    def _s(self) -> int:
+        return (self.rungs - 1) - (max(self.bracket, 0) % self.rungs)
+
+    def first_rung(self) -> int:
+        return (self.rungs - 1) - self._s()
+
+    def rung_size(self, rung: int) -> int:
+        s = self._s()
+        n = int(np.ceil(self.rungs / (s + 1) * self.eta**s))
+        return max(1, n // self.eta ** (rung - self.first_rung()))
 
 
 class PriorSuccessiveHalving(SuccessiveHalving):
@@ -399,6 +433,7 @@ def _replay(path: Path, fresh: SearchHistory, space: SearchSpace, strategy: Mult
 
 __all__ = [
     "MAX_FIDELITIES",
+    "Hyperband",
     "MultiFidelityStrategy",
     "PoolModel",
     "PriorSuccessiveHalving",

@@ -42,6 +42,7 @@ from archgen.services.search import SearchParams, SearchPlan, check_search, exec
 from archgen.services.supernets import SUPERNET_CHECKPOINT, SupernetParams
 from archgen.services.training_search import prune_search_files
 from archgen.tasks.archive import extract_archive
+from archgen.tasks.store import TEST_FRACTION
 from archgen.training.trainer import CHECKPOINT, TrainingParams, train_architecture
 
 log = logging.getLogger("archgen.jobs")
@@ -242,7 +243,7 @@ class AddTaskParams(BaseModel):
         upload_sha256: The archive's SHA-256 (recorded as the task's source; a resumed job that finds the task
             registered from this archive returns it).
         filename: The archive's name as the client gave it (recorded).
-        image_size, val_fraction, seed: See :meth:`archgen.tasks.store.TaskStore.add`.
+        image_size, val_fraction, test_fraction, seed: See :meth:`archgen.tasks.store.TaskStore.add`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -253,6 +254,7 @@ class AddTaskParams(BaseModel):
     filename: str | None = Field(None, max_length=255)
     image_size: int = Field(32, ge=8, le=256)
     val_fraction: float = Field(0.2, ge=0.05, le=0.5)
+    test_fraction: float = Field(TEST_FRACTION, ge=0.0, le=0.5)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
@@ -313,7 +315,7 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
         root = extract_archive(upload, unpacked, max_bytes=s.task_max_unpacked_bytes,
                                max_members=s.task_max_images + 1000)  # fmt: skip
         rec = data.tasks.add(params.name, root, image_size=params.image_size, val_fraction=params.val_fraction,
-                             seed=params.seed, source=source, label="the archive", on_image=on_image)  # fmt: skip
+                             test_fraction=params.test_fraction, seed=params.seed, source=source, label="the archive", on_image=on_image)  # fmt: skip
     except (JobInterrupted, LeaseLost):
         keep = True  # the job resumes (here or in another worker) and needs its upload
         raise

@@ -27,7 +27,11 @@ final_epochs?}`` and ``archgen search --evaluator training`` come here through
   fidelity is refused before any job exists;
 * the bounds hold over the whole search: memory for all the trainings it runs at once (``parallel``), each
   fidelity's image subset at least a batch after its classes' rounding;
-* the result: the best cell at the highest fidelity reached, its weights (the run's ``weights.npz``) and, with
+* fidelities are epochs of one run: a fidelity on the highest one's images is that run stopped at its epochs
+  (:meth:`TrainingPlan.continues`), so a promoted cell continues from its checkpoint and pays only the new epochs
+  (as ASHA and Hyperband with checkpoints do; a fidelity on a subset of the images is a training of its own);
+* the result: the best cell at the highest fidelity reached (selected by validation accuracy), its validation and
+  test accuracy (a task without a test split says so), its weights (the run's ``weights.npz``) and, with
   ``final_epochs``, the cell trained again on that schedule with all the task's training images (reported
   apart, outside the budget).
 
@@ -64,7 +68,7 @@ from archgen.search.multifidelity import (
 )
 from archgen.services import task_prior as priors
 from archgen.services.task_prior import task_prior, transfer_column, transfer_sources
-from archgen.tasks.images import check_image_task, class_count, heldout_image_count, train_image_count
+from archgen.tasks.images import check_image_task, class_count, heldout_image_count, task_images, train_image_count
 from archgen.training.cost import training_seconds
 from archgen.training.memory import training_memory
 from archgen.training.trainer import PROVENANCE, TrainingParams, check_training_request
@@ -160,8 +164,17 @@ class TrainingPlan:
         """The most seconds the prior's scoring may take (its share of the budget; 0 without a prior)."""
         return 0.0 if self.prior == "none" else POOL_SHARE * self.budget_seconds
 
+    def continues(self, fidelity: Fidelity) -> bool:
+        """Whether ``fidelity`` is an epoch of the highest fidelity's run (same images, no more epochs): its
+        training is that run stopped there, and a promotion continues it, paying only the new epochs."""
+        top = self.fidelities[-1]
+        return fidelity.train_images == top.train_images and fidelity.epochs <= top.epochs
+
     def evaluator(self, data: Workspace, workdir: Path, fidelity: Fidelity, **kw: Any) -> TrainingEvaluator:
-        return TrainingEvaluator(data, self.task, workdir=workdir, epochs=fidelity.epochs,
+        """The evaluator of ``fidelity`` (:meth:`continues`: the highest fidelity's run stopped at its epochs)."""
+        top = self.fidelities[-1]
+        epochs, stop = (top.epochs, fidelity.epochs) if self.continues(fidelity) else (fidelity.epochs, None)
+        return TrainingEvaluator(data, self.task, workdir=workdir, epochs=epochs, stop_epoch=stop,
                                  train_images=fidelity.train_images, seed=self.seed, **self.schedule.model_dump(),
                                  **kw)  # fmt: skip
 
@@ -264,11 +277,14 @@ def check_training_search(
                     f"bound is {max_memory / (1 << 30):.1f} GiB (ARCHGEN_JOB_MAX_MEMORY_BYTES): lower batch_size, or "
                     "the schedule's batch_size, C, N or resolution"
                 )
+    full = [training_seconds(epochs=f.epochs, train_images=f.train_images or n_images, test_images=n_test,
+                             C=schedule.C, N=schedule.N, resolution=schedule.resolution, gpu=gpu)
+            for f in fids]  # fmt: skip
+    # a fidelity that continues the run of the one below it (the same images) pays only its new epochs
     expected = tuple(
-        training_seconds(epochs=f.epochs, train_images=f.train_images or n_images, test_images=n_test,
-                         C=schedule.C, N=schedule.N, resolution=schedule.resolution, gpu=gpu)
-        for f in fids
-    )  # fmt: skip
+        c - full[k - 1] if k and fids[k - 1].train_images == f.train_images == fids[-1].train_images else c
+        for k, (f, c) in enumerate(zip(fids, full, strict=True))
+    )
     final = 0.0 if final_epochs is None else training_seconds(
         epochs=final_epochs, train_images=n_images, test_images=n_test, C=schedule.C, N=schedule.N,
         resolution=schedule.resolution, gpu=gpu)  # fmt: skip
@@ -297,6 +313,17 @@ def _transfer_top(data: Workspace, sources: Sequence[Source], n: int) -> list[Ar
     mean, _ = SourcePrior(transfer).predict({k: c[ok] for k, c in cols.items()})
     rows = ok[np.argsort(-mean, kind="stable")[:n]]
     return [sp.from_index(int(r)) for r in rows]
+
+
+def reported_accuracy(values: dict[str, Any], objective: str, note: str | None) -> dict[str, Any]:
+    """What a user is shown of a training's accuracy: validation (what selection used) and test, each named; a
+    task without a test split says so (``test_note``), never the validation figure in its place."""
+    out: dict[str, Any] = {
+        "selected_by": objective,
+        "val_acc": values.get("val_acc"),
+        "test_acc": values.get("test_acc"),
+    }
+    return out | ({"test_note": note} if out["test_acc"] is None and note else {})
 
 
 def _kept_runs(history: SearchHistory) -> set[str]:
@@ -505,9 +532,11 @@ def run_training_search(
         return history
     arch = data.space(SPACE).parse(best.architecture)
     top = evaluators[int(best.fidelity or 0)]
+    note = task_images(data, plan.task).test_note
     result["best"] = {"architecture": best.architecture, "value": best.value,
                       "fidelity": plan.fidelities[int(best.fidelity or 0)].label(),
-                      "run": top.run_dir(arch).relative_to(root).as_posix()}  # fmt: skip
+                      "run": top.run_dir(arch).relative_to(root).as_posix(),
+                      **reported_accuracy(best.values, top.objective, note)}  # fmt: skip
     if model is not None and isinstance(strategy, PriorSuccessiveHalving):  # told every evaluation, replays too
         fitted = model.fitted(*strategy.training_set())
         result["prior_weights"] = {k: round(v, 4) for k, v in fitted.group_weights.items()}
@@ -517,7 +546,8 @@ def run_training_search(
         final = plan.evaluator(data, root / FINAL, Fidelity(epochs=plan.final_epochs), on_progress=hook)
         (r,) = final.evaluate([arch])
         result["final"] = {"architecture": best.architecture, "epochs": plan.final_epochs, "value": r.value,
-                           "seconds": r.cost, "run": final.run_dir(arch).relative_to(root).as_posix()}  # fmt: skip
+                           "seconds": r.cost, "run": final.run_dir(arch).relative_to(root).as_posix(),
+                           **reported_accuracy(r.values, final.objective, note)}  # fmt: skip
     history.result = result
     if checkpoint is not None:
         history.save(Path(checkpoint))

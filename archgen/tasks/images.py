@@ -5,7 +5,10 @@ means the same images everywhere:
 
 * ``cifar10``: train on CIFAR-10's 50,000 training images, measure on its 10,000 test images;
 * ``cifar10-valid``: a stratified half of the training images and the other half (NB201's ``cifar10-valid``);
-* a user task (:class:`~archgen.tasks.store.TaskStore`): its recorded train and validation split.
+* a user task (:class:`~archgen.tasks.store.TaskStore`): its recorded train, validation and test split.
+
+Every consumer trains on ``train`` and measures (and selects) on ``heldout``; a user task's ``test`` split is read
+by the trainer alone, to report test accuracy beside the validation accuracy it selects by.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ class TaskImages:
     Attributes:
         name: The task.
         train: Images to train (and recalibrate batch norm) on.
-        heldout: Images accuracy is measured on (never trained on).
+        heldout: Images accuracy is measured and selected on (never trained on).
         key: Identifies the images in cache keys (a user task's includes its arrays' checksum).
         user: Whether it is a user task (no benchmark table).
+        heldout_split: What ``heldout`` is: ``"validation"`` (user tasks, ``cifar10-valid``) or ``"test"``
+            (``cifar10``: its test set, as NB201's ``cifar10`` columns).
+        test: A test split apart from ``heldout`` (a user task's), never trained or selected on; ``None``: none.
     """
 
     name: str
@@ -37,10 +43,22 @@ class TaskImages:
     heldout: ImageArrayDataset
     key: str
     user: bool
+    heldout_split: str = "validation"
+    test: ImageArrayDataset | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.train.classes)
+
+    @property
+    def test_note(self) -> str | None:
+        """Why there is no test accuracy apart from the held-out one (``None`` when there is one)."""
+        if self.test is not None or self.heldout_split == "test":
+            return None
+        if self.user:
+            return (f"task {self.name!r} has no test split (registered before test splits, or with test_fraction "
+                    "0): only its validation accuracy, which selection used, is measured")  # fmt: skip
+        return f"{self.name} has no test split here (NB201's cifar10-valid: validation only)"
 
 
 def task_images(data: Workspace, task: str) -> TaskImages:
@@ -74,11 +92,12 @@ def class_count(data: Workspace, task: str) -> int:
 
 
 def heldout_image_count(data: Workspace, task: str) -> int:
-    """How many held-out images :func:`task_images` gives ``task``, without decoding any."""
+    """How many held-out images :func:`task_images` gives ``task`` (validation and test), without decoding any."""
     check_image_task(data, task)
     if task in BUILTIN_IMAGE_TASKS:
         return _BUILTIN_HELDOUT[task]
-    return data.tasks.record(task).validation
+    rec = data.tasks.record(task)
+    return rec.validation + rec.test
 
 
 #: Held-out images of the built-in tasks (CIFAR-10's test set; the other half of its training images).
@@ -92,12 +111,12 @@ def _builtin(data: Workspace, task: str) -> TaskImages:
         train, held = data.cifar10("train"), data.cifar10("test")
     else:
         train, held = data.cifar10("train").split(0.5, seed=0)
-    return TaskImages(task, train, held, "cifar10", False)
+    return TaskImages(task, train, held, "cifar10", False, "test" if task == "cifar10" else "validation")
 
 
 def _user(data: Workspace, task: str, sha: str) -> TaskImages:
-    train, val = data.tasks.datasets(task)
-    return TaskImages(task, train, val, f"task-{task}-{sha[:12]}", True)
+    train, val, test = data.tasks.datasets(task)
+    return TaskImages(task, train, val, f"task-{task}-{sha[:12]}", True, "validation", test)
 
 
 __all__ = [

@@ -5,8 +5,12 @@
 least :data:`MIN_PER_CLASS` readable images. Every image is decoded once, resized to ``image_size`` square
 (bilinear) and kept as ``uint8`` arrays in ``home/tasks/<NAME>/images.npz`` (pickle-free) beside ``task.json``:
 the classes, the counts, the SHA-256 of the source files (names and bytes, in sorted order) and of the arrays
-file, and the class-stratified train/validation split (``val_fraction``, ``seed``) as a boolean mask. Loading
-verifies the arrays' SHA-256, so a corrupt file is reported, never used.
+file, and the class-stratified train/validation/test split (``val_fraction``, ``test_fraction``, ``seed``) as two
+boolean masks (``validation``, ``test``), or a test folder the user supplies (``test_images``: the same classes, its
+images appended and marked ``test``). Trainings train on the training part, select on validation only, and report
+the test accuracy beside it (:mod:`archgen.tasks.images`); no training or selection reads the test part. A task
+registered before test splits existed has none (``test == 0``): its results say so. Loading verifies the arrays'
+SHA-256, so a corrupt file is reported, never used.
 
 A task is written to a temporary directory and renamed into place: a failed or interrupted ``add`` leaves no
 task behind, and an existing task is never overwritten (remove it first).
@@ -51,8 +55,10 @@ MIN_PER_CLASS = 5
 #: Names of tasks with built-in images or tables; a user task may not take them.
 RESERVED = frozenset({"cifar10", "cifar10-valid", "cifar100", "imagenet16-120", "ImageNet16-120"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-#: Store format of ``task.json``.
-TASK_FORMAT = 1
+#: Store format of ``task.json`` (2: a test split; a format-1 record reads as a task without one).
+TASK_FORMAT = 2
+#: Default fraction of each class held out as the test split.
+TEST_FRACTION = 0.2
 
 
 @dataclass
@@ -66,6 +72,9 @@ class TaskRecord:
         train, validation: Images in each part of the split.
         image_size: Side the images were resized to.
         val_fraction, split_seed: The stratified split's fraction and seed.
+        test: Images in the test split (0: none, a task registered before test splits).
+        test_fraction: Fraction of each class in it (0 with a test folder or none).
+        test_source: The test folder the user supplied ("": cut from the task's images).
         source: Where the images came from (the folder, or the uploaded archive's name).
         source_sha256: SHA-256 over every source image's relative path and bytes, in sorted order.
         arrays_sha256: SHA-256 of ``images.npz``.
@@ -86,7 +95,10 @@ class TaskRecord:
     arrays_sha256: str
     skipped: list[str] = field(default_factory=list)
     created: str = ""
-    format: int = TASK_FORMAT
+    format: int = 1
+    test: int = 0
+    test_fraction: float = 0.0
+    test_source: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -94,7 +106,7 @@ class TaskRecord:
 
     def summary(self) -> dict[str, Any]:
         d = asdict(self)
-        d["images"] = self.train + self.validation
+        d["images"] = self.train + self.validation + self.test
         d["skipped"] = len(self.skipped)
         return d
 
@@ -207,14 +219,27 @@ def decode_files(paths: list[Path], size: int, max_pixels: int = MAX_IMAGE_PIXEL
 
 def stratified_mask(labels: np.ndarray, num_classes: int, val_fraction: float, seed: int) -> np.ndarray:
     """Boolean validation mask: ``round(n_c * val_fraction)`` (at least one, at most ``n_c - 1``) of each class."""
+    return stratified_split(labels, num_classes, val_fraction, 0.0, seed)[0]
+
+
+def stratified_split(
+    labels: np.ndarray, num_classes: int, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean ``(validation, test)`` masks, disjoint: of each class's ``n_c`` images, ``round(n_c *
+    test_fraction)`` test (at least one when the fraction is positive) and ``round(n_c * val_fraction)``
+    validation (at least one), at least one left to train on. One shuffle per class (``seed``): the validation
+    part of a split without test images is the one :func:`stratified_mask` gave before test splits existed."""
     rng = np.random.default_rng(seed)
     val = np.zeros(len(labels), dtype=bool)
+    test = np.zeros(len(labels), dtype=bool)
     for c in range(num_classes):
         idx = np.flatnonzero(labels == c)
         rng.shuffle(idx)
         k = min(max(1, round(len(idx) * val_fraction)), len(idx) - 1)
+        t = 0 if test_fraction <= 0 else min(max(1, round(len(idx) * test_fraction)), len(idx) - 1 - k)
         val[idx[:k]] = True
-    return val
+        test[idx[k : k + t]] = True
+    return val, test
 
 
 class TaskStore:
@@ -302,12 +327,17 @@ class TaskStore:
         source: str | None = None,
         label: str | None = None,
         on_image: Callable[[int, int], None] | None = None,
+        test_fraction: float = TEST_FRACTION,
+        test_images: Path | str | None = None,
     ) -> TaskRecord:
         """Validate, decode and register the labelled folder ``images`` as task ``name``.
 
         Args:
             image_size: Side the images are resized to (8-256).
             val_fraction: Fraction of each class held out for validation (0.05-0.5).
+            test_fraction: Fraction of each class held out as the test split (0-0.5; 0: none); ignored with
+                ``test_images``. Validation and test together leave at least one image a class to train on.
+            test_images: A labelled folder of test images (class folders named as ``images``' classes).
             seed: Seed of the split.
             source: What to record as the source (default: the folder's path).
             label: What errors call the folder (default: its path; an upload's job says "the archive", so that no
@@ -323,6 +353,11 @@ class TaskStore:
             raise TaskError(f"image_size must be in 8..256, got {image_size}")
         if not 0.05 <= val_fraction <= 0.5:
             raise TaskError(f"val_fraction must be in [0.05, 0.5], got {val_fraction}")
+        if not (isinstance(test_fraction, int | float) and 0 <= test_fraction <= 0.5):
+            raise TaskError(f"test_fraction must be in [0, 0.5], got {test_fraction}")
+        if test_images is None and val_fraction + test_fraction > 0.8:
+            raise TaskError(f"val_fraction + test_fraction is {val_fraction + test_fraction:g}: at most 0.8 (the "
+                            "rest is trained on)")  # fmt: skip
         root = Path(images).expanduser().resolve()
         if self.is_shared(name):
             raise TaskExistsError(
@@ -331,24 +366,42 @@ class TaskStore:
         if name in self:
             raise TaskExistsError(f"task {name!r} exists already; remove it first (`archgen tasks remove {name}`)")
         classes, files, skipped = scan_folder(root, self.max_images, label)
+        n_own = len(files)
+        test_root = None if test_images is None else Path(test_images).expanduser().resolve()
+        if test_root is not None:
+            t_classes, t_files, _ = scan_folder(test_root, self.max_images - n_own, "the test folder")
+            unknown = [c for c in t_classes if c not in classes]
+            if unknown:
+                raise TaskError(f"the test folder's classes {', '.join(unknown)} are not classes of {label or root} "
+                                f"({', '.join(classes)})")  # fmt: skip
+            files = files + [(classes.index(t_classes[c]), p) for c, p in t_files]
         decoded = len(files) * image_size * image_size * 3
         if decoded > self.max_decoded_bytes:
             raise TaskError(
                 f"{len(files)} images at image_size {image_size} decode to {decoded:,} bytes; the limit is "
                 f"{self.max_decoded_bytes:,}: use a smaller image_size or fewer images"
             )
-        arr, source_sha = _decode(root, files, image_size, on_image, self.max_pixels)
+        arr_own, source_sha = _decode(root, files[:n_own], image_size, on_image, self.max_pixels)
         labels = np.array([c for c, _ in files], dtype=np.int64)
-        val = stratified_mask(labels, len(classes), val_fraction, seed)
+        if test_root is None:
+            arr = arr_own
+            val, test = stratified_split(labels, len(classes), val_fraction, test_fraction, seed)
+        else:
+            arr_test, test_sha = _decode(test_root, files[n_own:], image_size, None, self.max_pixels)
+            arr = np.concatenate([arr_own, arr_test])
+            val, _ = stratified_split(labels[:n_own], len(classes), val_fraction, 0.0, seed)
+            val = np.concatenate([val, np.zeros(len(files) - n_own, dtype=bool)])
+            test = np.arange(len(files)) >= n_own
+            source_sha = hashlib.sha256((source_sha + test_sha).encode()).hexdigest()
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
         try:
-            np.savez(tmp / "images.npz", images=arr, labels=labels, validation=val)
+            np.savez(tmp / "images.npz", images=arr, labels=labels, validation=val, test=test)
             rec = TaskRecord(
                 name=name,
                 classes=classes,
                 images_per_class={c: int((labels == k).sum()) for k, c in enumerate(classes)},
-                train=int((~val).sum()),
+                train=int((~val & ~test).sum()),
                 validation=int(val.sum()),
                 image_size=image_size,
                 val_fraction=val_fraction,
@@ -358,6 +411,10 @@ class TaskStore:
                 arrays_sha256=_file_sha256(tmp / "images.npz"),
                 skipped=skipped[:1000],
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
+                format=TASK_FORMAT,
+                test=int(test.sum()),
+                test_fraction=0.0 if test_root is not None else float(test_fraction),
+                test_source=str(test_root) if test_root is not None else "",
             )
             (tmp / "task.json").write_text(json.dumps(asdict(rec), indent=1))
             with self._lock:
@@ -382,9 +439,10 @@ class TaskStore:
         os.rename(self.root / name, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(images, labels, validation mask)`` of the task, verified against its record (read each call: the
-        workspace keeps the decoded datasets, :func:`archgen.tasks.task_images`, keyed by the checksum).
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(images, labels, validation mask, test mask)`` of the task, verified against its record (read each
+        call: the workspace keeps the decoded datasets, :func:`archgen.tasks.task_images`, keyed by the checksum);
+        the test mask is all false for a task without a test split.
 
         Raises:
             DataError: the arrays file is missing, corrupt or does not match the record.
@@ -400,20 +458,24 @@ class TaskStore:
             )
         try:
             with np.load(path, allow_pickle=False) as z:
-                return z["images"], z["labels"], z["validation"]
+                test = z["test"] if "test" in z.files else np.zeros(len(z["labels"]), dtype=bool)
+                return z["images"], z["labels"], z["validation"], test
         except (ValueError, KeyError, OSError) as e:
             raise DataError(f"task {name!r}: its images.npz cannot be read ({e})") from None
 
-    def datasets(self, name: str) -> tuple[ImageArrayDataset, ImageArrayDataset]:
-        """``(train, validation)`` images of the task, normalised by the training part's per-channel mean and std."""
+    def datasets(self, name: str) -> tuple[ImageArrayDataset, ImageArrayDataset, ImageArrayDataset | None]:
+        """``(train, validation, test)`` images of the task (test ``None`` without a test split), normalised by the
+        training part's per-channel mean and std."""
         rec = self.record(name)
-        images, labels, val = self.arrays(name)
-        tr = images[~val]
+        images, labels, val, test = self.arrays(name)
+        train = ~val & ~test
+        tr = images[train]
         flat = tr.reshape(-1, 3).astype(np.float64) / 255.0
         mean, std = tuple(flat.mean(0)), tuple(np.maximum(flat.std(0), 1e-6))
         return (
-            ImageArrayDataset(tr, labels[~val], rec.classes, mean, std),
+            ImageArrayDataset(tr, labels[train], rec.classes, mean, std),
             ImageArrayDataset(images[val], labels[val], rec.classes, mean, std),
+            ImageArrayDataset(images[test], labels[test], rec.classes, mean, std) if test.any() else None,
         )
 
 
@@ -436,4 +498,5 @@ __all__ = [
     "decode_files",
     "scan_folder",
     "stratified_mask",
+    "stratified_split",
 ]

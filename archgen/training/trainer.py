@@ -16,7 +16,18 @@ versions, accuracy, the weights' SHA-256).
 Tasks: ``cifar10`` (the 50,000 training images; accuracy on the 10,000 test
 images), ``cifar10-valid`` (a stratified half of the training images; accuracy
 on the other half, as NB201's ``cifar10-valid``) and registered user tasks (their
-training split; accuracy on their validation split): :func:`archgen.tasks.task_images`.
+training split; accuracy on their validation split, which selection uses, and on
+their test split, reported beside it and never selected by):
+:func:`archgen.tasks.task_images`. The result names each figure: ``val_acc``,
+``test_acc`` (``None`` with ``test_note`` saying why where a task has no test
+split), and ``heldout_acc``, the one measured on what a search selects by.
+
+A run can stop at an epoch of its schedule (``stop_epoch``) and continue later
+from that checkpoint: the fidelity of a multi-fidelity search is the epochs of
+the final schedule, so a promoted cell pays only its new epochs. Such a run (and
+one asked for ``curve``) records after every epoch the validation and test
+accuracy and the epoch's seconds (its steps and its validation pass; the test
+pass is not charged): the learning curve.
 """
 
 from __future__ import annotations
@@ -135,7 +146,23 @@ def _evaluate(net: Any, x: Any, y: Any, batch: int = 1000) -> float:
     with torch.no_grad():
         for i in range(0, len(x), batch):
             correct += int((net(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+    net.train()
     return 100.0 * correct / max(len(x), 1)
+
+
+def accuracies(heldout: float, heldout_split: str, test: float | None, test_note: str | None) -> dict[str, Any]:
+    """A result's accuracy fields (module docstring), each named for the split it was measured on."""
+    return {
+        "heldout_acc": heldout,
+        "heldout_split": heldout_split,
+        "val_acc": heldout if heldout_split == "validation" else None,
+        "test_acc": heldout if heldout_split == "test" else test,
+    } | ({"test_note": test_note} if test_note else {})
+
+
+def curve_result(curve: list[dict[str, Any]], epoch: int) -> dict[str, Any] | None:
+    """The row of ``curve`` (a result's learning curve) at ``epoch`` (``None``: not recorded)."""
+    return next((r for r in curve if r["epoch"] == epoch), None)
 
 
 def train_architecture(
@@ -146,14 +173,20 @@ def train_architecture(
     on_progress: Callable[[float, str], None] | None = None,
     checkpoint_every: float = 60.0,
     report_every: float = 1.0,
+    stop_epoch: int | None = None,
+    curve: bool = False,
 ) -> dict[str, Any]:
     """Train ``params.arch`` on ``params.task`` (resuming from ``workdir``'s checkpoint); returns the result.
 
     ``on_progress(fraction, message)`` follows the steps, every ``report_every`` seconds (it may raise to stop: the
     checkpoint is written first).
-    The result holds the test accuracy, the final training loss, seconds (of the training steps, over every
-    resumed part), wall seconds (the steps' and this call's set-up and test), the parameter count and the
+    The result holds the accuracies (:func:`accuracies`), the final training loss, seconds (of the training steps,
+    over every resumed part), wall seconds (the steps' and this call's set-up and test), the parameter count and the
     weights' file name and SHA-256; ``workdir`` keeps ``weights.npz`` and ``provenance.json``.
+
+    ``stop_epoch`` (< ``params.epochs``): train to the end of that epoch of the schedule and stop there, checkpointed
+    (the result has ``partial: true``; no weights); a later call continues from it. ``curve`` (implied by
+    ``stop_epoch``): the result's ``curve`` lists per epoch ``{epoch, val_acc, test_acc, seconds}``.
 
     Raises:
         UnknownNameError: unknown task.
@@ -165,21 +198,32 @@ def train_architecture(
     train, test = task_images(data, params.task, params.train_images)
     if len(train) < params.batch_size:
         raise TrainingInputError(f"batch_size ({params.batch_size}) is larger than the {len(train)} training images")
+    if stop_epoch is not None and not 1 <= stop_epoch <= params.epochs:
+        raise TrainingInputError(f"stop_epoch must be in 1..{params.epochs} (the schedule's epochs), got {stop_epoch}")
+    ti = resolve(data, params.task)
+    curve = curve or stop_epoch is not None
+    stop = params.epochs if stop_epoch is None else stop_epoch
     workdir.mkdir(parents=True, exist_ok=True)
     x, y = prepare_images(train, params.resolution)
     xt, yt = prepare_images(test, params.resolution)
+    xs, ys = prepare_images(ti.test, params.resolution) if ti.test is not None else (None, None)
     net = NB201Network(arch.ops, len(train.classes), C=params.C, N=params.N)
     init_parameters_(net, torch_generator(params.seed))  # on the CPU: the same weights on any device
     device = auto_device()  # the first CUDA GPU when one is present
     net.to(device)
     x, y, xt, yt = x.to(device), y.to(device), xt.to(device), yt.to(device)
+    if xs is not None and ys is not None:
+        xs, ys = xs.to(device), ys.to(device)
     opt = torch.optim.SGD(net.parameters(), lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay,
                           nesterov=params.momentum > 0)  # fmt: skip
     rng = np.random.default_rng(params.seed)
     gen = torch_generator(params.seed + 1)
     steps_per_epoch = max(1, len(x) // params.batch_size)
     total = params.epochs * steps_per_epoch
+    stop_step = stop * steps_per_epoch
     step, seconds, loss_sum, loss_n = 0, 0.0, 0.0, 0
+    rows: list[dict[str, Any]] = []  # the learning curve
+    epoch_start = 0.0  # ``seconds`` when the current epoch started
     order = rng.permutation(len(x))
     ckpt = workdir / CHECKPOINT
     images_sha = hashlib.sha256(np.ascontiguousarray(train.images[:: max(1, len(train) // 997)]).tobytes()).hexdigest()
@@ -187,19 +231,27 @@ def train_architecture(
     if ckpt.is_file():
         meta = load_checkpoint(ckpt, net, opt, expect)
         step, seconds = int(meta["step"]), float(meta["seconds"])
+        rows, epoch_start = list(meta.get("curve", [])), float(meta.get("epoch_start", seconds))
+        curve = curve or bool(rows)  # a run that records its curve goes on recording it
         rng.bit_generator.state = meta["rng"]
         gen.set_state(torch.tensor(meta["gen"], dtype=torch.uint8))
         order = np.asarray(meta["order"], dtype=np.int64)
 
     def save() -> None:
         save_checkpoint(ckpt, net, opt, expect | {"step": step, "seconds": seconds, "rng": rng.bit_generator.state,
-                                                  "gen": gen.get_state().tolist(), "order": order.tolist()})  # fmt: skip
+                                                  "gen": gen.get_state().tolist(), "order": order.tolist(),
+                                                  "curve": rows, "epoch_start": epoch_start})  # fmt: skip
 
     started, last_save, last_report = time.monotonic(), time.monotonic(), 0.0
-    base = seconds
+    base, excluded = seconds, 0.0  # excluded: this call's test passes (not charged)
     net.train()
+    if step > stop_step:  # asked for an epoch this run has passed: its curve answers
+        row = curve_result(rows, stop)
+        if row is None:
+            raise TrainingInputError(f"run in {workdir} is past epoch {stop} and recorded no learning curve")
+        return _partial(params, arch, ti, row, rows, 0.0, time.monotonic() - called, net)
     try:
-        while step < total:
+        while step < stop_step:
             k = step % steps_per_epoch
             if k == 0 and step > 0:
                 order = rng.permutation(len(x))
@@ -214,7 +266,18 @@ def train_architecture(
             loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
             step += 1
             now = time.monotonic()
-            seconds = base + now - started
+            seconds = base + now - started - excluded
+            if curve and step % steps_per_epoch == 0:
+                v = _evaluate(net, xt, yt)
+                t_test = time.monotonic()
+                t = _evaluate(net, xs, ys) if xs is not None else None
+                now = time.monotonic()
+                excluded += now - t_test
+                seconds = base + now - started - excluded
+                rows.append({"epoch": step // steps_per_epoch, "val_acc": v if ti.heldout_split == "validation" else None,
+                             "test_acc": v if ti.heldout_split == "test" else t, "heldout_acc": v,
+                             "seconds": seconds - epoch_start})  # fmt: skip
+                epoch_start = seconds
             if now - last_save >= checkpoint_every or step % steps_per_epoch == 0:
                 save()
                 last_save = now
@@ -226,7 +289,13 @@ def train_architecture(
     except BaseException:
         save()
         raise
+    if stop_step < total:
+        row = curve_result(rows, stop)
+        if row is None:  # a checkpoint written before learning curves were recorded
+            raise TrainingInputError(f"run in {workdir} recorded no learning curve at epoch {stop}: remove it")
+        return _partial(params, arch, ti, row, rows, seconds, base + time.monotonic() - called - excluded, net)
     acc = _evaluate(net, xt, yt)
+    test_acc = _evaluate(net, xs, ys) if xs is not None else None
     state = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
     weights = workdir / WEIGHTS
     tmp = workdir / (WEIGHTS + ".tmp.npz")
@@ -235,20 +304,33 @@ def train_architecture(
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
     card = ModelCard(get_space("nb201").format(arch), len(train.classes), params.C, params.N, list(train.classes),
                      int(train.images.shape[1]), params.resolution, train.mean, train.std, params.task, params.epochs,
-                     {"heldout_acc": acc})  # fmt: skip
+                     {k: v for k, v in accuracies(acc, ti.heldout_split, test_acc, None).items()
+                      if isinstance(v, float)})  # fmt: skip
     save_model(net, card, workdir)
     result = {
-        "arch": get_space("nb201").format(arch), "task": params.task, "test_acc": acc, "epochs": params.epochs,
-        "steps": total, "seconds": seconds, "params": count_parameters(net), "train_images": len(x),
-        "test_images": len(xt), "weights": WEIGHTS, "weights_sha256": sha, "model": MODEL_WEIGHTS,
-        "wall_seconds": base + time.monotonic() - called,
-    }  # fmt: skip
+        "arch": get_space("nb201").format(arch), "task": params.task, **accuracies(acc, ti.heldout_split, test_acc,
+        ti.test_note), "epochs": params.epochs, "steps": total, "seconds": seconds, "params": count_parameters(net),
+        "train_images": len(x), "heldout_images": len(xt), "test_images": len(xs) if xs is not None else len(xt) if ti.heldout_split == "test" else 0,
+        "weights": WEIGHTS, "weights_sha256": sha, "model": MODEL_WEIGHTS,
+        "wall_seconds": base + time.monotonic() - called - excluded,
+    } | ({"curve": rows} if curve else {})  # fmt: skip
     prov = result | {"request": params.model_dump(mode="json"), "images_sha256_sample": images_sha,
                      "versions": {"torch": torch.__version__, "numpy": np.__version__}, "device": str(device),
                      "format": "numpy .npz of NB201Network(ops, num_classes, C, N).state_dict(), no pickle"}  # fmt: skip
     (workdir / PROVENANCE).write_text(json.dumps(prov, indent=1))
     ckpt.unlink(missing_ok=True)
     return result
+
+
+def _partial(params: TrainingParams, arch: Any, ti: Any, row: dict[str, Any], rows: list[dict[str, Any]],
+             seconds: float, wall: float, net: Any) -> dict[str, Any]:  # fmt: skip
+    """The result of a run stopped at ``row["epoch"]`` of its schedule (no weights: its checkpoint continues it)."""
+    return {
+        "arch": get_space("nb201").format(arch), "task": params.task,
+        **accuracies(row["heldout_acc"], ti.heldout_split, row["test_acc"], ti.test_note),
+        "epochs": params.epochs, "epochs_done": row["epoch"], "partial": True, "seconds": seconds,
+        "params": count_parameters(net), "wall_seconds": wall, "curve": rows,
+    }  # fmt: skip
 
 
 def load_weights(path: Path) -> dict[str, Any]:
@@ -261,6 +343,8 @@ __all__ = [
     "TRAINING_TASKS",
     "TrainingInputError",
     "TrainingParams",
+    "accuracies",
+    "curve_result",
     "load_weights",
     "task_images",
     "train_architecture",

@@ -47,9 +47,23 @@ def _training(ws) -> Evaluator:
     return evaluator_class("training")(ws, "cifar10", workdir=Path(tempfile.mkdtemp()), **tiny)
 
 
+def _replay(ws) -> Evaluator:
+    """A curve table whose candidates are the cells these tests sample (random curves), replayed at epoch 2."""
+    from archgen.curves.replay import ReplayTrials
+    from archgen.spaces import get_space
+    from tests.curves.test_table import make_table
+
+    sp = get_space("nb201")
+    cells = list(dict.fromkeys(sp.format(a) for k, n in ((1, 7), (2, 5), (3, 4), (4, 2)) for a in sp.sample(n, np.random.default_rng(k))))  # fmt: skip
+    t = make_table(cells=len(cells), seeds=2, epochs=3)
+    t.cells = cells
+    t.__post_init__()
+    return evaluator_class("replay")(ReplayTrials(t, seed=0), 2)
+
+
 #: How to build each registered evaluator on real data: a new evaluator must add itself here.
 FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor, "supernet": _supernet,
-                                                    "training": _training}  # fmt: skip
+                                                    "training": _training, "replay": _replay}  # fmt: skip
 
 
 @pytest.fixture(params=NAMES)

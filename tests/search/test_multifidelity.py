@@ -88,10 +88,22 @@ def run(name: str, budget: float = 120.0, seed: int = 0, **kw):
 
 
 def test_the_registry_holds_the_built_in_strategies() -> None:
-    assert {"sh", "prior-sh"} <= set(list_multifidelity_strategies())
+    assert {"sh", "hyperband", "prior-sh"} <= set(list_multifidelity_strategies())
     assert list_multifidelity_strategies(takes_model=True) == ["prior-sh"]
     with pytest.raises(UnknownNameError, match="prior-sh"):
-        multifidelity_strategy_class("hyperband")
+        multifidelity_strategy_class("bohb")
+
+
+def test_hyperband_starts_its_brackets_at_each_fidelity_in_turn_with_hyperbands_sizes() -> None:
+    h = run("hyperband", budget=1000.0)
+    fids = [e.fidelity for e in h.evaluations]
+    # R = 2, eta 3: bracket s=2 starts 9 cells at rung 0 (3 promoted to rung 1, 1 to rung 2); s=1 starts 5 at rung 1
+    # (1 promoted); s=0 is 3 cells at rung 2; then again
+    assert fids[:9] == [0] * 9 and fids[9:12] == [1] * 3 and fids[12:13] == [2]
+    assert fids[13:18] == [1] * 5 and fids[18:19] == [2] and fids[19:22] == [2] * 3 and fids[22:31] == [0] * 9
+    first = h.evaluations[:22]
+    assert len({e.architecture for e in first if e.fidelity == 1}) == 3 + 5  # the 5 of bracket s=1 are new cells
+    assert {e.architecture for e in first[9:12]} <= {e.architecture for e in first[:9]}  # promoted, not new
 
 
 @pytest.mark.parametrize("name", list_multifidelity_strategies())

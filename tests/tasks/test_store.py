@@ -3,6 +3,8 @@ left behind by a failed add, a corrupt file is detected."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +26,14 @@ def test_add_records_classes_counts_checksums_and_split(folder: Path, tmp_path: 
     rec = store.add("pets", folder, val_fraction=0.25, seed=3)
     assert rec.classes == ["cat", "dog", "ship"]
     assert rec.images_per_class == {"cat": 20, "dog": 20, "ship": 20}
-    assert (rec.train, rec.validation) == (45, 15)
+    assert (rec.train, rec.validation, rec.test) == (33, 15, 12)  # the default test split: a fifth of each class
     assert len(rec.source_sha256) == len(rec.arrays_sha256) == 64
     assert store.names() == ["pets"] and "pets" in store
-    train, val = store.datasets("pets")
-    assert len(train) == 45 and len(val) == 15
+    train, val, test = store.datasets("pets")
+    assert len(train) == 33 and len(val) == 15 and test is not None and len(test) == 12
     assert train.images.shape[1:] == (32, 32, 3)
-    for c in range(3):  # stratified: five of each class held out
-        assert (val.labels == c).sum() == 5
+    for c in range(3):  # stratified: five of each class held out for validation, four for test
+        assert (val.labels == c).sum() == 5 and (test.labels == c).sum() == 4
     again = TaskStore(tmp_path / "again").add("pets", folder, val_fraction=0.25, seed=3)
     assert again.source_sha256 == rec.source_sha256 and again.arrays_sha256 == rec.arrays_sha256
 
@@ -138,7 +140,7 @@ def test_other_files_are_skipped_and_recorded(folder: Path, tmp_path: Path) -> N
     (src / "cat" / "README.txt").write_text("notes")
     rec = TaskStore(tmp_path / "tasks").add("a", src)
     assert rec.skipped == ["cat/README.txt"]
-    assert rec.train + rec.validation == 20
+    assert rec.train + rec.validation + rec.test == 20
 
 
 def test_a_corrupt_arrays_file_is_reported_not_used(folder: Path, tmp_path: Path) -> None:
@@ -174,7 +176,7 @@ def test_the_resolver_gives_a_user_task_its_split_and_a_keyed_cache(ws, folder: 
     try:
         ti = task_images(ws, "resolver-pets")
         assert ti.user and ti.num_classes == 3
-        assert len(ti.train) + len(ti.heldout) == 60
+        assert len(ti.train) + len(ti.heldout) + len(ti.test) == 60 and ti.heldout_split == "validation"
         assert ti.key.startswith("task-resolver-pets-")
         builtin = task_images(ws, "cifar10-valid")
         assert not builtin.user and len(builtin.train) == len(builtin.heldout) == 25_000
@@ -182,3 +184,55 @@ def test_the_resolver_gives_a_user_task_its_split_and_a_keyed_cache(ws, folder: 
             task_images(ws, "no-such-task")
     finally:
         ws.tasks.remove("resolver-pets")
+
+
+def test_the_test_split_is_disjoint_stratified_fixed_by_the_seed_and_keeps_the_old_validation(folder, tmp_path) -> None:
+    a = TaskStore(tmp_path / "a").add("pets", folder, seed=5)
+    _, labels, val, test = TaskStore(tmp_path / "a").arrays("pets")
+    assert not (val & test).any() and (~val & ~test).sum() == a.train
+    for c in range(3):
+        assert test[labels == c].sum() == 4 and val[labels == c].sum() == 4
+    _, _, val2, test2 = (
+        TaskStore(tmp_path / "b").add("pets", folder, seed=5),
+        TaskStore(tmp_path / "b").arrays("pets"),
+    )[1]
+    assert (val2 == val).all() and (test2 == test).all()  # fixed by the task's seed
+    none = TaskStore(tmp_path / "c").add("pets", folder, seed=5, test_fraction=0.0)
+    _, _, val0, test0 = TaskStore(tmp_path / "c").arrays("pets")
+    assert none.test == 0 and not test0.any() and (val0 == stratified_mask(labels, 3, 0.2, 5)).all()
+
+
+def test_a_user_test_folder_becomes_the_test_split(folder: Path, tmp_path: Path) -> None:
+    extra = _copy(folder, tmp_path / "test-folder", {"cat": 5, "ship": 6})
+    rec = TaskStore(tmp_path / "t").add("pets", folder, test_images=extra)
+    assert rec.test == 11 and rec.train + rec.validation == 60 and rec.test_source == str(extra.resolve())
+    _, _, test = TaskStore(tmp_path / "t").datasets("pets")
+    assert test is not None and sorted(set(test.labels.tolist())) == [0, 2]
+    wrong = _copy(folder, tmp_path / "wrong", {"cat": 5})
+    (wrong / "cat").rename(wrong / "horse")
+    (wrong / "dog").mkdir()
+    for p in sorted((folder / "dog").iterdir())[:5]:
+        (wrong / "dog" / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(TaskError, match="horse are not classes"):
+        TaskStore(tmp_path / "w").add("pets", folder, test_images=wrong)
+    with pytest.raises(TaskError, match="test_fraction"):
+        TaskStore(tmp_path / "w").add("pets", folder, test_fraction=0.7)
+
+
+def test_a_task_registered_before_test_splits_reads_as_one_without_and_says_so(ws, folder: Path) -> None:
+    ws.tasks.add("old-pets", folder, test_fraction=0.0)
+    try:
+        d = ws.tasks.root / "old-pets"
+        rec = json.loads((d / "task.json").read_text())
+        for k in ("test", "test_fraction", "test_source"):
+            rec.pop(k)
+        rec["format"] = 1
+        images, labels, val, _ = ws.tasks.arrays("old-pets")
+        np.savez(d / "images.npz", images=images, labels=labels, validation=val)  # no test mask, as format 1 wrote
+        rec["arrays_sha256"] = hashlib.sha256((d / "images.npz").read_bytes()).hexdigest()
+        (d / "task.json").write_text(json.dumps(rec))
+        ti = task_images(ws, "old-pets")
+        assert ti.test is None and ws.tasks.record("old-pets").test == 0
+        assert "no test split" in (ti.test_note or "")
+    finally:
+        ws.tasks.remove("old-pets")

@@ -50,12 +50,14 @@ def test_the_loaded_model_classifies_image_files_as_the_training_saw_them(ws, tr
     _, images, _ = scan_folder(folder, 10_000)
     files = [p for _, p in images]
     out = model.predict_files(files)
-    arrays, labels, val = ws.tasks.arrays(TASK)
+    arrays, labels, val, test = ws.tasks.arrays(TASK)
     ds = ImageArrayDataset(arrays, labels, model.card.classes, model.card.mean, model.card.std)
     expect = model.logits(prepare_images(ds, 8)[0]).argmax(1).numpy()
     assert [o["class"] for o in out] == [model.card.classes[k] for k in expect]
     acc = 100.0 * np.mean([model.card.classes.index(out[i]["class"]) == labels[i] for i in np.flatnonzero(val)])
-    assert acc == pytest.approx(res["test_acc"])  # the held-out accuracy, recomputed from the image files
+    assert acc == pytest.approx(res["val_acc"])  # the validation accuracy, recomputed from the image files
+    test_acc = 100.0 * np.mean([model.card.classes.index(out[i]["class"]) == labels[i] for i in np.flatnonzero(test)])
+    assert test.any() and res["heldout_acc"] == res["val_acc"] and test_acc == pytest.approx(res["test_acc"])
     assert all(abs(sum(o["probabilities"].values()) - 1) < 1e-5 for o in out)
 
 
@@ -64,7 +66,7 @@ def test_the_onnx_export_agrees_with_pytorch_on_every_heldout_image(ws, trained,
     _, work, _ = trained
     model = load_model(work)
     path = export_onnx(model, tmp_path / "model.onnx")
-    arrays, _labels, val = ws.tasks.arrays(TASK)
+    arrays, _labels, val, _test = ws.tasks.arrays(TASK)
     x = model.preprocess(arrays[val])
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     onnx_logits = sess.run(None, {"images": x.numpy()})[0]

@@ -1,0 +1,334 @@
+"""``archgen bench replay``: every search method replayed against learning-curve tables with simulated time.
+
+Budgets are in full-training equivalents: ``budget x`` the table's median seconds of one complete training
+(:meth:`~archgen.curves.table.CurveTable.full_cost`). Every method searches within the table's candidates, pays
+through :class:`~archgen.curves.replay.ReplayEvaluator` (a trial keeps its seed; a promotion pays only its new
+epochs; the budget is a cap: no evaluation starts that the budget left cannot pay for at its expected cost), and
+its returned cell is scored by the table's **seed-mean final test accuracy** (never the value the search saw) and
+its percentile among the candidates. Methods (:data:`METHODS`):
+
+* ``c10-best``: CIFAR-10's best published cell, trained once, no search (the transfer baseline);
+* ``c10-top5``: CIFAR-10's 5 best published cells, each trained once, the best by validation kept;
+* ``random``: random search with full trainings (successive halving with one fidelity);
+* ``sh``: successive halving (eta 3) over fidelities of the schedule's epochs (about ``E/9, E/3, E``);
+* ``hyperband``: Hyperband over the same fidelities;
+* ``topk-1ep``: Egele et al. (2023): ``n`` cells one epoch each with half the budget, the top ``k`` (about half
+  the budget in full trainings) continued to the full schedule;
+* ``optuna-tpe-hb``: Optuna's TPE sampler with its Hyperband pruner (one trial at a time, reporting each epoch's
+  validation accuracy), over the six edges' operations; a suggested cell outside the candidates is mapped to the
+  nearest candidate (fewest edges differing; ties to the first in table order);
+* ``prior-sh``: today's ``prior-sh`` with the task's prior (zero-cost proxies on the task's images and the
+  published columns of other image sets: a **transfer** method) over the candidates, when the table carries the
+  prior's sources (``archgen bench curves --rankers``).
+
+BO on supernet estimates is not replayed: no supernet is trained on these tasks (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+
+from archgen.bench.curves import load as load_table
+from archgen.curves.replay import CandidateSpace, ReplayEvaluator, ReplayTrials
+from archgen.curves.table import CurveTable
+from archgen.errors import BenchInputError
+from archgen.evaluators.training import TrainingEvaluator
+from archgen.plotting import pyplot
+from archgen.search.multifidelity import (
+    Hyperband,
+    MultiFidelityStrategy,
+    PriorSuccessiveHalving,
+    SuccessiveHalving,
+    run_multifidelity_search,
+)
+from archgen.spaces.nb201 import NB201SearchSpace
+from archgen.spaces.nb201_cell import OPS
+from archgen.transfer.prior import PoolPosterior, Source
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+
+METHODS = ("c10-best", "c10-top5", "random", "sh", "hyperband", "topk-1ep", "optuna-tpe-hb", "prior-sh")
+#: Most budget levels and seeds of one run.
+MAX_BUDGETS = 12
+
+
+def check_methods(text: str | None) -> list[str]:
+    names = list(METHODS) if not text else [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHODS]
+    if bad or not names:
+        raise BenchInputError(f"unknown method {', '.join(bad) or '(none)'}: one of {', '.join(METHODS)}")
+    return names
+
+
+def parse_budgets(text: str) -> list[float]:
+    try:
+        out = [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise BenchInputError(f"--budgets must be comma-separated numbers of full trainings, got {text!r}") from None
+    if not out or len(out) > MAX_BUDGETS or any(not np.isfinite(b) or not 0 < b <= 10_000 for b in out):
+        raise BenchInputError(f"--budgets: 1..{MAX_BUDGETS} numbers in (0, 10000], got {text!r}")
+    return out
+
+
+def fidelities(epochs: int, eta: int = 3, rungs: int = 3) -> list[int]:
+    """Epochs of the schedule a multi-fidelity method's rungs stop at: about ``E / eta ** k``, distinct."""
+    out = sorted({max(1, round(epochs / eta**k)) for k in range(rungs)})
+    return out
+
+
+class Replay:
+    """One method's search of one table at one budget and seed."""
+
+    def __init__(self, table: CurveTable, budget: float, seed: int, workers: int = 1) -> None:
+        self.table, self.seed, self.workers = table, seed, workers
+        self.unit = table.full_cost()
+        self.budget = budget * self.unit
+        self.trials = ReplayTrials(table, seed=seed, workers=workers, budget=self.budget)
+        usable = table.usable()
+        self.space = CandidateSpace([table.cells[int(r)] for r in usable])
+        per_epoch = np.nanmedian(table.seconds[table.complete()], axis=0)  # each epoch's median seconds
+        self.epoch_cost = np.asarray(per_epoch, dtype=np.float64)
+
+    def expected(self, epochs: list[int]) -> list[float]:
+        """Each rung's expected cost (a promotion pays the epochs past the rung below), from the table's timings."""
+        cum = np.concatenate([[0.0], np.cumsum(self.epoch_cost)])
+        return [float(cum[e] - (cum[epochs[k - 1]] if k else 0.0)) for k, e in enumerate(epochs)]
+
+    def search(self, strategy: MultiFidelityStrategy, epochs: list[int]) -> str | None:
+        evs = [ReplayEvaluator(self.trials, e) for e in epochs]
+        h = run_multifidelity_search(self.space, strategy, evs, budget=self.budget, batch_size=self.workers,
+                                     seed=self.seed, expected_costs=self.expected(epochs))  # fmt: skip
+        best = h.best()
+        return None if best is None else best.architecture
+
+    def train_once(self, cells: list[str]) -> str | None:
+        """Each of ``cells`` trained once on the full schedule (whatever the budget), the best by validation."""
+        self.trials.budget = None
+        ev = ReplayEvaluator(self.trials, self.table.epochs)
+        sp = NB201SearchSpace()
+        res = ev.evaluate([sp.parse(c) for c in cells])
+        return sp.format(max(res, key=lambda r: r.value).arch) if res else None
+
+    def c10_cells(self, k: int) -> list[str]:
+        """CIFAR-10's ``k`` best published cells (those with a complete training)."""
+        usable = set(self.table.usable().tolist())
+        return [c for r, (c, kind) in enumerate(zip(self.table.cells, self.table.kinds, strict=True))
+                if kind == "c10-top" and r in usable][:k]  # fmt: skip
+
+
+def _optuna(rp: Replay) -> str | None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    E = rp.table.epochs
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=rp.seed),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=E, reduction_factor=3),
+    )
+    sp = NB201SearchSpace()
+    cand = np.array([sp.parse(rp.table.cells[int(r)]).ops for r in rp.table.usable()])
+    rows = rp.table.usable()
+    best, best_v = None, -np.inf
+    epoch_cost = rp.epoch_cost
+    while True:
+        trial = study.ask()
+        ops = [OPS.index(trial.suggest_categorical(f"edge{k}", list(OPS))) for k in range(cand.shape[1])]
+        row = int(rows[int(np.argmin((cand != np.array(ops)).sum(1)))])
+        paid = rp.trials.paid.get(row, 0)
+        v, stopped, pruned = np.nan, False, False
+        for e in range(1, E + 1):
+            if e > paid and rp.trials.seconds + epoch_cost[e - 1] > rp.budget:
+                stopped = True  # the next epoch is not expected to fit: no trial starts past the cap
+                break
+            v, _t, _c = rp.trials.pay(row, e)
+            if not np.isfinite(v):  # the budget ran out during the epoch (a cap: stopped there)
+                stopped = True
+                break
+            trial.report(v, e)
+            if trial.should_prune():
+                pruned = True
+                break
+        if stopped:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            break
+        if pruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        study.tell(trial, v)
+        if v > best_v:
+            best, best_v = rp.table.cells[row], v
+    return best
+
+
+def _prior_model(rp: Replay) -> PoolPosterior | None:
+    prior = rp.table.meta.get("prior")
+    if not prior:
+        return None
+    sources = [Source(s["name"], s["group"], np.asarray(s["reference"], dtype=float), bool(s["uses_labels"]))
+               for s in prior["sources"]]  # fmt: skip
+    rows = rp.table.usable()
+    values = {k: np.asarray(v, dtype=float)[rows] for k, v in prior["values"].items()}
+    return PoolPosterior(list(rp.space.candidates), values, sources)
+
+
+def run_method(method: str, table: CurveTable, budget: float, seed: int, workers: int = 1) -> dict[str, Any]:
+    """One replayed search: its returned cell, scored (module docstring), the seconds it spent, simulated wall."""
+    rp = Replay(table, budget, seed, workers)
+    E = table.epochs
+    cell: str | None
+    if method in ("c10-best", "c10-top5"):
+        cells = rp.c10_cells(1 if method == "c10-best" else 5)
+        if not cells:
+            return {"skipped": "no CIFAR-10 cell has a complete training in the table yet"}
+        cell = rp.train_once(cells)
+    elif method == "random":
+        cell = rp.search(SuccessiveHalving(), [E])
+    elif method == "sh":
+        cell = rp.search(SuccessiveHalving(eta=3), fidelities(E))
+    elif method == "hyperband":
+        cell = rp.search(Hyperband(eta=3), fidelities(E))
+    elif method == "topk-1ep":
+        k = max(1, round(budget / 2))
+        n = max(2 * k, int(budget * E - k * (E - 1)))
+        cell = rp.search(SuccessiveHalving(eta=max(2, n // k), n_first=n), [1, E])
+    elif method == "optuna-tpe-hb":
+        cell = _optuna(rp)
+    elif method == "prior-sh":
+        model = _prior_model(rp)
+        if model is None:
+            return {"skipped": "the table carries no prior (archgen bench curves --rankers)"}
+        cell = rp.search(PriorSuccessiveHalving(model, eta=3), fidelities(E))
+    else:
+        raise BenchInputError(f"unknown method {method!r}: one of {', '.join(METHODS)}")
+    out: dict[str, Any] = {"spent": rp.trials.seconds / rp.unit, "wall": rp.trials.clock.now / rp.unit,
+                           "cells": len(rp.trials.seed)}  # fmt: skip
+    if cell is None:
+        return out | {"cell": None, "test": None, "pct": None}
+    score = float(table.mean_test()[table.row(cell)])
+    return out | {"cell": cell, "test": score, "pct": float(table.percentile(score))}
+
+
+def live_and_replay(data: Workspace, table: CurveTable, workdir: Path, seed: int, *, eta: int = 3,
+                    budget_trainings: float = 1e6) -> dict[str, Any]:  # fmt: skip
+    """The check that replay and live agree: successive halving over the table's candidates on the task's
+    fidelities (epochs 1 and the schedule's), once with real trainings (the training evaluator, training seed 0,
+    each fidelity an epoch of one run) and once replayed against the table with training seed 0; the choices
+    (each batch's fidelity and cells) and the values they saw.
+
+    ``budget_trainings``: both runs' budget in full trainings (the live one in its measured seconds: the table's
+    median cost scaled, so the two may stop at different batches; the default runs both until the candidates are
+    spent)."""
+    E = table.epochs
+    epochs = [1, E]
+    space = CandidateSpace([table.cells[int(r)] for r in table.usable() if 0 in table.seeds_of(int(r))])
+    sched = {k: v for k, v in table.schedule.items() if k != "epochs"}
+    live_evs = [TrainingEvaluator(data, table.task, workdir=workdir, epochs=E, stop_epoch=e, seed=0, **sched)
+                for e in epochs]  # fmt: skip
+    live = run_multifidelity_search(space, SuccessiveHalving(eta=eta), live_evs, seed=seed,
+                                    budget=budget_trainings * table.full_cost())  # fmt: skip
+    trials = ReplayTrials(table, seed=seed, training_seed=0)
+    replay = run_multifidelity_search(space, SuccessiveHalving(eta=eta), [ReplayEvaluator(trials, e) for e in epochs],
+                                      seed=seed, budget=budget_trainings * table.full_cost())  # fmt: skip
+
+    def choices(h: Any) -> list[tuple[int, int | None, str]]:
+        return [(e.batch, e.fidelity, e.architecture) for e in h.evaluations]
+
+    n = min(len(live.evaluations), len(replay.evaluations))
+    diff = max((abs(a.value - b.value) for a, b in zip(live.evaluations, replay.evaluations, strict=False)),
+               default=0.0)  # fmt: skip
+    return {"seed": seed, "live": choices(live), "replay": choices(replay), "same": choices(live) == choices(replay),
+            "compared": n, "max_value_diff": diff, "live_seconds": live.spent(), "replay_seconds": replay.spent()}  # fmt: skip
+
+
+def run(tables: list[CurveTable], methods: list[str], budgets: list[float], seeds: int, *, workers: int = 1,
+        say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:  # fmt: skip
+    """Every method x budget x seed on every table; the runs and a summary (mean and standard error)."""
+    runs: list[dict[str, Any]] = []
+    seconds: dict[str, float] = {}
+    for table in tables:
+        for m in methods:
+            t0 = time.perf_counter()
+            for b in budgets:
+                for s in range(seeds):
+                    r = run_method(m, table, b, s, workers)
+                    runs.append({"task": table.task, "method": m, "budget": b, "seed": s} | r)
+            seconds[m] = seconds.get(m, 0.0) + time.perf_counter() - t0
+            say(f"{table.task}: {m} done ({seconds[m]:.1f} s)")
+    return {"budgets": budgets, "seeds": seeds, "workers": workers, "runs": runs, "method_seconds": seconds,
+            "summary": summarize(tables, runs)}  # fmt: skip
+
+
+def summarize(tables: list[CurveTable], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for table in tables:
+        ref = table.mean_test()[table.usable()]
+        keys = dict.fromkeys((r["method"], r["budget"]) for r in runs if r["task"] == table.task)
+        for m, b in keys:
+            sel = [r for r in runs if r["task"] == table.task and r["method"] == m and r["budget"] == b]
+            if any("skipped" in r for r in sel):
+                rows.append({"task": table.task, "method": m, "budget": b, "skipped": sel[0]["skipped"]})
+                continue
+            t = np.array([r["test"] for r in sel if r["test"] is not None], dtype=float)
+            p = np.array([r["pct"] for r in sel if r["pct"] is not None], dtype=float)
+            n = len(t)
+            rows.append({
+                "task": table.task, "method": m, "budget": b, "n": n,
+                "test_mean": float(t.mean()) if n else None,
+                "test_se": float(t.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+                "pct_mean": float(p.mean()) if n else None,
+                "spent_mean": float(np.mean([r["spent"] for r in sel])),
+                "best_in_table": float(np.nanmax(ref)), "median_in_table": float(np.nanmedian(ref)),
+            })  # fmt: skip
+    return rows
+
+
+def format_summary(doc: dict[str, Any]) -> str:
+    lines = ["| task | method | budget (full trainings) | test acc of returned cell (mean ± s.e.) | percentile | "
+             "spent |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in doc["summary"]:
+        if "skipped" in r:
+            lines.append(f"| {r['task']} | {r['method']} | {r['budget']:g} | skipped: {r['skipped']} | | |")
+            continue
+        lines.append(f"| {r['task']} | {r['method']} | {r['budget']:g} | {r['test_mean']:.2f} ± {r['test_se']:.2f} | "
+                     f"{r['pct_mean']:.1f} | {r['spent_mean']:.2f} |")  # fmt: skip
+    lines.append("")
+    lines.append("seconds per method (all tasks, budgets, seeds): "
+                 + ", ".join(f"{m} {s:.1f}" for m, s in doc["method_seconds"].items()))  # fmt: skip
+    return "\n".join(lines)
+
+
+def write(doc: dict[str, Any], out: Path) -> None:
+    """The runs as JSON at ``out`` and a PNG per task beside it (test accuracy of the returned cell vs budget)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1))
+    plt = pyplot()
+    for task in dict.fromkeys(r["task"] for r in doc["summary"]):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        rows = [r for r in doc["summary"] if r["task"] == task and "skipped" not in r]
+        for m in dict.fromkeys(r["method"] for r in rows):
+            pts = [r for r in rows if r["method"] == m]
+            x = [r["budget"] for r in pts]
+            ax.errorbar(x, [r["test_mean"] for r in pts], yerr=[r["test_se"] for r in pts], label=m, marker="o",
+                        capsize=2)  # fmt: skip
+        if rows:
+            ax.axhline(rows[0]["best_in_table"], color="grey", ls=":", lw=1, label="best candidate")
+        ax.set_xscale("log")
+        ax.set_xlabel("budget (full trainings)")
+        ax.set_ylabel("seed-mean test accuracy of returned cell (%)")
+        ax.set_title(f"{task}: replayed searches")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out.with_name(f"{out.stem}-{task}.png"), dpi=120)
+        plt.close(fig)
+
+
+__all__ = ["METHODS", "Replay", "check_methods", "fidelities", "format_summary", "live_and_replay", "load_table",
+           "parse_budgets",
+           "run", "run_method", "summarize", "write"]  # fmt: skip
