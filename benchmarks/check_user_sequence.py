@@ -6,8 +6,8 @@ A new task (CIFAR-10's dog, horse and truck training images, 250 a class, as a f
 text file in it) goes through ``archgen tasks add``, ``archgen search --evaluator training --budget-minutes M
 --final-epochs E --checkpoint DIR/pets.json`` (each command a fresh process; any traceback fails the check), then
 ``archgen predict-images --model RUN`` on every image file and ``archgen export-onnx --model RUN``. Printed: the
-search's figures, the accuracy of predict-images on the task's validation files (it must equal the final
-training's reported accuracy: the files are decoded as the task's images were), and how many validation images
+search's figures, the accuracy of predict-images on the task's validation and test files (each must equal the
+final training's reported validation and test accuracy: the files are decoded as the task's images were), and how many validation images
 the ONNX export (run by onnxruntime) classifies as PyTorch does.
 """
 
@@ -83,11 +83,12 @@ def main() -> None:
     from archgen.training.model import load_model
 
     store = TaskStore(root / "home" / "tasks")
-    arrays, labels, val = store.arrays("pets")
+    arrays, labels, val, test = store.arrays("pets")
     model = load_model(run)
     by_file = {p["file"]: p["class"] for p in pred["predictions"]}
     order = [str(p) for p in files]  # the task's arrays follow the folder's sorted scan: class, then file name
     acc = 100.0 * np.mean([model.card.classes.index(by_file[order[i]]) == labels[i] for i in np.flatnonzero(val)])
+    test_acc = 100.0 * np.mean([model.card.classes.index(by_file[order[i]]) == labels[i] for i in np.flatnonzero(test)])
     x = model.preprocess(arrays[val])
     sess = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
     agree = int((sess.run(None, {"images": x.numpy()})[0].argmax(1) == model.logits(x).numpy().argmax(1)).sum())
@@ -97,8 +98,9 @@ def main() -> None:
         "budget_s": args.budget_minutes * 60,
         "trainings": search["evaluations"],
         "best": search["best"],
-        "final": {"epochs": final["epochs"], "value": final["value"]},
+        "final": {k: final.get(k) for k in ("epochs", "value", "val_acc", "test_acc")},
         "predict_images_val_acc": acc,
+        "predict_images_test_acc": test_acc,
         "onnx_agree": f"{agree}/{int(val.sum())}",
         "card": {k: model.card.to_json()[k] for k in ("classes", "image_size", "resolution", "mean", "std")},
         "wall_s": time.time() - t0,
@@ -106,7 +108,7 @@ def main() -> None:
     }
     (root / "result.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
-    if abs(acc - final["value"]) > 1e-6 or agree != int(val.sum()):
+    if abs(acc - final["val_acc"]) > 1e-6 or abs(test_acc - final["test_acc"]) > 1e-6 or agree != int(val.sum()):
         raise SystemExit("the loaded model does not reproduce the training's accuracy, or ONNX disagrees")
 
 

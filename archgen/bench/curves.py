@@ -31,7 +31,7 @@ from archgen.bench.new_task import RECIPES, Recipe, make_task, rankers, tau_of
 from archgen.bench.synthetic import write_shapes, write_signals
 from archgen.curves.table import CurveTable
 from archgen.errors import BenchInputError, DataError
-from archgen.services.task_prior import task_prior
+from archgen.services.task_prior import PRIOR_PROXIES, task_prior
 from archgen.training.trainer import TrainingParams, train_architecture
 
 if TYPE_CHECKING:
@@ -217,13 +217,13 @@ def run(
 
 def rank(data: Workspace, out: Path, say: Callable[[str], None] = lambda _m: None) -> CurveTable:
     """Score every candidate of the table ``out`` with every label-free ranker
-    (:func:`archgen.bench.new_task.rankers`: the published columns of other image sets, zero-cost proxies on the
-    task's images, their vote, the task's prior) and keep, in the table's header, their values (``rankers``) and
+    (:func:`archgen.bench.new_task.rankers`: the published columns of other image sets, the prior's zero-cost
+    proxies on the task's images, their vote, the task's prior) and keep, in the table's header, their values (``rankers``) and
     the task prior's sources and values (``prior``: what ``archgen bench replay``'s ``prior-sh`` draws from)."""
     table = load(out)
     sp = data.space("nb201")
     archs = [sp.parse(c) for c in table.cells]
-    values = rankers(data, table.task, archs, say)
+    values = rankers(data, table.task, archs, say, proxies=PRIOR_PROXIES)
     prior = task_prior(data, table.task)
     pv = prior.values(archs)
     fin = lambda v: [None if not np.isfinite(x) else round(float(x), 6) for x in v]

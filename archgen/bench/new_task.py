@@ -186,10 +186,13 @@ def _pct(v: np.ndarray) -> np.ndarray:
     return (rankdata(v) - 0.5) / len(v)
 
 
-def rankers(data: Workspace, task: str, archs: list[Arch], say: Callable[[str], None]) -> dict[str, np.ndarray]:
-    """Every label-free ranker's value of ``archs`` on ``task`` (higher: better; none reads the task's labels)."""
+def rankers(data: Workspace, task: str, archs: list[Arch], say: Callable[[str], None],
+            proxies: Sequence[str] | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every label-free ranker's value of ``archs`` on ``task`` (higher: better; none reads the task's labels);
+    ``proxies``: the zero-cost proxies ranked (default :data:`RANKER_PROXIES`)."""
     say(f"zero-cost proxies on the task's images for {len(archs)} cells")
-    names = [transfer_name(t, m) for t, m in TRANSFER_COLUMNS] + [f"zc:{p}" for p in RANKER_PROXIES]
+    zc = RANKER_PROXIES if proxies is None else tuple(proxies)
+    names = [transfer_name(t, m) for t, m in TRANSFER_COLUMNS] + [f"zc:{p}" for p in zc]
     out = source_values(data, task, archs, names)
     prior = task_prior(data, task)
     values = prior.values(archs)  # the prior's proxies among them (cached: computed once)

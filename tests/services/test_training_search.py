@@ -25,8 +25,8 @@ FIDELITIES = [{"epochs": 1, "train_images": 32}, {"epochs": 1}]
 
 @pytest.fixture(scope="module", autouse=True)
 def task(ws, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if TASK not in ws.tasks:
-        ws.tasks.add(TASK, image_folder(ws, tmp_path_factory.mktemp("f") / "pets", per_class=30))
+    if TASK not in ws.tasks:  # no test split (as a task registered before them): its results say so
+        ws.tasks.add(TASK, image_folder(ws, tmp_path_factory.mktemp("f") / "pets", per_class=30), test_fraction=0.0)
     return TASK
 
 
@@ -82,6 +82,9 @@ def test_a_tiny_search_spends_its_budget_on_trainings_and_returns_the_best_with_
     assert (tmp_path / res["best"]["run"] / WEIGHTS).is_file()
     final = res["final"]
     assert final["epochs"] == 2 and (tmp_path / final["run"] / WEIGHTS).is_file()
+    for shown in (res["best"], final):  # the validation figure, named; no test split: said, never stood in for
+        assert shown["selected_by"] == "val_acc" and shown["val_acc"] == shown["value"] and shown["test_acc"] is None
+        assert "no test split" in shown["test_note"]
     prov = json.loads((tmp_path / final["run"] / PROVENANCE).read_text())
     assert prov["arch"] == res["best"]["architecture"] and prov["train_images"] == 72 and prov["epochs"] == 2
     rep = report(h, limit=0)
@@ -287,3 +290,20 @@ def test_a_failed_search_keeps_its_history_and_best_training_only(ws, tmp_path) 
     left = sorted(p.relative_to(ckpt.parent).as_posix() for p in ckpt.parent.glob("runs/*"))
     assert left == [best] and (ckpt.parent / best / WEIGHTS).is_file() and ckpt.is_file()
     assert not list(ckpt.parent.rglob("checkpoint.npz"))
+
+
+def test_a_search_on_a_task_with_a_test_split_shows_validation_and_test_accuracy(ws, tmp_path) -> None:
+    name = "search-pets-test"
+    ws.tasks.add(name, image_folder(ws, tmp_path / "pets", per_class=30))  # the default test split
+    try:
+        h = execute_search(check_search(params(task=name, final_epochs=2), ws), ws, checkpoint=tmp_path / "h.json")
+        best, final = h.result["best"], h.result["final"]
+        for shown in (best, final):
+            assert shown["selected_by"] == "val_acc" and shown["val_acc"] == shown["value"]
+            assert 0 <= shown["test_acc"] <= 100 and "test_note" not in shown
+        ev = [e for e in h.evaluations if e.architecture == best["architecture"] and e.fidelity == 1]
+        assert ev and ev[0].values["test_acc"] == best["test_acc"]  # recorded, not selected by
+        prov = json.loads((tmp_path / final["run"] / PROVENANCE).read_text())
+        assert prov["test_acc"] == final["test_acc"] and prov["test_images"] == 18
+    finally:
+        ws.tasks.remove(name)
