@@ -9,26 +9,30 @@ seed-mean validation accuracy (never by test) and the CIFAR-10 cells with seed 2
 
 A resumable job: the table is rewritten (atomically) after every training, each training keeps its checkpoint
 under ``work``, and running the command again continues: finished trainings are skipped, one cut short
-continues from its checkpoint. Trainings run ``workers`` at a time (threads, one torch thread each) on the first
-CUDA GPU when one is present, else on the CPU.
+continues from its checkpoint. Trainings run ``workers`` at a time (worker processes, one torch thread each:
+threads of one process contend for the interpreter's lock on these small networks) on the first CUDA GPU
+when one is present, else on the CPU.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from archgen.bench.new_task import RECIPES, Recipe, make_task, rankers, tau_of
 from archgen.bench.synthetic import write_shapes, write_signals
+from archgen.context import workspace
 from archgen.curves.table import CurveTable
 from archgen.errors import BenchInputError, DataError
 from archgen.services.task_prior import PRIOR_PROXIES, task_prior
@@ -36,6 +40,7 @@ from archgen.training.trainer import TrainingParams, train_architecture
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
+    from archgen.paths import Paths
 
 
 @dataclass(frozen=True)
@@ -174,15 +179,17 @@ def run(
                    f"cores", "workers": workers, "started": table.meta.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))}  # fmt: skip
     t0 = time.perf_counter()
 
-    def one(row: int, s: int) -> list[dict[str, Any]]:
-        p = TrainingParams(arch=table.cells[row], task=task, seed=s, **recipe.schedule())
-        d = work / "runs" / f"{row:04d}-s{s}"
-        r = train_architecture(p, data, d, curve=True, checkpoint_every=30.0)
-        shutil.rmtree(d, ignore_errors=True)  # the curve is in the table; the weights serve nothing here
-        return list(r["curve"])
+    def one(row: int, s: int) -> Future:
+        return pool.submit(train_one, data.paths, table.cells[row], task, s, recipe.schedule(),
+                           str(work / "runs" / f"{row:04d}-s{s}"))  # fmt: skip
 
     count = 0
-    with ThreadPoolExecutor(workers, thread_name_prefix="archgen-curves") as pool:
+    pool: Executor = (
+        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        if workers > 1
+        else ThreadPoolExecutor(1)
+    )
+    with pool:
         while True:
             todo = plan(table, top)
             if not todo:
@@ -203,7 +210,7 @@ def run(
                             f"{el:.0f} s this run")  # fmt: skip
                 if limit_seconds is not None and time.perf_counter() - t0 >= limit_seconds:
                     break
-                running[pool.submit(one, r, s)] = (r, s)
+                running[one(r, s)] = (r, s)
             for f in wait(running).done:
                 table.record(*running[f], f.result())
             table.save(out)
@@ -213,6 +220,15 @@ def run(
     table.meta["train_seconds"] = float(np.nansum(table.seconds))
     table.save(out)
     return table
+
+
+def train_one(paths: Paths, arch: str, task: str, seed: int, schedule: dict[str, Any], workdir: str) -> list[dict]:
+    """One training of a table (in a worker process: one torch thread); its learning curve."""
+    torch.set_num_threads(1)
+    p = TrainingParams(arch=arch, task=task, seed=seed, **schedule)
+    r = train_architecture(p, workspace(paths), Path(workdir), curve=True, checkpoint_every=30.0)
+    shutil.rmtree(workdir, ignore_errors=True)  # the curve is in the table; the weights serve nothing here
+    return list(r["curve"])
 
 
 def rank(data: Workspace, out: Path, say: Callable[[str], None] = lambda _m: None) -> CurveTable:
