@@ -253,12 +253,12 @@ def _training_search(plan: SearchPlan, checkpoint: Path | None, workers: int, ra
     if best is None:
         text += "\n" + str(res.get("note") or "no training returned a value")
     else:
-        text += f"\nbest: {best['value']:.2f}% at {best['fidelity']}: {best['architecture']}"
+        text += f"\nbest: {_accuracy(best)} at {best['fidelity']}: {best['architecture']}"
         if temp is None:
             text += f"\n  model {best['model']}"
         if "final" in res:
             f = res["final"]
-            text += f"\nfinal ({f['epochs']} epochs): {f['value']:.2f}% in {f['seconds']:.0f} s"
+            text += f"\nfinal ({f['epochs']} epochs): {_accuracy(f)} in {f['seconds']:.0f} s"
             if temp is None:
                 text += f"\n  model {f['model']}"
         if temp is not None:
@@ -268,6 +268,16 @@ def _training_search(plan: SearchPlan, checkpoint: Path | None, workers: int, ra
     if temp is not None:
         shutil.rmtree(temp, ignore_errors=True)
     _emit(summary, as_json, text)
+
+
+def _accuracy(shown: dict) -> str:
+    """A result's validation (selected by) and test accuracy, named; a task without a test split says so."""
+    if shown.get("selected_by") == "test_acc":  # cifar10: its held-out images are its test set
+        return f"test {shown['value']:.2f}% (selected by)"
+    text = f"validation {shown['value']:.2f}% (selected by)"
+    if shown.get("test_acc") is not None:
+        return text + f", test {shown['test_acc']:.2f}%"
+    return text + ("; no test split" if shown.get("test_note") else "")
 
 
 def bench_search(

@@ -55,7 +55,7 @@ def test_upload_registers_the_task_and_lists_it(service: Service, pets: str) -> 
     body = service.client.get("/v1/tasks", headers=service.auth).json()
     assert body["builtin"] == ["cifar10", "cifar10-valid"]
     (t,) = [t for t in body["tasks"] if t["name"] == pets]
-    assert t["images"] == 75 and t["train"] == 60 and t["validation"] == 15
+    assert t["images"] == 75 and t["train"] == 45 and t["validation"] == 15 and t["test"] == 15  # default test split
     assert t["source"].startswith("upload:pets.zip:sha256:")
     one = service.client.get(f"/v1/tasks/{pets}", headers=service.auth).json()
     assert one["supernets"] and one["supernets"][0]["task"] == pets
@@ -126,6 +126,8 @@ def test_the_task_name_works_in_predict_zero_cost_and_training(service: Service,
                                       "resolution": 8}, headers=h)  # fmt: skip
     job = service.wait_job(r.json()["id"])
     assert job["status"] == "succeeded" and job["result"]["test_images"] == 15
+    res = job["result"]  # validation (what selection reads) and test accuracy, each named
+    assert res["heldout_split"] == "validation" and res["val_acc"] == res["heldout_acc"] and 0 <= res["test_acc"] <= 100
 
 
 def test_generation_and_a_search_guided_by_the_supernet(service: Service, pets: str) -> None:
@@ -210,7 +212,11 @@ def test_a_training_search_ends_with_the_best_cell_trained_and_its_weights(
     r = c.get(f"/v1/searches/{sid}/weights", headers=h)
     assert r.status_code == 200 and r.content[:2] == b"PK"  # an .npz (a zip of arrays), no pickle
     prov = c.get(f"/v1/searches/{sid}/weights", params={"what": "provenance"}, headers=h).json()
-    assert prov["arch"] == s["best"]["architecture"] and prov["epochs"] == 2 and prov["train_images"] == 60
+    assert prov["arch"] == s["best"]["architecture"] and prov["epochs"] == 2 and prov["train_images"] == 45
+    for shown in (s["result"]["best"], s["result"]["final"]):  # the response shows validation and test accuracy
+        assert (
+            shown["selected_by"] == "val_acc" and shown["val_acc"] == shown["value"] and 0 <= shown["test_acc"] <= 100
+        )
     best = c.get(f"/v1/searches/{sid}/weights", params={"which": "best", "what": "provenance"}, headers=h).json()
     assert best["epochs"] == 1 and best["arch"] == s["best"]["architecture"]
     r = c.get(f"/v1/searches/{sid}/weights", params={"what": "model"}, headers=h)  # the model a user loads

@@ -114,7 +114,8 @@ def test_a_training_search_on_a_user_task_prints_the_best_cell_and_its_weights(
     )
     assert json.loads(out)["runs"] == str(runs) and list((runs / "runs").iterdir())
     code, out, _ = cli(capsys, *args)  # finished: replayed, nothing trained again
-    assert code == 0 and f"best: {res['best']['value']:.2f}% at 1ep" in out and "final (2 epochs)" in out
+    assert code == 0 and f"best: validation {res['best']['value']:.2f}% (selected by), test " in out
+    assert "final (2 epochs): validation " in out
 
 
 @pytest.mark.parametrize(

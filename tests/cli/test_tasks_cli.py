@@ -17,9 +17,10 @@ def test_tasks_and_supernets_commands(ws, capsys: pytest.CaptureFixture[str], tm
     home = ["--home", str(tmp_path / "home")]
     code, out, err = cli(capsys, *home, "tasks", "add", "pets", "--images", str(folder), "--json")
     assert code == 0, err
-    assert json.loads(out)["train"] == 60
+    rec = json.loads(out)
+    assert (rec["train"], rec["validation"], rec["test"]) == (45, 15, 15)
     code, out, _ = cli(capsys, *home, "tasks", "list")
-    assert code == 0 and out.startswith("pets: 3 classes, 60+15 images")
+    assert code == 0 and out.startswith("pets: 3 classes, 45+15+15 images (train+validation+test)")
     code, out, _ = cli(capsys, *home, "tasks", "show", "pets", "--json")
     assert code == 0 and json.loads(out)["classes"] == ["cat", "dog", "ship"]
     code, out, err = cli(capsys, *home, "supernets", "train", "--task", "pets", "--minutes", "0.05", "--epochs", "2",
