@@ -19,7 +19,10 @@ its percentile among the candidates. Methods (:data:`METHODS`):
   nearest candidate (fewest edges differing; ties to the first in table order);
 * ``prior-sh``: today's ``prior-sh`` with the task's prior (zero-cost proxies on the task's images and the
   published columns of other image sets: a **transfer** method) over the candidates, when the table carries the
-  prior's sources (``archgen bench curves --rankers``).
+  prior's sources (``archgen bench curves --rankers``);
+* ``prior-sh-zc``: the same with the prior's zero-cost sources alone (no label of any task).
+
+``c10-best``, ``c10-top5`` and ``prior-sh`` read other tasks' labels: they are "transfer" rows.
 
 BO on supernet estimates is not replayed: no supernet is trained on these tasks (see BENCHMARKS.md).
 """
@@ -55,7 +58,9 @@ from archgen.transfer.prior import PoolPosterior, Source
 if TYPE_CHECKING:
     from archgen.context import Workspace
 
-METHODS = ("c10-best", "c10-top5", "random", "sh", "hyperband", "topk-1ep", "optuna-tpe-hb", "prior-sh")
+METHODS = ("c10-best", "c10-top5", "random", "sh", "hyperband", "topk-1ep", "optuna-tpe-hb", "prior-sh", "prior-sh-zc")
+#: Methods that read other tasks' labels (CIFAR-10's published accuracies): "transfer" rows.
+TRANSFER = ("c10-best", "c10-top5", "prior-sh")
 #: Most budget levels and seeds of one run.
 MAX_BUDGETS = 12
 
@@ -167,14 +172,15 @@ def _optuna(rp: Replay) -> str | None:
     return best
 
 
-def _prior_model(rp: Replay) -> PoolPosterior | None:
+def _prior_model(rp: Replay, labels: bool = True) -> PoolPosterior | None:
+    """The task prior over the candidates (``labels``: with the published columns of other image sets)."""
     prior = rp.table.meta.get("prior")
     if not prior:
         return None
     sources = [Source(s["name"], s["group"], np.asarray(s["reference"], dtype=float), bool(s["uses_labels"]))
-               for s in prior["sources"]]  # fmt: skip
+               for s in prior["sources"] if labels or not s["uses_labels"]]  # fmt: skip
     rows = rp.table.usable()
-    values = {k: np.asarray(v, dtype=float)[rows] for k, v in prior["values"].items()}
+    values = {s.name: np.asarray(prior["values"][s.name], dtype=float)[rows] for s in sources}
     return PoolPosterior(list(rp.space.candidates), values, sources)
 
 
@@ -200,8 +206,8 @@ def run_method(method: str, table: CurveTable, budget: float, seed: int, workers
         cell = rp.search(SuccessiveHalving(eta=max(2, n // k), n_first=n), [1, E])
     elif method == "optuna-tpe-hb":
         cell = _optuna(rp)
-    elif method == "prior-sh":
-        model = _prior_model(rp)
+    elif method in ("prior-sh", "prior-sh-zc"):
+        model = _prior_model(rp, labels=method == "prior-sh")
         if model is None:
             return {"skipped": "the table carries no prior (archgen bench curves --rankers)"}
         cell = rp.search(PriorSuccessiveHalving(model, eta=3), fidelities(E))
@@ -279,7 +285,7 @@ def summarize(tables: list[CurveTable], runs: list[dict[str, Any]]) -> list[dict
             p = np.array([r["pct"] for r in sel if r["pct"] is not None], dtype=float)
             n = len(t)
             rows.append({
-                "task": table.task, "method": m, "budget": b, "n": n,
+                "task": table.task, "method": m, "budget": b, "n": n, "transfer": m in TRANSFER,
                 "test_mean": float(t.mean()) if n else None,
                 "test_se": float(t.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
                 "pct_mean": float(p.mean()) if n else None,
@@ -296,7 +302,8 @@ def format_summary(doc: dict[str, Any]) -> str:
         if "skipped" in r:
             lines.append(f"| {r['task']} | {r['method']} | {r['budget']:g} | skipped: {r['skipped']} | | |")
             continue
-        lines.append(f"| {r['task']} | {r['method']} | {r['budget']:g} | {r['test_mean']:.2f} ± {r['test_se']:.2f} | "
+        name = f"{r['method']} (transfer)" if r["transfer"] else r["method"]
+        lines.append(f"| {r['task']} | {name} | {r['budget']:g} | {r['test_mean']:.2f} ± {r['test_se']:.2f} | "
                      f"{r['pct_mean']:.1f} | {r['spent_mean']:.2f} |")  # fmt: skip
     lines.append("")
     lines.append("seconds per method (all tasks, budgets, seeds): "
