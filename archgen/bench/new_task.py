@@ -175,9 +175,10 @@ def _train(
 
 
 def tau_of(ranker: np.ndarray, truth: np.ndarray) -> float | None:
-    """Kendall tau over the cells where the ranker has a value (``None``: fewer than 3, or a constant ranker)."""
+    """Kendall tau over the cells where the ranker has a value (``None``: fewer than 3, or a constant ranker or
+    truth)."""
     ok = np.isfinite(ranker) & np.isfinite(truth)
-    if ok.sum() < 3 or np.ptp(ranker[ok]) == 0:
+    if ok.sum() < 3 or np.ptp(ranker[ok]) == 0 or np.ptp(truth[ok]) == 0:
         return None
     return round(kendall_tau(truth[ok], ranker[ok]), 4)
 

@@ -268,7 +268,28 @@ def run(tables: list[CurveTable], methods: list[str], budgets: list[float], seed
             seconds[m] = seconds.get(m, 0.0) + time.perf_counter() - t0
             say(f"{table.task}: {m} done ({seconds[m]:.1f} s)")
     return {"budgets": budgets, "seeds": seeds, "workers": workers, "runs": runs, "method_seconds": seconds,
-            "summary": summarize(tables, runs)}  # fmt: skip
+            "tables": [facts(t) for t in tables], "summary": summarize(tables, runs)}  # fmt: skip
+
+
+def facts(table: CurveTable) -> dict[str, Any]:
+    """What a table holds: its trainings, the cost of one, how noisy one training is, where CIFAR-10's best
+    published cells stand by the table's seed-mean test accuracy."""
+    done = table.complete()
+    two = done.sum(1) >= 2
+    final_test = np.where(done, table.test[:, :, -1], np.nan)
+    mean = table.mean_test()
+    c10 = [r for r, k in enumerate(table.kinds) if k == "c10-top" and done[r].any()]
+    usable = table.usable()
+    best = float(np.nanmax(mean[usable])) if len(usable) else float("nan")
+    return {
+        "task": table.task, "cells": len(table.cells), "usable": len(usable), "trainings": int(done.sum()),
+        "epochs": table.epochs, "full_cost_s": table.full_cost() if done.any() else None,
+        "seed_std": float(np.nanmean(np.nanstd(final_test[two], axis=1, ddof=1))) if two.any() else None,
+        "best": best, "median": float(np.nanmedian(mean[usable])) if len(usable) else None,
+        "c10": [{"cell": table.cells[r], "test": float(mean[r]), "pct": float(table.percentile(float(mean[r])))}
+                for r in c10],
+        "train_hours": float(np.nansum(table.seconds)) / 3600,
+    }  # fmt: skip
 
 
 def summarize(tables: list[CurveTable], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -296,7 +317,14 @@ def summarize(tables: list[CurveTable], runs: list[dict[str, Any]]) -> list[dict
 
 
 def format_summary(doc: dict[str, Any]) -> str:
-    lines = ["| task | method | budget (full trainings) | test acc of returned cell (mean ± s.e.) | percentile | "
+    lines = []
+    for f in doc.get("tables", []):
+        c10 = ", ".join(f"{c['test']:.2f} ({c['pct']:.0f}th pct)" for c in f["c10"]) or "none trained yet"
+        lines.append(f"{f['task']}: {f['usable']}/{f['cells']} cells usable, {f['trainings']} trainings of "
+                     f"{f['epochs']} epochs ({f['train_hours']:.2f} h), one training {f['full_cost_s'] or 0:.1f} s; "
+                     f"seed std of a cell's final test accuracy {f['seed_std'] or float('nan'):.2f}; best cell "
+                     f"{f['best']:.2f}, median {f['median'] or float('nan'):.2f}; CIFAR-10's best published cells: {c10}")  # fmt: skip
+    lines += ["", "| task | method | budget (full trainings) | test acc of returned cell (mean ± s.e.) | percentile | "
              "spent |", "|---|---|---|---|---|---|"]  # fmt: skip
     for r in doc["summary"]:
         if "skipped" in r:

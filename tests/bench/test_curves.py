@@ -81,7 +81,9 @@ def test_the_replay_command_prints_a_table_and_writes_runs_and_plots(built, tmp_
     replay_bench.write(doc, tmp_path / "r.json")
     assert (tmp_path / "r-curves-tiny.png").stat().st_size > 0
     text = replay_bench.format_summary(doc)
-    assert "| curves-tiny | sh | 4 |" in text and "| c10-best (transfer) | 2 |" in text and len(doc["runs"]) == 3 * 2 * 3
+    assert (
+        "| curves-tiny | sh | 4 |" in text and "| c10-best (transfer) | 2 |" in text and len(doc["runs"]) == 3 * 2 * 3
+    )
     with pytest.raises(BenchInputError, match="unknown method"):
         replay_bench.check_methods("random,bogus")
     with pytest.raises(BenchInputError, match="budgets"):
