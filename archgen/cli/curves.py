@@ -67,7 +67,13 @@ def bench_curves(
 
 
 def bench_replay(
-    tables: Annotated[list[Path], typer.Option("--table", help="A curve table (repeat for several tasks).")],
+    tasks: Annotated[
+        list[str] | None, typer.Option("--task", help="A task whose table is TABLES_DIR/curves-TASK.npz (repeat).")
+    ] = None,
+    tables: Annotated[list[Path] | None, typer.Option("--table", help="A curve table file (repeat).")] = None,
+    tables_dir: Annotated[
+        Path, typer.Option("--tables-dir", help="Where --task finds tables (the committed ones by default).")
+    ] = Path("benchmarks/results"),
     methods: Annotated[str | None, typer.Option("--methods", help="Comma-separated (default: all).")] = None,
     budgets: Annotated[str, typer.Option("--budgets", help="In full trainings, comma-separated.")] = "5,10,25,50",
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=200, help="Search seeds per budget.")] = 20,
@@ -81,7 +87,10 @@ def bench_replay(
 
     names = bench.check_methods(methods)
     levels = bench.parse_budgets(budgets)
-    doc = bench.run([bench.load_table(p) for p in tables], names, levels, seeds, workers=workers)
+    paths = [*(tables or []), *(tables_dir / f"curves-{t}.npz" for t in tasks or [])]
+    if not paths:
+        raise typer.BadParameter("give --task TASK or --table FILE (the tables of `archgen bench curves`)")
+    doc = bench.run([bench.load_table(p) for p in paths], names, levels, seeds, workers=workers)
     if out is not None:
         bench.write(doc, out)
     _emit(doc["summary"], as_json, bench.format_summary(doc) + (f"\nwrote {out}" if out else ""))

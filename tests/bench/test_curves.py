@@ -95,3 +95,19 @@ def test_a_live_search_and_its_replay_make_the_same_choices(built, tmp_path) -> 
     r = replay_bench.live_and_replay(data, t, tmp_path / "runs", seed=3)
     assert r["same"] and r["compared"] == len(r["live"]) > 4
     assert r["max_value_diff"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_replay_command_and_its_one_line_errors(built, capsys, tmp_path) -> None:
+    from tests.cli.test_predictors_cli import cli
+
+    out = built[1]
+    code, text, err = cli(capsys, "bench", "replay", "--table", str(out), "--methods", "random,sh", "--budgets", "2",
+                          "--seeds", "2", "--out", str(tmp_path / "r.json"))  # fmt: skip
+    assert code == 0, err
+    assert "| curves-tiny | random | 2 |" in text and (tmp_path / "r-curves-tiny.png").is_file()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(out.read_bytes()[:1000])
+    code, _, err = cli(capsys, "bench", "replay", "--table", str(cut))
+    assert code == 2 and "corrupt or truncated" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli(capsys, "bench", "replay", "--table", str(out), "--methods", "bogus")
+    assert code == 2 and "unknown method" in err
