@@ -146,12 +146,14 @@ class SuccessiveHalving(MultiFidelityStrategy):
     def new_cells(self, n: int) -> list[Arch]:
         """``n`` cells never drawn before (fewer when the space runs out)."""
         out: list[Arch] = []
+        taken: set[Arch] = set()
         for _ in range(100 * n):
             if len(out) == n:
                 break
             (a,) = self.space.sample(1, self.rng)
-            if a not in self.drawn and a not in out:
+            if a not in self.drawn and a not in taken:
                 out.append(a)
+                taken.add(a)
         return out
 
     def _start(self, rung: int, cells: list[Arch]) -> None:
