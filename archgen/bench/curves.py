@@ -170,6 +170,10 @@ def run(
         if table.cells != cand or table.task != task or table.schedule != recipe.schedule():
             raise BenchInputError(f"{out} holds another table (task {table.task}, {len(table.cells)} cells): give "
                                   "another --out to start anew")  # fmt: skip
+        sha = data.tasks.record(task).arrays_sha256
+        if table.meta.get("images_sha256", sha) != sha:  # a table continued elsewhere: the same images, made anew
+            raise BenchInputError(f"{out} was built on other images of {task} (sha256 {table.meta['images_sha256'][:12]}"
+                                  f"..., these {sha[:12]}...): give another --out to start anew")  # fmt: skip
     else:
         rec = data.tasks.record(task)
         table = CurveTable.empty(task, cand, kinds, seeds, recipe.epochs, recipe.schedule(), recipe=asdict(recipe),

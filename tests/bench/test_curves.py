@@ -54,6 +54,11 @@ def test_rerunning_trains_nothing_again_and_another_table_is_refused(built, monk
         bench.run(data, "tiny", out, base, cells=9, c10_top=2, top=2, seeds=3)
     with pytest.raises(BenchInputError, match="unknown curve task"):
         bench.run(data, "nope", out, base)
+    other = CurveTable.load(out)
+    other.meta["images_sha256"] = "0" * 64  # built on other images (a table continued on another machine)
+    other.save(base / "other.npz")
+    with pytest.raises(BenchInputError, match="other images"):
+        bench.run(data, "tiny", base / "other.npz", base, cells=8, c10_top=2, top=2, seeds=3)
 
 
 def test_the_rankers_tau_covers_the_kept_rankers_and_the_cheap_accuracies(built) -> None:
