@@ -342,7 +342,7 @@ def format_summary(doc: dict[str, Any]) -> str:
 def write(doc: dict[str, Any], out: Path) -> None:
     """The runs as JSON at ``out`` and a PNG per task beside it (test accuracy of the returned cell vs budget)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1))
+    out.write_text(json.dumps(doc))
     plt = pyplot()
     for task in dict.fromkeys(r["task"] for r in doc["summary"]):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
