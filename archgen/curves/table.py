@@ -1,7 +1,7 @@
 """The learning-curve table of one task: every candidate cell trained on the task's final schedule with several
 seeds, each epoch's validation accuracy, test accuracy and seconds recorded.
 
-File format (version :data:`CURVES_FORMAT`): one ``.npz`` (``numpy.savez``, read with ``allow_pickle=False``)
+File format (version :data:`CURVES_FORMAT`): one ``.npz`` (``numpy.savez_compressed``, read with ``allow_pickle=False``)
 holding
 
 * ``header``: UTF-8 JSON as ``uint8`` bytes: ``format`` (``"archgen-curves"``), ``version``, ``space``
@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ class CurveTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
         head = np.frombuffer(json.dumps(self.header()).encode(), dtype=np.uint8)
-        np.savez(tmp, header=head, **{k: np.asarray(getattr(self, k), dtype=np.float32) for k in _ARRAYS})
+        np.savez_compressed(tmp, header=head, **{k: np.asarray(getattr(self, k), dtype=np.float32) for k in _ARRAYS})
         os.replace(tmp, path)
 
     @classmethod
@@ -194,7 +195,7 @@ class CurveTable:
                 arrays = {k: np.array(z[k], dtype=np.float32) for k in _ARRAYS}
         except DataError:
             raise
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, UnicodeDecodeError) as e:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, UnicodeDecodeError) as e:
             raise DataError(f"curve table {path} is corrupt or truncated ({type(e).__name__}: {e})") from None
         if not isinstance(head, dict) or head.get("format") != _MAGIC:
             raise DataError(f"{path} is not a curve table (its header is not archgen-curves)")
