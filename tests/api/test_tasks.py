@@ -36,9 +36,10 @@ def folder(ws, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pets(service: Service, folder: Path) -> str:
-    """The task ``pets`` uploaded as a zip, with a tiny supernet trained."""
+    """The task ``pets`` uploaded as a zip (without a test split, as a task registered before them), with a tiny
+    supernet trained."""
     c, h = service.client, service.auth
-    r = c.post("/v1/tasks?name=pets&filename=pets.zip", content=zip_folder(folder), headers=h)
+    r = c.post("/v1/tasks?name=pets&filename=pets.zip&test_fraction=0", content=zip_folder(folder), headers=h)
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
     job = service.wait_job(r.json()["id"])
@@ -55,7 +56,7 @@ def test_upload_registers_the_task_and_lists_it(service: Service, pets: str) -> 
     body = service.client.get("/v1/tasks", headers=service.auth).json()
     assert body["builtin"] == ["cifar10", "cifar10-valid"]
     (t,) = [t for t in body["tasks"] if t["name"] == pets]
-    assert t["images"] == 75 and t["train"] == 45 and t["validation"] == 15 and t["test"] == 15  # default test split
+    assert t["images"] == 75 and t["train"] == 60 and t["validation"] == 15 and t["test"] == 0
     assert t["source"].startswith("upload:pets.zip:sha256:")
     one = service.client.get(f"/v1/tasks/{pets}", headers=service.auth).json()
     assert one["supernets"] and one["supernets"][0]["task"] == pets
@@ -82,6 +83,23 @@ def test_refusals_name_the_problem(service: Service, pets: str, folder: Path) ->
     assert r.status_code == 422
     names = c.get("/v1/tasks", headers=h).json()["tasks"]
     assert "notzip" not in [t["name"] for t in names]
+
+
+def test_a_task_with_the_default_test_split_shows_validation_and_test_accuracy(service: Service, folder: Path) -> None:
+    c, h = service.client, service.auth
+    r = c.post("/v1/tasks?name=pets-test", content=zip_folder(folder), headers=h)
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "succeeded", job
+    t = job["result"]["task"]
+    assert (t["train"], t["validation"], t["test"]) == (45, 15, 15)  # a fifth of each class for each held-out part
+    r = c.post("/v1/trainings", json={"arch": NB201_ARCH, "task": "pets-test", "epochs": 1, "batch_size": 16, "C": 4,
+                                      "N": 1, "resolution": 8}, headers=h)  # fmt: skip
+    job = service.wait_job(r.json()["id"])
+    assert job["status"] == "succeeded", job
+    res = job["result"]
+    assert res["val_acc"] == res["heldout_acc"] and 0 <= res["test_acc"] <= 100 and "test_note" not in res
+    assert res["heldout_images"] == res["test_images"] == 15
+    assert c.delete("/v1/tasks/pets-test", headers=h).status_code in (200, 204)
 
 
 def test_an_upload_repeated_under_its_idempotency_key_is_the_same_job(service: Service, folder: Path) -> None:
@@ -125,9 +143,10 @@ def test_the_task_name_works_in_predict_zero_cost_and_training(service: Service,
     r = c.post("/v1/trainings", json={"arch": NB201_ARCH, "task": pets, "epochs": 1, "batch_size": 16, "C": 4, "N": 1,
                                       "resolution": 8}, headers=h)  # fmt: skip
     job = service.wait_job(r.json()["id"])
-    assert job["status"] == "succeeded" and job["result"]["test_images"] == 15
-    res = job["result"]  # validation (what selection reads) and test accuracy, each named
-    assert res["heldout_split"] == "validation" and res["val_acc"] == res["heldout_acc"] and 0 <= res["test_acc"] <= 100
+    assert job["status"] == "succeeded" and job["result"]["heldout_images"] == 15
+    res = job["result"]  # the validation accuracy, named; no test split: said, never the validation figure instead
+    assert res["heldout_split"] == "validation" and res["val_acc"] == res["heldout_acc"] and res["test_acc"] is None
+    assert "no test split" in res["test_note"] and res["test_images"] == 0
 
 
 def test_generation_and_a_search_guided_by_the_supernet(service: Service, pets: str) -> None:
@@ -212,11 +231,10 @@ def test_a_training_search_ends_with_the_best_cell_trained_and_its_weights(
     r = c.get(f"/v1/searches/{sid}/weights", headers=h)
     assert r.status_code == 200 and r.content[:2] == b"PK"  # an .npz (a zip of arrays), no pickle
     prov = c.get(f"/v1/searches/{sid}/weights", params={"what": "provenance"}, headers=h).json()
-    assert prov["arch"] == s["best"]["architecture"] and prov["epochs"] == 2 and prov["train_images"] == 45
-    for shown in (s["result"]["best"], s["result"]["final"]):  # the response shows validation and test accuracy
-        assert (
-            shown["selected_by"] == "val_acc" and shown["val_acc"] == shown["value"] and 0 <= shown["test_acc"] <= 100
-        )
+    assert prov["arch"] == s["best"]["architecture"] and prov["epochs"] == 2 and prov["train_images"] == 60
+    for shown in (s["result"]["best"], s["result"]["final"]):  # the validation accuracy, named; no test split: said
+        assert shown["selected_by"] == "val_acc" and shown["val_acc"] == shown["value"] and shown["test_acc"] is None
+        assert "no test split" in shown["test_note"]
     best = c.get(f"/v1/searches/{sid}/weights", params={"which": "best", "what": "provenance"}, headers=h).json()
     assert best["epochs"] == 1 and best["arch"] == s["best"]["architecture"]
     r = c.get(f"/v1/searches/{sid}/weights", params={"what": "model"}, headers=h)  # the model a user loads

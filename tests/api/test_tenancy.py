@@ -26,7 +26,7 @@ from archgen.services.generate import GENERATOR_EPOCHS, GENERATOR_SEED, generato
 from tests.api.conftest import NB201_ARCH, Service, service_settings
 from tests.tasks.folders import image_folder
 
-TINY_SUPERNET = {"minutes": 0.05, "epochs": 1, "batch_size": 16, "C": 4, "N": 1, "resolution": 8,
+TINY_SUPERNET = {"minutes": 0.05, "epochs": 1, "batch_size": 8, "C": 4, "N": 1, "resolution": 8,
                  "calib_batches": 1, "eval_images": 20}  # fmt: skip
 
 
