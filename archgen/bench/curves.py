@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from archgen.bench.new_task import RECIPES, Recipe, make_task, rankers, tau_of
+from archgen.bench.new_task import RECIPES, Recipe, c10_best_cells, make_task, rankers, tau_of
 from archgen.bench.synthetic import write_shapes, write_signals
 from archgen.context import workspace
 from archgen.curves.table import CurveTable
@@ -107,12 +107,11 @@ def make_curve_task(data: Workspace, name: str, recipe: CurveRecipe, folder: Pat
 def candidates(data: Workspace, cells: int, c10_top: int, seed: int) -> tuple[list[str], list[str]]:
     """The candidate cells and their kinds: ``cells`` random ones (seeded), then CIFAR-10's ``c10_top`` best
     published cells not among them."""
-    sp, table = data.space("nb201"), data.table("nb201")
+    sp = data.space("nb201")
     out = [sp.format(a) for a in sp.sample_distinct(cells, np.random.default_rng(seed))]
     kinds = ["random"] * len(out)
-    c10 = np.asarray(table.column("cifar10", "test_acc"), dtype=float)
-    for i in np.argsort(-np.nan_to_num(c10, nan=-1.0), kind="stable")[:c10_top]:
-        cell = sp.format(sp.from_index(int(i)))
+    for a in c10_best_cells(data, c10_top):
+        cell = sp.format(a)
         if cell in out:
             kinds[out.index(cell)] = "c10-top"
         else:
@@ -188,37 +187,39 @@ def run(
                            str(work / "runs" / f"{row:04d}-s{s}"))  # fmt: skip
 
     count = 0
+    running: dict[Future, tuple[int, int]] = {}
+
+    def collect(done: set[Future]) -> None:
+        """Record finished trainings and rewrite the table."""
+        nonlocal count
+        for f in done:
+            table.record(*running.pop(f), f.result())
+            count += 1
+            if count % 10 == 0:
+                p = table.progress()
+                say(f"{p['trainings']} trainings ({p['cells_with_two']}/{p['cells']} cells with two); "
+                    f"{time.perf_counter() - t0:.0f} s this run")  # fmt: skip
+        table.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        table.save(out)
+
+    def past_limit() -> bool:
+        return limit_seconds is not None and time.perf_counter() - t0 >= limit_seconds
+
     pool: Executor = (
         ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         if workers > 1
         else ThreadPoolExecutor(1)
     )
     with pool:
-        while True:
-            todo = plan(table, top)
-            if not todo:
-                break
-            running: dict[Future, tuple[int, int]] = {}
+        while todo := plan(table, top):
             for r, s in todo:
                 while len(running) >= workers:
-                    fin, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for f in fin:
-                        table.record(*running.pop(f), f.result())
-                        count += 1
-                    table.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-                    table.save(out)
-                    p = table.progress()
-                    el = time.perf_counter() - t0
-                    if count % 10 == 0:
-                        say(f"{p['trainings']} trainings ({p['cells_with_two']}/{p['cells']} cells with two); "
-                            f"{el:.0f} s this run")  # fmt: skip
-                if limit_seconds is not None and time.perf_counter() - t0 >= limit_seconds:
+                    collect(wait(running, return_when=FIRST_COMPLETED).done)
+                if past_limit():
                     break
                 running[one(r, s)] = (r, s)
-            for f in wait(running).done:
-                table.record(*running[f], f.result())
-            table.save(out)
-            if limit_seconds is not None and time.perf_counter() - t0 >= limit_seconds:
+            collect(wait(running).done)
+            if past_limit():
                 say(f"stopped after {limit_seconds:.0f} s: run again to continue")
                 break
     table.meta["train_seconds"] = float(np.nansum(table.seconds))

@@ -90,6 +90,13 @@ def recipe_of(name: str) -> Recipe:
     return RECIPES[name]
 
 
+def c10_best_cells(data: Workspace, k: int) -> list[Arch]:
+    """CIFAR-10's ``k`` best published NB201 cells (the table's ``cifar10``/``test_acc``; ties in table order)."""
+    sp, table = data.space("nb201"), data.table("nb201")
+    c10 = np.asarray(table.column("cifar10", "test_acc"), dtype=float)
+    return [sp.from_index(int(i)) for i in np.argsort(-np.nan_to_num(c10, nan=-1.0), kind="stable")[:k]]
+
+
 def make_task(data: Workspace, name: str, recipe: Recipe, folder: Path) -> None:
     """Write the recipe's image folder (``folder/<class>/<index>.png``) and register it as task ``name``
     (kept when it is registered already)."""
@@ -282,7 +289,7 @@ def run(
     work.mkdir(parents=True, exist_ok=True)
     name = f"bench-{task_kind}"
     make_task(data, name, recipe, work / "images")
-    sp, table = data.space("nb201"), data.table("nb201")
+    sp = data.space("nb201")
     head = {
         "format": FORMAT,
         "task": name,
@@ -303,9 +310,7 @@ def run(
         _train(data, name, recipe, work, [(a, 0, "random") for a in archs], doc, out, pool, say)
         acc = ground_truth(doc)
         best = sorted(archs, key=lambda a: -acc[sp.format(a)])[:top]
-        c10 = np.asarray(table.column("cifar10", "test_acc"), dtype=float)
-        c10_cells = [sp.from_index(int(i)) for i in np.argsort(-np.nan_to_num(c10, nan=-1.0))[:c10_top]]
-        todo = [(a, s, "c10-top") for a in c10_cells for s in range(seeds)]
+        todo = [(a, s, "c10-top") for a in c10_best_cells(data, c10_top) for s in range(seeds)]
         todo += [(a, s, "retrain") for a in best for s in range(1, seeds)]
         say(f"retraining the {top} best and CIFAR-10's {c10_top} best published cells, {seeds} seeds")
         _train(data, name, recipe, work, todo, doc, out, pool, say)

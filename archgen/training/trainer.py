@@ -274,8 +274,7 @@ def train_architecture(
                 now = time.monotonic()
                 excluded += now - t_test
                 seconds = base + now - started - excluded
-                rows.append({"epoch": step // steps_per_epoch, "val_acc": v if ti.heldout_split == "validation" else None,
-                             "test_acc": v if ti.heldout_split == "test" else t, "heldout_acc": v,
+                rows.append({"epoch": step // steps_per_epoch, **accuracies(v, ti.heldout_split, t, None),
                              "seconds": seconds - epoch_start})  # fmt: skip
                 epoch_start = seconds
             if now - last_save >= checkpoint_every or step % steps_per_epoch == 0:
