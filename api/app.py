@@ -22,6 +22,7 @@ from archgen.api.keys import KeyStore
 from archgen.api.metrics import ServiceMetrics
 from archgen.api.middleware import ServiceMiddleware
 from archgen.api.routes import (
+    curve_tables,
     generate,
     health,
     jobs,
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
 
     app.include_router(health.public)
     for module in (health, spaces, predict, zero_cost, lookup, predictors, generate, searches, trainings, tasks, supernets,
-                   jobs):  # fmt: skip
+                   curve_tables, jobs):  # fmt: skip
         app.include_router(module.router, dependencies=[Depends(require_key)])
 
     @app.get("/metrics", include_in_schema=False)

@@ -28,6 +28,7 @@ from archgen.artifacts import ArtifactType, register_artifact_type
 from archgen.curves.replay import ReplayEvaluator
 from archgen.evaluators.base import register_evaluator
 from archgen.evaluators.predictor import PredictorEvaluator
+from archgen.evaluators.replicate import Replicated
 from archgen.evaluators.supernet import SupernetEvaluator
 from archgen.evaluators.table import BenchmarkEvaluator
 from archgen.evaluators.training import TrainingEvaluator
@@ -43,8 +44,10 @@ from archgen.predictors.lgbm import LightGBMPredictor
 from archgen.predictors.parzc import ParZCPredictor
 from archgen.predictors.supernet import SupernetPredictor
 from archgen.predictors.zc_ensemble import ZCLearnedPredictor, ZCVotePredictor, ZeroCostPredictor
+from archgen.search.libraries import OptunaTPEHyperband
 from archgen.search.multifidelity import (
     Hyperband,
+    PriorBand,
     PriorSuccessiveHalving,
     SuccessiveHalving,
     register_multifidelity_strategy,
@@ -77,8 +80,8 @@ PREDICTORS = (
 )
 GENERATORS = (RandomGenerator, DiffusionGenerator)
 STRATEGIES = (RandomSearch, RegularizedEvolution, LocalSearch, Bananas, BayesianOptimization, MultiObjectiveBO, RoBoT)
-MULTIFIDELITY_STRATEGIES = (SuccessiveHalving, Hyperband, PriorSuccessiveHalving)
-EVALUATORS = (BenchmarkEvaluator, PredictorEvaluator, SupernetEvaluator, TrainingEvaluator, ReplayEvaluator)
+MULTIFIDELITY_STRATEGIES = (SuccessiveHalving, Hyperband, PriorSuccessiveHalving, PriorBand, OptunaTPEHyperband)
+EVALUATORS = (BenchmarkEvaluator, PredictorEvaluator, SupernetEvaluator, TrainingEvaluator, ReplayEvaluator, Replicated)
 ARTIFACT_TYPES = (
     ArtifactType("predictor", restore_predictor),
     ArtifactType("generator", restore_generator),

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 from scipy.stats import rankdata
 
+from archgen.curves.build import GRAY4_CLASSES, c10_best_cells, write_cifar_subset
 from archgen.errors import BenchInputError
 from archgen.evaluators.training import TrainingEvaluator
 from archgen.predictors.metrics import kendall_tau
@@ -75,7 +75,7 @@ class Recipe:
 #: 32x32, 1,000 images a class. ``gray4-16``: four other classes, grayscale, 16x16, 400 images a class.
 RECIPES: dict[str, Recipe] = {
     "cifar5-32": Recipe(("airplane", "bird", "cat", "deer", "ship"), 1000, 32, False),
-    "gray4-16": Recipe(("automobile", "dog", "frog", "horse"), 400, 16, True),
+    "gray4-16": Recipe(GRAY4_CLASSES, 400, 16, True),
 }
 #: Zero-cost proxies ranked on the task's images: every one but GRASP (a second-order pass, the slowest and, on
 #: NB201, the weakest).
@@ -90,30 +90,12 @@ def recipe_of(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def c10_best_cells(data: Workspace, k: int) -> list[Arch]:
-    """CIFAR-10's ``k`` best published NB201 cells (the table's ``cifar10``/``test_acc``; ties in table order)."""
-    sp, table = data.space("nb201"), data.table("nb201")
-    c10 = np.asarray(table.column("cifar10", "test_acc"), dtype=float)
-    return [sp.from_index(int(i)) for i in np.argsort(-np.nan_to_num(c10, nan=-1.0), kind="stable")[:k]]
-
-
 def make_task(data: Workspace, name: str, recipe: Recipe, folder: Path) -> None:
     """Write the recipe's image folder (``folder/<class>/<index>.png``) and register it as task ``name``
     (kept when it is registered already)."""
     if name in data.tasks:
         return
-    train = data.cifar10("train")
-    for c in recipe.classes:
-        if c not in train.classes:
-            raise BenchInputError(f"class {c!r} is not a CIFAR-10 class ({', '.join(train.classes)})")
-        (folder / c).mkdir(parents=True, exist_ok=True)
-        for i in np.flatnonzero(train.labels == train.classes.index(c))[: recipe.per_class]:
-            im = Image.fromarray(train.images[i])
-            if recipe.gray:
-                im = im.convert("L")
-            if recipe.image_size != im.width:
-                im = im.resize((recipe.image_size, recipe.image_size), Image.BILINEAR)
-            im.save(folder / c / f"{i:05d}.png")
+    write_cifar_subset(data, folder, recipe.classes, recipe.per_class, recipe.image_size, recipe.gray)
     data.tasks.add(name, folder, image_size=recipe.image_size)
 
 

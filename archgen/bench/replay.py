@@ -14,15 +14,21 @@ its percentile among the candidates. Methods (:data:`METHODS`):
 * ``hyperband``: Hyperband over the same fidelities;
 * ``topk-1ep``: Egele et al. (2023): ``n`` cells one epoch each with half the budget, the top ``k`` (about half
   the budget in full trainings) continued to the full schedule;
-* ``optuna-tpe-hb``: Optuna's TPE sampler with its Hyperband pruner (one trial at a time, reporting each epoch's
-  validation accuracy), over the six edges' operations; a suggested cell outside the candidates is mapped to the
-  nearest candidate (fewest edges differing; ties to the first in table order);
+* ``optuna-tpe-hb``: Optuna's TPE sampler with its Hyperband pruner over the same fidelities, the search
+  strategy :class:`~archgen.search.libraries.OptunaTPEHyperband` (the one live searches run): a suggested cell
+  outside the candidates is mapped to the nearest candidate (fewest edges differing; ties to the first);
 * ``prior-sh``: today's ``prior-sh`` with the task's prior (zero-cost proxies on the task's images and the
   published columns of other image sets: a **transfer** method) over the candidates, when the table carries the
   prior's sources (``archgen bench curves --rankers``);
-* ``prior-sh-zc``: the same with the prior's zero-cost sources alone (no label of any task).
+* ``prior-sh-zc``: the same with the prior's zero-cost sources alone (no label of any task);
+* ``priorband``, ``priorband-zc``: :class:`~archgen.search.multifidelity.PriorBand` (Hyperband with PriorBand's
+  mixture of prior, incumbent and uniform sampling) with the same two priors;
+* ``bo-gp``: GP-based BO (BoTorch) with full trainings over the candidates;
+* ``<prior method>-reversed``: that method with its prior's ranking reversed (every source negated): a
+  misleading prior (not in the default list).
 
-``c10-best``, ``c10-top5`` and ``prior-sh`` read other tasks' labels: they are "transfer" rows.
+``c10-best``, ``c10-top5``, ``prior-sh`` and ``priorband`` (and their reversed runs) read other tasks' labels: they
+are "transfer" rows.
 
 BO on supernet estimates is not replayed: no supernet is trained on these tasks (see BENCHMARKS.md).
 """
@@ -36,40 +42,61 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
 
 from archgen.bench.curves import load as load_table
 from archgen.curves.replay import CandidateSpace, ReplayEvaluator, ReplayTrials
 from archgen.curves.table import CurveTable
 from archgen.errors import BenchInputError
+from archgen.evaluators.base import Evaluator
+from archgen.evaluators.replicate import Replicated
 from archgen.evaluators.training import TrainingEvaluator
 from archgen.plotting import pyplot
+from archgen.search.libraries import OptunaTPEHyperband
+from archgen.search.loop import run_search
 from archgen.search.multifidelity import (
     Hyperband,
     MultiFidelityStrategy,
+    PriorBand,
     PriorSuccessiveHalving,
     SuccessiveHalving,
     run_multifidelity_search,
 )
+from archgen.search.strategies import BayesianOptimization
 from archgen.spaces.nb201 import NB201SearchSpace
-from archgen.spaces.nb201_cell import OPS
-from archgen.transfer.prior import PoolPosterior, Source
+from archgen.transfer.prior import PoolPosterior, ReversedPool, Source
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
 
-METHODS = ("c10-best", "c10-top5", "random", "sh", "hyperband", "topk-1ep", "optuna-tpe-hb", "prior-sh", "prior-sh-zc")
+METHODS = (
+    "c10-best",
+    "c10-top5",
+    "random",
+    "sh",
+    "hyperband",
+    "topk-1ep",
+    "optuna-tpe-hb",
+    "bo-gp",
+    "prior-sh",
+    "prior-sh-zc",
+    "priorband",
+    "priorband-zc",
+)
+#: Methods with a prior: each also runs with its prior's ranking reversed as ``<method>-reversed`` (a misleading
+#: prior; not in the default list).
+PRIOR_METHODS = ("prior-sh", "prior-sh-zc", "priorband", "priorband-zc")
 #: Methods that read other tasks' labels (CIFAR-10's published accuracies): "transfer" rows.
-TRANSFER = ("c10-best", "c10-top5", "prior-sh")
+TRANSFER = ("c10-best", "c10-top5", "prior-sh", "priorband", "prior-sh-reversed", "priorband-reversed")
 #: Most budget levels and seeds of one run.
 MAX_BUDGETS = 12
 
 
 def check_methods(text: str | None) -> list[str]:
     names = list(METHODS) if not text else [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in names if m not in METHODS]
+    known = [*METHODS, *(f"{m}-reversed" for m in PRIOR_METHODS)]
+    bad = [m for m in names if m not in known]
     if bad or not names:
-        raise BenchInputError(f"unknown method {', '.join(bad) or '(none)'}: one of {', '.join(METHODS)}")
+        raise BenchInputError(f"unknown method {', '.join(bad) or '(none)'}: one of {', '.join(known)}")
     return names
 
 
@@ -108,9 +135,16 @@ class Replay:
         return [float(cum[e] - (cum[epochs[k - 1]] if k else 0.0)) for k, e in enumerate(epochs)]
 
     def search(self, strategy: MultiFidelityStrategy, epochs: list[int]) -> str | None:
-        evs = [ReplayEvaluator(self.trials, e) for e in epochs]
+        """``strategy`` over fidelities of ``epochs`` (and, for a strategy that replicates, the full schedule
+        repeated with another seed: :class:`~archgen.evaluators.replicate.Replicated`); its best cell."""
+        evs: list[Evaluator] = [ReplayEvaluator(self.trials, e) for e in epochs]
+        costs = self.expected(epochs)
+        if getattr(strategy, "replicate", False):
+            E = epochs[-1]
+            evs.append(Replicated([ReplayEvaluator(self.trials, E), ReplayEvaluator(self.trials, E, trial=1)]))
+            costs.append(float(sum(self.epoch_cost[:E])))
         h = run_multifidelity_search(self.space, strategy, evs, budget=self.budget, batch_size=self.workers,
-                                     seed=self.seed, expected_costs=self.expected(epochs))  # fmt: skip
+                                     seed=self.seed, expected_costs=costs)  # fmt: skip
         best = h.best()
         return None if best is None else best.architecture
 
@@ -129,47 +163,30 @@ class Replay:
                 if kind == "c10-top" and r in usable][:k]  # fmt: skip
 
 
-def _optuna(rp: Replay) -> str | None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+class _Spent(Exception):
+    """The budget left cannot pay for another full training (stops a fixed-fidelity search)."""
+
+
+def _bo(rp: Replay) -> str | None:
+    """GP-based BO (BoTorch's ``SingleTaskGP``, q log noisy expected improvement; 10 random cells first) with full
+    trainings over the candidates, until the budget left cannot pay for one at the table's median cost."""
     E = rp.table.epochs
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=rp.seed),
-        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=E, reduction_factor=3),
-    )
-    sp = NB201SearchSpace()
-    cand = np.array([sp.parse(rp.table.cells[int(r)]).ops for r in rp.table.usable()])
-    rows = rp.table.usable()
-    best, best_v = None, -np.inf
-    epoch_cost = rp.epoch_cost
-    while True:
-        trial = study.ask()
-        ops = [OPS.index(trial.suggest_categorical(f"edge{k}", list(OPS))) for k in range(cand.shape[1])]
-        row = int(rows[int(np.argmin((cand != np.array(ops)).sum(1)))])
-        paid = rp.trials.paid.get(row, 0)
-        v, stopped, pruned = np.nan, False, False
-        for e in range(1, E + 1):
-            if e > paid and rp.trials.seconds + epoch_cost[e - 1] > rp.budget:
-                stopped = True  # the next epoch is not expected to fit: no trial starts past the cap
-                break
-            v, _t, _c = rp.trials.pay(row, e)
-            if not np.isfinite(v):  # the budget ran out during the epoch (a cap: stopped there)
-                stopped = True
-                break
-            trial.report(v, e)
-            if trial.should_prune():
-                pruned = True
-                break
-        if stopped:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            break
-        if pruned:
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            continue
-        study.tell(trial, v)
-        if v > best_v:
-            best, best_v = rp.table.cells[row], v
-    return best
+    n = int(np.ceil(rp.budget / rp.unit)) + 1
+    last: list[Any] = []
+
+    def stop(h: Any) -> None:
+        last[:] = [h]
+        if rp.budget - rp.trials.seconds < rp.unit:
+            raise _Spent
+
+    strategy = BayesianOptimization(n_init=10, fit_iterations=50)
+    try:
+        h = run_search(rp.space, strategy, ReplayEvaluator(rp.trials, E), budget=n, seed=rp.seed,
+                       candidates=rp.space.candidates, on_batch=stop)  # fmt: skip
+    except _Spent:
+        h = last[0]
+    best = h.best()
+    return None if best is None else best.architecture
 
 
 def _prior_model(rp: Replay, labels: bool = True) -> PoolPosterior | None:
@@ -205,12 +222,18 @@ def run_method(method: str, table: CurveTable, budget: float, seed: int, workers
         n = max(2 * k, int(budget * E - k * (E - 1)))
         cell = rp.search(SuccessiveHalving(eta=max(2, n // k), n_first=n), [1, E])
     elif method == "optuna-tpe-hb":
-        cell = _optuna(rp)
-    elif method in ("prior-sh", "prior-sh-zc"):
-        model = _prior_model(rp, labels=method == "prior-sh")
+        cell = rp.search(OptunaTPEHyperband(eta=3), fidelities(E))
+    elif method == "bo-gp":
+        cell = _bo(rp)
+    elif method.removesuffix("-reversed") in PRIOR_METHODS:
+        base = method.removesuffix("-reversed")
+        model = _prior_model(rp, labels=not base.endswith("-zc"))
         if model is None:
             return {"skipped": "the table carries no prior (archgen bench curves --rankers)"}
-        cell = rp.search(PriorSuccessiveHalving(model, eta=3), fidelities(E))
+        if method.endswith("-reversed"):
+            model = ReversedPool(model)
+        strategy = (PriorBand if base.startswith("priorband") else PriorSuccessiveHalving)(model, eta=3)
+        cell = rp.search(strategy, fidelities(E))
     else:
         raise BenchInputError(f"unknown method {method!r}: one of {', '.join(METHODS)}")
     out: dict[str, Any] = {"spent": rp.trials.seconds / rp.unit, "wall": rp.trials.clock.now / rp.unit,
@@ -254,20 +277,21 @@ def live_and_replay(data: Workspace, table: CurveTable, workdir: Path, seed: int
 
 
 def run(tables: list[CurveTable], methods: list[str], budgets: list[float], seeds: int, *, workers: int = 1,
-        say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:  # fmt: skip
-    """Every method x budget x seed on every table; the runs and a summary (mean and standard error)."""
+        first_seed: int = 0, say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:  # fmt: skip
+    """Every method x budget x seed (``first_seed`` on: a method is designed on other seeds than those it is
+    reported on) on every table; the runs and a summary (mean and standard error)."""
     runs: list[dict[str, Any]] = []
     seconds: dict[str, float] = {}
     for table in tables:
         for m in methods:
             t0 = time.perf_counter()
             for b in budgets:
-                for s in range(seeds):
+                for s in range(first_seed, first_seed + seeds):
                     r = run_method(m, table, b, s, workers)
                     runs.append({"task": table.task, "method": m, "budget": b, "seed": s} | r)
             seconds[m] = seconds.get(m, 0.0) + time.perf_counter() - t0
             say(f"{table.task}: {m} done ({seconds[m]:.1f} s)")
-    return {"budgets": budgets, "seeds": seeds, "workers": workers, "runs": runs, "method_seconds": seconds,
+    return {"budgets": budgets, "seeds": seeds, "first_seed": first_seed, "workers": workers, "runs": runs, "method_seconds": seconds,
             "tables": [facts(t) for t in tables], "summary": summarize(tables, runs)}  # fmt: skip
 
 
@@ -364,6 +388,6 @@ def write(doc: dict[str, Any], out: Path) -> None:
         plt.close(fig)
 
 
-__all__ = ["METHODS", "Replay", "check_methods", "fidelities", "format_summary", "live_and_replay", "load_table",
+__all__ = ["METHODS", "PRIOR_METHODS", "Replay", "check_methods", "fidelities", "format_summary", "live_and_replay", "load_table",
            "parse_budgets",
            "run", "run_method", "summarize", "write"]  # fmt: skip

@@ -45,16 +45,17 @@ def bench_curves(
 
     from archgen.bench import curves as bench  # lazy: torch-heavy, and only this command needs it
     from archgen.context import Paths, workspace  # lazy: the workspace imports torch; `--help` must not
+    from archgen.curves import build
 
     torch.set_num_threads(1)
-    bench.curve_recipe(task)  # an unknown task fails before any work
+    build.curve_recipe(task)  # an unknown task fails before any work
     out = (out or Path(f"curves-{task}.npz")).resolve()
     base = (work or out.with_name(out.stem + "-work")).resolve()
     paths = _ctx.settings().paths
     ws = workspace(Paths.of(paths.data_dir, paths.cache_dir, base / "home"))
-    table = bench.run(ws, task, out, base, cells=cells, c10_top=c10_top, top=top, seeds=seeds, seed=seed,
-                      workers=workers, limit_seconds=None if limit_minutes is None else 60 * limit_minutes,
-                      say=lambda m: typer.echo(m, err=True))  # fmt: skip
+    table = build.build_curve_task(ws, task, out, base, cells=cells, c10_top=c10_top, top=top, seeds=seeds, seed=seed,
+                                   workers=workers, limit_seconds=None if limit_minutes is None else 60 * limit_minutes,
+                                   say=lambda m: typer.echo(m, err=True))  # fmt: skip
     p = table.progress()
     text = f"{p['trainings']} trainings of {p['cells']} cells ({p['cells_with_two']} with two seeds); wrote {out}"
     doc: dict = p | {"table": str(out)}
@@ -77,6 +78,9 @@ def bench_replay(
     methods: Annotated[str | None, typer.Option("--methods", help="Comma-separated (default: all).")] = None,
     budgets: Annotated[str, typer.Option("--budgets", help="In full trainings, comma-separated.")] = "5,10,25,50",
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=200, help="Search seeds per budget.")] = 20,
+    first_seed: Annotated[
+        int, typer.Option("--first-seed", min=0, max=10**6, help="The first search seed (design on other seeds).")
+    ] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Simulated parallel workers.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Results JSON (and a PNG per task beside it).")] = None,
     as_json: JsonOpt = False,
@@ -90,7 +94,7 @@ def bench_replay(
     paths = [*(tables or []), *(tables_dir / f"curves-{t}.npz" for t in tasks or [])]
     if not paths:
         raise typer.BadParameter("give --task TASK or --table FILE (the tables of `archgen bench curves`)")
-    doc = bench.run([bench.load_table(p) for p in paths], names, levels, seeds, workers=workers)
+    doc = bench.run([bench.load_table(p) for p in paths], names, levels, seeds, workers=workers, first_seed=first_seed)
     if out is not None:
         bench.write(doc, out)
     _emit(doc["summary"], as_json, bench.format_summary(doc) + (f"\nwrote {out}" if out else ""))

@@ -28,7 +28,7 @@ def search(
         typer.Option(
             "--strategy",
             help="bo (default), mobo, robot, bananas, re, ls or random; with --evaluator training: "
-            "prior-sh (default) or sh.",
+            "priorband (default), prior-sh, sh or hyperband.",
         ),
     ] = None,
     budget: Annotated[
@@ -59,6 +59,14 @@ def search(
     ] = None,
     budget_minutes: Annotated[
         float | None, typer.Option("--budget-minutes", help="--evaluator training: measured training minutes.")
+    ] = None,
+    budget_trainings: Annotated[
+        float | None,
+        typer.Option(
+            "--budget-trainings",
+            help="--evaluator training: the budget in full trainings (the expected seconds of one training at "
+            "the highest fidelity, times N; instead of --budget-minutes).",
+        ),
     ] = None,
     fidelities: Annotated[
         str | None,
@@ -133,6 +141,7 @@ def search(
         prior=prior,
         evaluator=evaluator,
         budget_minutes=budget_minutes,
+        budget_trainings=budget_trainings,
         fidelities=fidelities,
         final_epochs=final_epochs,
         schedule=schedule,

@@ -54,6 +54,7 @@ def search(
     prior: str | None,
     evaluator: str | None,
     budget_minutes: float | None,
+    budget_trainings: float | None,
     fidelities: str | None,
     final_epochs: int | None,
     schedule: str | None,
@@ -75,7 +76,7 @@ def search(
     if batch_size is None and evaluator != "training":
         batch_size = 1  # one lookup at a time (a training search's default is two trainings at once)
     given = {"strategy": strategy, "budget": budget, "batch_size": batch_size, "evaluator": evaluator,
-             "budget_minutes": budget_minutes, "fidelities": _fidelities(fidelities), "final_epochs": final_epochs,
+             "budget_minutes": budget_minutes, "budget_trainings": budget_trainings, "fidelities": _fidelities(fidelities), "final_epochs": final_epochs,
              "schedule": _pairs(schedule)}  # fmt: skip
     params = build(
         SearchParams,

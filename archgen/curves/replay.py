@@ -83,38 +83,46 @@ class ReplayTrials:
         self.budget = budget
         self.rng = np.random.default_rng([seed, 0x5EED])
         self.clock = ReplayClock(workers)
-        self.seed: dict[int, int] = {}
-        self.paid: dict[int, int] = {}
+        #: The training seed of each trial: a cell's first trial by its row, a replicate by ``(row, trial)``.
+        self.seed: dict[int | tuple[int, int], int] = {}
+        #: Epochs each trial has paid (keys as :attr:`seed`'s).
+        self.paid: dict[int | tuple[int, int], int] = {}
         self.seconds = 0.0
         self._complete = table.complete()
 
-    def seed_of(self, row: int) -> int:
-        """The training seed of ``row``'s trial (drawn at its first evaluation, then kept)."""
-        if row not in self.seed:
+    def seed_of(self, row: int, trial: int = 0) -> int:
+        """The training seed of ``row``'s trial (drawn at its first evaluation, then kept); a replicate
+        (``trial`` >= 1) draws among the seeds the cell's other trials have not taken."""
+        key: int | tuple[int, int] = row if trial == 0 else (row, trial)
+        if key not in self.seed:
             seeds = np.flatnonzero(self._complete[row])
-            if self.training_seed is not None:
+            if self.training_seed is not None and trial == 0:
                 seeds = seeds[seeds == self.training_seed]
+            if trial:
+                taken = {self.seed_of(row, t) for t in range(trial)}
+                seeds = np.array([s for s in seeds if s not in taken], dtype=np.int64)
             if not len(seeds):
                 raise SearchInputError(
-                    f"cell {self.table.cells[row]} has no complete training in the table"
-                    + ("" if self.training_seed is None else f" of seed {self.training_seed}")
+                    f"cell {self.table.cells[row]} has no {'other ' if trial else ''}complete training in the table"
+                    + ("" if self.training_seed is None or trial else f" of seed {self.training_seed}")
                 )
-            self.seed[row] = int(self.rng.choice(seeds))
-        return self.seed[row]
+            self.seed[key] = int(self.rng.choice(seeds))
+        return self.seed[key]
 
-    def pay(self, row: int, epoch: int) -> tuple[float, float, float]:
+    def pay(self, row: int, epoch: int, trial: int = 0) -> tuple[float, float, float]:
         """``(validation, test, cost)`` of ``row``'s trial at ``epoch``: the cost of the epochs not paid yet
         (NaN values when the budget stopped it, :attr:`budget`)."""
-        s = self.seed_of(row)
-        done = self.paid.get(row, 0)
+        s = self.seed_of(row, trial)
+        key: int | tuple[int, int] = row if trial == 0 else (row, trial)
+        done = self.paid.get(key, 0)
         each = np.asarray(self.table.seconds[row, s, done:epoch], dtype=np.float64) if epoch > done else np.zeros(0)
         cost = float(each.sum())
         if self.budget is not None and self.seconds + cost > self.budget:
             left = max(0.0, self.budget - self.seconds)
-            self.paid[row] = done + int(np.searchsorted(np.cumsum(each), left, side="right"))
+            self.paid[key] = done + int(np.searchsorted(np.cumsum(each), left, side="right"))
             self.seconds += left
             return float("nan"), float("nan"), left
-        self.paid[row] = max(done, epoch)
+        self.paid[key] = max(done, epoch)
         self.seconds += cost
         return float(self.table.val[row, s, epoch - 1]), float(self.table.test[row, s, epoch - 1]), cost
 
@@ -125,18 +133,22 @@ class ReplayEvaluator(Evaluator):
     Args:
         trials: The search's shared state.
         epoch: The fidelity: the curve's epoch (1..``table.epochs``).
+        trial: 0: each cell's trial; ``k`` >= 1: its ``k``-th replicate (another of its seeds: the same training
+            repeated, as :class:`~archgen.evaluators.replicate.Replicated` asks for).
     """
 
     name: ClassVar[str] = "replay"
     space = "nb201"
     objective = "val_acc"
 
-    def __init__(self, trials: ReplayTrials, epoch: int) -> None:
+    def __init__(self, trials: ReplayTrials, epoch: int, trial: int = 0) -> None:
         super().__init__()
         if not isinstance(epoch, int) or not 1 <= epoch <= trials.table.epochs:
             raise SearchInputError(f"epoch must be in 1..{trials.table.epochs} (the table's), got {epoch!r}")
-        self.trials, self.epoch = trials, epoch
-        self.source = f"replay:{trials.table.task}@{epoch}/{trials.table.epochs}ep"
+        if not isinstance(trial, int) or not 0 <= trial < trials.table.seeds:
+            raise SearchInputError(f"trial must be in 0..{trials.table.seeds - 1} (the table's seeds), got {trial!r}")
+        self.trials, self.epoch, self.trial = trials, epoch, trial
+        self.source = f"replay:{trials.table.task}@{epoch}/{trials.table.epochs}ep" + (f"#{trial}" if trial else "")
         self._space = NB201SearchSpace()
 
     def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
@@ -146,7 +158,7 @@ class ReplayEvaluator(Evaluator):
                 rows.append(self.trials.table.row(self._space.format(a)))
             except KeyError as e:
                 raise SearchInputError(str(e.args[0])) from None
-        paid = [self.trials.pay(r, self.epoch) for r in rows]
+        paid = [self.trials.pay(r, self.epoch, self.trial) for r in rows]
         self.trials.clock.batch([c for _, _, c in paid])
         return [EvalResult(a, v, {"val_acc": v, "test_acc": t} | ({"stopped": 1.0} if v != v else {}), c, self.source,
                            fidelity=self.epoch) for a, (v, t, c) in zip(archs, paid, strict=True)]  # fmt: skip

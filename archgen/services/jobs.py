@@ -1,5 +1,5 @@
 """The built-in job kinds: training predictors, generators, supernets and architectures; zero-cost scores;
-generation; searches; registering an uploaded task.
+generation; searches; registering an uploaded task; learning-curve tables of a task.
 
 Each resumes from its checkpoint: a training job keeps every finished part of
 its fit (the whole model, each stack or ensemble member) in its work directory
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.artifacts import ArtifactStore
 from archgen.context import Workspace, owned_bytes, workspace
+from archgen.curves.build import CurveTableParams
 from archgen.errors import TaskError
 from archgen.jobs.base import JobContext, JobFunction, JobInterrupted, LeaseLost
 from archgen.jobs.store import SYSTEM_OWNER, JobStore
@@ -31,6 +32,7 @@ from archgen.predictors.zerocost import ZCSettings
 from archgen.search.parallel import Workers
 from archgen.services import predictors as predictors_service
 from archgen.services import supernets as supernets_service
+from archgen.services.curve_tables import TABLE_FILE, build_curve_table
 from archgen.services.fit_monitor import JobFitMonitor
 from archgen.services.generate import generate as run
 from archgen.services.generate import space_generator
@@ -326,6 +328,25 @@ def add_task(params: AddTaskParams, ctx: JobContext) -> dict[str, Any]:
     log.info("job %s: registered task %s (%d images, %d classes)", ctx.job_id, rec.name, rec.train + rec.validation,
              rec.num_classes, extra={"job_id": ctx.job_id, "job_kind": "add_task"})  # fmt: skip
     return {"task": rec.summary(), "resumed": ctx.resumed}
+
+
+@_kind(
+    "curve_table",
+    "Train every candidate cell of a task on its final schedule with 2-3 seeds: its learning-curve table",
+    CurveTableParams,
+    keeps_files=True,
+)  # a cancelled or failed build's table so far is still served
+def curve_table(params: CurveTableParams, ctx: JobContext) -> dict[str, Any]:
+    """Run :func:`archgen.services.curve_tables.build_curve_table` in the job's work directory: the table there
+    is rewritten after every training, so a resumed run continues it."""
+    resumed = ctx.resumed or (ctx.workdir / TABLE_FILE).is_file()
+
+    def on_progress(fraction: float, message: str) -> None:
+        ctx.progress(fraction, message)
+
+    return build_curve_table(params, _data(ctx), ctx.workdir, on_progress=on_progress, check=ctx.check) | {
+        "resumed": resumed
+    }
 
 
 @_kind("train_supernet", "Train a weight-sharing supernet on a task's images; store it", SupernetParams)

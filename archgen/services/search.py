@@ -27,6 +27,7 @@ from archgen.services.generate import shared_generator
 from archgen.services.supernets import supernet_evaluator
 from archgen.services.training_search import (
     MAX_BUDGET_MINUTES,
+    MAX_BUDGET_TRAININGS,
     Fidelity,
     TrainingPlan,
     TrainingSchedule,
@@ -70,9 +71,12 @@ class SearchParams(BaseModel):
         seed: The search's seed.
         evaluator: What an evaluation pays: ``table`` (a benchmark task's published values; its default),
             ``supernet`` (a user task's newest supernet; its default) or ``training`` (each cell trained on the
-            task's images at several fidelities: :mod:`archgen.services.training_search`; strategies ``prior-sh``,
-            the default, and ``sh``; ``prior``: ``transfer``, the default, ``zero-cost`` or ``none``).
+            task's images at several fidelities: :mod:`archgen.services.training_search`; strategies ``priorband``,
+            the default, ``prior-sh``, ``sh`` and ``hyperband``; ``prior``: ``transfer``, the default, ``zero-cost`` or ``none``).
         budget_minutes: A training search's budget: measured training minutes (instead of ``budget``).
+        budget_trainings: A training search's budget in full trainings (instead of ``budget_minutes``): that many
+            times the expected seconds of one training at the highest fidelity (:mod:`archgen.training.cost`,
+            before any is measured); the budget is still a cap on measured seconds.
         fidelities: A training search's fidelities, cheapest first (default 2, 6 and 20 epochs).
         schedule: A training search's network and optimiser (default: C 8, N 1, 32x32, batch 128).
         final_epochs: A training search trains its best cell again for this many epochs, all training images.
@@ -95,6 +99,7 @@ class SearchParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     evaluator: Literal["table", "supernet", "training"] | None = None
     budget_minutes: float | None = Field(None, gt=0, le=MAX_BUDGET_MINUTES, allow_inf_nan=False)
+    budget_trainings: float | None = Field(None, gt=0, le=MAX_BUDGET_TRAININGS, allow_inf_nan=False)
     fidelities: list[Fidelity] | None = Field(None, min_length=1, max_length=8)
     schedule: TrainingSchedule | None = None
     final_epochs: int | None = Field(None, ge=1, le=1000)
@@ -102,20 +107,23 @@ class SearchParams(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _training_defaults(cls, data: Any) -> Any:
-        """A training search's own defaults (strategy ``prior-sh``, or ``sh`` without a prior; two trainings at
+        """A training search's own defaults (strategy ``priorband``, or ``sh`` without a prior; two trainings at
         once) and the fields that count evaluations, which it has not."""
         if not isinstance(data, dict) or data.get("evaluator") not in (None, "table", "supernet", "training"):
             return data  # an unknown evaluator: the field's own error names it
         if data.get("evaluator") != "training":
-            given = [k for k in ("budget_minutes", "fidelities", "schedule", "final_epochs") if data.get(k) is not None]
+            given = [k for k in ("budget_minutes", "budget_trainings", "fidelities", "schedule", "final_epochs")
+                     if data.get(k) is not None]  # fmt: skip
             if given:
                 raise ValueError(f"{', '.join(given)} go with evaluator 'training'")
             return data if data.get("budget") is not None else {**data, "budget": DEFAULT_BUDGET}
         if data.get("budget") is not None:
-            raise ValueError("a training search spends budget_minutes, not budget (evaluations)")
+            raise ValueError("a training search spends budget_minutes or budget_trainings, not budget (evaluations)")
+        if data.get("budget_minutes") is not None and data.get("budget_trainings") is not None:
+            raise ValueError("give budget_minutes or budget_trainings, not both")
         out = dict(data)
         if out.get("strategy") is None:
-            out["strategy"] = "sh" if out.get("prior") == "none" else "prior-sh"
+            out["strategy"] = "sh" if out.get("prior") == "none" else "priorband"
         if out.get("batch_size") is None:
             out["batch_size"] = 2
         return out
@@ -259,7 +267,7 @@ def _check_training(params: SearchParams, data: Workspace, max_memory: int | Non
                                    "accuracy on the task's held-out images)")  # fmt: skip
     plan = check_training_search(
         data, space=params.space, task=params.task, strategy=params.strategy, prior=params.prior,
-        budget_minutes=params.budget_minutes, fidelities=params.fidelities, schedule=params.schedule,
+        budget_minutes=params.budget_minutes, budget_trainings=params.budget_trainings, fidelities=params.fidelities, schedule=params.schedule,
         final_epochs=params.final_epochs, batch_size=params.batch_size, seed=params.seed, max_memory=max_memory,
         parallel=parallel, gpu=TrainingEvaluator.on_gpu(),
     )  # fmt: skip

@@ -9,9 +9,12 @@ final_epochs?}`` and ``archgen search --evaluator training`` come here through
   of the network and optimiser of :class:`TrainingSchedule` (C 8, N 1, 32x32, batch 128: the short schedule
   of BENCHMARKS.md's ground truth), on all of the task's training images or a stratified subset
   (``train_images``); each charged its measured seconds;
-* the strategy (:mod:`archgen.search.multifidelity`): ``prior-sh`` draws new cells from the task's prior
-  (:func:`archgen.services.task_prior.task_prior`) over a pool of candidate cells and learns from the
-  trainings; ``sh`` draws them at random;
+* the strategy (:mod:`archgen.search.multifidelity`): ``priorband`` (the default, chosen by ``archgen bench
+  replay``) mixes the task's prior (:func:`archgen.services.task_prior.task_prior`, over a pool of candidate
+  cells, learning from every fidelity's trainings), the incumbent's neighbours and uniform cells in Hyperband's
+  brackets, trains the prior's 5 top cells fully and compares its finalists on the mean of two trainings (the
+  highest fidelity's run and the same with the search's seed + 1: an extra fidelity, "mean of 2 seeds");
+  ``prior-sh`` draws new cells from the prior alone; ``sh`` and ``hyperband`` at random;
 * the prior: ``transfer`` (the default: NB201's published accuracies on other image sets, zero-cost proxies
   on the task's images, its supernet when one is stored), ``zero-cost`` (the proxies and the supernet: no
   label of any task), ``none`` (with ``sh``). The pool: the best cells by the transfer sources (with
@@ -55,11 +58,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from archgen.errors import SearchInputError, TrainingInputError
+from archgen.evaluators.base import Evaluator
 from archgen.evaluators.budget import CostMeter
+from archgen.evaluators.replicate import Replicated
 from archgen.evaluators.training import TrainingEvaluator
 from archgen.search.history import SearchHistory
 from archgen.search.multifidelity import (
     MAX_FIDELITIES,
+    PriorBand,
     PriorSuccessiveHalving,
     get_multifidelity_strategy,
     list_multifidelity_strategies,
@@ -82,6 +88,8 @@ if TYPE_CHECKING:
 SPACE = "nb201"
 #: Most minutes one training search may spend.
 MAX_BUDGET_MINUTES = 7 * 24 * 60
+#: Most full trainings a training search's budget may be given in (``budget_trainings``).
+MAX_BUDGET_TRAININGS = 10_000
 #: The prior's candidate pool: the best cells by the transfer sources, and random ones (at most).
 POOL_TOP = 64
 POOL_RANDOM = 64
@@ -153,6 +161,10 @@ class TrainingPlan:
 
     #: Expected seconds of the final training (0 without one): outside the budget, but spent all the same.
     final_seconds: float = 0.0
+    #: The budget as given in full trainings (``None``: in minutes), each of :attr:`full_seconds` expected seconds.
+    budget_trainings: float | None = None
+    #: Expected seconds of one full training (the highest fidelity's run) before any is measured.
+    full_seconds: float = 0.0
 
     @property
     def most_seconds(self) -> float:
@@ -170,13 +182,15 @@ class TrainingPlan:
         top = self.fidelities[-1]
         return fidelity.train_images == top.train_images and fidelity.epochs <= top.epochs
 
-    def evaluator(self, data: Workspace, workdir: Path, fidelity: Fidelity, **kw: Any) -> TrainingEvaluator:
-        """The evaluator of ``fidelity`` (:meth:`continues`: the highest fidelity's run stopped at its epochs)."""
+    def evaluator(self, data: Workspace, workdir: Path, fidelity: Fidelity, *, replicate: int = 0,
+                  **kw: Any) -> TrainingEvaluator:  # fmt: skip
+        """The evaluator of ``fidelity`` (:meth:`continues`: the highest fidelity's run stopped at its epochs);
+        ``replicate`` ``k``: the same training with the search's seed + ``k`` (another run)."""
         top = self.fidelities[-1]
         epochs, stop = (top.epochs, fidelity.epochs) if self.continues(fidelity) else (fidelity.epochs, None)
         return TrainingEvaluator(data, self.task, workdir=workdir, epochs=epochs, stop_epoch=stop,
-                                 train_images=fidelity.train_images, seed=self.seed, **self.schedule.model_dump(),
-                                 **kw)  # fmt: skip
+                                 train_images=fidelity.train_images, seed=self.seed + replicate,
+                                 **self.schedule.model_dump(), **kw)  # fmt: skip
 
 
 def check_training_search(
@@ -187,6 +201,7 @@ def check_training_search(
     strategy: str,
     prior: str | None,
     budget_minutes: float | None,
+    budget_trainings: float | None = None,
     fidelities: Sequence[Fidelity] | None,
     schedule: TrainingSchedule | None,
     final_epochs: int | None,
@@ -224,10 +239,14 @@ def check_training_search(
         raise SearchInputError(
             f"strategy {strategy!r} takes no prior (those that do: {', '.join(list_multifidelity_strategies(takes_model=True))})"
         )
-    if budget_minutes is None:
-        raise SearchInputError("a training search needs budget_minutes (the trainings' measured minutes to spend)")
-    if not np.isfinite(budget_minutes) or not 0 < budget_minutes <= MAX_BUDGET_MINUTES:
+    if (budget_minutes is None) == (budget_trainings is None):
+        raise SearchInputError("a training search needs budget_minutes (the trainings' measured minutes to spend) or "
+                               "budget_trainings (full trainings' worth), one of them")  # fmt: skip
+    if budget_minutes is not None and (not np.isfinite(budget_minutes) or not 0 < budget_minutes <= MAX_BUDGET_MINUTES):
         raise SearchInputError(f"budget_minutes must be in (0, {MAX_BUDGET_MINUTES}], got {budget_minutes!r}")
+    if budget_trainings is not None and (not np.isfinite(budget_trainings)
+                                         or not 0 < budget_trainings <= MAX_BUDGET_TRAININGS):  # fmt: skip
+        raise SearchInputError(f"budget_trainings must be in (0, {MAX_BUDGET_TRAININGS}], got {budget_trainings!r}")
     if not 1 <= batch_size <= MAX_TRAINING_BATCH:
         raise SearchInputError(f"a training search's batch_size (trainings per batch) must be in 1..{MAX_TRAINING_BATCH}, "
                                f"got {batch_size}")  # fmt: skip
@@ -288,8 +307,15 @@ def check_training_search(
     final = 0.0 if final_epochs is None else training_seconds(
         epochs=final_epochs, train_images=n_images, test_images=n_test, C=schedule.C, N=schedule.N,
         resolution=schedule.resolution, gpu=gpu)  # fmt: skip
-    plan = TrainingPlan(task, strategy, prior, fids, schedule, 60.0 * float(budget_minutes), batch_size,
-                        final_epochs, seed, at_once, expected, final)  # fmt: skip
+    if budget_trainings is not None:
+        seconds = float(budget_trainings) * full[-1]
+        if seconds > 60.0 * MAX_BUDGET_MINUTES:
+            raise SearchInputError(f"budget_trainings {budget_trainings:g} is about {seconds / 60:.0f} minutes, over "
+                                   f"the {MAX_BUDGET_MINUTES} a search may spend")  # fmt: skip
+    else:
+        seconds = 60.0 * float(budget_minutes or 0.0)
+    plan = TrainingPlan(task, strategy, prior, fids, schedule, seconds, batch_size, final_epochs, seed, at_once,
+                        expected, final, budget_trainings, full[-1])  # fmt: skip
     left = plan.budget_seconds - plan.pool_seconds
     if left < expected[0]:
         raise SearchInputError(
@@ -297,7 +323,7 @@ def check_training_search(
             f"expected, {left:.0f} s of the budget left for trainings"
             + (f" after the prior's share ({plan.pool_seconds:.0f} s)" if plan.pool_seconds else "")
             + f": give budget_minutes {np.ceil((expected[0] / (1 - (POOL_SHARE if plan.pool_seconds else 0))) / 6) / 10:g}"
-            " or more, or a cheaper first fidelity"
+            " or more (one full training is about " + f"{full[-1]:.0f} s), or a cheaper first fidelity"
         )
     return plan
 
@@ -486,18 +512,32 @@ def run_training_search(
     overhead = time.perf_counter() - t0  # a resumed search keeps the overhead its checkpoint was charged
     meter = CostMeter(plan.budget_seconds, overhead)
     hook = None if check is None else (lambda _f, _m: check())
-    evaluators = [plan.evaluator(data, root / RUNS, f, on_progress=hook, meter=meter) for f in plan.fidelities]
+    evaluators: list[Evaluator] = [plan.evaluator(data, root / RUNS, f, on_progress=hook, meter=meter)
+                                   for f in plan.fidelities]  # fmt: skip
     kw: dict[str, Any] = {"model": model} if model is not None else {}
     name = plan.strategy if model is not None or plan.prior == "none" else "sh"  # no prior fitted its share
     strategy = get_multifidelity_strategy(name, **kw)
     sp = data.space(SPACE)
+    fids = [f.model_dump(mode="json") | {"label": f.label()} for f in plan.fidelities]
+    expected = list(plan.expected_seconds)
+    if getattr(strategy, "replicate", False):  # its last fidelity: the highest one's training with another seed
+        again = plan.evaluator(data, root / RUNS, plan.fidelities[-1], replicate=1, on_progress=hook, meter=meter)
+        evaluators.append(Replicated([evaluators[-1], again]))
+        fids.append(fids[-1] | {"label": f"{fids[-1]['label']}, mean of 2 seeds", "replicate": True})
+        expected += expected[-1:]
+
+    def runner(rung: int) -> TrainingEvaluator:
+        """The training evaluator of a rung; a replicate's: its second training (the search's seed + 1), trained
+        in the batch that made it the best, so its files are there (the first may have been dropped before)."""
+        ev = evaluators[rung]
+        return ev.evaluators[-1] if isinstance(ev, Replicated) else ev  # type: ignore[return-value]
 
     def batch_end(h: SearchHistory) -> None:
         """The best so far's run recorded, the other finished trainings' files dropped (the history holds their
         values; a lower fidelity's weights serve nothing), then the caller's ``on_batch``."""
         b = h.best()
         if b is not None:
-            run = evaluators[int(b.fidelity or 0)].run_dir(sp.parse(b.architecture)).relative_to(root).as_posix()
+            run = runner(int(b.fidelity or 0)).run_dir(sp.parse(b.architecture)).relative_to(root).as_posix()
             if h.result.get("best_run") != run:
                 h.result["best_run"] = run
                 if checkpoint is not None:
@@ -508,13 +548,16 @@ def run_training_search(
 
     history = run_multifidelity_search(
         sp, strategy, evaluators, budget=plan.budget_seconds, batch_size=plan.batch_size,
-        seed=plan.seed, fidelities=[f.model_dump(mode="json") | {"label": f.label()} for f in plan.fidelities],
+        seed=plan.seed, fidelities=fids,
         overhead=overhead, checkpoint=checkpoint, on_batch=batch_end, workers=workers,
-        expected_costs=plan.expected_seconds or None, meter=meter, setup={"prior": setup} if setup else None,
+        expected_costs=expected or None, meter=meter, setup={"prior": setup} if setup else None,
     )  # fmt: skip
     best = history.best()
     result: dict[str, Any] = {"prior": plan.prior, "budget_seconds": plan.budget_seconds,
-                              "spent_seconds": history.spent()}  # fmt: skip
+                              "spent_seconds": history.spent(), "full_training_seconds": plan.full_seconds,
+                              "spent_trainings": history.spent() / plan.full_seconds if plan.full_seconds else None}  # fmt: skip
+    if plan.budget_trainings is not None:
+        result["budget_trainings"] = plan.budget_trainings
     for k in ("stop", "best_run"):
         if k in history.result:
             result[k] = history.result[k]
@@ -531,13 +574,13 @@ def run_training_search(
         prune_runs(root, set(), unfinished=True)
         return history
     arch = data.space(SPACE).parse(best.architecture)
-    top = evaluators[int(best.fidelity or 0)]
+    top = runner(int(best.fidelity or 0))
     note = task_images(data, plan.task).test_note
     result["best"] = {"architecture": best.architecture, "value": best.value,
-                      "fidelity": plan.fidelities[int(best.fidelity or 0)].label(),
+                      "fidelity": str(fids[int(best.fidelity or 0)]["label"]),
                       "run": top.run_dir(arch).relative_to(root).as_posix(),
                       **reported_accuracy(best.values, top.objective, note)}  # fmt: skip
-    if model is not None and isinstance(strategy, PriorSuccessiveHalving):  # told every evaluation, replays too
+    if model is not None and isinstance(strategy, (PriorSuccessiveHalving, PriorBand)):  # told every evaluation
         fitted = model.fitted(*strategy.training_set())
         result["prior_weights"] = {k: round(v, 4) for k, v in fitted.group_weights.items()}
     if plan.final_epochs is not None:
@@ -559,6 +602,7 @@ __all__ = [
     "DEFAULT_FIDELITIES",
     "FINAL",
     "MAX_BUDGET_MINUTES",
+    "MAX_BUDGET_TRAININGS",
     "MAX_TRAINING_BATCH",
     "POOL_CELL_SECONDS",
     "POOL_MIN",

@@ -143,29 +143,53 @@ class SourcePrior:
             raise PredictorInputError(f"sources give different numbers of values: {sorted(lengths)}")
         return np.stack(cols, axis=1)
 
-    def _posterior(self, Z: np.ndarray, t: np.ndarray) -> None:
+    def _posterior(self, Z: np.ndarray, t: np.ndarray, w: np.ndarray | None = None) -> None:
         k = len(self.sources)
         X = np.hstack([np.ones((len(Z), 1)), Z])
+        w = np.ones(len(t)) if w is None else w
         mean0 = np.concatenate([[0.0], self.beta0_])
         prec0 = np.diag(np.concatenate([[1.0], np.full(k, 1.0 / self.prior_sd**2)]))  # intercept ~ N(0, 1)
-        prec = prec0 + X.T @ X / self.noise_var
+        prec = prec0 + (X * w[:, None]).T @ X / self.noise_var
         cov = np.linalg.inv(prec)
-        self.coef_ = cov @ (prec0 @ mean0 + X.T @ t / self.noise_var)
+        self.coef_ = cov @ (prec0 @ mean0 + (X * w[:, None]).T @ t / self.noise_var)
         self.cov_ = (cov + cov.T) / 2
         self.n_evaluations_ = len(t)
 
-    def fit(self, values: Mapping[str, np.ndarray], y: np.ndarray) -> SourcePrior:
+    def fit(self, values: Mapping[str, np.ndarray], y: np.ndarray, rungs: np.ndarray | None = None,
+            weights: np.ndarray | None = None) -> SourcePrior:  # fmt: skip
         """Learn from the evaluations ``y`` of the cells ``values`` describes (returns ``self``); non-finite
-        evaluations are refused."""
+        evaluations are refused.
+
+        ``rungs``: each evaluation's fidelity (any labels): values are ranked among those of the same rung only
+        (a 2-epoch accuracy is never compared with a 20-epoch one; a cell evaluated at several rungs counts at
+        each); ``weights``: each evaluation's weight in (0, 1] (its noise variance is divided by it: a cheap
+        fidelity's evaluations say less about the target)."""
         y = np.asarray(y, dtype=np.float64).ravel()
         if not np.isfinite(y).all():
             raise PredictorInputError("evaluations must be finite")
         Z = self.features(values)
         if len(Z) != len(y):
             raise PredictorInputError(f"{len(Z)} cells' source values for {len(y)} evaluations")
-        t = normal_scores(y) if len(y) > 1 else np.zeros(len(y))
-        self._posterior(Z, t)
+        groups = np.zeros(len(y), dtype=np.int64) if rungs is None else np.asarray(rungs).ravel()
+        w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+        if len(groups) != len(y) or len(w) != len(y) or not ((w > 0) & (w <= 1)).all():
+            raise PredictorInputError("rungs and weights need one value per evaluation, weights in (0, 1]")
+        t = np.zeros(len(y))
+        for g in np.unique(groups):
+            at = groups == g
+            if at.sum() > 1:
+                t[at] = normal_scores(y[at])
+        self._posterior(Z, t, w)
         return self
+
+    def sample(self, values: Mapping[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """One Thompson draw of every cell's normal score: the coefficients drawn from their posterior
+        (``beta ~ N(coef, cov)``) and applied to each cell's sources, without the observation noise, so the
+        draws' spread is the model's uncertainty and shrinks as evaluations agree."""
+        Z = self.features(values)
+        X = np.hstack([np.ones((len(Z), 1)), Z])
+        L = np.linalg.cholesky(self.cov_ + 1e-12 * np.eye(len(self.coef_)))
+        return X @ (self.coef_ + L @ rng.standard_normal(len(self.coef_)))
 
     @property
     def weights(self) -> dict[str, float]:
@@ -182,13 +206,13 @@ class SourcePrior:
             out[s.group] = out.get(s.group, 0.0) + float(v) / total
         return out
 
-    def predict(self, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and std of each cell's normal score (the std adds the noise: it is a new
-        measurement's)."""
+    def predict(self, values: Mapping[str, np.ndarray], noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std of each cell's normal score (``noise``: the std adds the observation noise, a new
+        measurement's; else it is the mean's own uncertainty, what :meth:`sample` draws from)."""
         Z = self.features(values)
         X = np.hstack([np.ones((len(Z), 1)), Z])
         mean = X @ self.coef_
-        var = np.einsum("ij,jk,ik->i", X, self.cov_, X) + self.noise_var
+        var = np.einsum("ij,jk,ik->i", X, self.cov_, X) + (self.noise_var if noise else 0.0)
         return mean, np.sqrt(var)
 
     def percentile(self, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -225,20 +249,37 @@ class PoolPosterior:
     def pool(self) -> list[object]:
         return self._pool
 
-    def fitted(self, archs: Sequence[object], y: Sequence[float]) -> SourcePrior:
-        """A fresh prior fitted on the evaluations ``y`` of the pool cells ``archs``."""
+    def fitted(self, archs: Sequence[object], y: Sequence[float], rungs: Sequence[int] | None = None,
+               weights: Sequence[float] | None = None) -> SourcePrior:  # fmt: skip
+        """A fresh prior fitted on the evaluations ``y`` of the pool cells ``archs`` (``rungs``, ``weights``: as
+        :meth:`SourcePrior.fit` takes them)."""
         missing = [a for a in archs if a not in self._index]
         if missing:
             raise PredictorInputError(f"{len(missing)} evaluated cells are not in the pool")
         rows = [self._index[a] for a in archs]
         prior = SourcePrior(self.sources, **self.model)
         if rows:
-            prior.fit({k: v[rows] for k, v in self.values.items()}, np.asarray(y, dtype=np.float64))
+            prior.fit({k: v[rows] for k, v in self.values.items()}, np.asarray(y, dtype=np.float64),
+                      None if rungs is None else np.asarray(rungs), None if weights is None else np.asarray(weights))  # fmt: skip
         return prior
 
     def posterior(self, archs: Sequence[object], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std of every pool cell's normal score after the evaluations ``y`` of ``archs``."""
         return self.fitted(archs, y).predict(self.values)
 
+    def draw(self, archs: Sequence[object], y: Sequence[float], rng: np.random.Generator,
+             rungs: Sequence[int] | None = None, weights: Sequence[float] | None = None) -> np.ndarray:  # fmt: skip
+        """One Thompson draw of every pool cell's normal score after the evaluations (:meth:`SourcePrior.sample`)."""
+        return self.fitted(archs, y, rungs, weights).sample(self.values, rng)
 
-__all__ = ["GROUPS", "PoolPosterior", "Source", "SourcePrior", "normal_scores"]
+
+class ReversedPool(PoolPosterior):
+    """A misleading prior for robustness checks: ``model``'s sources with every value negated (references too), so
+    its vote ranks the pool backwards (``archgen bench replay``'s ``-reversed`` methods)."""
+
+    def __init__(self, model: PoolPosterior) -> None:
+        sources = [Source(s.name, s.group, -s.reference, s.uses_labels) for s in model.sources]
+        super().__init__(model.pool, {k: -v for k, v in model.values.items()}, sources, **model.model)
+
+
+__all__ = ["GROUPS", "PoolPosterior", "ReversedPool", "Source", "SourcePrior", "normal_scores"]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from archgen.api import create_app
 from archgen.api.keys import KeyStore
+from archgen.curves.table import CurveTable
 from tests.api.conftest import NB201_ARCH, Service, service_settings
 from tests.tasks.folders import image_folder, tar_folder, zip_folder
 
@@ -100,6 +101,35 @@ def test_a_task_with_the_default_test_split_shows_validation_and_test_accuracy(s
     assert res["val_acc"] == res["heldout_acc"] and 0 <= res["test_acc"] <= 100 and "test_note" not in res
     assert res["heldout_images"] == res["test_images"] == 15
     assert c.delete("/v1/tasks/pets-test", headers=h).status_code in (200, 204)
+
+
+def test_a_curve_table_of_a_task_is_a_job_whose_table_downloads(service: Service, pets: str, folder: Path,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    c, h = service.client, service.auth
+    r = c.post("/v1/tasks?name=pets-curves", content=zip_folder(folder), headers=h)
+    assert service.wait_job(r.json()["id"])["status"] == "succeeded"
+    body = {"task": "pets-curves", "cells": 2, "c10_top": 1, "top": 0, "seeds": 2, "epochs": 2, "C": 4,
+            "batch_size": 16}  # fmt: skip
+    for bad, status, text in [({"task": "nope"}, 404, "nope"), ({"task": pets}, 422, "no test split"),
+                              ({"cells": 1}, 422, "cells"), ({"epochs": 0}, 422, "epochs"),
+                              ({"evaluator": "table"}, 422, "evaluator")]:  # fmt: skip
+        r = c.post("/v1/curve-tables", json=body | bad, headers=h)
+        assert r.status_code == status and text in r.json()["error"]["message"], r.text
+    r = c.post("/v1/curve-tables", json=body, headers=h)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["location"] == job["location"] == f"/v1/curve-tables/{job['id']}"
+    done = service.wait_job(job["id"], timeout=600)
+    assert done["status"] == "succeeded" and done["progress"] == 1.0, done["error"]
+    res = c.get(job["location"], headers=h).json()["result"]
+    assert res["trainings"] == 6 and res["complete"] and res["epochs"] == 2 and res["schedule"]["resolution"] == 32
+    t = c.get(job["table"], headers=h)
+    assert t.status_code == 200
+    (tmp_path / "t.npz").write_bytes(t.content)
+    table = CurveTable.load(tmp_path / "t.npz")
+    assert table.task == "pets-curves" and table.complete().all() and table.kinds.count("c10-top") == 1
+    assert c.get(f"/v1/curve-tables/{job['id'][:-1]}x", headers=h).status_code == 404
+    assert c.delete("/v1/tasks/pets-curves", headers=h).status_code in (200, 204)
 
 
 def test_an_upload_repeated_under_its_idempotency_key_is_the_same_job(service: Service, folder: Path) -> None:

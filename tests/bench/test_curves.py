@@ -12,6 +12,7 @@ from archgen.bench import curves as bench
 from archgen.bench import new_task
 from archgen.bench import replay as replay_bench
 from archgen.context import Paths, workspace
+from archgen.curves import build
 from archgen.curves.table import CurveTable
 from archgen.errors import BenchInputError
 from archgen.services import task_prior as prior_service
@@ -27,7 +28,7 @@ def built(ws, tmp_path_factory):
     data = workspace(Paths.of(ws.paths.data_dir, ws.paths.cache_dir, base / "home"))
     out = base / "tiny.npz"
     said: list[str] = []
-    bench.run(data, "tiny", out, base, cells=8, c10_top=2, top=2, seeds=3, workers=2, say=said.append)
+    build.build_curve_task(data, "tiny", out, base, cells=8, c10_top=2, top=2, seeds=3, workers=2, say=said.append)
     bench.rank(data, out)
     yield data, out, CurveTable.load(out), base
     mp.undo()
@@ -47,18 +48,18 @@ def test_the_table_holds_every_candidates_curves_with_its_seeds(built) -> None:
 
 def test_rerunning_trains_nothing_again_and_another_table_is_refused(built, monkeypatch) -> None:
     data, out, t, base = built
-    monkeypatch.setattr(bench, "train_architecture", lambda *a, **k: pytest.fail("trained again"))
-    again = bench.run(data, "tiny", out, base, cells=8, c10_top=2, top=2, seeds=3, workers=2)
+    monkeypatch.setattr(build, "train_architecture", lambda *a, **k: pytest.fail("trained again"))
+    again = build.build_curve_task(data, "tiny", out, base, cells=8, c10_top=2, top=2, seeds=3, workers=2)
     assert again.progress() == t.progress()
     with pytest.raises(BenchInputError, match="another table"):
-        bench.run(data, "tiny", out, base, cells=9, c10_top=2, top=2, seeds=3)
+        build.build_curve_task(data, "tiny", out, base, cells=9, c10_top=2, top=2, seeds=3)
     with pytest.raises(BenchInputError, match="unknown curve task"):
-        bench.run(data, "nope", out, base)
+        build.build_curve_task(data, "nope", out, base)
     other = CurveTable.load(out)
     other.meta["images_sha256"] = "0" * 64  # built on other images (a table continued on another machine)
     other.save(base / "other.npz")
     with pytest.raises(BenchInputError, match="other images"):
-        bench.run(data, "tiny", base / "other.npz", base, cells=8, c10_top=2, top=2, seeds=3)
+        build.build_curve_task(data, "tiny", base / "other.npz", base, cells=8, c10_top=2, top=2, seeds=3)
 
 
 def test_the_rankers_tau_covers_the_kept_rankers_and_the_cheap_accuracies(built) -> None:

@@ -61,9 +61,16 @@ def _replay(ws) -> Evaluator:
     return evaluator_class("replay")(ReplayTrials(t, seed=0), 2)
 
 
+def _replicated(ws) -> Evaluator:
+    """The replayed training at epoch 2 and its replicate (the cell's other seed)."""
+    first = _replay(ws)
+    return evaluator_class("replicated")([first, type(first)(first.trials, 2, trial=1)])
+
+
 #: How to build each registered evaluator on real data: a new evaluator must add itself here.
 FACTORIES: dict[str, Callable[[Any], Evaluator]] = {"table": _table, "predictor": _predictor, "supernet": _supernet,
-                                                    "training": _training, "replay": _replay}  # fmt: skip
+                                                    "training": _training, "replay": _replay,
+                                                    "replicated": _replicated}  # fmt: skip
 
 
 @pytest.fixture(params=NAMES)

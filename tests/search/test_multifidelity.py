@@ -18,6 +18,8 @@ from archgen.arch import Arch
 from archgen.errors import SearchInputError, UnknownNameError
 from archgen.evaluators.base import EvalResult, Evaluator
 from archgen.search.multifidelity import (
+    Hyperband,
+    PriorBand,
     PriorSuccessiveHalving,
     get_multifidelity_strategy,
     list_multifidelity_strategies,
@@ -25,7 +27,7 @@ from archgen.search.multifidelity import (
     run_multifidelity_search,
 )
 from archgen.spaces import get_space
-from archgen.transfer.prior import PoolPosterior, Source
+from archgen.transfer.prior import PoolPosterior, ReversedPool, Source
 
 SPACE = get_space("nb201")
 COSTS = (1.0, 3.0, 9.0)
@@ -89,7 +91,7 @@ def run(name: str, budget: float = 120.0, seed: int = 0, **kw):
 
 def test_the_registry_holds_the_built_in_strategies() -> None:
     assert {"sh", "hyperband", "prior-sh"} <= set(list_multifidelity_strategies())
-    assert list_multifidelity_strategies(takes_model=True) == ["prior-sh"]
+    assert set(list_multifidelity_strategies(takes_model=True)) == {"prior-sh", "priorband"}
     with pytest.raises(UnknownNameError, match="prior-sh"):
         multifidelity_strategy_class("bohb")
 
@@ -121,7 +123,7 @@ def test_spends_its_budget_in_brackets_that_promote_the_best(name: str) -> None:
         by.setdefault(e.architecture, []).append(int(e.fidelity))
     for fids in by.values():
         assert fids == list(range(fids[0], fids[0] + len(fids)))
-        assert fids[0] == 0 or name == "hyperband"
+        assert fids[0] == 0 or issubclass(multifidelity_strategy_class(name), Hyperband)
     assert h.top_fidelity() == 2 and h.best().fidelity == 2
     sizes = np.bincount([e.batch for e in h.evaluations])
     assert sizes.max() <= 4
@@ -268,3 +270,47 @@ def test_a_batch_cut_by_the_budget_resumes_from_its_checkpoint_as_it_ended(tmp_p
     again = run_multifidelity_search(SPACE, strategy("sh"), evaluators(), budget=30.0, batch_size=4, seed=5,
                                      expected_costs=COSTS, checkpoint=ckpt)  # fmt: skip
     assert again.finished and [e.architecture for e in again.evaluations] == [e.architecture for e in h.evaluations]
+
+
+def test_priorband_shifts_its_mixture_from_a_misleading_prior_to_the_incumbent() -> None:
+    shares = {}
+    for name, model in (("good", pool_model(good=0.1)), ("reversed", ReversedPool(pool_model(good=0.1)))):
+        pb = PriorBand(model, eta=3)
+        run_multifidelity_search(SPACE, pb, evaluators(), budget=200.0, batch_size=4, seed=0)
+        shares[name], inc = pb.mixture()
+        assert inc is not None and sum(shares[name].values()) == pytest.approx(1.0)
+    assert shares["good"]["prior"] > shares["good"]["incumbent"]
+    assert shares["reversed"]["prior"] < shares["reversed"]["incumbent"]
+    assert shares["reversed"]["prior"] < shares["good"]["prior"]
+
+
+def test_prior_sh_draws_from_the_posterior_fitted_on_every_rung() -> None:
+    s = PriorSuccessiveHalving(pool_model(), eta=3)
+    run_multifidelity_search(SPACE, s, evaluators(), budget=80.0, batch_size=4, seed=0)
+    archs, y, rungs, weights = s.training_set()
+    assert len(set(rungs)) == 3 and len(archs) == len(y) == len(weights)
+    assert all(w == pytest.approx(3.0 ** -(2 - r)) for r, w in zip(rungs, weights, strict=True))
+    a, b = s.draw(), s.draw()
+    assert a.shape == (len(s.pool),) and not np.allclose(a, b)
+
+
+def test_with_replicate_the_best_is_the_best_mean_of_two_trainings() -> None:
+    """The last fidelity repeats the highest one (the toy's noise drawn again): challengers are replicated before
+    anything else, and the search's best is the best at that fidelity."""
+
+    class Again(Fidelity):
+        def _evaluate(self, archs: list[Arch]) -> list[EvalResult]:
+            out = []
+            for a in archs:
+                v = score(a) + np.random.default_rng(abs(hash(a.ops)) % 2**32 + 1).normal() * 0.6
+                out.append(EvalResult(a, v, {"score": v}, COSTS[2], "toy-again"))
+            return out
+
+    s = PriorBand(pool_model(), replicate=True)
+    evs = [Fidelity(0), Fidelity(1), Fidelity(2), Again(2)]
+    h = run_multifidelity_search(SPACE, s, evs, budget=300.0, batch_size=2, seed=0)
+    reps = [e for e in h.evaluations if e.fidelity == 3]
+    assert reps and h.best().fidelity == 3 and h.best().value == max(e.value for e in reps)
+    tops = {e.architecture: e.value for e in h.evaluations if e.fidelity == 2}
+    assert all(e.architecture in tops for e in reps)  # only cells that reached the highest rung are replicated
+    assert s.rungs == 3 and s.rep_rung == 3

@@ -124,7 +124,7 @@ def test_a_prior_search_starts_from_the_prior_s_top_cells(ws, tmp_path, monkeypa
     monkeypatch.setattr(service, "POOL_SHARE", 0.5)
     monkeypatch.setattr(service, "POOL_CELL_SECONDS", 0.05)  # the scores are cached before the search
     plan = check_search(params(strategy=None, prior=None), ws)
-    assert plan.training.strategy == "prior-sh" and plan.training.prior == "transfer"
+    assert plan.training.strategy == "priorband" and plan.training.prior == "transfer"
     # scored once without a deadline (the scores are cached): the search's own share then holds the whole pool
     model, setup = service.build_pool_model(ws, dataclasses.replace(plan.training, budget_seconds=600.0))
     assert setup["cells"] == len(model.pool) == 8 and not setup["note"]
@@ -136,12 +136,41 @@ def test_a_prior_search_starts_from_the_prior_s_top_cells(ws, tmp_path, monkeypa
     assert h.overhead > 0 and set(h.result["prior_weights"]) == {"transfer", "zero-cost"}
 
 
+def test_the_default_search_compares_its_finalists_on_two_seeds(ws, tmp_path, monkeypatch) -> None:
+    """priorband: the highest fidelity's winners are trained again with the search's seed + 1 (a run of its own),
+    and the best is the best mean of the two."""
+    monkeypatch.setattr(service, "POOL_TOP", 6)
+    monkeypatch.setattr(service, "POOL_RANDOM", 2)
+    monkeypatch.setattr(prior_service, "REFERENCE_CELLS", 12)
+    monkeypatch.setattr(service, "POOL_SHARE", 0.5)
+    monkeypatch.setattr(service, "POOL_CELL_SECONDS", 0.05)
+    plan = check_search(params(strategy=None, prior=None, budget_minutes=None, budget_trainings=80), ws)
+    h = execute_search(plan, ws, checkpoint=tmp_path / "history.json")
+    reps = [e for e in h.evaluations if e.fidelity == 2]
+    assert reps and all(e.values["replicates"] == 2 for e in reps)
+    firsts = {e.architecture: e.value for e in h.evaluations if e.fidelity == 1}
+    assert all(e.architecture in firsts for e in reps)
+    assert h.best().fidelity == 2 and h.result["best"]["fidelity"] == "1ep, mean of 2 seeds"
+    assert h.result["budget_trainings"] == 80 and h.result["spent_trainings"] <= 80 * 1.2
+    run = tmp_path / h.result["best"]["run"]
+    assert (run / WEIGHTS).is_file() and json.loads((run / PROVENANCE).read_text())["request"][
+        "seed"
+    ] == 4  # the replicate's
+
+
+def test_a_library_scheduler_searches_on_real_trainings(ws, tmp_path) -> None:
+    h = execute_search(check_search(params(strategy="optuna-tpe-hb"), ws), ws, checkpoint=tmp_path / "h.json")
+    assert h.finished and h.strategy == "optuna-tpe-hb" and h.evaluations and h.best() is not None
+    assert {e.fidelity for e in h.evaluations} <= {0, 1}
+
+
 @pytest.mark.parametrize(
     ("kw", "error", "words"),
     [
         ({"task": "cifar100"}, UnknownNameError, "task with images"),
         ({"space": "nasbench_graph"}, SearchInputError, "trains NB201 cells"),
         ({"budget_minutes": None}, SearchInputError, "needs budget_minutes"),
+        ({"budget_minutes": None, "budget_trainings": 0.001}, SearchInputError, "one full training is about"),
         ({"fidelities": [{"epochs": 2}, {"epochs": 1}]}, SearchInputError, "cheapest first"),
         ({"fidelities": [{"epochs": 1}, {"epochs": 1, "train_images": 72}]}, SearchInputError, "cheapest first"),
         ({"fidelities": [{"epochs": 1, "train_images": 500}]}, SearchInputError, "asks for 500 training images"),
@@ -170,7 +199,9 @@ def test_the_memory_bound_is_checked_for_every_training(ws) -> None:
 @pytest.mark.parametrize(
     ("kw", "words"),
     [
-        ({"budget": 10}, "budget_minutes, not budget"),
+        ({"budget": 10}, "budget_minutes or budget_trainings, not budget"),
+        ({"budget_trainings": 3}, "not both"),
+        ({"budget_minutes": None, "budget_trainings": 0}, "greater than 0"),
         ({"budget_minutes": 0}, "greater than 0"),
         ({"budget_minutes": float("nan")}, "finite number"),
         ({"fidelities": []}, "at least 1 item"),
@@ -184,9 +215,16 @@ def test_malformed_requests_fail_validation(kw, words) -> None:
         params(**kw)
 
 
-@pytest.mark.parametrize("field", ["budget_minutes", "fidelities", "final_epochs"])
+def test_a_budget_in_full_trainings_is_that_many_expected_full_trainings(ws) -> None:
+    plan = check_search(params(budget_minutes=None, budget_trainings=4), ws).training
+    assert plan.budget_trainings == 4 and plan.full_seconds > 0
+    assert plan.budget_seconds == pytest.approx(4 * plan.full_seconds)
+    assert plan.full_seconds >= sum(plan.expected_seconds[-1:])  # the highest fidelity's run, all its epochs
+
+
+@pytest.mark.parametrize("field", ["budget_minutes", "budget_trainings", "fidelities", "final_epochs"])
 def test_training_fields_are_refused_without_the_training_evaluator(field) -> None:
-    value = {"budget_minutes": 5, "fidelities": FIDELITIES, "final_epochs": 5}[field]
+    value = {"budget_minutes": 5, "budget_trainings": 5, "fidelities": FIDELITIES, "final_epochs": 5}[field]
     with pytest.raises(ValueError, match=f"{field} go with evaluator 'training'"):
         SearchParams(task="cifar10", **{field: value})
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import kendalltau
 
 from archgen.errors import PredictorInputError
-from archgen.transfer.prior import Source, SourcePrior, normal_scores
+from archgen.transfer.prior import PoolPosterior, ReversedPool, Source, SourcePrior, normal_scores
 
 
 def _world(n: int = 400, seed: int = 0):
@@ -70,6 +70,48 @@ def test_more_evaluations_narrow_the_uncertainty() -> None:
     few.fit({k: v[:5] for k, v in vals.items()}, y[:5])
     many.fit({k: v[:200] for k, v in vals.items()}, y[:200])
     assert np.mean(many.predict(vals)[1]) < np.mean(few.predict(vals)[1])
+
+
+def test_thompson_draws_sample_the_coefficients_and_shrink_as_evaluations_agree() -> None:
+    sources, vals, y = _world()
+    spread = []
+    for n in (0, 10, 200):
+        prior = SourcePrior(sources).fit({k: v[:n] for k, v in vals.items()}, y[:n]) if n else SourcePrior(sources)
+        rng = np.random.default_rng(0)
+        draws = np.stack([prior.sample(vals, rng) for _ in range(300)])
+        spread.append(float(draws.std(axis=0).mean()))
+        mean, std = prior.predict(vals, noise=False)
+        np.testing.assert_allclose(draws.mean(axis=0), mean, atol=4 * std.max() / np.sqrt(300) + 1e-9)
+        np.testing.assert_allclose(draws.std(axis=0), std, rtol=0.2)
+    assert spread[0] > spread[1] > spread[2]
+    # with the observation noise in a draw (sd sqrt(1 - rho0^2) = 0.8 whatever the evaluations), this fails
+    assert spread[2] < 0.25 < np.sqrt(1 - 0.6**2)
+
+
+def test_each_rung_s_values_are_ranked_among_themselves_and_weighted() -> None:
+    sources, vals, y = _world()
+    two = {k: np.concatenate([v[:40], v[40:80]]) for k, v in vals.items()}
+    rungs = np.repeat([0, 1], 40)
+    y2 = np.concatenate([y[:40], y[40:80]])
+    shifted = y2 + 1000.0 * rungs  # a higher fidelity's accuracies on another scale
+    a = SourcePrior(sources).fit(two, y2, rungs=rungs)
+    b = SourcePrior(sources).fit(two, shifted, rungs=rungs)
+    np.testing.assert_allclose(a.coef_, b.coef_)
+    c = SourcePrior(sources).fit(two, shifted)  # ranked together: the rung, not the cell, decides
+    assert not np.allclose(b.coef_, c.coef_)
+    light = SourcePrior(sources).fit(two, y2, rungs=rungs, weights=np.where(rungs == 0, 0.1, 1.0))
+    assert np.trace(light.cov_) > np.trace(a.cov_)  # a down-weighted rung says less
+    with pytest.raises(PredictorInputError, match="weights"):
+        SourcePrior(sources).fit(two, y2, weights=np.zeros(80))
+
+
+def test_a_reversed_pool_ranks_the_pool_backwards() -> None:
+    sources, vals, y = _world()
+    pool = PoolPosterior(list(range(len(y))), vals, sources)
+    mean, _ = pool.posterior([], [])
+    rev, _ = ReversedPool(pool).posterior([], [])
+    np.testing.assert_allclose(rev, -mean, atol=1e-9)
+    assert kendalltau(rev, y)[0] < -0.3
 
 
 def test_normal_scores_are_rank_based() -> None:

@@ -1,0 +1,72 @@
+"""Learning-curve tables of a user's own task as a durable job (:mod:`archgen.curves.build`): every candidate cell
+trained on the task's final schedule with two or three seeds, each epoch's validation and test accuracy and
+seconds recorded; the table (``table.npz`` in the job's directory, rewritten after every training) is what
+``archgen bench replay --table`` replays every search method against.
+
+The job resumes where it stopped (finished trainings are in the table, one in flight continues from its
+checkpoint), reports the share of its planned trainings done, and stops between trainings when cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archgen.curves.build import CurveTableParams, build_table
+from archgen.errors import TrainingInputError
+from archgen.training.trainer import TrainingParams, check_training_request
+
+if TYPE_CHECKING:
+    from archgen.context import Workspace
+
+#: The table's file in the job's work directory.
+TABLE_FILE = "table.npz"
+
+
+def schedule_of(params: CurveTableParams, data: Workspace) -> dict[str, Any]:
+    """The job's final schedule: its epochs, width, cells a stage and batch size at the task's image size."""
+    return params.schedule(data.tasks.record(params.task).image_size)
+
+
+def check_curve_table(params: CurveTableParams, data: Workspace, max_memory: int) -> None:
+    """What can be checked before the job exists, in milliseconds: the task (registered, with a test split), the
+    schedule against its images and the memory of ``workers`` trainings at once.
+
+    Raises:
+        UnknownNameError: no such task of the key.
+        TrainingInputError: a task without a test split, or a schedule too large.
+    """
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    check_training_request(TrainingParams(arch=cell, task=params.task, **_schedule_or_default(params, data)), data,
+                           max_memory // params.workers)  # fmt: skip
+    rec = data.tasks.record(params.task)
+    if not rec.test:
+        raise TrainingInputError(f"task {params.task!r} has no test split, and a curve table scores cells by their "
+                                 "test accuracy: register its images again with test_fraction > 0")  # fmt: skip
+
+
+def _schedule_or_default(params: CurveTableParams, data: Workspace) -> dict[str, Any]:
+    return schedule_of(params, data) if params.task in data.tasks else params.schedule(32)
+
+
+def build_curve_table(params: CurveTableParams, data: Workspace, workdir: Path, *,
+                      on_progress: Callable[[float, str], None] | None = None,
+                      check: Callable[[], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Build (or continue) the table in ``workdir`` (module docstring); its summary."""
+    table = build_table(data, params.task, schedule_of(params, data), workdir / TABLE_FILE, workdir,
+                        cells=params.cells, c10_top=params.c10_top, top=params.top, seeds=params.seeds,
+                        seed=params.seed, workers=params.workers, on_progress=on_progress, check=check)  # fmt: skip
+    done = table.complete()
+    return table.progress() | {
+        "task": table.task,
+        "epochs": table.epochs,
+        "schedule": table.schedule,
+        "complete": bool(done[:, :2].all()),
+        "train_seconds": float(table.meta.get("train_seconds", 0.0)),
+        "full_cost_s": table.full_cost() if done.any() else None,
+        "file": TABLE_FILE,
+    }
+
+
+__all__ = ["TABLE_FILE", "build_curve_table", "check_curve_table", "schedule_of"]
