@@ -29,15 +29,17 @@ def main() -> None:
 
     import torch
 
-    from archgen.bench import curves
     from archgen.bench.replay import live_and_replay
     from archgen.context import Paths, workspace
+    from archgen.curves.build import build_curve_task
 
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     data = workspace(Paths.of(args.data_dir, args.out / "cache", args.out / "home"))
     t0 = time.perf_counter()
-    table = curves.run(data, "tiny", args.out / "tiny.npz", args.out, cells=8, c10_top=2, top=2, seeds=3, workers=2)
+    table = build_curve_task(
+        data, "tiny", args.out / "tiny.npz", args.out, cells=8, c10_top=2, top=2, seeds=3, workers=2
+    )
     print(f"table: {table.progress()} in {time.perf_counter() - t0:.0f} s; {platform.node()}, "
           f"{platform.processor() or platform.machine()}")  # fmt: skip
     print("| search seed | same choices | evaluations | max value difference | live s (measured) | replay s (table) |")

@@ -276,6 +276,36 @@ def live_and_replay(data: Workspace, table: CurveTable, workdir: Path, seed: int
             "compared": n, "max_value_diff": diff, "live_seconds": live.spent(), "replay_seconds": replay.spent()}  # fmt: skip
 
 
+def live_default(
+    data: Workspace, table: CurveTable, workdir: Path, seed: int, budget_trainings: float
+) -> dict[str, Any]:
+    """The default search (``priorband``, the task prior kept in the table, protect 5, replicates) run live over the
+    table's candidates with real trainings (training seed 0, each fidelity an epoch of one run; a replicate with
+    training seed 1) for ``budget_trainings`` x the table's median cost of one training in **measured** seconds:
+    its returned cell scored by the table (the seed-mean test accuracy), what it spent and how many trainings."""
+    E = table.epochs
+    space = CandidateSpace([table.cells[int(r)] for r in table.usable()])
+    sched = {k: v for k, v in table.schedule.items() if k != "epochs"}
+    rp = Replay(table, budget_trainings, seed)
+    model = _prior_model(rp, labels=True)
+    if model is None:
+        raise BenchInputError("the table carries no prior (archgen bench curves --rankers)")
+    epochs = fidelities(E)
+    evs: list[Evaluator] = [TrainingEvaluator(data, table.task, workdir=workdir, epochs=E, stop_epoch=e, seed=0,
+                                              **sched) for e in epochs]  # fmt: skip
+    again = TrainingEvaluator(data, table.task, workdir=workdir, epochs=E, seed=1, **sched)
+    evs.append(Replicated([evs[-1], again]))
+    costs = [*rp.expected(epochs), float(sum(rp.epoch_cost[:E]))]
+    h = run_multifidelity_search(space, PriorBand(model, eta=3), evs, budget=rp.budget, seed=seed,
+                                 expected_costs=costs)  # fmt: skip
+    best = h.best()
+    cell = None if best is None else best.architecture
+    score = None if cell is None else float(table.mean_test()[table.row(cell)])
+    return {"seed": seed, "cell": cell, "test": score, "pct": None if score is None else float(table.percentile(score)),
+            "spent": h.spent() / rp.unit, "evaluations": len(h.evaluations),
+            "replicates": sum(1 for e in h.evaluations if e.fidelity == len(epochs))}  # fmt: skip
+
+
 def run(tables: list[CurveTable], methods: list[str], budgets: list[float], seeds: int, *, workers: int = 1,
         first_seed: int = 0, say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:  # fmt: skip
     """Every method x budget x seed (``first_seed`` on: a method is designed on other seeds than those it is
@@ -388,6 +418,6 @@ def write(doc: dict[str, Any], out: Path) -> None:
         plt.close(fig)
 
 
-__all__ = ["METHODS", "PRIOR_METHODS", "Replay", "check_methods", "fidelities", "format_summary", "live_and_replay", "load_table",
+__all__ = ["METHODS", "PRIOR_METHODS", "Replay", "check_methods", "fidelities", "format_summary", "live_and_replay", "live_default", "load_table",
            "parse_budgets",
            "run", "run_method", "summarize", "write"]  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from archgen.cli.common import JsonOpt, _ctx, _emit, bench_app
+from archgen.errors import BenchInputError
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +19,14 @@ def register(app: typer.Typer) -> None:
 
 
 def bench_curves(
-    task: Annotated[str, typer.Option("--task", help="cifar-gray4, shapes6, signals6 (or tiny, a test's).")],
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            help="cifar-gray4, shapes6, signals6 (built in; or tiny, a test's), or a registered task of yours with a "
+            "test split (schedule: 20 epochs, C 8, N 1, batch 64 at its image size).",
+        ),
+    ],
     out: Annotated[Path | None, typer.Option("--out", help="The table (.npz; continued when it exists).")] = None,
     work: Annotated[
         Path | None, typer.Option("--work", help="The task's images, home and checkpoints (default: beside --out).")
@@ -29,6 +37,10 @@ def bench_curves(
     seeds: Annotated[int, typer.Option("--seeds", min=2, max=3, help="Seeds of the best and CIFAR-10 cells.")] = 3,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the random cells.")] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Trainings at once (1 thread each).")] = 2,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, max=200, help="A task of yours: the schedule's epochs (default 20)."),
+    ] = None,
     limit_minutes: Annotated[
         float | None, typer.Option("--limit-minutes", min=0.1, help="Stop after this long (run again to continue).")
     ] = None,
@@ -48,14 +60,28 @@ def bench_curves(
     from archgen.curves import build
 
     torch.set_num_threads(1)
-    build.curve_recipe(task)  # an unknown task fails before any work
     out = (out or Path(f"curves-{task}.npz")).resolve()
     base = (work or out.with_name(out.stem + "-work")).resolve()
     paths = _ctx.settings().paths
-    ws = workspace(Paths.of(paths.data_dir, paths.cache_dir, base / "home"))
-    table = build.build_curve_task(ws, task, out, base, cells=cells, c10_top=c10_top, top=top, seeds=seeds, seed=seed,
-                                   workers=workers, limit_seconds=None if limit_minutes is None else 60 * limit_minutes,
-                                   say=lambda m: typer.echo(m, err=True))  # fmt: skip
+    kw = {"cells": cells, "c10_top": c10_top, "top": top, "seeds": seeds, "seed": seed, "workers": workers,
+          "limit_seconds": None if limit_minutes is None else 60 * limit_minutes,
+          "say": lambda m: typer.echo(m, err=True)}  # fmt: skip
+    if task in build.CURVE_TASKS:  # a built-in task: its images and home beside the table
+        if epochs is not None:
+            raise BenchInputError(f"--epochs is for a task of yours; {task!r} has its recipe's schedule")
+        ws = workspace(Paths.of(paths.data_dir, paths.cache_dir, base / "home"))
+        table = build.build_curve_task(ws, task, out, base, **kw)
+    else:  # a task of the user's (an unknown name fails before any work, naming the built-in ones too)
+        from archgen.services.curve_tables import check_curve_table, schedule_of  # lazy: as above
+
+        ws = _ctx.workspace()
+        if task not in ws.tasks:
+            raise BenchInputError(f"unknown curve task {task!r}: a built-in one ({', '.join(build.CURVE_TASKS)}) or a "
+                                  f"registered task ({', '.join(ws.tasks.names()) or 'none yet: archgen tasks add'})")  # fmt: skip
+        params = build.CurveTableParams(task=task, cells=cells, c10_top=c10_top, top=top, seeds=seeds, seed=seed,
+                                        workers=workers, **({} if epochs is None else {"epochs": epochs}))  # fmt: skip
+        check_curve_table(params, ws, _ctx.settings().job_memory_bytes)
+        table = build.build_table(ws, task, schedule_of(params, ws), out, base, **kw)  # type: ignore[arg-type]
     p = table.progress()
     text = f"{p['trainings']} trainings of {p['cells']} cells ({p['cells_with_two']} with two seeds); wrote {out}"
     doc: dict = p | {"table": str(out)}

@@ -117,3 +117,23 @@ def test_the_replay_command_and_its_one_line_errors(built, capsys, tmp_path) -> 
     assert code == 2 and "corrupt or truncated" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli(capsys, "bench", "replay", "--table", str(out), "--methods", "bogus")
     assert code == 2 and "unknown method" in err
+
+
+def test_the_curves_command_builds_a_table_of_a_users_own_task(ws, capsys, tmp_path) -> None:
+    from tests.cli.test_predictors_cli import cli
+    from tests.tasks.folders import image_folder
+
+    folder = image_folder(ws, tmp_path / "pets", per_class=40)
+    code, _, err = cli(capsys, "tasks", "add", "mine", "--images", str(folder), "--image-size", "8")
+    assert code == 0, err
+    out = tmp_path / "mine.npz"
+    args = ["bench", "curves", "--task", "mine", "--cells", "2", "--c10-top", "0", "--top", "0", "--seeds", "2",
+            "--workers", "1", "--out", str(out)]  # fmt: skip
+    code, text, err = cli(capsys, *args, "--epochs", "1")
+    assert code == 0, err
+    t = CurveTable.load(out)
+    assert t.task == "mine" and t.epochs == 1 and t.complete().all() and "4 trainings" in text
+    for bad, words in ((["--task", "nope"], "unknown curve task 'nope'"), (["--epochs", "0"], "--epochs"),
+                       (["--task", "tiny", "--epochs", "1"], "is for a task of yours")):  # fmt: skip
+        code, _, err = cli(capsys, *args, *bad)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
