@@ -67,6 +67,7 @@ from archgen.transfer.prior import PoolPosterior, ReversedPool, Source
 
 if TYPE_CHECKING:
     from archgen.context import Workspace
+    from archgen.search.history import SearchHistory
 
 METHODS = (
     "c10-best",
@@ -85,10 +86,16 @@ METHODS = (
 #: Methods with a prior: each also runs with its prior's ranking reversed as ``<method>-reversed`` (a misleading
 #: prior; not in the default list).
 PRIOR_METHODS = ("prior-sh", "prior-sh-zc", "priorband", "priorband-zc")
-#: Methods that read other tasks' labels (CIFAR-10's published accuracies): "transfer" rows.
-TRANSFER = ("c10-best", "c10-top5", "prior-sh", "priorband", "prior-sh-reversed", "priorband-reversed")
+#: Methods that read other tasks' labels (CIFAR-10's published accuracies): "transfer" rows (their ``-reversed``
+#: runs too, :func:`is_transfer`).
+TRANSFER = ("c10-best", "c10-top5", "prior-sh", "priorband")
 #: Most budget levels and seeds of one run.
 MAX_BUDGETS = 12
+
+
+def is_transfer(method: str) -> bool:
+    """Whether ``method`` reads other tasks' labels (a "transfer" row)."""
+    return method.removesuffix("-reversed") in TRANSFER
 
 
 def check_methods(text: str | None) -> list[str]:
@@ -134,18 +141,24 @@ class Replay:
         cum = np.concatenate([[0.0], np.cumsum(self.epoch_cost)])
         return [float(cum[e] - (cum[epochs[k - 1]] if k else 0.0)) for k, e in enumerate(epochs)]
 
-    def search(self, strategy: MultiFidelityStrategy, epochs: list[int]) -> str | None:
-        """``strategy`` over fidelities of ``epochs`` (and, for a strategy that replicates, the full schedule
-        repeated with another seed: :class:`~archgen.evaluators.replicate.Replicated`); its best cell."""
-        evs: list[Evaluator] = [ReplayEvaluator(self.trials, e) for e in epochs]
+    def history(self, strategy: MultiFidelityStrategy, epochs: list[int],
+                evaluator: Callable[[int, int], Evaluator] | None = None) -> SearchHistory:  # fmt: skip
+        """``strategy`` over fidelities of ``epochs`` (and, for a strategy that replicates, the last one repeated with
+        another seed: :class:`~archgen.evaluators.replicate.Replicated`), within the budget, charged the table's
+        expected costs. ``evaluator(epoch, trial)``: each fidelity's evaluator (default: replayed from the table;
+        trial 1 is the replicate)."""
+        make = evaluator or (lambda e, trial: ReplayEvaluator(self.trials, e, trial=trial))
+        evs = [make(e, 0) for e in epochs]
         costs = self.expected(epochs)
-        if getattr(strategy, "replicate", False):
-            E = epochs[-1]
-            evs.append(Replicated([ReplayEvaluator(self.trials, E), ReplayEvaluator(self.trials, E, trial=1)]))
-            costs.append(float(sum(self.epoch_cost[:E])))
-        h = run_multifidelity_search(self.space, strategy, evs, budget=self.budget, batch_size=self.workers,
-                                     seed=self.seed, expected_costs=costs)  # fmt: skip
-        best = h.best()
+        if strategy.replicate:
+            evs.append(Replicated([evs[-1], make(epochs[-1], 1)]))
+            costs.append(float(sum(self.epoch_cost[: epochs[-1]])))
+        return run_multifidelity_search(self.space, strategy, evs, budget=self.budget, batch_size=self.workers,
+                                        seed=self.seed, expected_costs=costs)  # fmt: skip
+
+    def search(self, strategy: MultiFidelityStrategy, epochs: list[int]) -> str | None:
+        """The best cell of :meth:`history` (replayed)."""
+        best = self.history(strategy, epochs).best()
         return None if best is None else best.architecture
 
     def train_once(self, cells: list[str]) -> str | None:
@@ -284,20 +297,17 @@ def live_default(
     training seed 1) for ``budget_trainings`` x the table's median cost of one training in **measured** seconds:
     its returned cell scored by the table (the seed-mean test accuracy), what it spent and how many trainings."""
     E = table.epochs
-    space = CandidateSpace([table.cells[int(r)] for r in table.usable()])
     sched = {k: v for k, v in table.schedule.items() if k != "epochs"}
     rp = Replay(table, budget_trainings, seed)
     model = _prior_model(rp, labels=True)
     if model is None:
         raise BenchInputError("the table carries no prior (archgen bench curves --rankers)")
     epochs = fidelities(E)
-    evs: list[Evaluator] = [TrainingEvaluator(data, table.task, workdir=workdir, epochs=E, stop_epoch=e, seed=0,
-                                              **sched) for e in epochs]  # fmt: skip
-    again = TrainingEvaluator(data, table.task, workdir=workdir, epochs=E, seed=1, **sched)
-    evs.append(Replicated([evs[-1], again]))
-    costs = [*rp.expected(epochs), float(sum(rp.epoch_cost[:E]))]
-    h = run_multifidelity_search(space, PriorBand(model, eta=3), evs, budget=rp.budget, seed=seed,
-                                 expected_costs=costs)  # fmt: skip
+
+    def live(epoch: int, trial: int) -> Evaluator:
+        return TrainingEvaluator(data, table.task, workdir=workdir, epochs=E, stop_epoch=epoch, seed=trial, **sched)
+
+    h = rp.history(PriorBand(model, eta=3), epochs, evaluator=live)
     best = h.best()
     cell = None if best is None else best.architecture
     score = None if cell is None else float(table.mean_test()[table.row(cell)])
@@ -360,7 +370,7 @@ def summarize(tables: list[CurveTable], runs: list[dict[str, Any]]) -> list[dict
             p = np.array([r["pct"] for r in sel if r["pct"] is not None], dtype=float)
             n = len(t)
             rows.append({
-                "task": table.task, "method": m, "budget": b, "n": n, "transfer": m in TRANSFER,
+                "task": table.task, "method": m, "budget": b, "n": n, "transfer": is_transfer(m),
                 "test_mean": float(t.mean()) if n else None,
                 "test_se": float(t.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
                 "pct_mean": float(p.mean()) if n else None,
@@ -418,6 +428,20 @@ def write(doc: dict[str, Any], out: Path) -> None:
         plt.close(fig)
 
 
-__all__ = ["METHODS", "PRIOR_METHODS", "Replay", "check_methods", "fidelities", "format_summary", "live_and_replay", "live_default", "load_table",
-           "parse_budgets",
-           "run", "run_method", "summarize", "write"]  # fmt: skip
+__all__ = [
+    "METHODS",
+    "PRIOR_METHODS",
+    "Replay",
+    "check_methods",
+    "fidelities",
+    "format_summary",
+    "is_transfer",
+    "live_and_replay",
+    "live_default",
+    "load_table",
+    "parse_budgets",
+    "run",
+    "run_method",
+    "summarize",
+    "write",
+]  # fmt: skip

@@ -63,16 +63,19 @@ def bench_curves(
     out = (out or Path(f"curves-{task}.npz")).resolve()
     base = (work or out.with_name(out.stem + "-work")).resolve()
     paths = _ctx.settings().paths
-    kw = {"cells": cells, "c10_top": c10_top, "top": top, "seeds": seeds, "seed": seed, "workers": workers,
-          "limit_seconds": None if limit_minutes is None else 60 * limit_minutes,
-          "say": lambda m: typer.echo(m, err=True)}  # fmt: skip
+    limit = None if limit_minutes is None else 60 * limit_minutes
+
+    def say(m: str) -> None:
+        typer.echo(m, err=True)
+
     if task in build.CURVE_TASKS:  # a built-in task: its images and home beside the table
         if epochs is not None:
             raise BenchInputError(f"--epochs is for a task of yours; {task!r} has its recipe's schedule")
         ws = workspace(Paths.of(paths.data_dir, paths.cache_dir, base / "home"))
-        table = build.build_curve_task(ws, task, out, base, **kw)
+        p = build.build_curve_task(ws, task, out, base, cells=cells, c10_top=c10_top, top=top, seeds=seeds, seed=seed,
+                                   workers=workers, limit_seconds=limit, say=say).progress()  # fmt: skip
     else:  # a task of the user's (an unknown name fails before any work, naming the built-in ones too)
-        from archgen.services.curve_tables import check_curve_table, schedule_of  # lazy: as above
+        from archgen.services.curve_tables import build_curve_table, check_curve_table  # lazy: as above
 
         ws = _ctx.workspace()
         if task not in ws.tasks:
@@ -80,13 +83,13 @@ def bench_curves(
                                   f"registered task ({', '.join(ws.tasks.names()) or 'none yet: archgen tasks add'})")  # fmt: skip
         params = build.CurveTableParams(task=task, cells=cells, c10_top=c10_top, top=top, seeds=seeds, seed=seed,
                                         workers=workers, **({} if epochs is None else {"epochs": epochs}))  # fmt: skip
-        check_curve_table(params, ws, _ctx.settings().job_memory_bytes)
-        table = build.build_table(ws, task, schedule_of(params, ws), out, base, **kw)  # type: ignore[arg-type]
-    p = table.progress()
+        check_curve_table(params, ws, _ctx.settings().job_memory_bytes)  # the job's checks, then its build
+        done = build_curve_table(params, ws, base, out=out, limit_seconds=limit, say=say)
+        p = {k: done[k] for k in ("trainings", "cells_with_one", "cells_with_two", "cells")}
     text = f"{p['trainings']} trainings of {p['cells']} cells ({p['cells_with_two']} with two seeds); wrote {out}"
     doc: dict = p | {"table": str(out)}
     if rankers:
-        table = bench.rank(ws, out, say=lambda m: typer.echo(m, err=True))
+        table = bench.rank(ws, out, say=say)
         doc["tau"] = bench.ranker_tau(table)
         text += "\n\n| ranker (no label of the task) | tau, all cells | tau, top 10% |\n|---|---|---|\n" + "\n".join(
             f"| {k} | {v['all']} | {v['top10']} |" for k, v in doc["tau"].items())  # fmt: skip

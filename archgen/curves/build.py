@@ -154,12 +154,11 @@ def make_curve_task(data: Workspace, name: str, recipe: CurveRecipe, folder: Pat
     shutil.rmtree(folder, ignore_errors=True)
     if recipe.source == "cifar":
         write_cifar_subset(data, folder, recipe.classes, recipe.per_class, recipe.image_size, recipe.gray)
-        data.tasks.add(name, folder, image_size=recipe.image_size)
-        return
-    (write_shapes if recipe.source == "shapes" else write_signals)(folder, recipe.per_class, seed=0)
-    if recipe.source == "shapes" and recipe.per_class < 20:  # the tiny task: two classes
-        for d in sorted(folder.iterdir())[2:]:
-            shutil.rmtree(d)
+    else:
+        (write_shapes if recipe.source == "shapes" else write_signals)(folder, recipe.per_class, seed=0)
+        if recipe.source == "shapes" and recipe.per_class < 20:  # the tiny task: two classes
+            for d in sorted(folder.iterdir())[2:]:
+                shutil.rmtree(d)
     data.tasks.add(name, folder, image_size=recipe.image_size, test_fraction=0.2)
 
 
@@ -194,7 +193,8 @@ def plan(table: CurveTable, top: int) -> list[tuple[int, int]]:
 
 
 def planned(table: CurveTable, top: int) -> int:
-    """Trainings the finished table will hold: two per cell, a third for the CIFAR-10 cells and the ``top``."""
+    """Trainings the finished table will hold at most: two per cell, a third for the CIFAR-10 cells and the ``top``
+    (fewer where the ``top`` by validation include CIFAR-10 cells, which :func:`plan` counts once)."""
     if table.seeds < 3:
         return 2 * len(table.cells)
     third = set(r for r in range(len(table.cells)) if table.kinds[r] == "c10-top")

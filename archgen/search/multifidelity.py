@@ -94,6 +94,9 @@ class MultiFidelityStrategy(ABC):
     name: ClassVar[str]
     #: Whether the constructor takes a ``model`` (:class:`PoolModel`).
     takes_model: ClassVar[bool] = False
+    #: Whether the last fidelity is a replicate of the one below it (:class:`SuccessiveHalving`'s ``replicate``):
+    #: the search then passes the highest fidelity's training repeated with another seed as its last evaluator.
+    replicate: bool = False
 
     def setup(self, space: SearchSpace, rng: np.random.Generator, rungs: int) -> None:
         """Start a search of ``space`` with ``rungs`` fidelities."""
@@ -417,18 +420,16 @@ class PriorBand(_PosteriorDraws, Hyperband):
         names = list(shares)
         p = np.array([shares[k] for k in names])
         score: np.ndarray | None = None
+        sim = None if inc is None else self._similarity(inc)
         out: list[Arch] = []
         if self.bracket == 0:  # the prior's top cells first, as prior-sh
-            mean, _ = self.model.posterior([], [])
-            take = sorted(fresh, key=lambda k: -mean[k])[: self.protect]
-            out += [self.pool[k] for k in take]
-            fresh -= set(take)
+            out += self._top
+            fresh -= {self._index[a] for a in self._top}
         while len(out) < n and fresh:
             pick = names[int(self.rng.choice(len(names), p=p / p.sum()))]
             if pick == "uniform":
                 k = sorted(fresh)[int(self.rng.integers(len(fresh)))]
-            elif pick == "incumbent" and inc is not None:
-                sim = self._similarity(inc)
+            elif pick == "incumbent" and sim is not None:
                 cand = sorted(fresh)
                 best = max(sim[c] for c in cand)
                 near = [c for c in cand if sim[c] == best]

@@ -9,12 +9,12 @@ checkpoint), reports the share of its planned trainings done, and stops between 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archgen.curves.build import CurveTableParams, build_table
 from archgen.errors import TrainingInputError
+from archgen.tasks.images import check_image_task
 from archgen.training.trainer import TrainingParams, check_training_request
 
 if TYPE_CHECKING:
@@ -37,8 +37,9 @@ def check_curve_table(params: CurveTableParams, data: Workspace, max_memory: int
         UnknownNameError: no such task of the key.
         TrainingInputError: a task without a test split, or a schedule too large.
     """
+    check_image_task(data, params.task, "task with images to train on")
     cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    check_training_request(TrainingParams(arch=cell, task=params.task, **_schedule_or_default(params, data)), data,
+    check_training_request(TrainingParams(arch=cell, task=params.task, **schedule_of(params, data)), data,
                            max_memory // params.workers)  # fmt: skip
     rec = data.tasks.record(params.task)
     if not rec.test:
@@ -46,17 +47,15 @@ def check_curve_table(params: CurveTableParams, data: Workspace, max_memory: int
                                  "test accuracy: register its images again with test_fraction > 0")  # fmt: skip
 
 
-def _schedule_or_default(params: CurveTableParams, data: Workspace) -> dict[str, Any]:
-    return schedule_of(params, data) if params.task in data.tasks else params.schedule(32)
-
-
-def build_curve_table(params: CurveTableParams, data: Workspace, workdir: Path, *,
-                      on_progress: Callable[[float, str], None] | None = None,
-                      check: Callable[[], None] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Build (or continue) the table in ``workdir`` (module docstring); its summary."""
-    table = build_table(data, params.task, schedule_of(params, data), workdir / TABLE_FILE, workdir,
-                        cells=params.cells, c10_top=params.c10_top, top=params.top, seeds=params.seeds,
-                        seed=params.seed, workers=params.workers, on_progress=on_progress, check=check)  # fmt: skip
+def build_curve_table(params: CurveTableParams, data: Workspace, workdir: Path, *, out: Path | None = None,
+                      **kw: Any) -> dict[str, Any]:  # fmt: skip
+    """Build (or continue) the table (``out``, default ``workdir/table.npz``; the trainings' checkpoints in
+    ``workdir``; module docstring); its summary. ``kw``: :func:`~archgen.curves.build.build_table`'s ``on_progress``,
+    ``check``, ``limit_seconds``, ``say``."""
+    out = out or workdir / TABLE_FILE
+    table = build_table(data, params.task, schedule_of(params, data), out, workdir, cells=params.cells,
+                        c10_top=params.c10_top, top=params.top, seeds=params.seeds, seed=params.seed,
+                        workers=params.workers, **kw)  # fmt: skip
     done = table.complete()
     return table.progress() | {
         "task": table.task,
@@ -65,7 +64,7 @@ def build_curve_table(params: CurveTableParams, data: Workspace, workdir: Path, 
         "complete": bool(done[:, :2].all()),
         "train_seconds": float(table.meta.get("train_seconds", 0.0)),
         "full_cost_s": table.full_cost() if done.any() else None,
-        "file": TABLE_FILE,
+        "file": out.name,
     }
 
 

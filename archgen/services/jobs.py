@@ -340,11 +340,7 @@ def curve_table(params: CurveTableParams, ctx: JobContext) -> dict[str, Any]:
     """Run :func:`archgen.services.curve_tables.build_curve_table` in the job's work directory: the table there
     is rewritten after every training, so a resumed run continues it."""
     resumed = ctx.resumed or (ctx.workdir / TABLE_FILE).is_file()
-
-    def on_progress(fraction: float, message: str) -> None:
-        ctx.progress(fraction, message)
-
-    return build_curve_table(params, _data(ctx), ctx.workdir, on_progress=on_progress, check=ctx.check) | {
+    return build_curve_table(params, _data(ctx), ctx.workdir, on_progress=ctx.progress, check=ctx.check) | {
         "resumed": resumed
     }
 

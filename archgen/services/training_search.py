@@ -520,7 +520,7 @@ def run_training_search(
     sp = data.space(SPACE)
     fids = [f.model_dump(mode="json") | {"label": f.label()} for f in plan.fidelities]
     expected = list(plan.expected_seconds)
-    if getattr(strategy, "replicate", False):  # its last fidelity: the highest one's training with another seed
+    if strategy.replicate:  # its last fidelity: the highest one's training with another seed
         again = plan.evaluator(data, root / RUNS, plan.fidelities[-1], replicate=1, on_progress=hook, meter=meter)
         evaluators.append(Replicated([evaluators[-1], again]))
         fids.append(fids[-1] | {"label": f"{fids[-1]['label']}, mean of 2 seeds", "replicate": True})
