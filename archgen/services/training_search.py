@@ -524,7 +524,7 @@ def run_training_search(
         again = plan.evaluator(data, root / RUNS, plan.fidelities[-1], replicate=1, on_progress=hook, meter=meter)
         evaluators.append(Replicated([evaluators[-1], again]))
         fids.append(fids[-1] | {"label": f"{fids[-1]['label']}, mean of 2 seeds", "replicate": True})
-        expected += expected[-1:]
+        expected.append(plan.full_seconds)  # a whole training: the highest rung's own cost is only its new epochs
 
     def runner(rung: int) -> TrainingEvaluator:
         """The training evaluator of a rung; a replicate's: its second training (the search's seed + 1), trained

@@ -158,6 +158,30 @@ def test_the_default_search_compares_its_finalists_on_two_seeds(ws, tmp_path, mo
     ] == 4  # the replicate's
 
 
+def test_a_replicate_is_admitted_at_the_cost_of_a_whole_training(ws, tmp_path, monkeypatch) -> None:
+    """Where the highest fidelity continues the run below it, its own expected cost is only its new epochs; a
+    replicate trains from scratch and must be expected to cost a whole training."""
+    monkeypatch.setattr(service, "POOL_TOP", 6)
+    monkeypatch.setattr(service, "POOL_RANDOM", 2)
+    monkeypatch.setattr(prior_service, "REFERENCE_CELLS", 12)
+    monkeypatch.setattr(service, "POOL_SHARE", 0.5)
+    monkeypatch.setattr(service, "POOL_CELL_SECONDS", 0.05)
+    seen: dict = {}
+
+    def spy(*a, **kw):
+        seen.update(kw)
+        raise _Kill
+
+    monkeypatch.setattr(service, "run_multifidelity_search", spy)
+    plan = check_search(params(strategy=None, prior=None, budget_minutes=None, budget_trainings=80,
+                               fidelities=[{"epochs": 1}, {"epochs": 2}]), ws)  # fmt: skip
+    with pytest.raises(_Kill):
+        execute_search(plan, ws, checkpoint=tmp_path / "history.json")
+    costs = seen["expected_costs"]
+    assert len(costs) == 3 and costs[1] < plan.training.full_seconds  # the 2-epoch rung pays its second epoch only
+    assert costs[2] == plan.training.full_seconds
+
+
 def test_a_library_scheduler_searches_on_real_trainings(ws, tmp_path) -> None:
     h = execute_search(check_search(params(strategy="optuna-tpe-hb"), ws), ws, checkpoint=tmp_path / "h.json")
     assert h.finished and h.strategy == "optuna-tpe-hb" and h.evaluations and h.best() is not None
