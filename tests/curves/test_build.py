@@ -9,7 +9,7 @@ import pytest
 from archgen.context import Paths, workspace
 from archgen.curves import build
 from archgen.curves.table import CurveTable
-from archgen.errors import BenchInputError, TrainingInputError
+from archgen.errors import BenchInputError, TrainingInputError, UnknownNameError
 from archgen.services.curve_tables import check_curve_table
 
 
@@ -61,6 +61,8 @@ def test_bad_requests_are_refused_before_any_training(ws, tmp_path) -> None:
     data.tasks.add("no-test", tmp_path / "images", image_size=8, test_fraction=0.0)
     with pytest.raises(TrainingInputError, match="no test split"):
         check_curve_table(build.CurveTableParams(task="no-test", epochs=1, C=4, batch_size=8), data, 2**34)
+    with pytest.raises(UnknownNameError, match="unknown registered task of yours .*'cifar10'; valid: .*tiny"):
+        check_curve_table(build.CurveTableParams(task="cifar10"), data, 2**34)
     with pytest.raises(TrainingInputError, match="batch_size"):
         check_curve_table(build.CurveTableParams(task="tiny", batch_size=1000), data, 2**34)
     assert not (tmp_path / "t.npz").exists()
